@@ -1,0 +1,103 @@
+# The CRM suite's commands. `make up` and `make test` work as the first command on a fresh machine.
+.PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-e2e test-deploy helm-check infra up down status bench migrate clean
+
+SHELL := /bin/bash
+SERVICES := lead account opportunity
+# Run one service's tests or migrations only: `make test service=lead`.
+service ?=
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SELECTED := $(if $(service),$(service),$(SERVICES))
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+# Create .venv and install every package (editable) pinned by constraints.txt; reruns when inputs change.
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt libs/common/pyproject.toml libs/protos/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt pip 'setuptools<81' wheel
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt -e libs/protos -e libs/common $(foreach s,$(SERVICES),-e services/$(s))
+	touch $@
+
+# Regenerate the Python package libs/protos from protos/ (never edit the output by hand).
+protos: setup
+	rm -rf libs/protos/src/crm
+	PATH=$(abspath $(BIN)):$$PATH $(PY) -m grpc_tools.protoc -I protos \
+	  --python_out=libs/protos/src --grpc_python_out=libs/protos/src --mypy_out=quiet:libs/protos/src \
+	  $$(find protos -name '*.proto' | sort)
+	find libs/protos/src/crm -type d -exec touch {}/__init__.py \;
+	touch libs/protos/src/crm/py.typed
+
+# Fail when the generated code is stale (CI runs this on a clean clone).
+protos-check: protos
+	@git diff --exit-code --stat -- libs/protos/src || { echo "libs/protos is stale: run 'make protos' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- libs/protos/src)" || { echo "untracked generated files: run 'make protos' and commit"; git status --porcelain -- libs/protos/src; exit 1; }
+
+# buf lint (STANDARD rules) over protos/.
+buf-lint: setup
+	cd protos && ../$(BIN)/buf lint
+
+# buf breaking (FILE rules) against the contracts on the main branch.
+buf-breaking: setup
+	@if [ -n "$$(git ls-tree main protos 2>/dev/null)" ]; then \
+	  $(BIN)/buf breaking protos --against '.git#branch=main,subdir=protos'; \
+	else echo "buf breaking: main has no protos yet; nothing to compare against"; fi
+
+# ruff and mypy over our own code (not the generated package).
+lint: setup
+	$(BIN)/ruff check libs/common services tests bench
+	$(BIN)/ruff format --check libs/common services tests bench
+	$(MAKE) typecheck
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Make sure local PostgreSQL and RabbitMQ run (starts them when installed and stopped).
+infra:
+	@bash scripts/ensure-infra.sh
+
+# Everything: generated code fresh, protos linted, lint, unit, integration, e2e and deploy checks.
+test: setup infra protos-check buf-lint buf-breaking lint test-unit test-integration test-e2e helm-check
+
+# Domain rules only; no I/O.
+test-unit: setup
+	$(PYTEST) -q $(foreach s,$(SELECTED),services/$(s)/tests/unit) libs/common/tests/unit
+
+# Each service through a real gRPC server on loopback, on SQLite and on PostgreSQL.
+test-integration: setup infra
+	$(PYTEST) -q $(foreach s,$(SELECTED),services/$(s)/tests/integration)
+
+# The suite as separate processes with real PostgreSQL and RabbitMQ.
+test-e2e: setup infra
+	$(PYTEST) -q tests/e2e
+
+# Helm lint/template, schema and policy validation, Dockerfile and Tiltfile checks.
+helm-check: setup
+	bash deploy/check.sh
+	$(PYTEST) -q tests/deploy
+
+# Apply every service's migrations to its configured database.
+migrate: setup
+	@for s in $(SELECTED); do $(BIN)/crm-$$s migrate || exit 1; done
+
+# Start every service (API + worker) on loopback with SQLite and the local RabbitMQ.
+up: setup infra
+	@$(PY) scripts/suite.py up $(SELECTED)
+
+# Stop what `make up` started.
+down:
+	@$(PY) scripts/suite.py down
+
+# Show what `make up` started and whether each API is healthy.
+status:
+	@$(PY) scripts/suite.py status
+
+# Benchmarks (bench/README.md); they print their figures.
+bench: setup infra
+	$(PY) bench/lead_capture.py
+
+# Remove the virtualenv, local databases and caches.
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

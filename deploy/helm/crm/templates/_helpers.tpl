@@ -1,0 +1,243 @@
+{{/*
+Names, labels and the per-service context shared by every template.
+A "component context" ($c below) is a dict completed by crm.context:
+  root: the chart's top-level context   name: service name (lead)
+  svc:  serviceDefaults deep-merged with services.<name>
+*/}}
+
+{{- define "crm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "crm.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "crm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "crm.labels" -}}
+helm.sh/chart: {{ include "crm.chart" . }}
+{{ include "crm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: crm
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels every pod of the release carries; NetworkPolicies use them to mean "inside the release". */}}
+{{- define "crm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "crm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Completes a component context in place: given (dict "root" $ "name" "lead"), sets "svc" to
+serviceDefaults deep-merged with services.lead. Renders nothing; use it as
+  {{- $c := dict "root" $ "name" $name }}{{- include "crm.context" $c }}
+*/}}
+{{- define "crm.context" -}}
+{{- $_ := set . "svc" (mustMergeOverwrite (deepCopy .root.Values.serviceDefaults) (deepCopy (default dict (index .root.Values.services .name)))) }}
+{{- end }}
+
+{{/* Object name of service $c.name with an optional suffix: (list $c "api"). */}}
+{{- define "crm.objectName" -}}
+{{- $c := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $base := printf "%s-%s" (include "crm.fullname" $c.root) $c.name }}
+{{- if $suffix }}{{ printf "%s-%s" $base $suffix | trunc 63 | trimSuffix "-" }}{{ else }}{{ $base | trunc 63 | trimSuffix "-" }}{{ end }}
+{{- end }}
+
+{{/* Selector labels of one workload: (list $c "api"). */}}
+{{- define "crm.workloadSelectorLabels" -}}
+{{- $c := index . 0 }}
+{{ include "crm.selectorLabels" $c.root }}
+app.kubernetes.io/component: {{ index . 1 }}
+crm/service: {{ $c.name }}
+{{- end }}
+
+{{/* Labels of one workload's objects and pods: (list $c "api"). */}}
+{{- define "crm.workloadLabels" -}}
+{{- $c := index . 0 }}
+{{ include "crm.labels" $c.root }}
+app.kubernetes.io/component: {{ index . 1 }}
+crm/service: {{ $c.name }}
+{{- end }}
+
+{{/* Labels of a service's shared objects (ServiceAccount, ConfigMap, Service). */}}
+{{- define "crm.serviceLabels" -}}
+{{ include "crm.labels" .root }}
+crm/service: {{ .name }}
+{{- end }}
+
+{{/* Image reference of a service. */}}
+{{- define "crm.image" -}}
+{{- $root := .root }}
+{{- $img := .svc.image }}
+{{- $repo := $img.repository }}
+{{- if not $repo }}
+{{- $repo = printf "%s%s" $root.Values.image.repositoryPrefix .name }}
+{{- with $root.Values.image.registry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end }}
+{{- end }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $repo $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (toString (default (default $root.Chart.AppVersion $root.Values.image.tag) $img.tag)) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret a service reads. */}}
+{{- define "crm.secretName" -}}
+{{- default (include "crm.objectName" (list . "")) .svc.existingSecret }}
+{{- end }}
+
+{{/* grpc.health.v1 service name checked by the readiness probe: crm.<svc>.v1.<Svc>Service. */}}
+{{- define "crm.healthService" -}}
+{{- if .svc.healthService }}
+{{- .svc.healthService }}
+{{- else }}
+{{- printf "crm.%s.v1.%sService" (.name | replace "-" "_") (.name | replace "-" " " | title | nospace) }}
+{{- end }}
+{{- end }}
+
+{{/* Environment variable that carries a peer's address: ACCOUNT_GRPC_TARGET. */}}
+{{- define "crm.peerEnvName" -}}
+{{- printf "%s_GRPC_TARGET" (. | upper | replace "-" "_") }}
+{{- end }}
+
+{{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain + margin. */}}
+{{- define "crm.terminationGracePeriodSeconds" -}}
+{{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
+{{- end }}
+
+{{/*
+Non-secret settings of a service as a YAML map (ConfigMap data; also inlined
+into the migration hook, which runs before the ConfigMap exists).
+*/}}
+{{- define "crm.settings" -}}
+{{- $root := .root }}
+{{- $v := $root.Values }}
+{{- $settings := dict
+  "CRM_ENV" $v.config.env
+  "LOG_LEVEL" $v.config.logLevel
+  "JWT_ALGORITHM" $v.config.jwt.algorithm
+  "JWT_ISSUER" $v.config.jwt.issuer
+  "JWT_AUDIENCE" $v.config.jwt.audience
+  "GRPC_HOST" $v.grpc.host
+  "GRPC_PORT" (toString $v.grpc.port)
+  "METRICS_PORT" (toString $v.metrics.apiPort)
+  "WORKER_METRICS_PORT" (toString $v.metrics.workerPort)
+  "GRPC_GRACE_SECONDS" (toString $v.grpc.graceSeconds)
+  "GRPC_MAX_WORKERS" (toString $v.grpc.maxWorkers)
+  "OTEL_SERVICE_NAME" (printf "crm-%s" .name)
+}}
+{{- with $v.config.otel.endpoint }}
+{{- $_ := set $settings "OTEL_EXPORTER_OTLP_ENDPOINT" . }}
+{{- end }}
+{{- range $peer := .svc.peers }}
+{{- if not (hasKey $v.services $peer) }}
+{{- fail (printf "services.%s.peers: %q is not a service of this chart (known: %s)" $.name $peer (keys $v.services | sortAlpha | join ", ")) }}
+{{- end }}
+{{- $peerCtx := dict "root" $root "name" $peer }}
+{{- include "crm.context" $peerCtx }}
+{{- if not $peerCtx.svc.enabled }}
+{{- fail (printf "services.%s.peers: %q is disabled (services.%s.enabled=false)" $.name $peer $peer) }}
+{{- end }}
+{{- $_ := set $settings (include "crm.peerEnvName" $peer) (printf "%s-%s:%v" (include "crm.fullname" $root) $peer $v.grpc.port) }}
+{{- end }}
+{{- range $key, $value := .svc.env }}
+{{- $_ := set $settings $key (toString $value) }}
+{{- end }}
+{{- toYaml $settings }}
+{{- end }}
+
+{{/* Secret-backed environment variables of a service (secretKeyRef only, never values). */}}
+{{- define "crm.secretEnv" -}}
+{{- $keys := .root.Values.secrets.keys }}
+{{- $secret := include "crm.secretName" . }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.databaseUrl }}
+- name: AMQP_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.amqpUri }}
+- name: JWT_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.jwtKey }}
+{{- if .svc.piiEncryption }}
+- name: PII_ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.piiEncryptionKey }}
+{{- end }}
+{{- end }}
+
+{{/* Per-container environment: pod identity for telemetry. */}}
+{{- define "crm.containerEnv" -}}
+{{- $c := index . 0 }}
+{{- $component := index . 1 }}
+{{- $v := $c.root.Values }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.namespace=crm,service.instance.id=$(POD_NAME),deployment.environment=%s,crm.component=%s%s" $v.config.env $component (ternary (printf ",%s" $v.config.otel.resourceAttributes) "" (ne $v.config.otel.resourceAttributes "")) | quote }}
+{{- end }}
+
+{{/*
+Checkov suppressions of a service pod owner ((list $c "workload"|"test")), each with its reason:
+- CKV_K8S_35 (secrets as env vars): the services read settings from the environment
+  (12-factor; house style: secrets only through secretKeyRef); values never sit in the manifest.
+- CKV_K8S_43 (digest), only while no digest is set: release tags are immutable in the
+  bank's registry; the pipeline pins with services.<name>.image.digest.
+- CKV_K8S_22 / CKV_K8S_15, only with config.env=dev: Tilt's live_update writes into the
+  container and runs images it built and loaded itself.
+- CKV_K8S_8 / CKV_K8S_9 on `helm test` pods: one-shot checks, nothing to probe.
+*/}}
+{{- define "crm.checkovSkips" -}}
+{{- $c := index . 0 }}
+{{- $kind := index . 1 }}
+{{- $v := $c.root.Values }}
+{{- $skips := list }}
+{{- if eq $kind "workload" }}
+{{- $skips = append $skips "CKV_K8S_35=settings come from env; secrets only via secretKeyRef, never inlined" }}
+{{- else }}
+{{- $skips = append $skips "CKV_K8S_8=one-shot helm test pod, nothing to probe" }}
+{{- $skips = append $skips "CKV_K8S_9=one-shot helm test pod, nothing to probe" }}
+{{- end }}
+{{- if not $c.svc.image.digest }}
+{{- $skips = append $skips "CKV_K8S_43=immutable release tag; pin with services.<name>.image.digest" }}
+{{- end }}
+{{- if eq $v.config.env "dev" }}
+{{- if not $v.securityContext.readOnlyRootFilesystem }}
+{{- $skips = append $skips "CKV_K8S_22=dev only: Tilt live_update writes into the container" }}
+{{- end }}
+{{- if ne $v.image.pullPolicy "Always" }}
+{{- $skips = append $skips "CKV_K8S_15=dev only: Tilt runs images it built and loaded itself" }}
+{{- end }}
+{{- end }}
+{{- range $i, $s := $skips }}
+checkov.io/skip{{ add1 $i }}: {{ $s | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,1 @@
+"""Shared platform of the CRM suite; every service builds on it and none copies it."""

@@ -1,0 +1,38 @@
+"""Who is calling: set for the duration of one RPC or one event, read by handlers and clients."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: tuple[str, ...] = ()
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    # The bearer token as received, forwarded on calls to other services.
+    token: str = ""
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+ANONYMOUS = Principal(subject="anonymous")
+
+_current: ContextVar[Principal] = ContextVar("crm_principal", default=ANONYMOUS)
+
+
+def current_principal() -> Principal:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def use_principal(principal: Principal) -> Iterator[Principal]:
+    token = _current.set(principal)
+    try:
+        yield principal
+    finally:
+        _current.reset(token)

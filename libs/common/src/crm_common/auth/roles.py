@@ -1,0 +1,44 @@
+"""The bank's roles and the permissions each grants: the one table every service reads.
+
+Permissions are `<resource>.<verb>`; each RPC names the one it needs in its servicer's
+`PERMISSIONS` map. Tokens may also carry extra permissions in a space-separated `scope` claim
+(machine clients such as the web-form backend).
+"""
+
+from __future__ import annotations
+
+LEAD_READ = "leads.read"
+LEAD_WRITE = "leads.write"
+LEAD_IMPORT = "leads.import"
+LEAD_ASSIGN = "leads.assign"
+LEAD_CONTACT = "leads.contact"
+LEAD_QUALIFY = "leads.qualify"
+LEAD_CONVERT = "leads.convert"
+TEAM_MANAGE = "teams.manage"
+ACCOUNT_READ = "accounts.read"
+ACCOUNT_WRITE = "accounts.write"
+# Seeing national ids, phones and emails unmasked.
+PII_READ = "pii.read"
+OPPORTUNITY_READ = "opportunities.read"
+OPPORTUNITY_WRITE = "opportunities.write"
+
+_TELESALES = {LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY, ACCOUNT_READ}
+_RM = _TELESALES | {LEAD_CONVERT, ACCOUNT_WRITE, OPPORTUNITY_READ, OPPORTUNITY_WRITE, PII_READ}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "marketing": frozenset({LEAD_READ, LEAD_WRITE, LEAD_IMPORT}),
+    "web_capture": frozenset({LEAD_WRITE}),
+    "telesales": frozenset(_TELESALES),
+    "rm": frozenset(_RM),
+    "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE}),
+    # Other services of the suite acting on their own behalf (recovery loops, consumers).
+    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN}),
+    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE}),
+}
+
+
+def permissions_for(roles: list[str], scope: str = "") -> frozenset[str]:
+    granted: set[str] = set(scope.split()) if scope else set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)

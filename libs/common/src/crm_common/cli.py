@@ -1,0 +1,99 @@
+"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq).
+
+Imports are lazy: `worker` must monkey-patch with eventlet before anything opens a socket,
+and `api` must never import eventlet at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class ServiceCommand:
+    name: str  # lead, account, ...
+    settings: str  # "crm_lead.config:LeadSettings"
+    api: str  # "crm_lead.bootstrap:build_api" → (bindings, background)
+    worker: str  # "crm_lead.entrypoints.worker:LeadWorker"
+    migrations: str  # "crm_lead:migrations"
+
+    def main(self, argv: list[str] | None = None) -> int:
+        parser = argparse.ArgumentParser(prog=f"crm-{self.name}", description=f"The {self.name} service of the CRM suite.")
+        sub = parser.add_subparsers(dest="command", required=True)
+        sub.add_parser("api", help="run the gRPC API (and its outbox relay)")
+        sub.add_parser("worker", help="run the nameko event worker")
+        sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+        health = sub.add_parser("health", help="exit 0 when the gRPC health check says SERVING")
+        health.add_argument("--target", default="", help="host:port (default: this service's GRPC_HOST:GRPC_PORT)")
+        health.add_argument("--timeout", type=float, default=3.0)
+        dlq = sub.add_parser("dlq", help="dead-letter queues of this service's event consumers")
+        dlq.add_argument("action", choices=["list", "replay"])
+        dlq.add_argument("--event-id", default=None, help="replay only this event")
+        args = parser.parse_args(argv)
+
+        if args.command == "worker":
+            import eventlet
+
+            eventlet.monkey_patch()
+
+        from crm_common.settings import load_settings
+
+        settings = load_settings(_load(self.settings))
+        if args.command == "api":
+            from crm_common.grpc import server
+
+            server.run(settings, _load(self.api))
+        elif args.command == "worker":
+            from crm_common.events.worker import run_worker
+
+            run_worker(settings, _load(self.worker))
+        elif args.command == "migrate":
+            from crm_common.migrations import upgrade
+
+            upgrade(self.migrations, settings.resolved_database_url())
+            print(f"{self.name}: database at head")
+        elif args.command == "health":
+            return _health(args.target or f"{settings.grpc_host}:{settings.grpc_port}", args.timeout)
+        elif args.command == "dlq":
+            return self._dlq(settings, args.action, args.event_id)
+        return 0
+
+    def _dlq(self, settings: Any, action: str, event_id: str | None) -> int:
+        from crm_common.events.dead_letters import consumer_queues, list_dead_letters, replay_dead_letters
+
+        queues = consumer_queues(_load(self.worker))
+        if action == "list":
+            letters = list_dead_letters(settings.amqp_uri, queues)
+            for letter in letters:
+                print(
+                    f"{letter.queue}\t{letter.event_type}\t{letter.event_id}\tattempts={letter.attempts}\treplayed={letter.replayed}\t{letter.dead_lettered_at}\t{letter.error}"
+                )
+            print(f"{len(letters)} dead letter(s) in {len(queues)} queue(s)", file=sys.stderr)
+        else:
+            count = replay_dead_letters(settings.amqp_uri, queues, event_id)
+            print(f"replayed {count} dead letter(s)")
+        return 0
+
+
+def _health(target: str, timeout: float) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        with grpc.insecure_channel(target) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+    except grpc.RpcError as exc:
+        print(f"{target}: {exc.code().name}", file=sys.stderr)
+        return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(f"{target}: {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -1,0 +1,113 @@
+"""Normalising and validating the contact data a Vietnamese retail bank receives.
+
+Phones: any common Vietnamese form (0912 345 678, 84912345678, +84-912-345-678, (+84) 912...)
+becomes E.164 (+84912345678) via Google's libphonenumber; mobile numbers are told apart from
+landlines. Emails are validated (syntax only; no DNS look-ups in a request path) and lower-cased.
+Names are trimmed, inner spaces collapsed and put in Unicode NFC, with diacritics kept; a
+folded form (no diacritics, lower case) serves search and matching.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import PhoneNumberType
+
+DEFAULT_REGION = "VN"
+_SEPARATORS = re.compile(r"[\s.\-()/]+")
+_SPACES = re.compile(r"\s+")
+
+
+class ContactError(ValueError):
+    """A contact value that cannot be accepted; the message says why, for a field violation."""
+
+
+@dataclass(frozen=True)
+class NormalisedPhone:
+    e164: str
+    is_mobile: bool
+
+
+def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> NormalisedPhone:
+    text = _SEPARATORS.sub("", raw.strip())
+    if not text:
+        raise ContactError("empty phone number")
+    # "84912345678" without the plus is common in Vietnamese data exports.
+    if text.startswith("84") and len(text) in (11, 12) and not text.startswith("840"):
+        text = "+" + text
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ContactError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ContactError("not a valid phone number for its country")
+    number_type = phonenumbers.number_type(parsed)
+    return NormalisedPhone(
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        is_mobile=number_type in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
+    )
+
+
+def normalise_email(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise ContactError("empty email")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ContactError(str(exc)) from None
+    return result.normalized.lower()
+
+
+def normalise_name(raw: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics ('Nguyễn Văn Đức' → 'nguyen van duc'), for search."""
+    decomposed = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return _SPACES.sub(" ", stripped).strip().lower()
+
+
+@dataclass(frozen=True)
+class NationalId:
+    value: str
+    legacy: bool  # a 9-digit CMND rather than a 12-digit CCCD
+
+
+# First three digits of a CCCD: the province of birth registration (001..096).
+_MAX_PROVINCE_PREFIX = 96
+
+
+def normalise_national_id(raw: str) -> NationalId:
+    digits = re.sub(r"[\s.\-]", "", raw)
+    if not digits.isdigit():
+        raise ContactError("national id must contain digits only")
+    if len(digits) == 12:
+        if not 1 <= int(digits[:3]) <= _MAX_PROVINCE_PREFIX:
+            raise ContactError("CCCD must start with a province code 001-096")
+        # Fourth digit: century and gender (0-9 all used across 1900-2399).
+        return NationalId(digits, legacy=False)
+    if len(digits) == 9:
+        return NationalId(digits, legacy=True)
+    raise ContactError("national id must be a 12-digit CCCD or a 9-digit CMND")
+
+
+def mask_phone(e164: str) -> str:
+    return e164[:4] + "*" * max(len(e164) - 7, 0) + e164[-3:] if len(e164) > 7 else "*" * len(e164)
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+def mask_national_id(value: str) -> str:
+    return "*" * max(len(value) - 4, 0) + value[-4:]

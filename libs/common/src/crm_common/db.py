@@ -1,0 +1,131 @@
+"""Database plumbing: one engine per service, and the platform tables every service carries.
+
+SQLite (a file per service) is the embedded default; PostgreSQL (psycopg 3) in production.
+Services use SQLAlchemy Core: one round trip per statement matters on the hot paths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+)
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both PostgreSQL and SQLite (which drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_metadata() -> MetaData:
+    """A service's MetaData, already holding the platform tables (outbox, inbox, idempotency)."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    Table(
+        "outbox",
+        metadata,
+        # Publication order; rows are deleted once the broker confirmed them.
+        Column("seq", BigIntId, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        # W3C trace context and the caller's identity, carried into AMQP headers.
+        Column("headers", JSON, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+    )
+    Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("processed_at", UtcDateTime, nullable=False),
+    )
+    Table(
+        "idempotency_keys",
+        metadata,
+        Column("method", String(100), primary_key=True),
+        Column("request_id", String(100), primary_key=True),
+        # A repeat with the same key must carry the same request.
+        Column("request_hash", String(64), nullable=False),
+        # What the first call produced (e.g. the lead id); a repeat returns that resource.
+        Column("result_ref", String(200), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+    return metadata
+
+
+def make_engine(url: str, pool_size: int = 16) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size // 2,
+        # No pre-ping: it costs a round trip per checkout on the hot path; broken connections
+        # are recycled after an error (pool invalidation) and every 30 minutes.
+        pool_recycle=1800,
+    )
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

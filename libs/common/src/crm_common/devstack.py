@@ -1,0 +1,169 @@
+"""Runs services of the suite as local processes: `make up` and the end-to-end tests.
+
+Each service runs as two processes from its one command, as in Kubernetes: `crm-<svc> api`
+and `crm-<svc> worker`, after `crm-<svc> migrate`. Ports and databases come from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Local defaults; in Kubernetes every pod uses 50051/9464/9465 instead.
+DEFAULT_PORTS: dict[str, tuple[int, int, int]] = {
+    "lead": (50051, 9471, 9481),
+    "account": (50052, 9472, 9482),
+    "opportunity": (50053, 9473, 9483),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    grpc_port: int
+    metrics_port: int
+    worker_metrics_port: int
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def environment(self, amqp_uri: str, peers: dict[str, str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "AMQP_URI": amqp_uri,
+                "GRPC_HOST": "127.0.0.1",
+                "GRPC_PORT": str(self.grpc_port),
+                "METRICS_PORT": str(self.metrics_port),
+                "WORKER_METRICS_PORT": str(self.worker_metrics_port),
+                "GRPC_GRACE_SECONDS": "5",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update({f"{peer.upper()}_GRPC_TARGET": target for peer, target in peers.items()})
+        env.update(self.env)
+        return env
+
+
+@dataclass
+class RunningProcess:
+    service: str
+    role: str  # api | worker
+    pid: int
+    log: str
+
+
+def _command(service: str, *args: str) -> list[str]:
+    """`crm-<svc>` from the same virtualenv as the running interpreter."""
+    return [str(Path(sys.executable).with_name(f"crm-{service}")), *args]
+
+
+class Stack:
+    def __init__(self, specs: list[ServiceSpec], amqp_uri: str, run_dir: Path) -> None:
+        self.specs = specs
+        self.amqp_uri = amqp_uri
+        self.run_dir = run_dir
+        self.processes: list[RunningProcess] = []
+
+    @property
+    def peers(self) -> dict[str, str]:
+        return {spec.name: spec.target for spec in self.specs}
+
+    def start(self, wait_seconds: float = 60.0) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for spec in self.specs:
+            env = spec.environment(self.amqp_uri, self.peers)
+            migrate = subprocess.run(_command(spec.name, "migrate"), env=env, capture_output=True, text=True)
+            if migrate.returncode != 0:
+                raise RuntimeError(f"crm-{spec.name} migrate failed:\n{migrate.stderr[-2000:]}")
+            for role in ("api", "worker"):
+                log_path = self.run_dir / f"{spec.name}-{role}.log"
+                with open(log_path, "ab") as log:
+                    proc = subprocess.Popen(_command(spec.name, role), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                self.processes.append(RunningProcess(spec.name, role, proc.pid, str(log_path)))
+        self.save()
+        for spec in self.specs:
+            self.wait_healthy(spec, wait_seconds)
+
+    def wait_healthy(self, spec: ServiceSpec, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        env = spec.environment(self.amqp_uri, self.peers)
+        while time.monotonic() < deadline:
+            for proc in self.processes:
+                if proc.service == spec.name and not _alive(proc.pid):
+                    raise RuntimeError(f"crm-{spec.name} {proc.role} exited; see {proc.log}:\n{_tail(proc.log)}")
+            check = subprocess.run(_command(spec.name, "health", "--target", spec.target, "--timeout", "1"), env=env, capture_output=True)
+            if check.returncode == 0:
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"crm-{spec.name} api not healthy at {spec.target} after {wait_seconds}s")
+
+    def save(self) -> None:
+        state = {"amqp_uri": self.amqp_uri, "specs": [asdict(s) for s in self.specs], "processes": [asdict(p) for p in self.processes]}
+        (self.run_dir / "stack.json").write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Stack | None:
+        path = run_dir / "stack.json"
+        if not path.exists():
+            return None
+        state = json.loads(path.read_text())
+        stack = cls([ServiceSpec(**s) for s in state["specs"]], state["amqp_uri"], run_dir)
+        stack.processes = [RunningProcess(**p) for p in state["processes"]]
+        return stack
+
+    def stop_process(self, proc: RunningProcess, timeout: float = 15.0) -> None:
+        """SIGTERM (graceful drain), then SIGKILL if it does not exit in time."""
+        if not _alive(proc.pid):
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            self.stop_process(proc)
+        state = self.run_dir / "stack.json"
+        if state.exists():
+            state.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _status = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (a stack loaded from disk): ask the kernel instead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,1 @@
+"""gRPC bootstrap: the server with its interceptors, and channels that propagate the call."""

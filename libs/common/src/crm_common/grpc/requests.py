@@ -1,0 +1,21 @@
+"""Small helpers every thin servicer uses to turn a request into a command."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+
+def fingerprint(request: Message) -> str:
+    """A stable hash of the whole request: a reused request_id must come with the same request."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def optional_time(message: Message, field: str) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    value: Timestamp = getattr(message, field)
+    return value.ToDatetime(tzinfo=UTC)

@@ -1,0 +1,130 @@
+"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop.
+
+No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from crm_common.auth import TokenVerifier
+from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from crm_common.observability import configure_logging, configure_tracing
+from crm_common.observability.metrics import serve_metrics
+from crm_common.settings import ServiceSettings
+
+log = logging.getLogger("crm.server")
+
+
+@dataclass
+class ServiceBinding:
+    """One gRPC service to expose: its servicer, how to add it, and the permission per method."""
+
+    full_name: str  # e.g. crm.lead.v1.LeadService
+    servicer: Any
+    add_to_server: Callable[[Any, grpc.Server], None]
+    # Method name → permission (None: any authenticated caller). Every method must be listed.
+    permissions: Mapping[str, str | None]
+    method_names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_service(
+        cls, descriptor: Any, servicer: Any, add_to_server: Callable[[Any, grpc.Server], None], permissions: Mapping[str, str | None]
+    ) -> ServiceBinding:
+        """Binds a servicer to its service descriptor (e.g. lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"])."""
+        return cls(descriptor.full_name, servicer, add_to_server, permissions, [m.name for m in descriptor.methods])
+
+    def full_permissions(self) -> dict[str, str | None]:
+        missing = sorted(set(self.method_names) - set(self.permissions))
+        if missing:
+            raise RuntimeError(f"{self.full_name}: no permission declared for {', '.join(missing)}")
+        return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
+
+
+class Background:
+    """Something that runs beside the server (the outbox relay) and stops before it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class GrpcServer:
+    def __init__(self, settings: ServiceSettings, bindings: list[ServiceBinding], background: list[Background] | None = None) -> None:
+        self.settings = settings
+        self.bindings = bindings
+        self.background = background or []
+        permissions: dict[str, str | None] = {}
+        for binding in bindings:
+            permissions.update(binding.full_permissions())
+        verifier = TokenVerifier(settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions)],
+            maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
+            options=[("grpc.so_reuseport", 0)],
+        )
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        for binding in bindings:
+            binding.add_to_server(binding.servicer, self.server)
+        reflection.enable_server_reflection(
+            [b.full_name for b in bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        for item in self.background:
+            item.start()
+        self.server.start()
+        for name in ["", *(b.full_name for b in self.bindings)]:
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("gRPC API listening", extra={"fields": {"port": self.port}})
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop accepting, let in-flight calls finish (up to the grace period), then stop helpers."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(self.settings.grpc_grace_seconds if grace is None else grace).wait()
+        for item in reversed(self.background):
+            item.stop()
+        log.info("gRPC API stopped")
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list[ServiceBinding], list[Background]]]) -> None:
+    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT."""
+    configure_logging(settings.tracing_service_name, settings.log_level)
+    configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
+    serve_metrics(settings.metrics_port)
+    bindings, background = build(settings)
+    server = GrpcServer(settings, bindings, background)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal received, draining", extra={"fields": {"signal": signum}})
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    done.wait()
+    server.stop()

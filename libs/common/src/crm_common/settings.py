@@ -1,0 +1,94 @@
+"""Settings from environment variables (12-factor), validated once at start.
+
+Each service subclasses `ServiceSettings`; `load_settings` turns a validation failure into one
+clear message naming the environment variables at fault, so a misconfigured pod fails at start.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, TypeVar
+
+from pydantic import ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Dev-only HS256 key: `crmctl token` signs with it; refused when CRM_ENV=production.
+DEV_JWT_KEY = "crm-dev-only-signing-key-never-use-in-production-0123456789"
+
+
+class ConfigError(SystemExit):
+    """Raised at start when the environment is unusable; the message names the variables."""
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Set by each service subclass: the short service name (lead, account, ...).
+    service_name: str = ""
+    crm_env: Literal["dev", "test", "production"] = "dev"
+
+    # SQLite file by default; PostgreSQL with postgresql+psycopg://...
+    database_url: str = ""
+    database_pool_size: int = 16
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    grpc_max_workers: int = 16
+    # In-flight calls above this are refused with RESOURCE_EXHAUSTED instead of queueing.
+    grpc_max_concurrent_rpcs: int = 64
+    # How long SIGTERM waits for in-flight calls before cancelling them.
+    grpc_grace_seconds: float = 20.0
+    metrics_port: int = 9464
+    worker_metrics_port: int = 9465
+
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    jwt_key: str = DEV_JWT_KEY
+    jwt_issuer: str = "crm-dev"
+    jwt_audience: str = "crm"
+
+    log_level: str = "INFO"
+    otel_service_name: str = ""
+    otel_exporter_otlp_endpoint: str = ""
+
+    # Outbox relay: rows per publish batch, and the fallback poll when nothing wakes it.
+    relay_batch_size: int = 500
+    relay_poll_seconds: float = 0.5
+    # Event consumers: attempts before a message is parked in its dead-letter queue.
+    event_max_attempts: int = 5
+    event_retry_base_ms: int = 500
+    event_prefetch: int = 50
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> ServiceSettings:
+        if self.crm_env == "production":
+            if self.jwt_key == DEV_JWT_KEY:
+                raise ValueError("JWT_KEY must be set to a real key when CRM_ENV=production")
+            if not self.database_url.startswith("postgresql"):
+                raise ValueError("DATABASE_URL must be a PostgreSQL URL when CRM_ENV=production")
+        return self
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file under ./var for local runs."""
+        if self.database_url:
+            return self.database_url
+        os.makedirs("var", exist_ok=True)
+        return f"sqlite:///var/{self.service_name}.db"
+
+    @property
+    def tracing_service_name(self) -> str:
+        return self.otel_service_name or f"crm-{self.service_name}"
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(settings_cls: type[S], **overrides: object) -> S:
+    try:
+        return settings_cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "_".join(str(part) for part in err["loc"]).upper() or "settings"
+            problems.append(f"  {name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems)) from None

@@ -1,0 +1,263 @@
+"""Helpers every service's test suite shares: throwaway databases, a live gRPC API, tokens.
+
+Integration suites run each service on SQLite and on PostgreSQL alike. PostgreSQL is reached at
+CRM_TEST_POSTGRES_URL (default: user postgres on 127.0.0.1:5432 with trust auth); each test
+session creates its own database, <prefix>_<random>, and drops it at the end.
+
+A service whose API needs nothing but its settings can be served whole:
+
+    @pytest.fixture(scope="session", params=BACKENDS)
+    def live(request, tmp_path_factory):
+        with live_service(request.param, tmp_path_factory.mktemp("db"), name="account",
+                          settings_cls=AccountSettings, build_api=build_api,
+                          migrations="crm_account:migrations", metadata=metadata) as service:
+            yield service
+
+Nothing here imports pytest, so the helpers work from scripts too.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from sqlalchemy import ColumnElement, Engine, MetaData, create_engine, func, make_url, select, text
+from sqlalchemy.pool import NullPool
+
+from crm_common.auth import issue_token
+from crm_common.db import make_engine, new_id
+from crm_common.grpc.server import Background, GrpcServer, ServiceBinding
+from crm_common.migrations import upgrade
+from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
+
+if TYPE_CHECKING:
+    # Not at run time: it imports nameko, hence eventlet, which a gRPC test process can do without.
+    from crm_common.events.consumer import Delivery
+
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+M = TypeVar("M", bound=Message)
+
+
+def postgres_admin_url() -> str:
+    """Where test databases are created: any database of the server, reached as a superuser."""
+    return os.environ.get("CRM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def bearer(subject: str, roles: list[str], scope: str = "", key: str = DEV_JWT_KEY) -> list[tuple[str, str]]:
+    """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`)."""
+    return [("authorization", f"Bearer {issue_token(subject, roles, key=key, scope=scope)}")]
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, <prefix>_<random>, for the block; its URL is yielded."""
+    admin_url = make_url(postgres_admin_url())
+    if admin_url.drivername == "postgresql":
+        admin_url = admin_url.set(drivername="postgresql+psycopg")
+    database = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        try:
+            yield admin_url.set(database=database).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                # FORCE: pools left open by the code under test must not keep the database alive.
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def empty_database(backend: str, directory: str | Path, prefix: str) -> Iterator[str]:
+    """An empty database of `backend` ("sqlite": a file in `directory`, or "postgresql")."""
+    if backend == "sqlite":
+        yield f"sqlite:///{Path(directory) / f'{prefix}.db'}"
+    elif backend == "postgresql":
+        with postgres_database(prefix) as url:
+            yield url
+    else:
+        raise ValueError(f"unknown test database backend {backend!r}; expected one of {BACKENDS}")
+
+
+@contextmanager
+def migrated_database(backend: str, migrations: str, directory: str | Path, prefix: str) -> Iterator[str]:
+    """An empty database of `backend` brought to head by the service's `migrations` (package:dir)."""
+    with empty_database(backend, directory, prefix) as url:
+        upgrade(migrations, url)
+        yield url
+
+
+def truncate_all(database_url: str, metadata: MetaData) -> None:
+    """Empties every table of `metadata` (the service's and the platform's), children first."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        _delete_all(engine, metadata)
+    finally:
+        engine.dispose()
+
+
+def _delete_all(engine: Engine, metadata: MetaData) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@dataclass
+class LiveService:
+    """A service's gRPC API serving on loopback over a migrated database of one backend."""
+
+    backend: str
+    database_url: str
+    settings: ServiceSettings
+    # The test's own engine on the service's database, to inspect and reset it.
+    engine: Engine
+    metadata: MetaData
+    server: GrpcServer
+    channel: grpc.Channel
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+    def reset(self) -> None:
+        _delete_all(self.engine, self.metadata)
+
+    def count(self, table: str, *where: ColumnElement[bool]) -> int:
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(self.metadata.tables[table]).where(*where)
+            return int(conn.execute(query).scalar_one())
+
+    def outbox_types(self) -> list[str]:
+        """The event types waiting in the outbox, in publication order."""
+        outbox = self.metadata.tables["outbox"]
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(outbox.c.event_type).order_by(outbox.c.seq)).scalars())
+
+    def events(self, message_cls: type[M]) -> list[M]:
+        """The outbox's events of one type, decoded, in publication order."""
+        outbox = self.metadata.tables["outbox"]
+        query = select(outbox.c.payload).where(outbox.c.event_type == message_cls.DESCRIPTOR.name).order_by(outbox.c.seq)
+        with self.engine.connect() as conn:
+            return [message_cls.FromString(payload) for payload in conn.execute(query).scalars()]
+
+
+@contextmanager
+def live_service(
+    backend: str,
+    directory: str | Path,
+    *,
+    name: str,
+    settings_cls: type[ServiceSettings],
+    build_api: Callable[[Any], tuple[list[ServiceBinding], list[Background]]],
+    migrations: str,
+    metadata: MetaData,
+    **overrides: Any,
+) -> Iterator[LiveService]:
+    """Creates and migrates a database, then serves the service's API on a free loopback port.
+
+    The background helpers build_api returns (the outbox relay) are not started: tests read the
+    outbox table instead of needing a broker.
+    """
+    with migrated_database(backend, migrations, directory, f"crm_test_{name}") as url:
+        settings = load_settings(settings_cls, database_url=url, crm_env="test", grpc_host="127.0.0.1", grpc_port=0, **overrides)
+        bindings, _background = build_api(settings)
+        server = GrpcServer(settings, bindings)
+        server.start()
+        engine = make_engine(url, pool_size=4)
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        try:
+            yield LiveService(backend, url, settings, engine, metadata, server, channel)
+        finally:
+            channel.close()
+            server.stop(grace=0)
+            engine.dispose()
+
+
+def delivery(event: Message, consumer: str, event_id: str = "", attempt: int = 1) -> Delivery:
+    """What a worker's event handler receives from the broker, for tests without one."""
+    from crm_common.events.consumer import Delivery
+
+    found_id = event_id or getattr(getattr(event, "metadata", None), "event_id", "") or new_id()
+    return Delivery(event=event, event_id=found_id, event_type=event.DESCRIPTOR.name, consumer=consumer, attempt=attempt, headers={})
+
+
+@contextmanager
+def rabbitmq_vhost(prefix: str) -> Iterator[str]:
+    """A fresh RabbitMQ virtual host (guest may use it) for the block; its AMQP URI is yielded.
+
+    Needs `rabbitmqctl` on this machine (the broker's own CLI): tests fail with the reason
+    when it is missing, they never fall back to the shared default vhost.
+    """
+    import shutil
+    import subprocess
+
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        raise RuntimeError("rabbitmqctl not found: the end-to-end tests create their own RabbitMQ vhost with it")
+    vhost = f"crm-test-{prefix}-{secrets.token_hex(4)}"
+
+    def run(*args: str) -> None:
+        done = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    run("add_vhost", vhost)
+    try:
+        run("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        run("delete_vhost", vhost)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1, what: str = "condition") -> Any:
+    """Polls until `condition()` is truthy and returns it; fails the test after `timeout`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def scrape_metric(port: int, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample on 127.0.0.1:<port>/metrics (0.0 when absent)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def schema_drift(database_url: str, metadata: MetaData) -> list[Any]:
+    """What the migrated database lacks or has beyond `metadata` (alembic's autogenerate diff)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata))
+    finally:
+        engine.dispose()

@@ -1,0 +1,139 @@
+"""The unit of work: one transaction in which a change, its events (outbox), the inbox mark of
+the event that caused it, and the idempotency record of the request that caused it commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import Connection, Engine, MetaData, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from crm_common.db import is_postgres, utcnow
+from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.events.outbox import OutboxWriter, RelayWakeup
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, metadata: MetaData, wakeup: RelayWakeup | None = None, single_statement: bool = False) -> None:
+        """`single_statement`: the caller writes everything in ONE statement; on PostgreSQL the
+        connection then runs in autocommit (that statement is its own transaction, one round
+        trip instead of BEGIN + statement + COMMIT). Elsewhere it changes nothing."""
+        self.engine = engine
+        self.metadata = metadata
+        self.wakeup = wakeup
+        self.outbox = OutboxWriter(metadata)
+        self._inbox = metadata.tables["inbox"]
+        self._idempotency = metadata.tables["idempotency_keys"]
+        self._insert = postgresql.insert if is_postgres(engine) else sqlite.insert
+        self.single_statement = single_statement and is_postgres(engine)
+        self.conn: Connection
+
+    def __enter__(self) -> Self:
+        self.conn = self.engine.connect()
+        if self.single_statement:
+            self.conn = self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        self._tx = self.conn.begin()
+        self._events: list[Message] = []
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._tx.is_active:
+            self._tx.rollback()
+        self.conn.close()
+
+    def publish(self, *events: Message) -> None:
+        """Queues events; they are written to the outbox by commit(), in the same transaction."""
+        self._events.extend(events)
+
+    def commit(self, wrote_events: bool = False) -> None:
+        """Commits; `wrote_events` says the caller put rows in the outbox itself (wakes the relay)."""
+        self.outbox.add(self.conn, *self._events)
+        self._tx.commit()
+        if (self._events or wrote_events) and self.wakeup is not None:
+            self.wakeup.notify()
+        self._events = []
+
+    def claim_event(self, consumer: str, event_id: str) -> bool:
+        """Marks an event as handled by a consumer; False when it was handled before (a redelivery)."""
+        stmt = (
+            self._insert(self._inbox)
+            .values(consumer=consumer, event_id=event_id, processed_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.event_id)
+        )
+        # Not rowcount: SQLAlchemy reports -1 for an INSERT on psycopg.
+        return self.conn.execute(stmt).first() is not None
+
+    def previous_result(self, method: str, request_id: str, fingerprint: str) -> str | None:
+        """The result of an earlier call with this request_id, or None for a first call."""
+        check_request_id(request_id)
+        row = self.conn.execute(
+            select(self._idempotency.c.request_hash, self._idempotency.c.result_ref).where(
+                self._idempotency.c.method == method, self._idempotency.c.request_id == request_id
+            )
+        ).first()
+        if row is None:
+            return None
+        return check_same_request(row.request_hash, fingerprint, row.result_ref)
+
+    def remember_result(self, method: str, request_id: str, fingerprint: str, result_ref: str) -> None:
+        self.conn.execute(
+            self._idempotency.insert().values(
+                method=method, request_id=request_id, request_hash=fingerprint, result_ref=result_ref, created_at=utcnow()
+            )
+        )
+
+
+def check_request_id(request_id: str) -> None:
+    if not request_id:
+        raise InvalidArgument(FieldViolation("request_id", "required: a unique key per intended change (idempotency)"))
+    if len(request_id) > 100:
+        raise InvalidArgument(FieldViolation("request_id", "at most 100 characters"))
+
+
+def check_same_request(stored_hash: str, fingerprint: str, result_ref: str) -> str:
+    """The earlier result, unless the request_id came back with a different request."""
+    if stored_hash != fingerprint:
+        raise InvalidArgument(FieldViolation("request_id", "already used for a different request"))
+    return str(result_ref)
+
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+R = TypeVar("R")
+
+
+def run_idempotent(
+    uow_factory: Callable[[], U],
+    method: str,
+    request_id: str,
+    fingerprint: str,
+    first_call: Callable[[U], tuple[R, str]],
+    repeat_call: Callable[[U, str], R],
+) -> R:
+    """Runs `first_call` once per request_id; a repeat (even a concurrent one) gets `repeat_call`.
+
+    `first_call` returns (result, result_ref) and must not commit; this commits. Two concurrent
+    first calls race on the idempotency key's primary key: the loser rolls back and answers
+    as a repeat.
+    """
+    for attempt in (1, 2):
+        with uow_factory() as uow:
+            ref = uow.previous_result(method, request_id, fingerprint)
+            if ref is not None:
+                return repeat_call(uow, ref)
+            try:
+                result, ref = first_call(uow)
+                uow.remember_result(method, request_id, fingerprint, ref)
+                uow.commit()
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            return result
+    raise AssertionError("unreachable")

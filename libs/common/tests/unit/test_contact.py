@@ -1,0 +1,68 @@
+"""Normalisation tables for Vietnamese contact data."""
+
+import pytest
+
+from crm_common.contact import (
+    ContactError,
+    fold,
+    mask_email,
+    mask_national_id,
+    mask_phone,
+    normalise_email,
+    normalise_name,
+    normalise_national_id,
+    normalise_phone,
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0912345678", "0912 345 678", "0912.345.678", "84912345678", "+84912345678", "+84 912 345 678", "(+84) 912-345-678", "0084912345678"],
+)
+def test_every_common_form_of_a_mobile_number_becomes_e164(raw: str) -> None:
+    phone = normalise_phone(raw)
+    assert phone.e164 == "+84912345678"
+    assert phone.is_mobile
+
+
+@pytest.mark.parametrize("raw", ["0901234567", "0387654321", "0561234567", "0701234567", "0812345678"])
+def test_current_mobile_prefixes_are_mobile(raw: str) -> None:
+    assert normalise_phone(raw).is_mobile
+
+
+def test_landline_is_valid_but_not_mobile() -> None:
+    phone = normalise_phone("024 3825 1234")
+    assert phone.e164 == "+842438251234" and not phone.is_mobile
+
+
+@pytest.mark.parametrize("raw", ["", "12345", "0123456789", "abc", "09123456789012"])
+def test_invalid_phones_are_refused(raw: str) -> None:
+    with pytest.raises(ContactError):
+        normalise_phone(raw)
+
+
+def test_email_is_validated_and_lower_cased() -> None:
+    assert normalise_email("  An.Nguyen@Example.COM ") == "an.nguyen@example.com"
+    for bad in ["", "no-at-sign", "a@", "@b.vn", "a b@c.vn"]:
+        with pytest.raises(ContactError):
+            normalise_email(bad)
+
+
+def test_names_are_nfc_trimmed_and_keep_diacritics() -> None:
+    decomposed = "Nguye\u0302\u0303n"  # "Nguyễn" typed with combining marks
+    assert normalise_name(f"  {decomposed}   Văn  An ") == "Nguyễn Văn An"
+    assert fold("Nguyễn Văn Đức") == "nguyen van duc"
+
+
+def test_national_ids() -> None:
+    assert normalise_national_id("079 203 012 345").value == "079203012345"
+    assert normalise_national_id("123456789").legacy
+    for bad in ["12345", "000123456789", "97912345678A", "1234567890"]:
+        with pytest.raises(ContactError):
+            normalise_national_id(bad)
+
+
+def test_masks_hide_all_but_the_edges() -> None:
+    assert mask_phone("+84912345678") == "+849*****678"
+    assert mask_email("an.nguyen@example.com") == "a***@example.com"
+    assert mask_national_id("079203012345") == "********2345"

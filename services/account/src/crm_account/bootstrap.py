@@ -1,0 +1,55 @@
+"""Composition root: wires the database and the event outbox into the handlers and the API.
+
+The worker process (eventlet) builds handlers only; gRPC is imported by build_api alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from crm_account.adapters.events import PRODUCER, ProtoAccountEvents
+from crm_account.adapters.orm import metadata
+from crm_account.config import AccountSettings
+from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_common.db import make_engine
+from crm_common.events.outbox import RelayWakeup
+
+if TYPE_CHECKING:
+    from crm_common.grpc.server import Background, ServiceBinding
+
+
+def build_engine(settings: AccountSettings) -> Engine:
+    return make_engine(settings.resolved_database_url(), settings.database_pool_size)
+
+
+def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, wakeup), events=ProtoAccountEvents())
+
+
+def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:
+    from crm.account.v1 import account_service_pb2, account_service_pb2_grpc
+    from crm_account.entrypoints.grpc_api import PERMISSIONS, AccountServicer
+    from crm_common.events.publisher import BatchPublisher
+    from crm_common.events.relay import OutboxRelay
+    from crm_common.grpc.server import ServiceBinding
+
+    engine = build_engine(settings)
+    wakeup = RelayWakeup()
+    relay = OutboxRelay(
+        engine,
+        metadata,
+        BatchPublisher(settings.amqp_uri, PRODUCER),
+        wakeup,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
+    binding = ServiceBinding.for_service(
+        account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
+        AccountServicer(build_handlers(engine, wakeup)),
+        account_service_pb2_grpc.add_AccountServiceServicer_to_server,
+        PERMISSIONS,
+    )
+    return [binding], [relay]

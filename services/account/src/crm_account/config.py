@@ -1,0 +1,12 @@
+"""The account service's settings: the shared ones with its own ports, all from environment variables."""
+
+from __future__ import annotations
+
+from crm_common.settings import ServiceSettings
+
+
+class AccountSettings(ServiceSettings):
+    service_name: str = "account"
+    grpc_port: int = 50052
+    metrics_port: int = 9472
+    worker_metrics_port: int = 9482

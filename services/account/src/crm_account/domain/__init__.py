@@ -1,0 +1,1 @@
+"""Accounts and the rules that keep one record per customer; no gRPC, no SQL."""

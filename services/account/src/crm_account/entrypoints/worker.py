@@ -1,0 +1,80 @@
+"""The event worker (nameko, eventlet): the account service's reactions to other services' events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import Engine
+
+from crm.lead.v1 import events_pb2 as lead_events
+from crm.lead.v1 import lead_pb2
+from crm_account.bootstrap import build_engine, build_handlers
+from crm_account.config import AccountSettings
+from crm_account.domain.model import Acquisition
+from crm_account.service_layer import commands
+from crm_account.service_layer.handlers import AccountHandlers
+from crm_common.db import utcnow
+from crm_common.events.consumer import Delivery, EventContext, event_handler
+from crm_common.settings import load_settings
+
+
+class Handlers(DependencyProvider):  # type: ignore[misc]
+    """The use cases over one database engine per worker process."""
+
+    engine: Engine
+    handlers: AccountHandlers
+
+    def setup(self) -> None:
+        self.engine = build_engine(load_settings(AccountSettings))
+        self.handlers = build_handlers(self.engine)
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> AccountHandlers:
+        return self.handlers
+
+
+def _channel(value: int) -> str:
+    """`CHANNEL_WEB_FORM` → `WEB_FORM`, the way the lead service names channels; UNSPECIFIED → ''."""
+    if value == lead_pb2.CHANNEL_UNSPECIFIED or value not in lead_pb2.Channel.values():
+        return ""
+    return lead_pb2.Channel.Name(lead_pb2.Channel.ValueType(value)).removeprefix("CHANNEL_")
+
+
+def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
+    event: lead_events.LeadConverted = delivery.event
+    conversion, source = event.conversion, event.source
+    if conversion.HasField("convert_time"):
+        acquired_at = conversion.convert_time.ToDatetime(tzinfo=utcnow().tzinfo)
+    elif event.metadata.HasField("occur_time"):
+        acquired_at = event.metadata.occur_time.ToDatetime(tzinfo=utcnow().tzinfo)
+    else:
+        acquired_at = utcnow()
+    return commands.RecordAcquisition(
+        consumer=delivery.consumer,
+        event_id=delivery.event_id,
+        account_id=conversion.account_id,
+        acquisition=Acquisition(
+            lead_id=event.lead_id,
+            channel=_channel(source.channel),
+            campaign_id=source.campaign_id,
+            utm_source=source.utm.source,
+            utm_medium=source.utm.medium,
+            utm_campaign=source.utm.campaign,
+            acquired_at=acquired_at,
+        ),
+        correlation_id=event.metadata.correlation_id,
+    )
+
+
+class AccountWorker:
+    name = "account"
+    context = EventContext()
+    handlers = Handlers()
+
+    @event_handler("lead", lead_events.LeadConverted)
+    def on_lead_converted(self, delivery: Delivery) -> str:
+        """First-touch attribution: the converting lead's channel, campaign and UTM, once."""
+        return self.handlers.record_acquisition(acquisition_command(delivery))

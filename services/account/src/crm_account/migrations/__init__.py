@@ -1,0 +1,1 @@
+"""Alembic migrations of the account service's database (`crm-account migrate`)."""

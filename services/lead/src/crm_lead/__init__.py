@@ -1,0 +1,1 @@
+"""The lead service: capture, qualify, assign and convert marketing and sales leads."""

@@ -1,0 +1,92 @@
+"""Composition root: wires the database, the event outbox and the other services into handlers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
+from crm_common.auth import Principal, issue_token, use_principal
+from crm_common.db import make_engine
+from crm_common.events.outbox import RelayWakeup
+from crm_common.events.publisher import BatchPublisher
+from crm_common.events.relay import OutboxRelay
+from crm_common.grpc.client import open_channel
+from crm_common.grpc.server import Background, ServiceBinding
+from crm_lead.adapters.clients import GrpcAccountDirectory, GrpcOpportunityBook
+from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
+from crm_lead.adapters.orm import metadata
+from crm_lead.config import LeadSettings
+from crm_lead.domain.assignment import FirstContactSla
+from crm_lead.domain.scoring import ScoringRules
+from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
+from crm_lead.service_layer.handlers import LeadHandlers
+from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
+
+log = logging.getLogger("crm.lead")
+
+
+def build_handlers(settings: LeadSettings, wakeup: RelayWakeup | None = None) -> LeadHandlers:
+    engine = make_engine(settings.resolved_database_url(), settings.database_pool_size)
+
+    def service_token() -> str:
+        # The service's own identity, for calls no user made (the conversion recovery loop).
+        return issue_token(
+            "service:lead", ["service"], settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience, ttl_seconds=300
+        )
+
+    return LeadHandlers(
+        uow=lambda **options: LeadUnitOfWork(engine, metadata, wakeup, **options),
+        events=ProtoLeadEvents(),
+        accounts=GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
+        opportunities=GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
+        rules=ScoringRules.load(settings.lead_scoring_rules_file),
+        sla=FirstContactSla(settings.lead_first_contact_sla_minutes, settings.lead_hot_first_contact_sla_minutes, settings.lead_hot_score),
+    )
+
+
+class ConversionRecovery(Background):
+    """Periodically completes conversions that stopped midway (a peer was down, the caller left)."""
+
+    def __init__(self, handlers: LeadHandlers, every_seconds: float) -> None:
+        self.handlers = handlers
+        self.every_seconds = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="conversion-recovery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                with use_principal(Principal("service:lead", ("service",))):
+                    self.handlers.resume_stalled_conversions(timedelta(seconds=self.every_seconds))
+            except Exception:
+                log.exception("conversion recovery cycle failed")
+
+
+def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Background]]:
+    wakeup = RelayWakeup()
+    handlers = build_handlers(settings, wakeup)
+    engine = handlers.uow().engine
+    relay = OutboxRelay(
+        engine,
+        metadata,
+        BatchPublisher(settings.amqp_uri, PRODUCER),
+        wakeup,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
+    binding = ServiceBinding.for_service(
+        lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
+        LeadServicer(handlers),
+        lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
+        PERMISSIONS,
+    )
+    return [binding], [relay, ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds)]

@@ -1,0 +1,1 @@
+"""Lead domain: entities, the status machine, scoring, assignment and SLA rules (no I/O)."""

@@ -1,0 +1,209 @@
+"""The lead and its status machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from crm_common.errors import FailedPrecondition
+
+
+class Status(StrEnum):
+    NEW = "NEW"
+    MQL = "MQL"
+    CONTACTED = "CONTACTED"
+    SQL = "SQL"
+    DISQUALIFIED = "DISQUALIFIED"
+    NURTURE = "NURTURE"
+    CONVERTED = "CONVERTED"
+
+
+# Every legal move; anything else is FAILED_PRECONDITION.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.MQL, Status.DISQUALIFIED, Status.NURTURE}),
+    Status.MQL: frozenset({Status.CONTACTED, Status.SQL, Status.DISQUALIFIED, Status.NURTURE}),
+    Status.CONTACTED: frozenset({Status.SQL, Status.DISQUALIFIED, Status.NURTURE}),
+    Status.SQL: frozenset({Status.CONVERTED, Status.DISQUALIFIED, Status.NURTURE}),
+    Status.DISQUALIFIED: frozenset({Status.NURTURE}),
+    Status.NURTURE: frozenset({Status.MQL, Status.DISQUALIFIED}),
+    Status.CONVERTED: frozenset(),
+}
+
+# Leads sales works on; the rest stay with marketing and are hidden from sales.
+SALES_STATUSES = frozenset({Status.MQL, Status.CONTACTED, Status.SQL})
+# Leads that a new capture with the same phone or email duplicates.
+OPEN_STATUSES = frozenset({Status.NEW, Status.MQL, Status.CONTACTED, Status.SQL, Status.NURTURE})
+
+
+class ContactOutcome(StrEnum):
+    REACHED = "REACHED"
+    NO_ANSWER = "NO_ANSWER"
+    BUSY = "BUSY"
+    WRONG_NUMBER = "WRONG_NUMBER"
+    CALLBACK_REQUESTED = "CALLBACK_REQUESTED"
+
+
+@dataclass
+class Source:
+    channel: str = ""
+    campaign_id: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    cookie_id: str = ""
+    data_origin: str = ""
+    partner_id: str = ""
+    landing_page_url: str = ""
+    referrer_url: str = ""
+
+
+@dataclass
+class ScoreReason:
+    rule: str
+    points: int
+    detail: str
+
+
+@dataclass
+class ContactAttempt:
+    attempt_id: str
+    lead_id: str
+    channel: str
+    outcome: ContactOutcome
+    note: str
+    agent_id: str
+    contacted_at: datetime
+
+
+@dataclass
+class Lead:
+    lead_id: str
+    status: Status
+    full_name: str
+    phone_e164: str
+    email: str
+    national_id: str
+    province_code: str
+    product_interest: str
+    source: Source
+    requested_amount_minor: int | None
+    currency: str
+    marketing_consent: bool
+    note: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    phone_is_mobile: bool = False
+    score: int = 0
+    score_reasons: list[ScoreReason] = field(default_factory=list)
+    owner_id: str = ""
+    team_id: str = ""
+    assigned_at: datetime | None = None
+    first_contact_due_at: datetime | None = None
+    first_contact_at: datetime | None = None
+    disqualification_reason: str = ""
+    status_note: str = ""
+    account_id: str = ""
+    opportunity_id: str = ""
+    matched_existing_account: bool = False
+    converted_at: datetime | None = None
+    # Optimistic locking: each save bumps it; a stale save is refused.
+    version: int = 1
+
+    @property
+    def has_contact_point(self) -> bool:
+        return bool(self.full_name and (self.phone_e164 or self.email))
+
+    @property
+    def meets_mql_rule(self) -> bool:
+        """Marketing-qualified: shows interest in a product and has a name plus phone or email."""
+        return bool(self.product_interest) and self.has_contact_point
+
+    def _move(self, target: Status, actor: str, now: datetime) -> None:
+        if target not in TRANSITIONS[self.status]:
+            raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; it cannot become {target}")
+        self.status = target
+        self._touch(actor, now)
+
+    def _touch(self, actor: str, now: datetime) -> None:
+        self.updated_at = now
+        self.updated_by = actor
+
+    def promote_if_marketing_qualified(self, actor: str, now: datetime) -> bool:
+        """NEW or NURTURE → MQL once the MQL rule holds; True when the status changed."""
+        if self.status in (Status.NEW, Status.NURTURE) and self.meets_mql_rule:
+            self._move(Status.MQL, actor, now)
+            return True
+        return False
+
+    def assign(self, owner_id: str, team_id: str, due_at: datetime, actor: str, now: datetime) -> None:
+        if self.status not in SALES_STATUSES:
+            raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; only MQL, CONTACTED or SQL leads go to sales")
+        self.owner_id = owner_id
+        self.team_id = team_id
+        self.assigned_at = now
+        # A reassignment before first contact restarts the clock for the new owner.
+        if self.first_contact_at is None:
+            self.first_contact_due_at = due_at
+        self._touch(actor, now)
+
+    def record_contact(self, attempt: ContactAttempt, actor: str, now: datetime) -> bool:
+        """Returns True for the first contact attempt (the one the SLA measures)."""
+        if self.status not in SALES_STATUSES:
+            raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; contact attempts need an MQL, CONTACTED or SQL lead")
+        if not self.owner_id:
+            raise FailedPrecondition(f"lead {self.lead_id} is not assigned; assign it before recording contact")
+        first = self.first_contact_at is None
+        if first:
+            self.first_contact_at = attempt.contacted_at
+        if self.status == Status.MQL:
+            self._move(Status.CONTACTED, actor, now)
+        else:
+            self._touch(actor, now)
+        return first
+
+    def qualify(self, reached_customer: bool, note: str, actor: str, now: datetime) -> None:
+        if self.status == Status.NEW:
+            raise FailedPrecondition(f"lead {self.lead_id} is NEW: it needs a product interest and a name plus phone or email (MQL) first")
+        if self.status in (Status.MQL, Status.CONTACTED) and not reached_customer:
+            raise FailedPrecondition(f"lead {self.lead_id} has no contact attempt that reached the customer; qualify after talking to them")
+        self._move(Status.SQL, actor, now)
+        self.status_note = note
+
+    def disqualify(self, reason: str, note: str, actor: str, now: datetime) -> None:
+        if not reason:
+            raise FailedPrecondition("a disqualification needs a reason")
+        self._move(Status.DISQUALIFIED, actor, now)
+        self.disqualification_reason = reason
+        self.status_note = note
+
+    def return_to_nurture(self, note: str, actor: str, now: datetime) -> None:
+        self._move(Status.NURTURE, actor, now)
+        self.status_note = note
+        self.owner_id = ""
+        self.team_id = ""
+
+    def ensure_convertible(self) -> None:
+        if self.status != Status.SQL:
+            raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; only an SQL lead can be converted")
+
+    def mark_converted(self, account_id: str, opportunity_id: str, matched: bool, actor: str, now: datetime) -> None:
+        self._move(Status.CONVERTED, actor, now)
+        self.account_id = account_id
+        self.opportunity_id = opportunity_id
+        self.matched_existing_account = matched
+        self.converted_at = now
+
+    def first_contact_sla_breached(self, now: datetime) -> bool:
+        if self.first_contact_due_at is None:
+            return False
+        return (self.first_contact_at or now) > self.first_contact_due_at
+
+    def minutes_to_first_contact(self) -> int | None:
+        if self.first_contact_at is None or self.assigned_at is None:
+            return None
+        return max(0, int((self.first_contact_at - self.assigned_at) / timedelta(minutes=1)))

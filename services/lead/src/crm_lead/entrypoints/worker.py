@@ -1,0 +1,43 @@
+"""The lead service's event worker (nameko): what it does with other services' events."""
+
+from __future__ import annotations
+
+import functools
+
+from crm.opportunity.v1.events_pb2 import OpportunityCreated
+from crm_common.events.consumer import Delivery, EventContext, event_handler
+from crm_common.settings import load_settings
+from crm_lead.adapters.proto_mapping import enum_name
+from crm_lead.config import LeadSettings
+from crm_lead.service_layer.handlers import LeadHandlers
+
+
+@functools.cache
+def handlers() -> LeadHandlers:
+    from crm_lead.bootstrap import build_handlers
+
+    return build_handlers(load_settings(LeadSettings))
+
+
+class LeadWorker:
+    name = "lead"
+    context = EventContext()
+
+    @event_handler("opportunity", OpportunityCreated)
+    def on_opportunity_created(self, delivery: Delivery) -> str:
+        """Closed loop: a lead's opportunity is tracked on the lead (its outcome comes later)."""
+        opportunity = delivery.event.opportunity
+        if not opportunity.source_lead_id:
+            return "ignored"
+        from crm.opportunity.v1 import opportunity_pb2
+
+        first = handlers().on_opportunity_created(
+            delivery.consumer,
+            delivery.event_id,
+            opportunity.opportunity_id,
+            opportunity.source_lead_id,
+            enum_name(opportunity_pb2.OpportunityStatus, opportunity.status),
+            opportunity.amount.amount_minor if opportunity.HasField("amount") else None,
+            opportunity.amount.currency_code if opportunity.HasField("amount") else "",
+        )
+        return "ok" if first else "duplicate"

@@ -1,0 +1,164 @@
+"""Assignment, contact, qualification and conversion through the real gRPC API."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+
+from crm.lead.v1 import lead_pb2
+from crm.lead.v1 import lead_service_pb2 as svc
+from crm_common.testing import bearer
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def manager():
+    return bearer("head-of-sales", ["sales_manager"])
+
+
+def capture(app, **overrides) -> lead_pb2.Lead:
+    return app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=app.lead_input(**overrides)), metadata=bearer("mkt", ["marketing"])).lead
+
+
+def to_sql(app, manager, lead_id: str) -> lead_pb2.Lead:
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead_id, owner_id="agent-7"), metadata=manager)
+    app.stub.RecordContactAttempt(
+        svc.RecordContactAttemptRequest(
+            request_id=rid(), lead_id=lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED
+        ),
+        metadata=bearer("agent-7", ["telesales"]),
+    )
+    return app.stub.QualifyLead(
+        svc.QualifyLeadRequest(request_id=rid(), lead_id=lead_id, note="wants a card"), metadata=bearer("agent-7", ["telesales"])
+    ).lead
+
+
+def test_round_robin_assignment_within_a_team(app, manager) -> None:
+    app.stub.SetTeamMembers(svc.SetTeamMembersRequest(request_id=rid(), team_id="telesales-hcm", member_ids=["a1", "a2", "a3"]), metadata=manager)
+    owners = []
+    for i in range(6):
+        lead = capture(app, phone=f"090{i}000111", email=f"rr{i}@example.com")
+        reply = app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, team_id="telesales-hcm"), metadata=manager)
+        owners.append(reply.lead.assignment.owner_id)
+        assert reply.lead.assignment.first_contact_due_time.seconds > reply.lead.assignment.assign_time.seconds
+    assert owners == ["a1", "a2", "a3", "a1", "a2", "a3"]
+    assert app.outbox_types().count("LeadAssigned") == 6
+
+
+def test_assignment_needs_exactly_one_target_and_an_existing_team(app, manager) -> None:
+    lead = capture(app)
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=manager)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, team_id="ghost-team"), metadata=manager)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_status_machine_refuses_illegal_moves(app, manager) -> None:
+    new_lead = capture(app, product_interest=0)
+    assert new_lead.status == lead_pb2.LEAD_STATUS_NEW
+    telesales = bearer("agent-7", ["telesales"])
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=new_lead.lead_id), metadata=telesales)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "MQL" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=new_lead.lead_id, owner_id="agent-7"), metadata=manager)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    mql = capture(app, phone="0977000111", email="mql@example.com")
+    with pytest.raises(grpc.RpcError) as err:  # not talked to yet
+        app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=bearer("rm-1", ["rm"]))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    disqualified = app.stub.DisqualifyLead(
+        svc.DisqualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id, reason=lead_pb2.DISQUALIFICATION_REASON_NOT_ELIGIBLE, note="income too low"),
+        metadata=telesales,
+    ).lead
+    assert disqualified.status == lead_pb2.LEAD_STATUS_DISQUALIFIED
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    nurtured = app.stub.ReturnToNurture(svc.ReturnToNurtureRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales).lead
+    assert nurtured.status == lead_pb2.LEAD_STATUS_NURTURE
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.DisqualifyLead(svc.DisqualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_contact_attempts_record_the_first_contact_sla(app, manager) -> None:
+    lead = capture(app)
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7"), metadata=manager)
+    reply = app.stub.RecordContactAttempt(
+        svc.RecordContactAttemptRequest(
+            request_id=rid(), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_NO_ANSWER
+        ),
+        metadata=bearer("agent-7", ["telesales"]),
+    )
+    assert reply.lead.status == lead_pb2.LEAD_STATUS_CONTACTED
+    assert reply.lead.first_contact_time.seconds > 0
+    assert not reply.lead.first_contact_sla_breached
+    got = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=manager)
+    assert [a.outcome for a in got.contact_attempts] == [lead_pb2.CONTACT_OUTCOME_NO_ANSWER]
+
+
+def test_conversion_creates_account_and_opportunity_once(app, manager) -> None:
+    lead = to_sql(app, manager, capture(app).lead_id)
+    assert lead.status == lead_pb2.LEAD_STATUS_SQL
+    rm = bearer("rm-1", ["rm"])
+    request = svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id)
+    reply = app.stub.ConvertLead(request, metadata=rm)
+    assert reply.lead.status == lead_pb2.LEAD_STATUS_CONVERTED
+    assert reply.conversion.account_id and reply.conversion.opportunity_id
+    again = app.stub.ConvertLead(request, metadata=rm)
+    assert again.conversion.opportunity_id == reply.conversion.opportunity_id
+    with pytest.raises(grpc.RpcError) as err:  # a new conversion of a converted lead
+        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=rm)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert len(app.accounts.by_request) == 1 and len(app.opportunities.by_request) == 1
+    created = next(iter(app.opportunities.by_request.values()))[1]
+    assert created.campaign_id == "cmp-tet-2027" and created.lead_id == lead.lead_id and created.product == "CREDIT_CARD"
+    assert app.outbox_types().count("LeadConverted") == 1
+
+
+def test_conversion_with_a_peer_down_stays_sql_and_completes_on_retry(app, manager) -> None:
+    lead = to_sql(app, manager, capture(app).lead_id)
+    rm = bearer("rm-1", ["rm"])
+    app.opportunities.down = True
+    request = svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id)
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.ConvertLead(request, metadata=rm)
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=rm).lead.status == lead_pb2.LEAD_STATUS_SQL
+    assert len(app.accounts.by_request) == 1  # the account step is done and remembered
+    app.opportunities.down = False
+    reply = app.stub.ConvertLead(request, metadata=rm)
+    assert reply.lead.status == lead_pb2.LEAD_STATUS_CONVERTED
+    assert len(app.accounts.by_request) == 1 and len(app.opportunities.by_request) == 1
+    assert app.outbox_types().count("LeadConverted") == 1
+
+
+def test_recovery_completes_an_abandoned_conversion(app, manager) -> None:
+    from datetime import timedelta
+
+    lead = to_sql(app, manager, capture(app).lead_id)
+    rm = bearer("rm-1", ["rm"])
+    app.accounts.down = True
+    request = svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id)
+    with pytest.raises(grpc.RpcError):
+        app.stub.ConvertLead(request, metadata=rm)
+    app.accounts.down = False
+    assert app.handlers.resume_stalled_conversions(older_than=timedelta(seconds=-1)) == 1
+    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
+    # The caller's retry now answers with the finished conversion, not an error.
+    assert app.stub.ConvertLead(request, metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
+    assert app.outbox_types().count("LeadConverted") == 1

@@ -1,0 +1,1 @@
+"""The opportunity service: sales opportunities moving through product pipelines."""

@@ -1,0 +1,1 @@
+"""Tables, repository and protobuf mapping: where the domain meets storage and contracts."""

@@ -1,0 +1,17 @@
+"""The opportunity service's domain events as protobuf messages (crm.opportunity.v1.events)."""
+
+from __future__ import annotations
+
+from crm.opportunity.v1 import events_pb2
+from crm_common.events.envelope import new_event
+from crm_opportunity.adapters.proto_mapping import opportunity_to_proto
+from crm_opportunity.domain.model import Opportunity
+
+PRODUCER = "opportunity"
+
+
+class ProtoOpportunityEvents:
+    def created(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.OpportunityCreated:
+        return new_event(
+            events_pb2.OpportunityCreated, PRODUCER, correlation_id, opportunity.created_at, opportunity=opportunity_to_proto(opportunity)
+        )

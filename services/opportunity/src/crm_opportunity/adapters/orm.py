@@ -1,0 +1,46 @@
+"""The opportunity service's tables (SQLAlchemy Core), beside the platform's outbox/inbox/idempotency."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, and_
+
+from crm_common.db import UtcDateTime, new_metadata
+
+metadata = new_metadata()
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("product", String(30), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("expected_close_at", UtcDateTime, nullable=True),
+    Column("owner_id", String(200), nullable=False),
+    Column("team_id", String(100), nullable=False),
+    Column("source_lead_id", String(100), nullable=False),
+    Column("campaign_id", String(100), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("stage", String(50), nullable=False),
+    Column("probability_percent", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    # Every list is newest first, optionally filtered by one of these.
+    Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
+    Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),
+    Index("ix_opportunities_owner_id_created_at", "owner_id", "created_at"),
+    Index("ix_opportunities_source_lead_id", "source_lead_id"),
+)
+
+# At most one open opportunity per converted lead: the database settles concurrent conversions.
+_open_from_lead = and_(opportunities.c.source_lead_id != "", opportunities.c.status == "OPEN")
+Index(
+    "uq_opportunities_open_source_lead_id",
+    opportunities.c.source_lead_id,
+    unique=True,
+    postgresql_where=_open_from_lead,
+    sqlite_where=_open_from_lead,
+)

@@ -1,0 +1,55 @@
+"""Domain ↔ protobuf for the opportunity contracts (crm.opportunity.v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from crm.common.v1 import common_pb2
+from crm.opportunity.v1 import opportunity_pb2
+from crm_opportunity.domain.model import Opportunity, Product
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def product_name(value: int) -> str:
+    """`PRODUCT_TYPE_CREDIT_CARD` → `CREDIT_CARD`; UNSPECIFIED → ''; a number this build does not know stays a number."""
+    if value == common_pb2.PRODUCT_TYPE_UNSPECIFIED:
+        return ""
+    if value not in common_pb2.ProductType.values():
+        return str(value)
+    return common_pb2.ProductType.Name(common_pb2.ProductType.ValueType(value)).removeprefix("PRODUCT_TYPE_")
+
+
+def product_to_proto(product: Product) -> common_pb2.ProductType.ValueType:
+    return common_pb2.ProductType.Value(f"PRODUCT_TYPE_{product}")
+
+
+def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunity:
+    return opportunity_pb2.Opportunity(
+        opportunity_id=opportunity.opportunity_id,
+        account_id=opportunity.account_id,
+        product=product_to_proto(opportunity.product),
+        amount=common_pb2.Money(currency_code=opportunity.amount.currency, amount_minor=opportunity.amount.amount_minor),
+        expected_close_time=timestamp(opportunity.expected_close_at),
+        owner_id=opportunity.owner_id,
+        team_id=opportunity.team_id,
+        source_lead_id=opportunity.source_lead_id,
+        campaign_id=opportunity.campaign_id,
+        status=opportunity_pb2.OpportunityStatus.Value(f"OPPORTUNITY_STATUS_{opportunity.status}"),
+        stage=opportunity.stage,
+        probability_percent=opportunity.probability_percent,
+        audit=common_pb2.AuditStamps(
+            create_time=timestamp(opportunity.created_at),
+            created_by=opportunity.created_by,
+            update_time=timestamp(opportunity.updated_at),
+            updated_by=opportunity.updated_by,
+        ),
+    )

@@ -1,0 +1,110 @@
+"""Reading and writing opportunities with SQLAlchemy Core: one statement per operation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from crm_common.errors import FieldViolation, InvalidArgument, NotFound
+from crm_common.pagination import Page
+from crm_opportunity.adapters.orm import opportunities
+from crm_opportunity.domain.model import Money, Opportunity, Product, Status
+
+
+@dataclass(frozen=True)
+class OpportunityFilter:
+    """All given must match; '' matches anything."""
+
+    account_id: str = ""
+    owner_id: str = ""
+    source_lead_id: str = ""
+
+
+def _to_row(opportunity: Opportunity) -> dict[str, Any]:
+    return {
+        "opportunity_id": opportunity.opportunity_id,
+        "account_id": opportunity.account_id,
+        "product": str(opportunity.product),
+        "amount_minor": opportunity.amount.amount_minor,
+        "currency": opportunity.amount.currency,
+        "expected_close_at": opportunity.expected_close_at,
+        "owner_id": opportunity.owner_id,
+        "team_id": opportunity.team_id,
+        "source_lead_id": opportunity.source_lead_id,
+        "campaign_id": opportunity.campaign_id,
+        "status": str(opportunity.status),
+        "stage": opportunity.stage,
+        "probability_percent": opportunity.probability_percent,
+        "created_at": opportunity.created_at,
+        "created_by": opportunity.created_by,
+        "updated_at": opportunity.updated_at,
+        "updated_by": opportunity.updated_by,
+    }
+
+
+def _to_opportunity(row: Any) -> Opportunity:
+    data = dict(row._mapping)
+    amount = Money(data.pop("amount_minor"), data.pop("currency"))
+    return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"])})
+
+
+def _after(page: Page) -> tuple[datetime, str] | None:
+    """The position a page token carries: the (created_at, opportunity_id) of the last row shown."""
+    if page.after is None:
+        return None
+    try:
+        created_at = datetime.fromisoformat(page.after["t"])
+        opportunity_id = page.after["id"]
+        if created_at.tzinfo is None or not isinstance(opportunity_id, str):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise InvalidArgument(FieldViolation("page.page_token", "not a token from a previous page")) from None
+    return created_at, opportunity_id
+
+
+class OpportunityRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, opportunity: Opportunity) -> None:
+        """Raises IntegrityError when its lead already has an open opportunity."""
+        self.conn.execute(opportunities.insert().values(_to_row(opportunity)))
+
+    def get(self, opportunity_id: str) -> Opportunity:
+        row = self.conn.execute(select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)).first()
+        if row is None:
+            raise NotFound("opportunity", opportunity_id)
+        return _to_opportunity(row)
+
+    def open_from_lead(self, lead_id: str) -> Opportunity | None:
+        row = self.conn.execute(
+            select(opportunities).where(opportunities.c.source_lead_id == lead_id, opportunities.c.status == str(Status.OPEN))
+        ).first()
+        return None if row is None else _to_opportunity(row)
+
+    def list(self, where: OpportunityFilter, page: Page) -> tuple[list[Opportunity], dict[str, Any] | None]:
+        """Newest first; also the key to continue after (None on the last page)."""
+        clauses = [opportunities.c[name] == value for name, value in vars(where).items() if value]
+        after = _after(page)
+        if after is not None:
+            created_at, opportunity_id = after
+            clauses.append(
+                or_(
+                    opportunities.c.created_at < created_at,
+                    and_(opportunities.c.created_at == created_at, opportunities.c.opportunity_id < opportunity_id),
+                )
+            )
+        rows = self.conn.execute(
+            select(opportunities)
+            .where(*clauses)
+            .order_by(opportunities.c.created_at.desc(), opportunities.c.opportunity_id.desc())
+            .limit(page.size + 1)
+        ).all()
+        found = [_to_opportunity(r) for r in rows[: page.size]]
+        if len(rows) <= page.size:
+            return found, None
+        last = found[-1]
+        return found, {"t": last.created_at.isoformat(), "id": last.opportunity_id}

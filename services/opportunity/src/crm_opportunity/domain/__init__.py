@@ -1,0 +1,1 @@
+"""Opportunities, money and pipelines; no gRPC, no SQL."""

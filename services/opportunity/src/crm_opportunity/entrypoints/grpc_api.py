@@ -1,0 +1,76 @@
+"""The gRPC API: a thin servicer that parses requests, calls a handler and maps the result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+
+from crm.common.v1 import common_pb2
+from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm_common.auth.roles import OPPORTUNITY_READ, OPPORTUNITY_WRITE
+from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.grpc.requests import fingerprint, optional_time
+from crm_common.pagination import next_token, parse_page
+from crm_opportunity.adapters.proto_mapping import opportunity_to_proto, product_name
+from crm_opportunity.domain.drafting import OpportunityDraft
+from crm_opportunity.service_layer import commands
+from crm_opportunity.service_layer.handlers import OpportunityHandlers
+
+PERMISSIONS: dict[str, str | None] = {
+    "CreateOpportunity": OPPORTUNITY_WRITE,
+    "GetOpportunity": OPPORTUNITY_READ,
+    "ListOpportunities": OPPORTUNITY_READ,
+}
+
+
+def _expected_close(request: opportunity_service_pb2.CreateOpportunityRequest) -> datetime | None:
+    try:
+        return optional_time(request, "expected_close_time")
+    except (ValueError, OverflowError):
+        raise InvalidArgument(FieldViolation("expected_close_time", "not a valid time")) from None
+
+
+class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceServicer):
+    def __init__(self, handlers: OpportunityHandlers) -> None:
+        self.handlers = handlers
+
+    def CreateOpportunity(
+        self, request: opportunity_service_pb2.CreateOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.CreateOpportunityResponse:
+        has_amount = request.HasField("amount")
+        opportunity = self.handlers.create_opportunity(
+            commands.CreateOpportunity(
+                key=commands.Idempotent(request.request_id, fingerprint(request)),
+                draft=OpportunityDraft(
+                    account_id=request.account_id,
+                    product=product_name(request.product),
+                    amount_minor=request.amount.amount_minor if has_amount else None,
+                    currency=request.amount.currency_code if has_amount else "",
+                    expected_close_at=_expected_close(request),
+                    owner_id=request.owner_id,
+                    team_id=request.team_id,
+                    source_lead_id=request.source_lead_id,
+                    campaign_id=request.campaign_id,
+                ),
+            )
+        )
+        return opportunity_service_pb2.CreateOpportunityResponse(opportunity=opportunity_to_proto(opportunity))
+
+    def GetOpportunity(
+        self, request: opportunity_service_pb2.GetOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetOpportunityResponse:
+        opportunity = self.handlers.get_opportunity(request.opportunity_id)
+        return opportunity_service_pb2.GetOpportunityResponse(opportunity=opportunity_to_proto(opportunity))
+
+    def ListOpportunities(
+        self, request: opportunity_service_pb2.ListOpportunitiesRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.ListOpportunitiesResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        found, after = self.handlers.list_opportunities(
+            commands.ListOpportunities(account_id=request.account_id, owner_id=request.owner_id, source_lead_id=request.source_lead_id), page
+        )
+        return opportunity_service_pb2.ListOpportunitiesResponse(
+            opportunities=[opportunity_to_proto(o) for o in found],
+            page=common_pb2.PageResponse(next_page_token=next_token(after)),
+        )

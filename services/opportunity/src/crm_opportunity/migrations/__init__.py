@@ -1,0 +1,1 @@
+"""Alembic migrations of the opportunity service's database (`crm-opportunity migrate`)."""

@@ -1,0 +1,27 @@
+"""The requests the opportunity service handles, as plain data (no protobuf, no gRPC)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_opportunity.domain.drafting import OpportunityDraft
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    request_id: str
+    # Hash of the whole request, so a reused request_id with other content is refused.
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CreateOpportunity:
+    key: Idempotent
+    draft: OpportunityDraft
+
+
+@dataclass(frozen=True)
+class ListOpportunities:
+    account_id: str = ""
+    owner_id: str = ""
+    source_lead_id: str = ""

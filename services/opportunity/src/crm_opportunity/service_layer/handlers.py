@@ -1,0 +1,117 @@
+"""The opportunity service's use cases. Each runs in one unit of work: state, events (outbox) and
+the idempotency record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from crm_common.auth import current_principal
+from crm_common.db import new_id, utcnow
+from crm_common.errors import AlreadyExists, FieldViolation, InvalidArgument
+from crm_common.pagination import Page
+from crm_common.unit_of_work import run_idempotent
+from crm_opportunity.adapters.repository import OpportunityFilter
+from crm_opportunity.domain.drafting import NewOpportunity, clean_opportunity
+from crm_opportunity.domain.model import Opportunity, Status, is_valid_id
+from crm_opportunity.domain.pipeline import pipeline_for
+from crm_opportunity.service_layer import commands
+from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
+
+MAX_REQUEST_ID = 100
+# The role the suite's services act under (crm_common.auth.roles).
+SERVICE_ROLE = "service"
+
+
+class OpportunityEvents(Protocol):
+    """Builds the service's domain events (protobuf messages) from domain objects."""
+
+    def created(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+
+
+def _request_id_violations(key: commands.Idempotent) -> list[FieldViolation]:
+    if not key.request_id:
+        return [FieldViolation("request_id", "required: a unique key per intended change (idempotency)")]
+    if len(key.request_id) > MAX_REQUEST_ID:
+        return [FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")]
+    return []
+
+
+class OpportunityHandlers:
+    def __init__(self, uow: Callable[[], OpportunityUnitOfWork], events: OpportunityEvents, clock: Callable[[], datetime] = utcnow) -> None:
+        self.uow = uow
+        self.events = events
+        self.clock = clock
+
+    def create_opportunity(self, cmd: commands.CreateOpportunity) -> Opportunity:
+        """Opens an opportunity at its pipeline's first stage.
+
+        A lead converts into at most one open opportunity: a second create for the same lead
+        under another request_id is ALREADY_EXISTS naming the first (a partial unique index
+        settles two racing creates; the loser runs again and finds the winner).
+        """
+        new, violations = clean_opportunity(cmd.draft)
+        violations = _request_id_violations(cmd.key) + violations
+        if new is None or violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            if new.source_lead_id:
+                existing = uow.opportunities.open_from_lead(new.source_lead_id)
+                if existing is not None:
+                    raise AlreadyExists(
+                        "opportunity",
+                        existing.opportunity_id,
+                        f"lead {new.source_lead_id} already has the open opportunity {existing.opportunity_id}",
+                    )
+            opportunity = self._open(new)
+            uow.opportunities.add(opportunity)
+            uow.publish(self.events.created(opportunity, cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        def repeat(uow: OpportunityUnitOfWork, ref: str) -> Opportunity:
+            return uow.opportunities.get(ref)
+
+        return run_idempotent(self.uow, "CreateOpportunity", cmd.key.request_id, cmd.key.fingerprint, first, repeat)
+
+    def _open(self, new: NewOpportunity) -> Opportunity:
+        now, principal = self.clock(), current_principal()
+        actor = principal.subject
+        stage = pipeline_for(new.product).first
+        return Opportunity(
+            opportunity_id=new_id(),
+            account_id=new.account_id,
+            product=new.product,
+            amount=new.amount,
+            expected_close_at=new.expected_close_at,
+            # Whoever opens an opportunity owns it unless they name its owner; a service never
+            # does (left unassigned, e.g. when lead's recovery loop finishes a conversion).
+            owner_id=new.owner_id or ("" if SERVICE_ROLE in principal.roles else actor),
+            team_id=new.team_id,
+            source_lead_id=new.source_lead_id,
+            campaign_id=new.campaign_id,
+            status=Status.OPEN,
+            stage=stage.name,
+            probability_percent=stage.probability_percent,
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+        )
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity:
+        if not opportunity_id:
+            raise InvalidArgument(FieldViolation("opportunity_id", "required"))
+        if not is_valid_id(opportunity_id):
+            raise InvalidArgument(FieldViolation("opportunity_id", "not a valid opportunity id"))
+        with self.uow() as uow:
+            return uow.opportunities.get(opportunity_id)
+
+    def list_opportunities(self, query: commands.ListOpportunities, page: Page) -> tuple[list[Opportunity], dict[str, Any] | None]:
+        if query.account_id and not is_valid_id(query.account_id):
+            raise InvalidArgument(FieldViolation("account_id", "not a valid account id"))
+        where = OpportunityFilter(account_id=query.account_id, owner_id=query.owner_id.strip(), source_lead_id=query.source_lead_id.strip())
+        with self.uow() as uow:
+            return uow.opportunities.list(where, page)

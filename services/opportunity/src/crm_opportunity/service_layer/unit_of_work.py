@@ -1,0 +1,17 @@
+"""The opportunity service's unit of work: the platform's transaction plus the opportunity repository."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from crm_common.unit_of_work import SqlUnitOfWork
+from crm_opportunity.adapters.repository import OpportunityRepository
+
+
+class OpportunityUnitOfWork(SqlUnitOfWork):
+    opportunities: OpportunityRepository
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self.opportunities = OpportunityRepository(self.conn)
+        return self

@@ -1,0 +1,417 @@
+"""Promises of the Helm chart, read off the rendered manifests (default, dev and production values)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from deploy_helpers import CHART, RELEASE, containers, pod_labels, pod_spec, selector_matches
+from deploy_helpers import SCENARIOS as SCENARIO_VALUES
+
+SCENARIOS = ["default", "dev", "production"]
+SECRET_ENV = {"DATABASE_URL", "AMQP_URI", "JWT_KEY", "PII_ENCRYPTION_KEY"}
+RELEASE_LABELS = {"app.kubernetes.io/name": "crm", "app.kubernetes.io/instance": RELEASE}
+CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+
+
+def service_owners(r, service):
+    return [d for d in r.pod_owners() if pod_labels(d).get("crm/service") == service]
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def is_hook(doc, hook):
+    hooks = (doc["metadata"].get("annotations") or {}).get("helm.sh/hook", "")
+    return hook in hooks.split(",")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_object_carries_the_standard_labels(rendered, scenario):
+    for doc in rendered[scenario].docs:
+        labels = doc["metadata"].get("labels", {})
+        for key in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/version",
+            "app.kubernetes.io/managed-by",
+            "helm.sh/chart",
+            "app.kubernetes.io/part-of",
+        ):
+            assert key in labels, f"{doc['kind']}/{doc['metadata']['name']} lacks label {key}"
+        assert doc["metadata"].get("namespace") == "crm", f"{doc['kind']}/{doc['metadata']['name']} has no namespace"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_container_runs_unprivileged(rendered, scenario):
+    for doc in rendered[scenario].pod_owners():
+        spec = pod_spec(doc)
+        where = f"{scenario}: {doc['kind']}/{doc['metadata']['name']}"
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert spec["automountServiceAccountToken"] is False, where
+        assert spec.get("serviceAccountName") not in (None, "", "default"), where
+        for c in containers(doc):
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True, where
+            assert sc["runAsUser"] > 0, where
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add"), where
+            assert sc["seccompProfile"]["type"] == "RuntimeDefault", where
+            if scenario != "dev":
+                assert sc["readOnlyRootFilesystem"] is True, where
+            mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+            assert "/tmp" in mounts, f"{where}: no writable /tmp"
+            for key in ("hostNetwork", "hostPID", "hostIPC"):
+                assert not spec.get(key), where
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_container_has_requests_and_limits(rendered, scenario):
+    for doc in rendered[scenario].pod_owners():
+        for c in containers(doc):
+            res = c["resources"]
+            for part in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(res.get(part, {})), f"{doc['metadata']['name']}: {part}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_long_running_containers_have_probes(rendered, scenario):
+    for doc in rendered[scenario].of_kind("Deployment"):
+        for c in containers(doc):
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                assert probe in c, f"{doc['metadata']['name']} lacks {probe}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_api_uses_native_grpc_health_probes(rendered, services, scenario):
+    for service in services:
+        api = rendered[scenario].get("Deployment", f"{RELEASE}-{service}-api")
+        (c,) = containers(api)
+        assert c["livenessProbe"]["grpc"] == {"port": 50051}
+        assert c["startupProbe"]["grpc"] == {"port": 50051}
+        health_name = f"crm.{service}.v1.{service.capitalize()}Service"
+        assert c["readinessProbe"]["grpc"] == {"port": 50051, "service": health_name}
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert ports == {"grpc": 50051, "metrics": 9464}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_workloads_run_the_service_console_script(rendered, services, scenario):
+    prefix = ["crm-dev-reload", "--"] if scenario == "dev" else []
+    for service in services:
+        r = rendered[scenario]
+        for component in ("api", "worker"):
+            (c,) = containers(r.get("Deployment", f"{RELEASE}-{service}-{component}"))
+            assert c["command"] == [*prefix, f"crm-{service}", component]
+            assert c["image"].startswith(f"crm-{service}:") or c["image"].startswith(f"crm-{service}@")
+        (c,) = containers(r.get("Job", f"{RELEASE}-{service}-migrate"))
+        assert c["command"] == [f"crm-{service}", "migrate"]
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+def test_every_service_has_its_migration_hook(rendered, services, scenario):
+    r = rendered[scenario]
+    for service in services:
+        job = r.get("Job", f"{RELEASE}-{service}-migrate")
+        annotations = job["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+        assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+        (c,) = containers(job)
+        secret_ref = env_of(c)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        api = containers(r.get("Deployment", f"{RELEASE}-{service}-api"))[0]
+        assert secret_ref == env_of(api)["DATABASE_URL"]["valueFrom"]["secretKeyRef"], "same database as the API"
+        # A pre-install hook runs before ordinary objects exist: everything it uses is a hook
+        # with a lower weight, or external (the Secret).
+        sa = r.get("ServiceAccount", pod_spec(job)["serviceAccountName"])
+        assert is_hook(sa, "pre-install") and is_hook(sa, "pre-upgrade")
+        assert int(sa["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
+        assert "envFrom" not in c, "the settings ConfigMap does not exist yet at pre-install"
+        assert env_of(c)["CRM_ENV"]["value"] == "production"
+
+
+def test_dev_migrations_are_plain_jobs_ordered_by_tilt(rendered, services):
+    for service in services:
+        job = rendered["dev"].get("Job", f"{RELEASE}-{service}-migrate")
+        assert "helm.sh/hook" not in (job["metadata"].get("annotations") or {})
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+def test_no_secret_is_rendered_outside_dev(rendered, scenario):
+    assert rendered[scenario].of_kind("Secret") == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_secrets_are_only_referenced(rendered, scenario):
+    r = rendered[scenario]
+    for doc in r.pod_owners():
+        for c in containers(doc):
+            for env in c.get("env", []):
+                if env["name"] in SECRET_ENV:
+                    assert "value" not in env, f"{doc['metadata']['name']}: {env['name']} inlined"
+                    assert "secretKeyRef" in env["valueFrom"]
+                else:
+                    assert not CREDENTIALS_IN_URL.search(str(env.get("value", ""))), env
+    for cm in r.of_kind("ConfigMap"):
+        data = cm.get("data", {})
+        assert not SECRET_ENV & set(data), f"ConfigMap {cm['metadata']['name']} holds a secret"
+        for value in data.values():
+            assert not CREDENTIALS_IN_URL.search(value), cm["metadata"]["name"]
+
+
+def test_dev_secrets_exist_only_with_dev_enabled(rendered, services):
+    dev = rendered["dev"]
+    for service in services:
+        secret = dev.get("Secret", f"{RELEASE}-{service}")
+        assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "dev"
+        assert secret["stringData"]["DATABASE_URL"].endswith(f"/crm_{service}"), "one database per service"
+    for scenario in ("default", "production"):
+        names = {d["metadata"]["name"] for d in rendered[scenario].docs}
+        assert not names & {f"{RELEASE}-postgresql", f"{RELEASE}-rabbitmq"}
+
+
+def test_pii_key_only_where_enabled(rendered, chart_values, services):
+    for service in services:
+        api = containers(rendered["default"].get("Deployment", f"{RELEASE}-{service}-api"))[0]
+        wants = chart_values["services"][service].get("piiEncryption", False)
+        assert ("PII_ENCRYPTION_KEY" in env_of(api)) is wants
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+def test_secret_name_defaults_and_overrides(rendered, chart_values, services, scenario):
+    for service in services:
+        api = containers(rendered[scenario].get("Deployment", f"{RELEASE}-{service}-api"))[0]
+        name = env_of(api)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+        expected = f"{RELEASE}-{service}" if scenario == "default" else f"crm-{service}-credentials"
+        assert name == expected
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_network_policy_selects_every_pod(rendered, scenario):
+    r = rendered[scenario]
+    policies = r.of_kind("NetworkPolicy")
+    for doc in r.pod_owners():
+        labels = pod_labels(doc)
+        selecting = [p for p in policies if selector_matches(p["spec"]["podSelector"], labels)]
+        assert selecting, f"no NetworkPolicy selects {doc['kind']}/{doc['metadata']['name']}"
+        for p in selecting:
+            assert set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+def test_network_policies_allow_only_the_suites_traffic(rendered, chart_values, services, scenario):
+    r = rendered[scenario]
+    for service in services:
+        api = r.get("NetworkPolicy", f"{RELEASE}-{service}-api")
+        grpc_rule = next(i for i in api["spec"]["ingress"] if {"protocol": "TCP", "port": 50051} in i["ports"])
+        assert grpc_rule["from"] == [{"podSelector": {"matchLabels": RELEASE_LABELS}}], "internal services: release only"
+        for component in ("api", "worker", "migrate"):
+            policy = r.get("NetworkPolicy", f"{RELEASE}-{service}-{component}")
+            egress_ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+            allowed = {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6432), ("TCP", 5671), ("TCP", 5672), ("TCP", 50051), ("TCP", 4317)}
+            assert egress_ports <= allowed, f"{component}: unexpected egress {egress_ports - allowed}"
+            for rule in policy["spec"]["egress"]:
+                assert rule.get("to"), f"{component}: egress rule without destination allows everything"
+        migrate = r.get("NetworkPolicy", f"{RELEASE}-{service}-migrate")
+        assert migrate["spec"]["ingress"] == []
+        ports = {p["port"] for rule in migrate["spec"]["egress"] for p in rule["ports"]}
+        assert 5672 not in ports and 5671 not in ports and 50051 not in ports, "migrations reach only DNS and PostgreSQL"
+
+
+def test_database_and_broker_egress_is_configurable(rendered):
+    policy = rendered["production"].get("NetworkPolicy", f"{RELEASE}-lead-api")
+    cidrs = {b["ipBlock"]["cidr"] for rule in policy["spec"]["egress"] for b in rule["to"] if "ipBlock" in b}
+    assert cidrs == {"10.20.30.0/24", "10.20.31.0/24"}
+
+
+def test_adding_a_service_is_one_values_block(render, tools):
+    """A gateway-like service needs nothing but its block; `exposed` opens it to outside callers."""
+    r = render(sets=["services.gateway.exposed=true", "services.gateway.peers={lead,account}", "networkPolicy.exposedFrom=null"])
+    names = {(d["kind"], d["metadata"]["name"]) for d in r.docs}
+    for kind, suffix in (
+        ("Deployment", "-api"),
+        ("Deployment", "-worker"),
+        ("Service", ""),
+        ("ConfigMap", ""),
+        ("ServiceAccount", ""),
+        ("Job", "-migrate"),
+        ("NetworkPolicy", "-api"),
+        ("PodDisruptionBudget", "-api"),
+        ("Pod", "-test-health"),
+    ):
+        assert (kind, f"{RELEASE}-gateway{suffix}") in names, (kind, suffix)
+    config = r.get("ConfigMap", f"{RELEASE}-gateway")["data"]
+    assert config["LEAD_GRPC_TARGET"] == f"{RELEASE}-lead:50051"
+    policy = r.get("NetworkPolicy", f"{RELEASE}-gateway-api")
+    grpc_rule = next(i for i in policy["spec"]["ingress"] if {"protocol": "TCP", "port": 50051} in i["ports"])
+    assert "from" not in grpc_rule, "exposed: reachable from outside the release"
+    c = containers(r.get("Deployment", f"{RELEASE}-gateway-api"))[0]
+    assert c["readinessProbe"]["grpc"]["service"] == "crm.gateway.v1.GatewayService"
+
+
+def test_no_gateway_is_rendered_yet(rendered):
+    for scenario in SCENARIOS:
+        assert not [d for d in rendered[scenario].docs if "gateway" in d["metadata"]["name"]]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_services_expose_grpc_as_h2c_and_metrics(rendered, services, scenario):
+    r = rendered[scenario]
+    for service in services:
+        svc = r.get("Service", f"{RELEASE}-{service}")
+        ports = {p["name"]: p for p in svc["spec"]["ports"]}
+        assert ports["grpc"]["port"] == 50051 and ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+        assert ports["metrics"]["port"] == 9464
+        api = r.get("Deployment", f"{RELEASE}-{service}-api")
+        assert selector_matches({"matchLabels": svc["spec"]["selector"]}, pod_labels(api))
+        worker = r.get("Deployment", f"{RELEASE}-{service}-worker")
+        assert not selector_matches({"matchLabels": svc["spec"]["selector"]}, pod_labels(worker))
+
+
+def test_peers_point_at_the_other_services(rendered):
+    data = rendered["default"].get("ConfigMap", f"{RELEASE}-lead")["data"]
+    assert data["ACCOUNT_GRPC_TARGET"] == f"{RELEASE}-account:50051"
+    assert data["OPPORTUNITY_GRPC_TARGET"] == f"{RELEASE}-opportunity:50051"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_settings_configmap(rendered, services, scenario):
+    for service in services:
+        data = rendered[scenario].get("ConfigMap", f"{RELEASE}-{service}")["data"]
+        for key in ("CRM_ENV", "LOG_LEVEL", "JWT_ALGORITHM", "JWT_ISSUER", "JWT_AUDIENCE", "GRPC_GRACE_SECONDS", "GRPC_MAX_WORKERS"):
+            assert key in data, (service, key)
+        assert data["OTEL_SERVICE_NAME"] == f"crm-{service}"
+        # Every pod uses the same ports; the services' local defaults differ, so all are explicit.
+        assert data["GRPC_HOST"] == "0.0.0.0", "the kubelet probes and the Service reach the pod IP"
+        assert (data["GRPC_PORT"], data["METRICS_PORT"], data["WORKER_METRICS_PORT"]) == ("50051", "9464", "9465")
+        worker = rendered[scenario].get("Deployment", f"{RELEASE}-{service}-worker")
+        assert {p["containerPort"] for p in containers(worker)[0]["ports"]} == {int(data["WORKER_METRICS_PORT"])}
+    if scenario == "production":
+        assert data["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4317")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_termination_grace_covers_the_grpc_drain(rendered, services, scenario, chart_values):
+    r = rendered[scenario]
+    shutdown = chart_values["shutdown"]
+    for service in services:
+        grace = int(r.get("ConfigMap", f"{RELEASE}-{service}")["data"]["GRPC_GRACE_SECONDS"])
+        for component in ("api", "worker"):
+            deployment = r.get("Deployment", f"{RELEASE}-{service}-{component}")
+            total = pod_spec(deployment)["terminationGracePeriodSeconds"]
+            assert total == shutdown["preStopSleepSeconds"] + grace + shutdown["marginSeconds"]
+            (c,) = containers(deployment)
+            assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(shutdown["preStopSleepSeconds"])]
+
+
+def test_rollouts_keep_capacity(rendered, services):
+    for service in services:
+        for component in ("api", "worker"):
+            d = rendered["default"].get("Deployment", f"{RELEASE}-{service}-{component}")
+            assert d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+            pdb = rendered["default"].get("PodDisruptionBudget", f"{RELEASE}-{service}-{component}")
+            assert pdb["spec"]["selector"]["matchLabels"] == d["spec"]["selector"]["matchLabels"]
+            keys = [t["topologyKey"] for t in pod_spec(d)["topologySpreadConstraints"]]
+            assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+
+
+def test_autoscaling_leaves_replicas_to_the_hpa(rendered, services):
+    r = rendered["production"]
+    for service in services:
+        api = r.get("Deployment", f"{RELEASE}-{service}-api")
+        assert "replicas" not in api["spec"]
+        hpa = r.get("HorizontalPodAutoscaler", f"{RELEASE}-{service}-api")
+        assert hpa["spec"]["scaleTargetRef"]["name"] == api["metadata"]["name"]
+        assert r.get("Deployment", f"{RELEASE}-{service}-worker")["spec"]["replicas"] == 2
+
+
+def test_monitors_only_when_enabled_and_they_match(rendered, services):
+    assert not rendered["default"].of_kind("ServiceMonitor") and not rendered["default"].of_kind("PodMonitor")
+    r = rendered["production"]
+    for service in services:
+        sm = r.get("ServiceMonitor", f"{RELEASE}-{service}-api")
+        assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        svc = r.get("Service", f"{RELEASE}-{service}")
+        assert selector_matches(sm["spec"]["selector"], svc["metadata"]["labels"])
+        assert [e["port"] for e in sm["spec"]["endpoints"]] == ["metrics"]
+        pm = r.get("PodMonitor", f"{RELEASE}-{service}-worker")
+        worker = r.get("Deployment", f"{RELEASE}-{service}-worker")
+        assert selector_matches(pm["spec"]["selector"], pod_labels(worker))
+        assert "metrics" in {p["name"] for p in containers(worker)[0]["ports"]}
+
+
+def test_alert_rules_hook_renders_extra_groups(render):
+    r = render(
+        sets=[
+            "observability.alerts.enabled=true",
+            "observability.alerts.extraGroups[0].name=crm",
+            "observability.alerts.extraGroups[0].rules[0].alert=CrmDown",
+            "observability.alerts.extraGroups[0].rules[0].expr=up == 0",
+        ]
+    )
+    (rule,) = r.of_kind("PrometheusRule")
+    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "CrmDown"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_helm_test_checks_every_service_health(rendered, services, scenario):
+    pods = {p["metadata"]["name"]: p for p in rendered[scenario].of_kind("Pod")}
+    for service in services:
+        pod = pods[f"{RELEASE}-{service}-test-health"]
+        assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+        assert pod["spec"]["restartPolicy"] == "Never"
+        (c,) = containers(pod)
+        assert c["command"] == [f"crm-{service}", "health", "--target", f"{RELEASE}-{service}:50051"]
+
+
+def test_image_digest_pins_the_image(render):
+    digest = "sha256:" + "a" * 64
+    r = render(sets=[f"services.lead.image.digest={digest}", "image.registry=localhost:5001/crm"])
+    (c,) = containers(r.get("Deployment", f"{RELEASE}-lead-api"))
+    assert c["image"] == f"localhost:5001/crm/crm-lead@{digest}"
+    annotations = r.get("Deployment", f"{RELEASE}-lead-api")["metadata"]["annotations"]
+    assert not any(v.startswith("CKV_K8S_43") for v in annotations.values()), "no digest suppression once pinned"
+
+
+def test_values_yaml_documents_every_key():
+    """Line 1 is the schema modeline and every key has a one-line comment above it."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    assert lines[0] == "# yaml-language-server: $schema=values.schema.json"
+    key = re.compile(r"^(\s*)([A-Za-z0-9_.-]+):")
+    list_item_indent = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if list_item_indent is not None and stripped and indent <= list_item_indent and not stripped.startswith("#"):
+            list_item_indent = None
+        if stripped.startswith("- "):
+            list_item_indent = indent if list_item_indent is None else list_item_indent
+            continue
+        if list_item_indent is not None:
+            continue  # keys inside list items are Kubernetes objects, not chart settings
+        if key.match(line):
+            assert lines[i - 1].strip().startswith("#"), f"values.yaml:{i + 1}: no comment above {stripped}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_notes_render(tools, tmp_path, services, scenario):
+    """NOTES.txt renders (helm shows it only at install time, so wrap it in a ConfigMap of a chart copy)."""
+    chart = tmp_path / "crm"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes_check.tpl").write_text('{{- define "notes-check" -}}\n' + notes + "{{- end }}\n")
+    wrapper = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "notes-check" . | toJson }}\n'
+    (chart / "templates" / "notes-check.yaml").write_text(wrapper)
+    cmd = [tools.helm, "template", RELEASE, str(chart), "-n", "crm", "--show-only", "templates/notes-check.yaml"]
+    cmd += [arg for path in SCENARIO_VALUES[scenario] for arg in ("--values", str(path))]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    text = yaml.safe_load(result.stdout)["data"]["notes"]
+    for service in services:
+        assert f"{RELEASE}-{service}.crm.svc:50051" in text
+    assert f"helm test {RELEASE}" in text
+    assert ("DEV MODE" in text) is (scenario == "dev")

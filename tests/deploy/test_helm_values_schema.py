@@ -1,0 +1,80 @@
+"""values.schema.json and the chart's own guards reject bad values with a message naming the culprit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from deploy_helpers import CHART, helm_template
+
+BAD_VALUES = [
+    # (--set arguments, text the error must contain)
+    (["services.lead.api.replicas=two"], "services.lead.api.replicas"),
+    (["services.lead.replica=2"], "replica"),
+    (["services.lead.api.resourcez.cpu=1"], "resourcez"),
+    (["replicaCount=2"], "replicaCount"),
+    (["services.Lead_Service.enabled=true"], "Lead_Service"),
+    (["services.lead.env.DATABASE_URL=postgresql://u:p@h/db"], "services.lead.env.DATABASE_URL"),
+    (["services.lead.env.lower=x"], "services.lead.env"),
+    (["securityContext.runAsNonRoot=false"], "securityContext.runAsNonRoot"),
+    (["securityContext.allowPrivilegeEscalation=true"], "securityContext.allowPrivilegeEscalation"),
+    (["securityContext.capabilities.drop={NET_RAW}"], "securityContext.capabilities.drop"),
+    (["podSecurityContext.runAsUser=0"], "podSecurityContext.runAsUser"),
+    (["image.pullPolicy=Sometimes"], "image.pullPolicy"),
+    (["services.lead.image.digest=sha256:abc"], "services.lead.image.digest"),
+    (["networkPolicy.postgresql.cidrs={10.0.0.0}"], "networkPolicy.postgresql.cidrs"),
+    (["networkPolicy.rabbitmq.ports={70000}"], "networkPolicy.rabbitmq.ports"),
+    (["config.env=staging"], "config.env"),
+    (["config.jwt.algorithm=none"], "config.jwt.algorithm"),
+    (["grpc.graceSeconds=-1"], "grpc.graceSeconds"),
+    (["services.account.api.pdb.maxUnavailable=lots"], "services.account.api.pdb.maxUnavailable"),
+    (["services.lead.api.resources.limits.memory=big"], "services.lead.api.resources.limits.memory"),
+    (["serviceMonitor.interval=often"], "serviceMonitor.interval"),
+    # Checks the schema cannot express, done by the templates:
+    (["services.lead.peers={account,billing}"], 'services.lead.peers: "billing" is not a service of this chart'),
+    (["services.account.enabled=false"], 'services.lead.peers: "account" is disabled'),
+    (["dev.enabled=true"], "dev.enabled renders throwaway databases"),
+    (
+        ["services.lead.api.autoscaling.enabled=true", "services.lead.api.autoscaling.minReplicas=5", "services.lead.api.autoscaling.maxReplicas=2"],
+        "minReplicas (5) is greater than maxReplicas (2)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sets", "message"), BAD_VALUES, ids=[" ".join(s) for s, _ in BAD_VALUES])
+def test_bad_values_are_rejected(tools, sets, message):
+    result = helm_template(tools, sets=sets, check=False)
+    assert result.returncode != 0, f"accepted: {sets}"
+    assert message in result.stderr, result.stderr
+
+
+def test_good_overrides_are_accepted(tools):
+    sets = [
+        "services.lead.api.replicas=3",
+        "services.lead.env.FEATURE_X=on",
+        "services.account.api.pdb.maxUnavailable=25%",
+        "networkPolicy.postgresql.cidrs={10.1.2.0/24}",
+        "services.opportunity.image.digest=sha256:" + "0" * 64,
+    ]
+    assert helm_template(tools, sets=sets, check=False).returncode == 0
+
+
+def test_every_service_object_is_closed():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/definitions/service"}
+    assert schema["properties"]["serviceDefaults"] == {"$ref": "#/definitions/service"}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                assert node.get("additionalProperties") is False, f"{path} is open"
+            for key, child in node.items():
+                walk(child, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{path}/{i}")
+
+    walk(schema["definitions"]["service"], "service")
+    for name in ("api", "worker", "migrations", "resources"):
+        walk(schema["definitions"][name], name)
