@@ -42,7 +42,7 @@ buf-lint: setup
 # buf breaking (FILE rules) against the contracts on the main branch.
 buf-breaking: setup
 	@if [ -n "$$(git ls-tree main protos 2>/dev/null)" ]; then \
-	  $(BIN)/buf breaking protos --against '.git#branch=main,subdir=protos'; \
+	  $(BIN)/buf breaking protos --against '.git#branch=main,subdir=protos' && echo "buf breaking: no breaking change against main"; \
 	else echo "buf breaking: main has no protos yet; nothing to compare against"; fi
 
 # ruff and mypy over our own code (not the generated package).

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from crm_common.settings import ServiceSettings
+
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -129,3 +131,8 @@ def make_engine(url: str, pool_size: int = 16) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def service_engine(settings: ServiceSettings) -> Engine:
+    """The engine of a service process, from its settings."""
+    return make_engine(settings.resolved_database_url(), settings.database_pool_size)

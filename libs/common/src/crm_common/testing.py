@@ -33,7 +33,8 @@ from sqlalchemy.pool import NullPool
 
 from crm_common.auth import issue_token
 from crm_common.db import make_engine, new_id
-from crm_common.grpc.server import Background, GrpcServer, ServiceBinding
+from crm_common.grpc.server import GrpcServer, ServiceBinding
+from crm_common.lifecycle import Background
 from crm_common.migrations import upgrade
 from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
 

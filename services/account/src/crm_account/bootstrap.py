@@ -14,15 +14,12 @@ from crm_account.adapters.orm import metadata
 from crm_account.config import AccountSettings
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.db import make_engine
+from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 
 if TYPE_CHECKING:
-    from crm_common.grpc.server import Background, ServiceBinding
-
-
-def build_engine(settings: AccountSettings) -> Engine:
-    return make_engine(settings.resolved_database_url(), settings.database_pool_size)
+    from crm_common.grpc.server import ServiceBinding
+    from crm_common.lifecycle import Background
 
 
 def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> AccountHandlers:
@@ -32,20 +29,11 @@ def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> Account
 def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:
     from crm.account.v1 import account_service_pb2, account_service_pb2_grpc
     from crm_account.entrypoints.grpc_api import PERMISSIONS, AccountServicer
-    from crm_common.events.publisher import BatchPublisher
-    from crm_common.events.relay import OutboxRelay
+    from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
 
-    engine = build_engine(settings)
-    wakeup = RelayWakeup()
-    relay = OutboxRelay(
-        engine,
-        metadata,
-        BatchPublisher(settings.amqp_uri, PRODUCER),
-        wakeup,
-        batch_size=settings.relay_batch_size,
-        poll_seconds=settings.relay_poll_seconds,
-    )
+    engine = service_engine(settings)
+    relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
         AccountServicer(build_handlers(engine, wakeup)),

@@ -1,52 +1,64 @@
-"""Composition root: wires the database, the event outbox and the other services into handlers."""
+"""Composition root: wires the database, the event outbox and the other services into handlers.
+
+gRPC is imported by build_api alone: the worker process (eventlet) must never load it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
+from sqlalchemy import Engine
+
 from crm_common.auth import Principal, issue_token, use_principal
-from crm_common.db import make_engine
+from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
-from crm_common.events.publisher import BatchPublisher
-from crm_common.events.relay import OutboxRelay
-from crm_common.grpc.client import open_channel
-from crm_common.grpc.server import Background, ServiceBinding
-from crm_lead.adapters.clients import GrpcAccountDirectory, GrpcOpportunityBook
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.scoring import ScoringRules
-from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
 from crm_lead.service_layer.handlers import LeadHandlers
+from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
+
+if TYPE_CHECKING:
+    from crm_common.grpc.server import ServiceBinding
+    from crm_common.lifecycle import Background
 
 log = logging.getLogger("crm.lead")
 
 
-def build_handlers(settings: LeadSettings, wakeup: RelayWakeup | None = None) -> LeadHandlers:
-    engine = make_engine(settings.resolved_database_url(), settings.database_pool_size)
+class _NoPeers:
+    """The worker process does not convert leads (conversion calls other services over gRPC)."""
 
-    def service_token() -> str:
-        # The service's own identity, for calls no user made (the conversion recovery loop).
-        return issue_token(
-            "service:lead", ["service"], settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience, ttl_seconds=300
-        )
+    def resolve_person(self, *args: object, **kwargs: object) -> ResolvedAccount:
+        raise Unavailable("lead conversion runs in the lead API process")
 
+    def create(self, opportunity: NewOpportunity) -> str:
+        raise Unavailable("lead conversion runs in the lead API process")
+
+
+def build_handlers(
+    settings: LeadSettings,
+    engine: Engine,
+    wakeup: RelayWakeup | None = None,
+    accounts: AccountDirectory | None = None,
+    opportunities: OpportunityBook | None = None,
+) -> LeadHandlers:
     return LeadHandlers(
         uow=lambda **options: LeadUnitOfWork(engine, metadata, wakeup, **options),
         events=ProtoLeadEvents(),
-        accounts=GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
-        opportunities=GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
+        accounts=accounts or _NoPeers(),
+        opportunities=opportunities or _NoPeers(),
         rules=ScoringRules.load(settings.lead_scoring_rules_file),
         sla=FirstContactSla(settings.lead_first_contact_sla_minutes, settings.lead_hot_first_contact_sla_minutes, settings.lead_hot_score),
     )
 
 
-class ConversionRecovery(Background):
+class ConversionRecovery:
     """Periodically completes conversions that stopped midway (a peer was down, the caller left)."""
 
     def __init__(self, handlers: LeadHandlers, every_seconds: float) -> None:
@@ -72,16 +84,28 @@ class ConversionRecovery(Background):
 
 
 def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Background]]:
-    wakeup = RelayWakeup()
-    handlers = build_handlers(settings, wakeup)
-    engine = handlers.uow().engine
-    relay = OutboxRelay(
+    from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
+    from crm_common.db import service_engine
+    from crm_common.events.relay import outbox_relay
+    from crm_common.grpc.client import open_channel
+    from crm_common.grpc.server import ServiceBinding
+    from crm_lead.adapters.clients import GrpcAccountDirectory, GrpcOpportunityBook
+    from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
+
+    def service_token() -> str:
+        # The service's own identity, for calls no user made (the conversion recovery loop).
+        return issue_token(
+            "service:lead", ["service"], settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience, ttl_seconds=300
+        )
+
+    engine = service_engine(settings)
+    relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
+    handlers = build_handlers(
+        settings,
         engine,
-        metadata,
-        BatchPublisher(settings.amqp_uri, PRODUCER),
         wakeup,
-        batch_size=settings.relay_batch_size,
-        poll_seconds=settings.relay_poll_seconds,
+        GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
+        GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
     )
     binding = ServiceBinding.for_service(
         lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],

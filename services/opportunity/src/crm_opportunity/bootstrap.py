@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from crm_common.db import make_engine
+from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
@@ -18,11 +18,8 @@ from crm_opportunity.service_layer.handlers import OpportunityHandlers
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
 if TYPE_CHECKING:
-    from crm_common.grpc.server import Background, ServiceBinding
-
-
-def build_engine(settings: OpportunitySettings) -> Engine:
-    return make_engine(settings.resolved_database_url(), settings.database_pool_size)
+    from crm_common.grpc.server import ServiceBinding
+    from crm_common.lifecycle import Background
 
 
 def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> OpportunityHandlers:
@@ -31,21 +28,12 @@ def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> Opportu
 
 def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list[Background]]:
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
-    from crm_common.events.publisher import BatchPublisher
-    from crm_common.events.relay import OutboxRelay
+    from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
 
-    engine = build_engine(settings)
-    wakeup = RelayWakeup()
-    relay = OutboxRelay(
-        engine,
-        metadata,
-        BatchPublisher(settings.amqp_uri, PRODUCER),
-        wakeup,
-        batch_size=settings.relay_batch_size,
-        poll_seconds=settings.relay_poll_seconds,
-    )
+    engine = service_engine(settings)
+    relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
         OpportunityServicer(build_handlers(engine, wakeup)),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,11 +31,14 @@ from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from sqlalchemy import Engine
 
 from crm_common.auth import Principal, use_principal
+from crm_common.db import service_engine
 from crm_common.events import CONTENT_TYPE, dead_letter_queue_name, retry_queue_name
 from crm_common.observability import metrics
 from crm_common.observability.tracing import extract_trace_context
+from crm_common.settings import ServiceSettings, load_settings
 
 log = logging.getLogger("crm.events.consumer")
 _tracer = trace.get_tracer("crm.events")
@@ -202,3 +206,26 @@ class EventContext(DependencyProvider):  # type: ignore[misc]
         span.end()
         otel_context.detach(span_token)
         otel_context.detach(token)
+
+
+class ServiceHandlers(DependencyProvider):  # type: ignore[misc]
+    """Gives a worker's event handlers the service's use cases, built once per process over one
+    database engine (disposed when the worker stops):
+
+        handlers = ServiceHandlers(LeadSettings, build_handlers)  # build(settings, engine)
+    """
+
+    def __init__(self, settings_cls: type[ServiceSettings], build: Callable[[Any, Engine], Any]) -> None:
+        self.settings_cls = settings_cls
+        self.build = build
+
+    def setup(self) -> None:
+        settings = load_settings(self.settings_cls)
+        self.engine = service_engine(settings)
+        self.handlers = self.build(settings, self.engine)
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.handlers

@@ -18,8 +18,9 @@ from sqlalchemy import Engine, MetaData, delete, func, select
 from crm_common.db import utcnow
 from crm_common.events.outbox import RelayWakeup
 from crm_common.events.publisher import BatchPublisher, OutgoingEvent
-from crm_common.grpc.server import Background
+from crm_common.lifecycle import Background
 from crm_common.observability import metrics
+from crm_common.settings import ServiceSettings
 
 log = logging.getLogger("crm.events.relay")
 
@@ -101,3 +102,17 @@ class OutboxRelay(Background):
             oldest = oldest.replace(tzinfo=utcnow().tzinfo)
         metrics.outbox_lag_seconds.set((utcnow() - oldest).total_seconds() if oldest else 0.0)
         return len(rows)
+
+
+def outbox_relay(settings: ServiceSettings, engine: Engine, metadata: MetaData, producer: str) -> tuple[OutboxRelay, RelayWakeup]:
+    """The relay of a service's API process, and the wake-up its units of work signal on commit."""
+    wakeup = RelayWakeup()
+    relay = OutboxRelay(
+        engine,
+        metadata,
+        BatchPublisher(settings.amqp_uri, producer),
+        wakeup,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
+    return relay, wakeup

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from crm_common.auth import TokenVerifier
 from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
@@ -49,14 +50,6 @@ class ServiceBinding:
         if missing:
             raise RuntimeError(f"{self.full_name}: no permission declared for {', '.join(missing)}")
         return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
-
-
-class Background:
-    """Something that runs beside the server (the outbox relay) and stops before it."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class GrpcServer:

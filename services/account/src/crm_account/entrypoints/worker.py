@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from nameko.extensions import DependencyProvider
-from sqlalchemy import Engine
-
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
-from crm_account.bootstrap import build_engine, build_handlers
+from crm_account.bootstrap import build_handlers
 from crm_account.config import AccountSettings
 from crm_account.domain.model import Acquisition
 from crm_account.service_layer import commands
-from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.db import utcnow
-from crm_common.events.consumer import Delivery, EventContext, event_handler
-from crm_common.settings import load_settings
-
-
-class Handlers(DependencyProvider):  # type: ignore[misc]
-    """The use cases over one database engine per worker process."""
-
-    engine: Engine
-    handlers: AccountHandlers
-
-    def setup(self) -> None:
-        self.engine = build_engine(load_settings(AccountSettings))
-        self.handlers = build_handlers(self.engine)
-
-    def stop(self) -> None:
-        self.engine.dispose()
-
-    def get_dependency(self, worker_ctx: Any) -> AccountHandlers:
-        return self.handlers
+from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 
 
 def _channel(value: int) -> str:
@@ -72,7 +48,7 @@ def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
 class AccountWorker:
     name = "account"
     context = EventContext()
-    handlers = Handlers()
+    handlers = ServiceHandlers(AccountSettings, lambda _settings, engine: build_handlers(engine))
 
     @event_handler("lead", lead_events.LeadConverted)
     def on_lead_converted(self, delivery: Delivery) -> str:

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
-from crm_common.events.consumer import Delivery, EventContext, event_handler
-from crm_common.settings import load_settings
+from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_lead.adapters.proto_mapping import enum_name
+from crm_lead.bootstrap import build_handlers
 from crm_lead.config import LeadSettings
-from crm_lead.service_layer.handlers import LeadHandlers
-
-
-@functools.cache
-def handlers() -> LeadHandlers:
-    from crm_lead.bootstrap import build_handlers
-
-    return build_handlers(load_settings(LeadSettings))
 
 
 class LeadWorker:
     name = "lead"
     context = EventContext()
+    handlers = ServiceHandlers(LeadSettings, build_handlers)
 
     @event_handler("opportunity", OpportunityCreated)
     def on_opportunity_created(self, delivery: Delivery) -> str:
@@ -31,7 +22,7 @@ class LeadWorker:
             return "ignored"
         from crm.opportunity.v1 import opportunity_pb2
 
-        first = handlers().on_opportunity_created(
+        first = self.handlers.on_opportunity_created(
             delivery.consumer,
             delivery.event_id,
             opportunity.opportunity_id,
