@@ -67,7 +67,7 @@ test-unit: setup
 
 # Each service through a real gRPC server on loopback, on SQLite and on PostgreSQL.
 test-integration: setup infra
-	$(PYTEST) -q $(foreach s,$(SELECTED),services/$(s)/tests/integration)
+	$(PYTEST) -q $(foreach s,$(SELECTED),services/$(s)/tests/integration) libs/common/tests/integration
 
 # The suite as separate processes with real PostgreSQL and RabbitMQ.
 test-e2e: setup infra

@@ -34,9 +34,41 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+MOBILE_PREFIXES = [
+    "090",
+    "091",
+    "093",
+    "094",
+    "096",
+    "097",
+    "098",
+    "086",
+    "088",
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "070",
+    "079",
+    "077",
+    "076",
+    "078",
+    "081",
+    "082",
+    "083",
+    "084",
+    "085",
+]
+
+
 def lead_request(n: int, run: str) -> lead_service_pb2.CreateLeadRequest:
-    # Distinct, valid Vietnamese mobile numbers: 09 + 8 digits.
-    phone = f"09{(n * 7919 + int(run[:4], 16)) % 100_000_000:08d}"
+    # Distinct, valid Vietnamese mobile numbers: a live operator prefix + 7 digits.
+    prefix = MOBILE_PREFIXES[n % len(MOBILE_PREFIXES)]
+    phone = f"{prefix}{(n // len(MOBILE_PREFIXES) * 7919 + int(run[:4], 16)) % 10_000_000:07d}"
     return lead_service_pb2.CreateLeadRequest(
         request_id=f"{run}-{n}",
         lead=lead_pb2.LeadInput(
