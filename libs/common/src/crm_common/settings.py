@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     # Outbox relay: rows per publish batch, and the fallback poll when nothing wakes it.
     relay_batch_size: int = 500
     relay_poll_seconds: float = 0.5
+    # How long a wake-up waits for more commits before publishing them together.
+    relay_coalesce_ms: int = 20
     # Event consumers: attempts before a message is parked in its dead-letter queue.
     event_max_attempts: int = 5
     event_retry_base_ms: int = 500
