@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 
 from crm_common.settings import ServiceSettings
@@ -57,6 +59,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+# A unique index refused a write: a concurrent request won the race. Raised through SQLAlchemy,
+# or straight from psycopg where a hot path runs on the driver's connection.
+WRITE_CONFLICTS: tuple[type[Exception], ...] = (IntegrityError, psycopg.IntegrityError)
 
 
 def utcnow() -> datetime:

@@ -12,9 +12,8 @@ from typing import Self, TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine, MetaData, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
-from crm_common.db import is_postgres, utcnow
+from crm_common.db import WRITE_CONFLICTS, is_postgres, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.events.outbox import OutboxWriter, RelayWakeup
 
@@ -131,7 +130,7 @@ def run_idempotent(
                 result, ref = first_call(uow)
                 uow.remember_result(method, request_id, fingerprint, ref)
                 uow.commit()
-            except IntegrityError:
+            except WRITE_CONFLICTS:
                 if attempt == 2:
                     raise
                 continue

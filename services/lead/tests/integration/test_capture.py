@@ -225,3 +225,37 @@ def test_unknown_lead_is_not_found(app, admin) -> None:
         app.stub.GetLead(svc.GetLeadRequest(lead_id="no-such-lead"), metadata=admin)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert resource_info(err.value) == ("lead", "no-such-lead")
+
+
+def test_a_capture_racing_an_uncommitted_duplicate_retries_into_already_exists(lead_input, app, admin) -> None:
+    """The one-statement capture cannot see another transaction's uncommitted lead; the unique
+    index makes it wait, then fail, and the handler's retry answers ALREADY_EXISTS."""
+    import dataclasses
+
+    from crm_lead.adapters.repository import LeadRepository
+
+    first = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
+    template = app.handlers.get_lead(first.lead_id)[0]
+    rival = dataclasses.replace(template, lead_id=str(uuid.uuid4()), phone_e164="+84977111222", email="rival@example.com")
+    with app.engine.connect() as conn, conn.begin() as tx:
+        LeadRepository(conn).add(rival)  # written, not committed
+        outcome: list[object] = []
+        capture = threading.Thread(
+            target=lambda: outcome.append(_capture(app, admin, lead_input(phone="0977 111 222", email="someone.else@example.com")))
+        )
+        capture.start()
+        capture.join(0.5)
+        if app.engine.dialect.name == "postgresql":
+            assert capture.is_alive(), "the capture should be waiting on the unique index"
+        tx.commit()
+    capture.join(10)
+    assert outcome == [("ALREADY_EXISTS", rival.lead_id)]
+
+
+def _capture(app, admin, lead: lead_pb2.LeadInput) -> object:
+    try:
+        app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead), metadata=admin, timeout=10)
+    except grpc.RpcError as exc:
+        info = resource_info(exc)
+        return (exc.code().name, info[1] if info else None)
+    return "created"

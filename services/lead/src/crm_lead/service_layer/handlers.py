@@ -11,10 +11,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from crm_common.auth import current_principal
-from crm_common.db import new_id, utcnow
+from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
 from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
 from crm_common.unit_of_work import check_request_id, check_same_request, run_idempotent
 from crm_lead.adapters.repository import Conversion
@@ -142,7 +140,7 @@ class LeadHandlers:
                         )
                     uow.commit(wrote_events=True)
                     return lead
-            except IntegrityError:
+            except WRITE_CONFLICTS:
                 # A concurrent capture of the same person or request won; the rerun sees it.
                 if attempt == 2:
                     raise
