@@ -114,26 +114,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--channels", type=int, default=4, help="gRPC connections the clients spread over")
+    parser.add_argument("--replicas", type=int, default=1, help="API processes over one database, as pods of one Deployment")
     args = parser.parse_args()
     run = uuid.uuid4().hex
     with postgres_database("bench_lead") as url, rabbitmq_vhost("bench") as amqp_uri:
-        spec = ServiceSpec("lead", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
-        stack = Stack([spec], amqp_uri, Path("var/bench"))
+        specs = [ServiceSpec("lead", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"}) for _ in range(args.replicas)]
+        spec = specs[0]
+        stack = Stack(specs, amqp_uri, Path("var/bench"))
         subprocess.run(
             [str(Path(__import__("sys").executable).with_name("crm-lead")), "migrate"],
             env=spec.environment(amqp_uri, {}),
             check=True,
             capture_output=True,
         )
-        # The API only: the bench is the consumer.
-        stack.processes.append(stack_api(stack, spec, amqp_uri))
+        # The API only (each replica with its own relay): the bench is the consumer.
+        for replica in specs:
+            stack.processes.append(stack_api(stack, replica, amqp_uri))
         try:
-            stack.wait_healthy(spec, 30)
+            for replica in specs:
+                stack.wait_healthy(replica, 30)
             probe = DeliveryProbe(amqp_uri)
             probe.start()
             probe.ready.wait(10)
             metadata = bearer("bench", ["marketing"])
-            channels = [grpc.insecure_channel(spec.target, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(args.channels)]
+            channels = [
+                grpc.insecure_channel(specs[i % len(specs)].target, options=[("grpc.use_local_subchannel_pool", 1)])
+                for i in range(max(args.channels, len(specs)))
+            ]
             stubs = [lead_service_pb2_grpc.LeadServiceStub(c) for c in channels]
             counter = iter(range(10**9))
             lock = threading.Lock()
@@ -173,7 +180,7 @@ def main() -> None:
             probe.stop.set()
             delays = list(probe.delays)
             print(
-                f"lead_capture: {args.clients} clients over {args.channels} channels, {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {len(channels)} channels, {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
             )
             print(f"  creates      {len(latencies)} ok, {sum(errors.values())} errors {errors or ''}")
             print(f"  throughput   {len(latencies) / elapsed:,.0f} leads/s")
@@ -197,7 +204,7 @@ def stack_api(stack: Stack, spec: ServiceSpec, amqp_uri: str):  # type: ignore[n
     from crm_common.devstack import RunningProcess
 
     stack.run_dir.mkdir(parents=True, exist_ok=True)
-    log = stack.run_dir / "lead-api.log"
+    log = stack.run_dir / f"lead-api-{spec.grpc_port}.log"
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("crm-lead")), "api"],
         env=spec.environment(amqp_uri, {}),
