@@ -5,7 +5,7 @@ PostgreSQL database and a fresh RabbitMQ vhost, runs N concurrent clients for a 
 and consumes LeadCaptured from the broker to time accepted → consumed. Prints leads/s,
 latency percentiles and event delivery percentiles; cleans up after itself.
 
-    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 30
+    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 30 [--replicas 2]
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ def main() -> None:
             probe.stop.set()
             delays = list(probe.delays)
             print(
-                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {len(channels)} channels, {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {len(channels)} channels,"
+                f" {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
             )
             print(f"  creates      {len(latencies)} ok, {sum(errors.values())} errors {errors or ''}")
             print(f"  throughput   {len(latencies) / elapsed:,.0f} leads/s")
