@@ -124,6 +124,9 @@ def test_a_redelivered_event_has_no_second_effect(suite) -> None:
 
     event, props, body = wait_until(captured, what="LeadConverted on the broker")
     tap.close()
+    # The event carries its id and the trace of the ConvertLead call that caused it.
+    assert props.headers["x-event-id"] == event.metadata.event_id == props.message_id
+    assert props.headers["traceparent"].startswith("00-") and props.content_type == "application/x-protobuf"
     port = suite.specs["account"].worker_metrics_port
 
     def consumed(outcome: str) -> float:

@@ -32,15 +32,51 @@ class NormalisedPhone:
     is_mobile: bool
 
 
+# In 2018 Vietnam moved 11-digit mobile numbers to 10 digits; old records and customers still
+# use the old prefixes (0168 xxx xxxx is now 038 xxx xxxx).
+LEGACY_MOBILE_PREFIXES = {
+    "162": "32",
+    "163": "33",
+    "164": "34",
+    "165": "35",
+    "166": "36",
+    "167": "37",
+    "168": "38",
+    "169": "39",  # Viettel
+    "120": "70",
+    "121": "79",
+    "122": "77",
+    "126": "76",
+    "128": "78",  # MobiFone
+    "123": "83",
+    "124": "84",
+    "125": "85",
+    "127": "81",
+    "129": "82",  # VinaPhone
+    "186": "56",
+    "188": "58",  # Vietnamobile
+    "199": "59",  # Gmobile
+}
+
+
+def _modernise(text: str) -> str:
+    """0168 123 4567 / +84 168 123 4567 → the 10-digit number the subscriber has today."""
+    national = text.removeprefix("+84") if text.startswith("+84") else text.removeprefix("0") if text.startswith("0") else None
+    if national is not None and len(national) == 10 and national[:3] in LEGACY_MOBILE_PREFIXES:
+        return "+84" + LEGACY_MOBILE_PREFIXES[national[:3]] + national[3:]
+    return text
+
+
 def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> NormalisedPhone:
     text = _SEPARATORS.sub("", raw.strip())
     if not text:
         raise ContactError("empty phone number")
+    if text.startswith("00"):
+        text = "+" + text[2:]
     # "84912345678" without the plus is common in Vietnamese data exports.
     if text.startswith("84") and len(text) in (11, 12) and not text.startswith("840"):
         text = "+" + text
-    if text.startswith("00"):
-        text = "+" + text[2:]
+    text = _modernise(text)
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

@@ -35,6 +35,22 @@ def test_landline_is_valid_but_not_mobile() -> None:
     assert phone.e164 == "+842438251234" and not phone.is_mobile
 
 
+@pytest.mark.parametrize(
+    ("raw", "today"),
+    [
+        ("0168 123 4567", "+84381234567"),
+        ("+84 168 123 4567", "+84381234567"),
+        ("841681234567", "+84381234567"),
+        ("01201234567", "+84701234567"),
+        ("0127.123.4567", "+84811234567"),
+        ("01991234567", "+84591234567"),
+    ],
+)
+def test_legacy_eleven_digit_mobiles_become_todays_numbers(raw: str, today: str) -> None:
+    phone = normalise_phone(raw)
+    assert phone.e164 == today and phone.is_mobile
+
+
 @pytest.mark.parametrize("raw", ["", "12345", "0123456789", "abc", "09123456789012"])
 def test_invalid_phones_are_refused(raw: str) -> None:
     with pytest.raises(ContactError):
