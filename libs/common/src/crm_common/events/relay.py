@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Engine, MetaData, delete, func, select
+from sqlalchemy import Engine, MetaData, bindparam, delete, func, select
 
 from crm_common.db import utcnow
 from crm_common.events.outbox import RelayWakeup
@@ -52,6 +52,13 @@ class OutboxRelay(Background):
         self._thread: threading.Thread | None = None
         if wakeup is not None:
             wakeup.listeners.append(self._wake.set)
+        oldest = select(self.table.c.seq).order_by(self.table.c.seq).limit(bindparam("batch"))
+        if engine.dialect.name == "postgresql":
+            oldest = oldest.with_for_update(skip_locked=True)
+        t = self.table.c
+        self._take_batch = (
+            delete(self.table).where(t.seq.in_(oldest.scalar_subquery())).returning(t.seq, t.event_id, t.event_type, t.payload, t.headers)
+        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
@@ -87,17 +94,16 @@ class OutboxRelay(Background):
         self.publisher.close()
 
     def relay_once(self) -> int:
-        """Publishes one batch; returns how many events it moved."""
+        """Publishes one batch; returns how many events it moved.
+
+        One statement takes the batch out of the outbox (DELETE ... RETURNING over a SKIP LOCKED
+        subquery); the transaction stays open while the broker confirms, so a failed publish
+        rolls the rows back into the outbox.
+        """
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(self.table.c.seq, self.table.c.event_id, self.table.c.event_type, self.table.c.payload, self.table.c.headers)
-                .order_by(self.table.c.seq)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = sorted(conn.execute(self._take_batch, {"batch": self.batch_size}).all(), key=lambda r: r.seq)
             if rows:
                 self.publisher.publish([OutgoingEvent(r.event_id, r.event_type, r.payload, dict(r.headers or {})) for r in rows])
-                conn.execute(delete(self.table).where(self.table.c.seq.in_([r.seq for r in rows])))
                 for r in rows:
                     metrics.events_published.labels(r.event_type).inc()
         if time.monotonic() >= self._next_stats:

@@ -1,0 +1,81 @@
+"""The outbox relay against a real broker (a vhost of its own) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from crm.lead.v1 import events_pb2
+from crm_common.db import make_engine, new_metadata
+from crm_common.events.envelope import new_event
+from crm_common.events.outbox import OutboxWriter
+from crm_common.events.publisher import BatchPublisher, PublishError
+from crm_common.events.relay import OutboxRelay
+from crm_common.testing import BACKENDS, empty_database, rabbitmq_vhost
+
+metadata = new_metadata()
+
+
+@pytest.fixture(scope="module")
+def vhost() -> Iterator[str]:
+    with rabbitmq_vhost("relay") as uri:
+        yield uri
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    with empty_database(request.param, tmp_path, "relay") as url:
+        engine = make_engine(url, pool_size=2)
+        metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+
+
+def write_events(engine, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    writer = OutboxWriter(metadata)
+    events = [new_event(events_pb2.LeadScored, "probe", lead_id=f"lead-{i}", score=i) for i in range(count)]
+    with engine.begin() as conn:
+        writer.add(conn, *events)
+    return [e.metadata.event_id for e in events]
+
+
+def outbox_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(metadata.tables["outbox"])).scalar_one())
+
+
+def test_relay_moves_events_in_order_with_headers_and_empties_the_outbox(engine, vhost) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(vhost))
+    channel = connection.channel()
+    channel.exchange_declare("probe.events", "topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "probe.events", "LeadScored")
+    ids = write_events(engine, 25)
+    relay = OutboxRelay(engine, metadata, BatchPublisher(vhost, "probe"), batch_size=10)
+    moved = [relay.relay_once() for _ in range(4)]
+    relay.publisher.close()
+    assert moved == [10, 10, 5, 0]
+    assert outbox_count(engine) == 0
+    received = []
+    while True:
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            break
+        assert props.delivery_mode == 2 and props.content_type == "application/x-protobuf"
+        assert props.headers["x-event-type"] == "crm.lead.v1.LeadScored"
+        received.append(props.headers["x-event-id"])
+        assert events_pb2.LeadScored.FromString(body).metadata.event_id == props.headers["x-event-id"]
+    connection.close()
+    assert received == ids
+
+
+def test_a_broker_failure_leaves_every_event_in_the_outbox(engine) -> None:
+    write_events(engine, 3)
+    unreachable = BatchPublisher("amqp://guest:guest@127.0.0.1:1/%2F", "probe", confirm_timeout=2)
+    relay = OutboxRelay(engine, metadata, unreachable)
+    with pytest.raises(PublishError):
+        relay.relay_once()
+    assert outbox_count(engine) == 3
