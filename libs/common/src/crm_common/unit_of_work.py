@@ -6,6 +6,7 @@ together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -16,6 +17,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crm_common.db import WRITE_CONFLICTS, is_postgres, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.events.outbox import OutboxWriter, RelayWakeup
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """The idempotency key of a mutating request: its request_id and a hash of the whole request."""
+
+    request_id: str
+    # A reused request_id must come with the same request.
+    fingerprint: str
 
 
 class SqlUnitOfWork:
@@ -89,11 +99,22 @@ class SqlUnitOfWork:
         )
 
 
-def check_request_id(request_id: str) -> None:
+MAX_REQUEST_ID = 100
+
+
+def request_id_violations(request_id: str) -> list[FieldViolation]:
+    """What is wrong with a request_id, to report with the request's other violations."""
     if not request_id:
-        raise InvalidArgument(FieldViolation("request_id", "required: a unique key per intended change (idempotency)"))
-    if len(request_id) > 100:
-        raise InvalidArgument(FieldViolation("request_id", "at most 100 characters"))
+        return [FieldViolation("request_id", "required: a unique key per intended change (idempotency)")]
+    if len(request_id) > MAX_REQUEST_ID:
+        return [FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")]
+    return []
+
+
+def check_request_id(request_id: str) -> None:
+    violations = request_id_violations(request_id)
+    if violations:
+        raise InvalidArgument(violations)
 
 
 def check_same_request(stored_hash: str, fingerprint: str, result_ref: str) -> str:

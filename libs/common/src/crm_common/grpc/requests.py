@@ -8,10 +8,17 @@ from datetime import UTC, datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crm_common.unit_of_work import Idempotent
+
 
 def fingerprint(request: Message) -> str:
     """A stable hash of the whole request: a reused request_id must come with the same request."""
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def idempotency_key(request: Message) -> Idempotent:
+    """The key of a mutating request: its `request_id` field and a hash of the whole request."""
+    return Idempotent(request.request_id.strip(), fingerprint(request))  # type: ignore[attr-defined]
 
 
 def optional_time(message: Message, field: str) -> datetime | None:

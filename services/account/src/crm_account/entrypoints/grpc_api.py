@@ -12,7 +12,7 @@ from crm_account.service_layer import commands
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.auth import current_principal
 from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_WRITE, PII_READ
-from crm_common.grpc.requests import fingerprint
+from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
 PERMISSIONS: dict[str, str | None] = {
@@ -35,7 +35,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ResolvePersonAccountResponse:
         result = self.handlers.resolve_person_account(
             commands.ResolvePersonAccount(
-                key=commands.Idempotent(request.request_id, fingerprint(request)),
+                key=idempotency_key(request),
                 person=PersonDraft(
                     full_name=request.full_name,
                     phone=request.phone,

@@ -6,13 +6,7 @@ from dataclasses import dataclass
 
 from crm_account.domain.model import Acquisition
 from crm_account.domain.person import PersonDraft
-
-
-@dataclass(frozen=True)
-class Idempotent:
-    request_id: str
-    # Hash of the whole request, so a reused request_id with other content is refused.
-    fingerprint: str
+from crm_common.unit_of_work import Idempotent
 
 
 @dataclass(frozen=True)

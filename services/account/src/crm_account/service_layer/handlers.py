@@ -17,9 +17,8 @@ from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.pagination import Page
-from crm_common.unit_of_work import run_idempotent
+from crm_common.unit_of_work import request_id_violations, run_idempotent
 
-MAX_REQUEST_ID = 100
 # How a remembered resolution that created its account is written (result_ref "<id>:CREATED").
 _CREATED = "CREATED"
 
@@ -43,14 +42,6 @@ class Resolution:
         return f"{self.account.account_id}:{self.matched_on or _CREATED}"
 
 
-def _request_id_violations(key: commands.Idempotent) -> list[FieldViolation]:
-    if not key.request_id:
-        return [FieldViolation("request_id", "required: a unique key per intended change (idempotency)")]
-    if len(key.request_id) > MAX_REQUEST_ID:
-        return [FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")]
-    return []
-
-
 def _account_id(value: str, field: str = "account_id") -> str:
     if not value:
         raise InvalidArgument(FieldViolation(field, "required"))
@@ -72,7 +63,7 @@ class AccountHandlers:
         loser's insert fails, run_idempotent runs it again, and the match finds the winner.
         """
         person, violations = clean_person(cmd.person)
-        violations = _request_id_violations(cmd.key) + violations
+        violations = request_id_violations(cmd.key.request_id) + violations
         if person is None or violations:
             raise InvalidArgument(violations)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 
 from crm.common.v1 import common_pb2
@@ -11,7 +9,7 @@ from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.auth import current_principal
 from crm_common.auth import roles as perm
 from crm_common.db import utcnow
-from crm_common.grpc.requests import fingerprint, optional_time
+from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
 from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, enum_name, lead_to_proto, source_from_proto
 from crm_lead.adapters.repository import LeadFilter
@@ -36,10 +34,6 @@ PERMISSIONS: dict[str, str | None] = {
     "ConvertLead": perm.LEAD_CONVERT,
     "SetTeamMembers": perm.TEAM_MANAGE,
 }
-
-
-def _key(request: Any) -> commands.Idempotent:
-    return commands.Idempotent(request.request_id.strip(), fingerprint(request))
 
 
 def _draft(lead: lead_pb2.LeadInput) -> LeadDraft:
@@ -68,7 +62,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         self.handlers = handlers
 
     def CreateLead(self, request: lead_service_pb2.CreateLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.CreateLeadResponse:
-        lead = self.handlers.create_lead(commands.CreateLead(_key(request), _draft(request.lead)))
+        lead = self.handlers.create_lead(commands.CreateLead(idempotency_key(request), _draft(request.lead)))
         return lead_service_pb2.CreateLeadResponse(lead=_lead(lead))
 
     def CaptureWebForm(
@@ -94,14 +88,14 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             marketing_consent=request.marketing_consent,
             note=request.message,
         )
-        lead, matched = self.handlers.capture_web_form(commands.CaptureWebForm(_key(request), draft, request.message))
+        lead, matched = self.handlers.capture_web_form(commands.CaptureWebForm(idempotency_key(request), draft, request.message))
         return lead_service_pb2.CaptureWebFormResponse(lead=_lead(lead), matched_open_lead=matched)
 
     def ImportLeads(self, request: lead_service_pb2.ImportLeadsRequest, context: grpc.ServicerContext) -> lead_service_pb2.ImportLeadsResponse:
         drafts = [_draft(row) for row in request.rows]
         for draft in drafts:
             draft.source.channel = draft.source.channel or "IMPORT"
-        results = self.handlers.import_leads(commands.ImportLeads(_key(request), drafts))
+        results = self.handlers.import_leads(commands.ImportLeads(idempotency_key(request), drafts))
         reply = lead_service_pb2.ImportLeadsResponse()
         for result in results:
             status = lead_service_pb2.ImportRowStatus.Value(f"IMPORT_ROW_STATUS_{result['status']}")
@@ -143,7 +137,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     ) -> lead_service_pb2.RecordBehaviourResponse:
         lead = self.handlers.record_behaviour(
             commands.RecordBehaviour(
-                _key(request),
+                idempotency_key(request),
                 request.lead_id.strip(),
                 enum_name(lead_pb2.BehaviourType, request.behaviour),
                 optional_time(request, "occur_time"),
@@ -154,7 +148,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
 
     def AssignLead(self, request: lead_service_pb2.AssignLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.AssignLeadResponse:
         lead = self.handlers.assign_lead(
-            commands.AssignLead(_key(request), request.lead_id.strip(), request.owner_id.strip(), request.team_id.strip())
+            commands.AssignLead(idempotency_key(request), request.lead_id.strip(), request.owner_id.strip(), request.team_id.strip())
         )
         return lead_service_pb2.AssignLeadResponse(lead=_lead(lead))
 
@@ -163,7 +157,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     ) -> lead_service_pb2.RecordContactAttemptResponse:
         lead, attempt = self.handlers.record_contact_attempt(
             commands.RecordContactAttempt(
-                _key(request),
+                idempotency_key(request),
                 request.lead_id.strip(),
                 enum_name(lead_pb2.ContactChannel, request.channel),
                 enum_name(lead_pb2.ContactOutcome, request.outcome),
@@ -174,27 +168,27 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         return lead_service_pb2.RecordContactAttemptResponse(lead=_lead(lead), attempt=attempt_to_proto(attempt))
 
     def QualifyLead(self, request: lead_service_pb2.QualifyLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.QualifyLeadResponse:
-        lead = self.handlers.qualify_lead(commands.QualifyLead(_key(request), request.lead_id.strip(), request.note))
+        lead = self.handlers.qualify_lead(commands.QualifyLead(idempotency_key(request), request.lead_id.strip(), request.note))
         return lead_service_pb2.QualifyLeadResponse(lead=_lead(lead))
 
     def DisqualifyLead(
         self, request: lead_service_pb2.DisqualifyLeadRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.DisqualifyLeadResponse:
         reason = enum_name(lead_pb2.DisqualificationReason, request.reason)
-        lead = self.handlers.disqualify_lead(commands.DisqualifyLead(_key(request), request.lead_id.strip(), reason, request.note))
+        lead = self.handlers.disqualify_lead(commands.DisqualifyLead(idempotency_key(request), request.lead_id.strip(), reason, request.note))
         return lead_service_pb2.DisqualifyLeadResponse(lead=_lead(lead))
 
     def ReturnToNurture(
         self, request: lead_service_pb2.ReturnToNurtureRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.ReturnToNurtureResponse:
-        lead = self.handlers.return_to_nurture(commands.ReturnToNurture(_key(request), request.lead_id.strip(), request.note))
+        lead = self.handlers.return_to_nurture(commands.ReturnToNurture(idempotency_key(request), request.lead_id.strip(), request.note))
         return lead_service_pb2.ReturnToNurtureResponse(lead=_lead(lead))
 
     def ConvertLead(self, request: lead_service_pb2.ConvertLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.ConvertLeadResponse:
         amount = request.amount if request.HasField("amount") else None
         lead = self.handlers.convert_lead(
             commands.ConvertLead(
-                _key(request),
+                idempotency_key(request),
                 request.lead_id.strip(),
                 product=enum_name(common_pb2.ProductType, request.product),
                 amount_minor=amount.amount_minor if amount is not None else None,
@@ -208,7 +202,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     def SetTeamMembers(
         self, request: lead_service_pb2.SetTeamMembersRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.SetTeamMembersResponse:
-        members = self.handlers.set_team_members(commands.SetTeamMembers(_key(request), request.team_id.strip(), list(request.member_ids)))
+        members = self.handlers.set_team_members(commands.SetTeamMembers(idempotency_key(request), request.team_id.strip(), list(request.member_ids)))
         return lead_service_pb2.SetTeamMembersResponse(team_id=request.team_id.strip(), member_ids=members)
 
 

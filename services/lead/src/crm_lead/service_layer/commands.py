@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crm_common.unit_of_work import Idempotent
 from crm_lead.domain.capture import LeadDraft
-
-
-@dataclass(frozen=True)
-class Idempotent:
-    request_id: str
-    # Hash of the whole request, so a reused request_id with other content is refused.
-    fingerprint: str
 
 
 @dataclass(frozen=True)

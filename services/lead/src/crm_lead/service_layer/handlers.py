@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from crm_common.auth import current_principal
 from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
 from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
-from crm_common.unit_of_work import check_request_id, check_same_request, run_idempotent
+from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request, run_idempotent
 from crm_lead.adapters.repository import Conversion
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.capture import CleanLead, clean
@@ -68,7 +68,7 @@ class LeadHandlers:
     def _idempotent(
         self,
         method: str,
-        key: commands.Idempotent,
+        key: Idempotent,
         first: Callable[[LeadUnitOfWork], tuple[Any, str]],
         repeat: Callable[[LeadUnitOfWork, str], Any] | None = None,
     ) -> Any:
@@ -406,7 +406,7 @@ class LeadHandlers:
                 uow.commit()
         return self._advance_conversion(cmd.lead_id, cmd.key)
 
-    def _advance_conversion(self, lead_id: str, key: commands.Idempotent | None) -> Lead:
+    def _advance_conversion(self, lead_id: str, key: Idempotent | None) -> Lead:
         """Runs the remaining steps; `key` is the call being answered (None for the recovery loop)."""
         with self.uow() as uow:
             lead = uow.leads.get(lead_id)
@@ -459,7 +459,7 @@ class LeadHandlers:
                 uow.leads.record_opportunity(lead_id, saga.opportunity_id, "OPEN", saga.amount_minor, saga.currency, now)
                 uow.publish(self.events.converted(lead, key.request_id if key else ""))
             # The request that started the saga answers as done even when recovery finished it.
-            starter = commands.Idempotent(saga.request_id, saga.request_fingerprint)
+            starter = Idempotent(saga.request_id, saga.request_fingerprint)
             for done_key in [starter] if key is None or key == starter else [starter, key]:
                 if uow.previous_result("ConvertLead", done_key.request_id, done_key.fingerprint) is None:
                     uow.remember_result("ConvertLead", done_key.request_id, done_key.fingerprint, lead_id)

@@ -10,7 +10,7 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.auth.roles import OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
-from crm_common.grpc.requests import fingerprint, optional_time
+from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
 from crm_opportunity.adapters.proto_mapping import opportunity_to_proto, product_name
 from crm_opportunity.domain.drafting import OpportunityDraft
@@ -41,7 +41,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         has_amount = request.HasField("amount")
         opportunity = self.handlers.create_opportunity(
             commands.CreateOpportunity(
-                key=commands.Idempotent(request.request_id, fingerprint(request)),
+                key=idempotency_key(request),
                 draft=OpportunityDraft(
                     account_id=request.account_id,
                     product=product_name(request.product),

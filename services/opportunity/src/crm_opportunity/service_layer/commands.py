@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_common.unit_of_work import Idempotent
 from crm_opportunity.domain.drafting import OpportunityDraft
-
-
-@dataclass(frozen=True)
-class Idempotent:
-    request_id: str
-    # Hash of the whole request, so a reused request_id with other content is refused.
-    fingerprint: str
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import AlreadyExists, FieldViolation, InvalidArgument
 from crm_common.pagination import Page
-from crm_common.unit_of_work import run_idempotent
+from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
 from crm_opportunity.domain.drafting import NewOpportunity, clean_opportunity
 from crm_opportunity.domain.model import Opportunity, Status, is_valid_id
@@ -20,7 +20,6 @@ from crm_opportunity.domain.pipeline import pipeline_for
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
-MAX_REQUEST_ID = 100
 # The role the suite's services act under (crm_common.auth.roles).
 SERVICE_ROLE = "service"
 
@@ -29,14 +28,6 @@ class OpportunityEvents(Protocol):
     """Builds the service's domain events (protobuf messages) from domain objects."""
 
     def created(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
-
-
-def _request_id_violations(key: commands.Idempotent) -> list[FieldViolation]:
-    if not key.request_id:
-        return [FieldViolation("request_id", "required: a unique key per intended change (idempotency)")]
-    if len(key.request_id) > MAX_REQUEST_ID:
-        return [FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")]
-    return []
 
 
 class OpportunityHandlers:
@@ -53,7 +44,7 @@ class OpportunityHandlers:
         settles two racing creates; the loser runs again and finds the winner).
         """
         new, violations = clean_opportunity(cmd.draft)
-        violations = _request_id_violations(cmd.key) + violations
+        violations = request_id_violations(cmd.key.request_id) + violations
         if new is None or violations:
             raise InvalidArgument(violations)
 
