@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Select, and_, or_
 
 from crm_common.errors import FieldViolation, InvalidArgument
 
@@ -38,3 +41,37 @@ def next_token(key: dict[str, Any] | None) -> str:
     if key is None:
         return ""
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def newest_first(
+    conn: Connection, query: Select[Any], created_at: Column[Any], row_id: Column[Any], page: Page
+) -> tuple[list[Row[Any]], dict[str, Any] | None]:
+    """Runs `query` newest first, from where the page token left off.
+
+    Returns the page's rows and the key the next page starts after (None on the last page).
+    The key is (created_at, id): ties on the time are broken by the id, so no row is skipped
+    or shown twice when rows are added between pages.
+    """
+    after = _position(page)
+    if after is not None:
+        time, last_id = after
+        query = query.where(or_(created_at < time, and_(created_at == time, row_id < last_id)))
+    rows = conn.execute(query.order_by(created_at.desc(), row_id.desc()).limit(page.size + 1)).all()
+    shown = list(rows[: page.size])
+    if len(rows) <= page.size:
+        return shown, None
+    last = shown[-1]._mapping
+    return shown, {"t": last[created_at.name].isoformat(), "id": last[row_id.name]}
+
+
+def _position(page: Page) -> tuple[datetime, str] | None:
+    if page.after is None:
+        return None
+    try:
+        time = datetime.fromisoformat(page.after["t"])
+        last_id = page.after["id"]
+        if time.tzinfo is None or not isinstance(last_id, str):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise InvalidArgument(FieldViolation("page.page_token", "not a token from a previous page")) from None
+    return time, last_id

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from crm_account.adapters.orm import accounts
 from crm_account.domain.model import AccountType, Acquisition, ContactKeys, LifecycleStage, PersonAccount
-from crm_common.errors import FieldViolation, InvalidArgument, NotFound
-from crm_common.pagination import Page
+from crm_common.errors import NotFound
+from crm_common.pagination import Page, newest_first
 
 _KEY_COLUMNS = {"national_id": accounts.c.national_id, "phone_e164": accounts.c.phone_e164, "email": accounts.c.email}
 
@@ -86,20 +85,6 @@ def _to_account(row: Any) -> PersonAccount:
     )
 
 
-def _after(page: Page) -> tuple[datetime, str] | None:
-    """The position a page token carries: the (created_at, account_id) of the last row shown."""
-    if page.after is None:
-        return None
-    try:
-        created_at = datetime.fromisoformat(page.after["t"])
-        account_id = page.after["id"]
-        if created_at.tzinfo is None or not isinstance(account_id, str):
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        raise InvalidArgument(FieldViolation("page.page_token", "not a token from a previous page")) from None
-    return created_at, account_id
-
-
 class AccountRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -127,18 +112,8 @@ class AccountRepository:
     def search(self, keys: ContactKeys, page: Page) -> tuple[list[PersonAccount], dict[str, Any] | None]:
         """Accounts holding all of `keys`, newest first; also the key to continue after (None at the end)."""
         clauses = [_KEY_COLUMNS[name] == value for name, value in vars(keys).items() if value]
-        after = _after(page)
-        if after is not None:
-            created_at, account_id = after
-            clauses.append(or_(accounts.c.created_at < created_at, and_(accounts.c.created_at == created_at, accounts.c.account_id < account_id)))
-        rows = self.conn.execute(
-            select(accounts).where(*clauses).order_by(accounts.c.created_at.desc(), accounts.c.account_id.desc()).limit(page.size + 1)
-        ).all()
-        found = [_to_account(r) for r in rows[: page.size]]
-        if len(rows) <= page.size:
-            return found, None
-        last = found[-1]
-        return found, {"t": last.created_at.isoformat(), "id": last.account_id}
+        rows, after = newest_first(self.conn, select(accounts).where(*clauses), accounts.c.created_at, accounts.c.account_id, page)
+        return [_to_account(r) for r in rows], after
 
     def save_acquisition(self, account: PersonAccount) -> None:
         self.conn.execute(

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from crm_common.contact import fold
 from crm_common.errors import Aborted, NotFound
-from crm_common.pagination import Page
+from crm_common.pagination import Page, newest_first
 from crm_lead.adapters.orm import contact_attempts, conversions, imports, lead_behaviours, lead_opportunities, leads, metadata, teams
 from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Lead, ScoreReason, Source, Status
 
@@ -261,14 +261,8 @@ class LeadRepository:
         if where.name_prefix:
             prefix = fold(where.name_prefix).replace("%", "").replace("_", "")
             clauses.append(or_(leads.c.name_folded.like(f"{prefix}%"), leads.c.name_folded.like(f"% {prefix}%")))
-        if page.after:
-            after_time = datetime.fromisoformat(page.after["t"])
-            clauses.append(or_(leads.c.created_at < after_time, and_(leads.c.created_at == after_time, leads.c.lead_id < page.after["id"])))
-        rows = self.conn.execute(select(leads).where(*clauses).order_by(leads.c.created_at.desc(), leads.c.lead_id.desc()).limit(page.size + 1)).all()
-        found = [_to_lead(r) for r in rows[: page.size]]
-        more = len(rows) > page.size
-        key = {"t": found[-1].created_at.isoformat(), "id": found[-1].lead_id} if more and found else None
-        return found, key
+        rows, after = newest_first(self.conn, select(leads).where(*clauses), leads.c.created_at, leads.c.lead_id, page)
+        return [_to_lead(r) for r in rows], after
 
     # -- behaviour and contact
     def add_behaviour(self, lead_id: str, behaviour: str, occurred_at: datetime, detail: str) -> None:

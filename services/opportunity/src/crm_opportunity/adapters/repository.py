@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, select
 
-from crm_common.errors import FieldViolation, InvalidArgument, NotFound
-from crm_common.pagination import Page
+from crm_common.errors import NotFound
+from crm_common.pagination import Page, newest_first
 from crm_opportunity.adapters.orm import opportunities
 from crm_opportunity.domain.model import Money, Opportunity, Product, Status
 
@@ -51,20 +50,6 @@ def _to_opportunity(row: Any) -> Opportunity:
     return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"])})
 
 
-def _after(page: Page) -> tuple[datetime, str] | None:
-    """The position a page token carries: the (created_at, opportunity_id) of the last row shown."""
-    if page.after is None:
-        return None
-    try:
-        created_at = datetime.fromisoformat(page.after["t"])
-        opportunity_id = page.after["id"]
-        if created_at.tzinfo is None or not isinstance(opportunity_id, str):
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        raise InvalidArgument(FieldViolation("page.page_token", "not a token from a previous page")) from None
-    return created_at, opportunity_id
-
-
 class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -88,23 +73,6 @@ class OpportunityRepository:
     def list(self, where: OpportunityFilter, page: Page) -> tuple[list[Opportunity], dict[str, Any] | None]:
         """Newest first; also the key to continue after (None on the last page)."""
         clauses = [opportunities.c[name] == value for name, value in vars(where).items() if value]
-        after = _after(page)
-        if after is not None:
-            created_at, opportunity_id = after
-            clauses.append(
-                or_(
-                    opportunities.c.created_at < created_at,
-                    and_(opportunities.c.created_at == created_at, opportunities.c.opportunity_id < opportunity_id),
-                )
-            )
-        rows = self.conn.execute(
-            select(opportunities)
-            .where(*clauses)
-            .order_by(opportunities.c.created_at.desc(), opportunities.c.opportunity_id.desc())
-            .limit(page.size + 1)
-        ).all()
-        found = [_to_opportunity(r) for r in rows[: page.size]]
-        if len(rows) <= page.size:
-            return found, None
-        last = found[-1]
-        return found, {"t": last.created_at.isoformat(), "id": last.opportunity_id}
+        query = select(opportunities).where(*clauses)
+        rows, after = newest_first(self.conn, query, opportunities.c.created_at, opportunities.c.opportunity_id, page)
+        return [_to_opportunity(r) for r in rows], after
