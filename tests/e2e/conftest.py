@@ -54,7 +54,13 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
                 free_port(),
                 resources.enter_context(postgres_database(f"e2e_{name}")),
                 # Fast retries so poison messages reach their dead-letter queue in seconds.
-                env={"EVENT_MAX_ATTEMPTS": "3", "EVENT_RETRY_BASE_MS": "100", "RELAY_POLL_SECONDS": "0.2", "LEAD_CONVERSION_RECOVERY_SECONDS": "1"},
+                env={
+                    "EVENT_MAX_ATTEMPTS": "3",
+                    "EVENT_RETRY_BASE_MS": "100",
+                    "RELAY_POLL_SECONDS": "0.2",
+                    "LEAD_CONVERSION_RECOVERY_SECONDS": "1",
+                    "EVENT_DLQ_DEPTH_SECONDS": "1",
+                },
             )
             for name in SERVICES
         ]

@@ -214,3 +214,5 @@ def test_a_failing_handler_is_retried_with_backoff_then_parked(suite) -> None:
     listed = subprocess.run([cli, "dlq", "list"], env=suite.env("account"), capture_output=True, text=True, timeout=60).stdout
     line = next(row for row in listed.splitlines() if event.metadata.event_id in row)
     assert "attempts=3" in line
+    queue = "evt-lead-LeadConverted--account.on_lead_converted.dlq"
+    wait_until(lambda: scrape_metric(port, "crm_dead_letter_queue_depth", queue=queue) >= 1, timeout=10, what="the dead-letter depth gauge")

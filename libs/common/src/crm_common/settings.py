@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     grpc_max_concurrent_rpcs: int = 64
     # How long SIGTERM waits for in-flight calls before cancelling them.
     grpc_grace_seconds: float = 20.0
+    # Largest request or reply (bulk imports are the big ones).
+    grpc_max_message_mb: int = 16
     metrics_port: int = 9464
     worker_metrics_port: int = 9465
 
@@ -60,6 +62,8 @@ class ServiceSettings(BaseSettings):
     event_max_attempts: int = 5
     event_retry_base_ms: int = 500
     event_prefetch: int = 50
+    # How often each consumer reports its dead-letter queue's depth.
+    event_dlq_depth_seconds: float = 15.0
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> ServiceSettings:

@@ -17,7 +17,7 @@ from crm_common.grpc.client import PropagatingInterceptor
 from crm_common.grpc.server import GrpcServer, ServiceBinding
 from crm_common.observability import metrics
 from crm_common.settings import ServiceSettings
-from crm_common.testing import bearer
+from crm_common.testing import bearer, wait_until
 
 SERVICE = "crm.test.v1.ProbeService"
 METHODS = ["Slow", "Fail", "Boom", "Deadline"]
@@ -153,3 +153,40 @@ def test_tokens_from_another_issuer_or_audience_are_refused(running) -> None:
         with pytest.raises(grpc.RpcError) as err:
             stub(b"", metadata=[("authorization", f"Bearer {token}")], timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+class Toggle:
+    """A background item whose readiness the test controls."""
+
+    ready = True
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def test_readiness_follows_the_dependencies_while_liveness_stays_up() -> None:
+    from crm_common.db import make_engine
+    from crm_common.lifecycle import DatabaseHealth
+
+    toggle = Toggle()
+    binding = ServiceBinding(SERVICE, Probe(), add_probe, {m: None for m in METHODS}, METHODS)
+    server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0), [binding], [toggle])
+    server.start()
+    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))
+
+    def status(name: str) -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=name), timeout=2).status
+
+    try:
+        assert status(SERVICE) == health_pb2.HealthCheckResponse.SERVING
+        toggle.ready = False
+        wait_until(lambda: status(SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=5, what="not ready")
+        assert status("") == health_pb2.HealthCheckResponse.SERVING  # liveness unaffected
+        toggle.ready = True
+        wait_until(lambda: status(SERVICE) == health_pb2.HealthCheckResponse.SERVING, timeout=5, what="ready again")
+    finally:
+        server.stop(grace=0)
+    unreachable = DatabaseHealth(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1", pool_size=1))
+    assert unreachable.check() is False and unreachable.ready is False
+    assert metrics.dependency_up.labels("database")._value.get() == 0

@@ -16,10 +16,10 @@ from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
+from crm_common.lifecycle import Background, DatabaseHealth
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
-    from crm_common.lifecycle import Background
 
 
 def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> AccountHandlers:
@@ -40,4 +40,4 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [relay]
+    return [binding], [DatabaseHealth(engine), relay]

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
+from crm_common.lifecycle import Background, DatabaseHealth
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
@@ -26,7 +27,6 @@ from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
-    from crm_common.lifecycle import Background
 
 log = logging.getLogger("crm.lead")
 
@@ -113,4 +113,4 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [relay, ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds)]
+    return [binding], [DatabaseHealth(engine), relay, ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds)]

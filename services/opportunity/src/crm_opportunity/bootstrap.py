@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
+from crm_common.lifecycle import Background, DatabaseHealth
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
@@ -19,7 +20,6 @@ from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
-    from crm_common.lifecycle import Background
 
 
 def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> OpportunityHandlers:
@@ -40,4 +40,4 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [relay]
+    return [binding], [DatabaseHealth(engine), relay]

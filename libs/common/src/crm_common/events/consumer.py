@@ -87,6 +87,22 @@ class CrmEventHandler(EventHandler):  # type: ignore[misc]
             channel = conn.channel()
             self.retry_queue.bind(channel).declare()
             self.dead_letter_queue.bind(channel).declare()
+        self.depth_every_seconds = float(config.get("CRM_DLQ_DEPTH_SECONDS", 15))
+
+    def start(self) -> None:
+        super().start()
+        self.container.spawn_managed_thread(self._watch_dead_letters, identifier=f"{self.consumer_name}.dlq-depth")
+
+    def _watch_dead_letters(self) -> None:
+        """Keeps crm_dead_letter_queue_depth current, so parked messages can raise an alert."""
+        while True:
+            try:
+                with Connection(self.amqp_uri) as conn:
+                    declared = self.dead_letter_queue.bind(conn.channel()).queue_declare(passive=True)
+                metrics.dead_letter_depth.labels(self.dead_letter_queue.name).set(declared.message_count)
+            except Exception:
+                log.warning("could not read the depth of %s", self.dead_letter_queue.name, exc_info=True)
+            eventlet.sleep(self.depth_every_seconds)
 
     def handle_message(self, body: Any, message: Any) -> None:
         headers = dict(message.headers or {})

@@ -26,6 +26,7 @@ def nameko_config(settings: ServiceSettings) -> dict[str, Any]:
         "max_workers": settings.event_prefetch,
         "CRM_EVENT_MAX_ATTEMPTS": settings.event_max_attempts,
         "CRM_EVENT_RETRY_BASE_MS": settings.event_retry_base_ms,
+        "CRM_DLQ_DEPTH_SECONDS": settings.event_dlq_depth_seconds,
     }
 
 

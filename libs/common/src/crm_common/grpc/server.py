@@ -65,7 +65,11 @@ class GrpcServer:
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
             interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions)],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", settings.grpc_max_message_mb * 1024 * 1024),
+                ("grpc.max_send_message_length", settings.grpc_max_message_mb * 1024 * 1024),
+            ],
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -79,14 +83,30 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
         self._stopped = threading.Event()
+        self._ready: bool | None = None
 
     def start(self) -> None:
         for item in self.background:
             item.start()
         self.server.start()
-        for name in ["", *(b.full_name for b in self.bindings)]:
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self._update_readiness()
+        threading.Thread(target=self._watch_readiness, name="readiness", daemon=True).start()
         log.info("gRPC API listening", extra={"fields": {"port": self.port}})
+
+    def _update_readiness(self) -> None:
+        ready = all(getattr(item, "ready", True) for item in self.background)
+        if ready != self._ready and not self._stopped.is_set():
+            status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            for binding in self.bindings:
+                self.health.set(binding.full_name, status)
+            if self._ready is not None:
+                log.warning("readiness changed", extra={"fields": {"ready": ready}})
+            self._ready = ready
+
+    def _watch_readiness(self) -> None:
+        while not self._stopped.wait(1.0):
+            self._update_readiness()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting, let in-flight calls finish (up to the grace period), then stop helpers."""

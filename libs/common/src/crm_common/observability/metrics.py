@@ -45,6 +45,10 @@ event_delivery_seconds = Histogram(
 )
 
 
+dead_letter_depth = Gauge("crm_dead_letter_queue_depth", "Messages parked in a consumer's dead-letter queue.", ["queue"])
+dependency_up = Gauge("crm_dependency_up", "1 while the process reaches a dependency (database), else 0.", ["dependency"])
+
+
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:
     """Exposes /metrics on its own port (a daemon thread), so scrapes never touch gRPC threads."""
     if port:
