@@ -35,7 +35,7 @@ def test_create_lead_normalises_scores_and_publishes(lead_input, app, admin) -> 
     assert lead.source.utm.source == "facebook" and lead.source.cookie_id == "ck-123"
     assert lead.score == sum(r.points for r in lead.score_reasons) > 0
     assert {r.rule for r in lead.score_reasons} >= {"channel", "product_interest", "completeness.phone"}
-    assert app.outbox_types() == ["LeadCaptured", "LeadQualified"]
+    assert app.outbox_types() == ["LeadCaptured"]  # its status (MQL) travels in it
 
 
 def test_lead_without_interest_stays_new(lead_input, app, admin) -> None:
@@ -52,7 +52,7 @@ def test_repeat_with_same_request_id_returns_first_result(lead_input, app, admin
     again = app.stub.CreateLead(request, metadata=admin)
     assert again.lead.lead_id == first.lead.lead_id
     assert app.count("leads") == 1
-    assert app.outbox_types() == ["LeadCaptured", "LeadQualified"]
+    assert app.outbox_types() == ["LeadCaptured"]
 
 
 def test_request_id_reused_for_another_request_is_refused(lead_input, app, admin) -> None:
@@ -259,3 +259,18 @@ def _capture(app, admin, lead: lead_pb2.LeadInput) -> object:
         info = resource_info(exc)
         return (exc.code().name, info[1] if info else None)
     return "created"
+
+
+def test_lead_qualified_marks_later_moves_to_mql_and_sql(lead_input, app, admin) -> None:
+    new = app.stub.CreateLead(
+        svc.CreateLeadRequest(request_id=rid(), lead=lead_input(product_interest=common_pb2.PRODUCT_TYPE_UNSPECIFIED)), metadata=admin
+    ).lead
+    assert new.status == lead_pb2.LEAD_STATUS_NEW
+    # The same person comes back through a form, now interested in a product: MQL.
+    form = svc.CaptureWebFormRequest(
+        request_id=rid(), full_name="Nguyễn Văn An", phone="0912345678", product_interest=common_pb2.PRODUCT_TYPE_MORTGAGE
+    )
+    promoted = app.stub.CaptureWebForm(form, metadata=admin)
+    assert promoted.matched_open_lead and promoted.lead.status == lead_pb2.LEAD_STATUS_MQL
+    qualified = [e for e in app.outbox_types() if e == "LeadQualified"]
+    assert qualified == ["LeadQualified"]

@@ -101,10 +101,9 @@ class LeadHandlers:
         return lead
 
     def _capture_events(self, lead: Lead, correlation_id: str) -> list[Any]:
-        found = [self.events.captured(lead, correlation_id)]
-        if lead.status == Status.MQL:
-            found.append(self.events.qualified(lead, correlation_id))
-        return found
+        # One event per change: a lead captured already marketing-qualified says so in its
+        # LeadCaptured (lead.status = MQL); LeadQualified marks a later move to MQL or SQL.
+        return [self.events.captured(lead, correlation_id)]
 
     def _get(self, uow: LeadUnitOfWork, lead_id: str) -> Lead:
         if not lead_id:

@@ -22,7 +22,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class LeadCaptured(_message.Message):
-    """Published to the "lead.events" exchange with the message name as routing key."""
+    """Published to the "lead.events" exchange with the message name as routing key.
+
+    A new lead; lead.status is NEW or, when it already meets the MQL rule, MQL.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -81,6 +84,10 @@ Global___LeadScored: _TypeAlias = LeadScored  # noqa: Y015
 
 @_typing.final
 class LeadQualified(_message.Message):
+    """A lead became MQL (after capture: behaviour or a web-form resubmission) or SQL (telesales).
+    A lead captured already meeting the MQL rule publishes only LeadCaptured, with status MQL.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
