@@ -95,6 +95,8 @@ def new_metadata() -> MetaData:
         Column("consumer", String(200), primary_key=True),
         Column("event_id", String(36), primary_key=True),
         Column("processed_at", UtcDateTime, nullable=False),
+        # Retention deletes by age (crm_common.retention).
+        Index("ix_inbox_processed_at", "processed_at"),
     )
     Table(
         "idempotency_keys",

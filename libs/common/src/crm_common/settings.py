@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
     event_max_attempts: int = 5
     event_retry_base_ms: int = 500
     event_prefetch: int = 50
+    # How long idempotency keys and inbox marks are kept: past the callers' retries and past
+    # any redelivery or dead-letter replay (a replay after this may apply an event twice).
+    idempotency_retention_hours: float = 168.0
+    inbox_retention_days: float = 30.0
     # How often each consumer reports its dead-letter queue's depth.
     event_dlq_depth_seconds: float = 15.0
 

@@ -31,6 +31,7 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
     from crm_account.entrypoints.grpc_api import PERMISSIONS, AccountServicer
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
+    from crm_common.retention import platform_janitor
 
     engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
@@ -40,4 +41,4 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay]
+    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata)]

@@ -89,6 +89,7 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.client import open_channel
     from crm_common.grpc.server import ServiceBinding
+    from crm_common.retention import platform_janitor
     from crm_lead.adapters.clients import GrpcAccountDirectory, GrpcOpportunityBook
     from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
 
@@ -113,4 +114,9 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay, ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds)]
+    return [binding], [
+        DatabaseHealth(engine),
+        relay,
+        platform_janitor(settings, engine, metadata),
+        ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds),
+    ]

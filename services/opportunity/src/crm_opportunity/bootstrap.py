@@ -30,6 +30,7 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
+    from crm_common.retention import platform_janitor
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
 
     engine = service_engine(settings)
@@ -40,4 +41,4 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay]
+    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata)]
