@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 SERVICES := lead account opportunity
-# Run one service's tests or migrations only: `make test service=lead`.
+# One service's tests or migrations only: `make test-unit test-integration service=lead`, `make migrate service=lead`.
 service ?=
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv

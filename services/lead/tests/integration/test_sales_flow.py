@@ -90,6 +90,8 @@ def test_status_machine_refuses_illegal_moves(app, manager) -> None:
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     nurtured = app.stub.ReturnToNurture(svc.ReturnToNurtureRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales).lead
     assert nurtured.status == lead_pb2.LEAD_STATUS_NURTURE
+    assert not nurtured.HasField("assignment")  # hidden from sales
+    assert app.outbox_types()[-1] == "LeadReturnedToNurture"
     with pytest.raises(grpc.RpcError) as err:
         app.stub.DisqualifyLead(svc.DisqualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -49,6 +49,18 @@ class ProtoLeadEvents:
             source=source_to_proto(lead.source),
         )
 
+    def returned_to_nurture(self, lead: Lead, previous_status: str, previous_owner: str, correlation_id: str) -> events_pb2.LeadReturnedToNurture:
+        return new_event(
+            events_pb2.LeadReturnedToNurture,
+            PRODUCER,
+            correlation_id,
+            lead_id=lead.lead_id,
+            previous_status=enum_value(lead_pb2.LeadStatus, previous_status),
+            note=lead.status_note,
+            previous_owner_id=previous_owner,
+            source=source_to_proto(lead.source),
+        )
+
     def assigned(self, lead: Lead, correlation_id: str) -> events_pb2.LeadAssigned:
         message = lead_to_proto(lead, utcnow())
         return new_event(events_pb2.LeadAssigned, PRODUCER, correlation_id, lead_id=lead.lead_id, assignment=message.assignment)

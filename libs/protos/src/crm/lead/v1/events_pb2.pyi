@@ -151,6 +151,46 @@ class LeadDisqualified(_message.Message):
 Global___LeadDisqualified: _TypeAlias = LeadDisqualified  # noqa: Y015
 
 @_typing.final
+class LeadReturnedToNurture(_message.Message):
+    """Sales handed the lead back to marketing for nurturing; it leaves sales' worklists."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_OWNER_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    previous_status: _lead_pb2.LeadStatus.ValueType
+    """The status it left (MQL, CONTACTED, SQL, DISQUALIFIED or NEW)."""
+    note: _builtins.str
+    previous_owner_id: _builtins.str
+    """Who owned it in sales until now."""
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def source(self) -> _lead_pb2.LeadSource: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        lead_id: _builtins.str = ...,
+        previous_status: _lead_pb2.LeadStatus.ValueType = ...,
+        note: _builtins.str = ...,
+        previous_owner_id: _builtins.str = ...,
+        source: _lead_pb2.LeadSource | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "metadata", b"metadata", "note", b"note", "previous_owner_id", b"previous_owner_id", "previous_status", b"previous_status", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadReturnedToNurture: _TypeAlias = LeadReturnedToNurture  # noqa: Y015
+
+@_typing.final
 class LeadAssigned(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
