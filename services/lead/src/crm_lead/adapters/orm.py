@@ -63,7 +63,14 @@ leads = Table(
     Index("ix_leads_status_created_at", "status", "created_at"),
     Index("ix_leads_owner_id_status", "owner_id", "status"),
     Index("ix_leads_campaign_id", "campaign_id"),
-    Index("ix_leads_name_folded", "name_folded"),
+    # Name search matches the start of any word (LIKE 'x%' OR LIKE '% x%'); on PostgreSQL a
+    # trigram index serves both (pg_trgm, migration 0003). A btree could serve neither.
+    Index(
+        "ix_leads_name_folded_trgm",
+        "name_folded",
+        postgresql_using="gin",
+        postgresql_ops={"name_folded": "gin_trgm_ops"},
+    ),
     Index("ix_leads_phone_e164", "phone_e164"),
     Index("ix_leads_email", "email"),
 )
