@@ -131,8 +131,7 @@ R = TypeVar("R")
 def run_idempotent(
     uow_factory: Callable[[], U],
     method: str,
-    request_id: str,
-    fingerprint: str,
+    key: Idempotent,
     first_call: Callable[[U], tuple[R, str]],
     repeat_call: Callable[[U, str], R],
 ) -> R:
@@ -144,12 +143,12 @@ def run_idempotent(
     """
     for attempt in (1, 2):
         with uow_factory() as uow:
-            ref = uow.previous_result(method, request_id, fingerprint)
+            ref = uow.previous_result(method, key.request_id, key.fingerprint)
             if ref is not None:
                 return repeat_call(uow, ref)
             try:
                 result, ref = first_call(uow)
-                uow.remember_result(method, request_id, fingerprint, ref)
+                uow.remember_result(method, key.request_id, key.fingerprint, ref)
                 uow.commit()
             except WRITE_CONFLICTS:
                 if attempt == 2:

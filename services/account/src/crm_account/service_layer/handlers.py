@@ -85,7 +85,7 @@ class AccountHandlers:
                 return Resolution(account, matched=False, matched_on=None)
             return Resolution(account, matched=True, matched_on=MatchField(outcome))
 
-        return run_idempotent(self.uow, "ResolvePersonAccount", cmd.key.request_id, cmd.key.fingerprint, first, repeat)
+        return run_idempotent(self.uow, "ResolvePersonAccount", cmd.key, first, repeat)
 
     def _prospect(self, person: Person) -> PersonAccount:
         now, actor = self.clock(), current_principal().subject

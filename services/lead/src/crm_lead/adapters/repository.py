@@ -15,7 +15,7 @@ from crm_common.contact import fold
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
 from crm_lead.adapters.orm import contact_attempts, conversions, imports, lead_behaviours, lead_opportunities, leads, metadata, teams
-from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Lead, ScoreReason, Source, Status
+from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, ScoreReason, Source, Status
 
 _SOURCE_FIELDS = [f for f in Source.__dataclass_fields__]
 
@@ -66,27 +66,6 @@ class CaptureOutcome:
     # A duplicate: the open lead with the same phone or email, and which of the two matched.
     duplicate_of: str = ""
     duplicate_on: str = ""
-
-
-@dataclass(frozen=True)
-class Conversion:
-    lead_id: str
-    state: str
-    # The ConvertLead call that started the saga; answered as done when recovery completes it.
-    request_id: str
-    request_fingerprint: str
-    product: str
-    amount_minor: int | None
-    currency: str
-    expected_close_at: datetime | None
-    owner_id: str
-    account_id: str
-    matched_existing_account: bool
-    opportunity_id: str
-    attempts: int
-    last_error: str
-    created_at: datetime
-    updated_at: datetime
 
 
 def _dumps(value: Any) -> str:

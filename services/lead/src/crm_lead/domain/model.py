@@ -207,3 +207,26 @@ class Lead:
         if self.first_contact_at is None or self.assigned_at is None:
             return None
         return max(0, int((self.first_contact_at - self.assigned_at) / timedelta(minutes=1)))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The state of one lead's conversion saga (docs/conversion.md): what is done so far."""
+
+    lead_id: str
+    state: str
+    # The ConvertLead call that started the saga; answered as done when recovery completes it.
+    request_id: str
+    request_fingerprint: str
+    product: str
+    amount_minor: int | None
+    currency: str
+    expected_close_at: datetime | None
+    owner_id: str
+    account_id: str
+    matched_existing_account: bool
+    opportunity_id: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    updated_at: datetime

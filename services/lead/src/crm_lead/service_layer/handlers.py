@@ -15,10 +15,9 @@ from crm_common.auth import current_principal
 from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
 from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
 from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request, run_idempotent
-from crm_lead.adapters.repository import Conversion
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.capture import CleanLead, clean
-from crm_lead.domain.model import ContactAttempt, ContactOutcome, Lead, Status
+from crm_lead.domain.model import ContactAttempt, ContactOutcome, Conversion, Lead, Status
 from crm_lead.domain.scoring import INTEREST_BEHAVIOURS, ScoringRules
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook
@@ -73,7 +72,7 @@ class LeadHandlers:
         first: Callable[[LeadUnitOfWork], tuple[Any, str]],
         repeat: Callable[[LeadUnitOfWork, str], Any] | None = None,
     ) -> Any:
-        return run_idempotent(self.uow, method, key.request_id, key.fingerprint, first, repeat or (lambda u, ref: u.leads.get(ref)))
+        return run_idempotent(self.uow, method, key, first, repeat or (lambda u, ref: u.leads.get(ref)))
 
     def _new_lead(self, data: CleanLead, now: datetime) -> Lead:
         actor = current_principal().subject

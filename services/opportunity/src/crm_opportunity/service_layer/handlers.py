@@ -65,7 +65,7 @@ class OpportunityHandlers:
         def repeat(uow: OpportunityUnitOfWork, ref: str) -> Opportunity:
             return uow.opportunities.get(ref)
 
-        return run_idempotent(self.uow, "CreateOpportunity", cmd.key.request_id, cmd.key.fingerprint, first, repeat)
+        return run_idempotent(self.uow, "CreateOpportunity", cmd.key, first, repeat)
 
     def _open(self, new: NewOpportunity) -> Opportunity:
         now, principal = self.clock(), current_principal()
