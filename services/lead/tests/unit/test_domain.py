@@ -134,3 +134,17 @@ def test_clean_collects_every_violation() -> None:
     )
     assert violations == [] and data is not None
     assert (data.full_name, data.email, data.currency) == ("Lê Thị Hoa", "hoa@x.vn", "VND")
+
+
+def test_scoring_rules_come_from_a_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text('{"channel": {"WEB_FORM": 40}, "product_interest": {}, "mobile_phone": 0}', encoding="utf-8")
+    rules = ScoringRules.load(str(rules_file))
+    score, reasons = rules.score(make_lead())
+    assert [r for r in reasons if r.rule == "channel"][0].points == 40
+    assert not any(r.rule == "product_interest" for r in reasons)
+    assert score == sum(r.points for r in reasons)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="JSON object"):
+        ScoringRules.load(str(bad))
