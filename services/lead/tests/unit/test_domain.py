@@ -141,7 +141,7 @@ def test_scoring_rules_come_from_a_file(tmp_path) -> None:  # type: ignore[no-un
     rules_file.write_text('{"channel": {"WEB_FORM": 40}, "product_interest": {}, "mobile_phone": 0}', encoding="utf-8")
     rules = ScoringRules.load(str(rules_file))
     score, reasons = rules.score(make_lead())
-    assert [r for r in reasons if r.rule == "channel"][0].points == 40
+    assert next(r for r in reasons if r.rule == "channel").points == 40
     assert not any(r.rule == "product_interest" for r in reasons)
     assert score == sum(r.points for r in reasons)
     bad = tmp_path / "bad.json"
