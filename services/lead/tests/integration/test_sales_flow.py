@@ -164,3 +164,18 @@ def test_recovery_completes_an_abandoned_conversion(app, manager) -> None:
     # The caller's retry now answers with the finished conversion, not an error.
     assert app.stub.ConvertLead(request, metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
     assert app.outbox_types().count("LeadConverted") == 1
+
+
+def test_leads_with_marketing_are_hidden_from_sales(app, manager) -> None:
+    new = capture(app, product_interest=0, phone="0905111222", email="new@example.com")
+    mql = capture(app, phone="0905333444", email="mql@example.com")
+    telesales, marketing = bearer("agent-7", ["telesales"]), bearer("mkt-2", ["marketing"])
+    seen_by_sales = {x.lead_id for x in app.stub.ListLeads(svc.ListLeadsRequest(), metadata=telesales).leads}
+    assert seen_by_sales == {mql.lead_id}
+    assert app.stub.ListLeads(svc.ListLeadsRequest(statuses=[lead_pb2.LEAD_STATUS_NEW]), metadata=telesales).leads == []
+    seen_by_marketing = {x.lead_id for x in app.stub.ListLeads(svc.ListLeadsRequest(), metadata=marketing).leads}
+    assert seen_by_marketing == {new.lead_id, mql.lead_id}
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.GetLead(svc.GetLeadRequest(lead_id=new.lead_id), metadata=telesales)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=new.lead_id), metadata=manager).lead.status == lead_pb2.LEAD_STATUS_NEW

@@ -148,3 +148,13 @@ def test_scoring_rules_come_from_a_file(tmp_path) -> None:  # type: ignore[no-un
     bad.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ValueError, match="JSON object"):
         ScoringRules.load(str(bad))
+
+
+def test_sales_sees_only_the_leads_it_works_on() -> None:
+    from crm_lead.domain.model import visible_statuses
+
+    assert visible_statuses((), sales_view=False) == ()
+    assert visible_statuses((), sales_view=True) == ("CONTACTED", "CONVERTED", "MQL", "SQL")
+    assert visible_statuses(("NEW", "SQL"), sales_view=True) == ("SQL",)
+    assert visible_statuses(("NURTURE",), sales_view=True) is None
+    assert visible_statuses(("NURTURE",), sales_view=False) == ("NURTURE",)

@@ -8,6 +8,9 @@ Permissions are `<resource>.<verb>`; each RPC names the one it needs in its serv
 from __future__ import annotations
 
 LEAD_READ = "leads.read"
+# Seeing every lead; without it a caller sees only the leads sales works on (MQL, CONTACTED,
+# SQL) and converted ones: the rest stay with marketing, hidden from sales.
+LEAD_READ_ALL = "leads.read_all"
 LEAD_WRITE = "leads.write"
 LEAD_IMPORT = "leads.import"
 LEAD_ASSIGN = "leads.assign"
@@ -26,13 +29,13 @@ _TELESALES = {LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY, ACCOUNT_READ}
 _RM = _TELESALES | {LEAD_CONVERT, ACCOUNT_WRITE, OPPORTUNITY_READ, OPPORTUNITY_WRITE, PII_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "marketing": frozenset({LEAD_READ, LEAD_WRITE, LEAD_IMPORT}),
+    "marketing": frozenset({LEAD_READ, LEAD_READ_ALL, LEAD_WRITE, LEAD_IMPORT}),
     "web_capture": frozenset({LEAD_WRITE}),
     "telesales": frozenset(_TELESALES),
     "rm": frozenset(_RM),
-    "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE}),
+    "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
-    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN}),
+    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL}),
     "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE}),
 }
 

@@ -15,7 +15,7 @@ from crm_common.contact import fold
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
 from crm_lead.adapters.orm import contact_attempts, conversions, imports, lead_behaviours, lead_opportunities, leads, metadata, teams
-from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, ScoreReason, Source, Status
+from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, LeadFilter, ScoreReason, Source, Status
 
 _SOURCE_FIELDS = [f for f in Source.__dataclass_fields__]
 
@@ -39,20 +39,6 @@ def _to_lead(row: Any) -> Lead:
     data.pop("name_folded")
     reasons = [ScoreReason(**r) for r in data.pop("score_reasons") or []]
     return Lead(**{**data, "status": Status(data["status"]), "source": source, "score_reasons": reasons})
-
-
-@dataclass(frozen=True)
-class LeadFilter:
-    statuses: tuple[str, ...] = ()
-    owner_id: str = ""
-    team_id: str = ""
-    channel: str = ""
-    campaign_id: str = ""
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    phone_e164: str = ""
-    email: str = ""
-    name_prefix: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,19 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 # Leads sales works on; the rest stay with marketing and are hidden from sales.
 SALES_STATUSES = frozenset({Status.MQL, Status.CONTACTED, Status.SQL})
+# What a sales caller (without leads.read_all) may see: its working leads and converted ones.
+SALES_VISIBLE_STATUSES = SALES_STATUSES | {Status.CONVERTED}
+
+
+def visible_statuses(requested: tuple[str, ...], sales_view: bool) -> tuple[str, ...] | None:
+    """The statuses a listing may return; None when the filter leaves nothing to see."""
+    if not sales_view:
+        return requested
+    allowed = tuple(sorted(str(s) for s in SALES_VISIBLE_STATUSES))
+    narrowed = tuple(s for s in requested if s in allowed) if requested else allowed
+    return narrowed or None
+
+
 # Leads that a new capture with the same phone or email duplicates.
 OPEN_STATUSES = frozenset({Status.NEW, Status.MQL, Status.CONTACTED, Status.SQL, Status.NURTURE})
 
@@ -230,3 +243,19 @@ class Conversion:
     last_error: str
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """What a lead listing asks for; empty fields do not filter."""
+
+    statuses: tuple[str, ...] = ()
+    owner_id: str = ""
+    team_id: str = ""
+    channel: str = ""
+    campaign_id: str = ""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    phone_e164: str = ""
+    email: str = ""
+    name_prefix: str = ""

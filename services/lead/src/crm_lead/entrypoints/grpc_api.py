@@ -12,9 +12,8 @@ from crm_common.db import utcnow
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
 from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, enum_name, lead_to_proto, source_from_proto
-from crm_lead.adapters.repository import LeadFilter
 from crm_lead.domain.capture import LeadDraft
-from crm_lead.domain.model import Lead
+from crm_lead.domain.model import Lead, LeadFilter
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.handlers import LeadHandlers
 

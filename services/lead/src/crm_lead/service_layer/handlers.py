@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from crm_common.auth import current_principal
+from crm_common.auth.roles import LEAD_READ_ALL
 from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
-from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
+from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from crm_common.pagination import Page
 from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request, run_idempotent
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.capture import CleanLead, clean
-from crm_lead.domain.model import ContactAttempt, ContactOutcome, Conversion, Lead, Status
+from crm_lead.domain.model import SALES_VISIBLE_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, LeadFilter, Status, visible_statuses
 from crm_lead.domain.scoring import INTEREST_BEHAVIOURS, ScoringRules
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook
@@ -39,6 +41,11 @@ class LeadEvents(Protocol):
     def returned_to_nurture(self, lead: Lead, previous_status: str, previous_owner: str, correlation_id: str) -> Any: ...
     def contacted(self, lead: Lead, attempt: ContactAttempt, first: bool, breached: bool, correlation_id: str) -> Any: ...
     def converted(self, lead: Lead, correlation_id: str) -> Any: ...
+
+
+def _sales_view() -> bool:
+    """Callers without leads.read_all see only what sales works on (PRODUCT.md: the rest stays with marketing)."""
+    return not current_principal().can(LEAD_READ_ALL)
 
 
 def _prefixed(violations: list[FieldViolation], prefix: str) -> list[FieldViolation]:
@@ -352,11 +359,17 @@ class LeadHandlers:
         if not lead_id:
             raise InvalidArgument(FieldViolation("lead_id", "required"))
         with self.uow() as uow:
-            return uow.leads.get(lead_id), uow.leads.contact_attempts(lead_id)
+            lead = uow.leads.get(lead_id)
+            if _sales_view() and lead.status not in SALES_VISIBLE_STATUSES:
+                raise PermissionDenied(f"lead {lead_id} is {lead.status}: it is with marketing, not sales")
+            return lead, uow.leads.contact_attempts(lead_id)
 
-    def list_leads(self, where: Any, page: Any) -> tuple[list[Lead], Any]:
+    def list_leads(self, where: LeadFilter, page: Page) -> tuple[list[Lead], dict[str, Any] | None]:
+        statuses = visible_statuses(where.statuses, _sales_view())
+        if statuses is None:
+            return [], None
         with self.uow() as uow:
-            return uow.leads.search(where, page)
+            return uow.leads.search(replace(where, statuses=statuses), page)
 
     # -- conversion saga
     def convert_lead(self, cmd: commands.ConvertLead) -> Lead:
