@@ -348,13 +348,38 @@ def test_alert_rules_hook_renders_extra_groups(render):
     r = render(
         sets=[
             "observability.alerts.enabled=true",
-            "observability.alerts.extraGroups[0].name=crm",
+            "observability.alerts.extraGroups[0].name=site",
             "observability.alerts.extraGroups[0].rules[0].alert=CrmDown",
             "observability.alerts.extraGroups[0].rules[0].expr=up == 0",
         ]
     )
     (rule,) = r.of_kind("PrometheusRule")
-    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "CrmDown"
+    groups = {g["name"]: g for g in rule["spec"]["groups"]}
+    assert groups["site"]["rules"][0]["alert"] == "CrmDown"
+    # The rules shipped in files/alerts come along, Prometheus templates untouched.
+    shipped = {a["alert"]: a for g in groups.values() for a in g["rules"]}
+    assert {"CrmGrpcInternalErrors", "CrmDatabaseUnreachable", "CrmOutboxLagging", "CrmDeadLetters"} <= set(shipped)
+    assert "{{ $labels.queue }}" in shipped["CrmDeadLetters"]["annotations"]["summary"]
+
+
+def test_shipped_alerts_use_only_metrics_the_services_export():
+    """An alert on a metric nobody exports never fires: every crm_/grpc_server_ name must exist."""
+    import re
+    from pathlib import Path
+
+    import yaml
+    from prometheus_client import REGISTRY
+
+    import crm_common.observability.metrics  # noqa: F401  (registers the metrics)
+
+    # Family names: a counter's family is named without its _total suffix.
+    families = {family.name for family in REGISTRY.collect()}
+    for path in Path("deploy/helm/crm/files/alerts").glob("*.yaml"):
+        for group in yaml.safe_load(path.read_text()):
+            for rule in group["rules"]:
+                for name in re.findall(r"\b((?:crm|grpc_server)_[a-z_]+)\b", rule["expr"]):
+                    family = re.sub(r"_(total|bucket|sum|count)$", "", name)
+                    assert family in families, f"{path.name}: {rule['alert']} uses {name}, which no service exports"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
