@@ -362,8 +362,9 @@ def test_alert_rules_hook_renders_extra_groups(render):
     assert "{{ $labels.queue }}" in shipped["CrmDeadLetters"]["annotations"]["summary"]
 
 
-def test_shipped_alerts_use_only_metrics_the_services_export():
-    """An alert on a metric nobody exports never fires: every crm_/grpc_server_ name must exist."""
+def test_shipped_alerts_and_dashboards_use_only_metrics_the_services_export():
+    """An alert on a metric nobody exports never fires, a panel stays empty: every name must exist."""
+    import json
     import re
     from pathlib import Path
 
@@ -374,12 +375,20 @@ def test_shipped_alerts_use_only_metrics_the_services_export():
 
     # Family names: a counter's family is named without its _total suffix.
     families = {family.name for family in REGISTRY.collect()}
-    for path in Path("deploy/helm/crm/files/alerts").glob("*.yaml"):
-        for group in yaml.safe_load(path.read_text()):
-            for rule in group["rules"]:
-                for name in re.findall(r"\b((?:crm|grpc_server)_[a-z_]+)\b", rule["expr"]):
-                    family = re.sub(r"_(total|bucket|sum|count)$", "", name)
-                    assert family in families, f"{path.name}: {rule['alert']} uses {name}, which no service exports"
+    queries = [
+        (f"{path.name}: {rule['alert']}", rule["expr"])
+        for path in Path("deploy/helm/crm/files/alerts").glob("*.yaml")
+        for group in yaml.safe_load(path.read_text())
+        for rule in group["rules"]
+    ]
+    for path in Path("deploy/helm/crm/files/dashboards").glob("*.json"):
+        dashboard = json.loads(path.read_text())
+        queries += [(f"{path.name}: {p['title']}", t["expr"]) for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert queries
+    for where, expr in queries:
+        for name in re.findall(r"\b((?:crm|grpc_server)_[a-z_]+)\b", expr):
+            family = re.sub(r"_(total|bucket|sum|count)$", "", name)
+            assert family in families, f"{where} uses {name}, which no service exports"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
