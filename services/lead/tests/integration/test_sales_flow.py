@@ -179,3 +179,21 @@ def test_leads_with_marketing_are_hidden_from_sales(app, manager) -> None:
         app.stub.GetLead(svc.GetLeadRequest(lead_id=new.lead_id), metadata=telesales)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert app.stub.GetLead(svc.GetLeadRequest(lead_id=new.lead_id), metadata=manager).lead.status == lead_pb2.LEAD_STATUS_NEW
+
+
+def test_a_stalled_conversion_is_claimed_by_one_recovery_loop_at_a_time(app, manager) -> None:
+    from datetime import timedelta
+
+    from crm_common.db import utcnow
+
+    lead = to_sql(app, manager, capture(app).lead_id)
+    app.accounts.down = True
+    with pytest.raises(grpc.RpcError):
+        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=bearer("rm-1", ["rm"]))
+    later = utcnow() + timedelta(minutes=5)
+    claims = []
+    for _replica in range(2):  # two recovery loops looking at the same moment
+        with app.handlers.uow() as uow:
+            claims.append(uow.leads.claim_stalled_conversions(later - timedelta(minutes=1), later))
+            uow.commit()
+    assert claims == [[lead.lead_id], []]

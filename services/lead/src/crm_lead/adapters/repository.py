@@ -280,15 +280,21 @@ class LeadRepository:
     def update_conversion(self, lead_id: str, **values: Any) -> None:
         self.conn.execute(update(conversions).where(conversions.c.lead_id == lead_id).values(**values))
 
-    def stalled_conversions(self, older_than: datetime, limit: int = 50) -> list[str]:
-        return list(
-            self.conn.execute(
-                select(conversions.c.lead_id)
-                .where(conversions.c.state != "COMPLETED", conversions.c.updated_at < older_than)
-                .order_by(conversions.c.updated_at)
-                .limit(limit)
-            ).scalars()
+    def claim_stalled_conversions(self, older_than: datetime, now: datetime, limit: int = 50) -> list[str]:
+        """Takes unfinished conversions not touched since `older_than`, marking them touched now:
+        another replica's recovery loop skips them (locked or fresh) instead of racing this one."""
+        stalled = (
+            select(conversions.c.lead_id)
+            .where(conversions.c.state != "COMPLETED", conversions.c.updated_at < older_than)
+            .order_by(conversions.c.updated_at)
+            .limit(limit)
         )
+        if self.conn.dialect.name == "postgresql":
+            stalled = stalled.with_for_update(skip_locked=True)
+        claimed = self.conn.execute(
+            update(conversions).where(conversions.c.lead_id.in_(stalled.scalar_subquery())).values(updated_at=now).returning(conversions.c.lead_id)
+        )
+        return list(claimed.scalars())
 
     # -- imports and closed loop
     def save_import(self, import_id: str, results: list[dict[str, Any]], now: datetime) -> None:

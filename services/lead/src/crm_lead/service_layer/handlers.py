@@ -490,7 +490,9 @@ class LeadHandlers:
     def resume_stalled_conversions(self, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Completes conversions whose caller gave up midway; run periodically by the API process."""
         with self.uow() as uow:
-            stalled = uow.leads.stalled_conversions(self.clock() - older_than)
+            now = self.clock()
+            stalled = uow.leads.claim_stalled_conversions(now - older_than, now)
+            uow.commit()
         done = 0
         for lead_id in stalled:
             try:
