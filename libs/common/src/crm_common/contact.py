@@ -79,8 +79,8 @@ def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> NormalisedPhone:
     text = _modernise(text)
     try:
         parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ContactError(f"not a phone number: {exc}") from None
+    except phonenumbers.NumberParseException:
+        raise ContactError("not a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
         raise ContactError("not a valid phone number for its country")
     number_type = phonenumbers.number_type(parsed)

@@ -7,6 +7,7 @@
     crmctl lead qualify LEAD_ID
     crmctl lead convert LEAD_ID
     crmctl lead get LEAD_ID | crmctl lead list [--query nguyen]
+    crmctl lead import leads.csv [--channel IMPORT --campaign c1]   # re-running a file changes nothing
     crmctl account get ACCOUNT_ID | crmctl opportunity list --account ACCOUNT_ID
 
 Targets come from LEAD_GRPC_TARGET, ACCOUNT_GRPC_TARGET, OPPORTUNITY_GRPC_TARGET (default: the
@@ -45,7 +46,9 @@ def _token(role: str, subject: str) -> str:
     )
 
 
-def _call(args: argparse.Namespace, service: str, stub_cls: Any, method: str, request: Any) -> int:
+def _call(
+    args: argparse.Namespace, service: str, stub_cls: Any, method: str, request: Any, quiet: bool = False, reply_into: list[Any] | None = None
+) -> int:
     token = os.environ.get("CRM_TOKEN") or _token(args.role, args.subject)
     with grpc.insecure_channel(_target(service)) as channel:
         try:
@@ -57,7 +60,10 @@ def _call(args: argparse.Namespace, service: str, stub_cls: Any, method: str, re
             for field, why in field_violations(exc):
                 print(f"  {field}: {why}", file=sys.stderr)
             return 1
-    print(MessageToJson(reply, ensure_ascii=False, indent=2))
+    if reply_into is not None:
+        reply_into.append(reply)
+    if not quiet:
+        print(MessageToJson(reply, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -74,6 +80,7 @@ def _lead(args: argparse.Namespace) -> int:
     def call(method: str, request: Any) -> int:
         return _call(args, "lead", LeadServiceStub, method, request)
 
+    args.channel = args.channel or ("IMPORT" if args.action == "import" else "CALL_CENTER")
     if args.action == "capture":
         lead = lead_pb2.LeadInput(
             contact=lead_pb2.ContactInput(full_name=args.name, phone=args.phone, email=args.email, national_id=args.national_id),
@@ -82,6 +89,8 @@ def _lead(args: argparse.Namespace) -> int:
             marketing_consent=args.consent,
         )
         return call("CreateLead", svc.CreateLeadRequest(request_id=_rid(args), lead=lead))
+    if args.action == "import":
+        return _import_leads(args, call)
     if args.action == "get":
         return call("GetLead", svc.GetLeadRequest(lead_id=args.id))
     if args.action == "list":
@@ -109,6 +118,96 @@ def _lead(args: argparse.Namespace) -> int:
     if args.action == "convert":
         return call("ConvertLead", svc.ConvertLeadRequest(request_id=_rid(args), lead_id=args.id))
     raise AssertionError(args.action)
+
+
+IMPORT_COLUMNS = (
+    "full_name",
+    "phone",
+    "email",
+    "national_id",
+    "province_code",
+    "product",
+    "campaign_id",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "consent",
+)
+IMPORT_BATCH = 5000
+
+
+def _import_leads(args: argparse.Namespace, call: Any) -> int:
+    """Sends a CSV (header row; columns from IMPORT_COLUMNS) in batches; each batch's request_id
+    is derived from the file's content, so importing the same file again changes nothing."""
+    import csv
+    import hashlib
+    from pathlib import Path
+
+    from crm.common.v1 import common_pb2
+    from crm.lead.v1 import lead_pb2
+    from crm.lead.v1 import lead_service_pb2 as svc
+
+    raw = Path(args.id).read_bytes()
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    unknown = sorted(set(rows[0]) - set(IMPORT_COLUMNS)) if rows else []
+    if unknown:
+        print(f"unknown columns {unknown}; expected some of {list(IMPORT_COLUMNS)}", file=sys.stderr)
+        return 2
+    digest = hashlib.sha256(raw).hexdigest()[:32]
+    totals = {"created": 0, "duplicate": 0, "invalid": 0}
+    failed = 0
+    for start in range(0, len(rows), IMPORT_BATCH):
+        batch = rows[start : start + IMPORT_BATCH]
+        inputs = []
+        for row in batch:
+            product = (row.get("product") or "").strip().upper()
+            inputs.append(
+                lead_pb2.LeadInput(
+                    contact=lead_pb2.ContactInput(
+                        full_name=row.get("full_name", ""),
+                        phone=row.get("phone", ""),
+                        email=row.get("email", ""),
+                        national_id=row.get("national_id", ""),
+                        province_code=row.get("province_code", ""),
+                    ),
+                    product_interest=common_pb2.ProductType.Value(f"PRODUCT_TYPE_{product if product in _PRODUCTS else 'UNSPECIFIED'}"),
+                    source=lead_pb2.LeadSource(
+                        channel=lead_pb2.Channel.Value(f"CHANNEL_{args.channel}"),
+                        campaign_id=row.get("campaign_id") or args.campaign,
+                        utm=lead_pb2.Utm(source=row.get("utm_source", ""), medium=row.get("utm_medium", ""), campaign=row.get("utm_campaign", "")),
+                        data_origin=lead_pb2.DataOrigin.Value(f"DATA_ORIGIN_{args.origin}"),
+                    ),
+                    marketing_consent=(row.get("consent") or "").strip().lower() in ("1", "true", "yes", "y", "x"),
+                )
+            )
+        request = svc.ImportLeadsRequest(request_id=f"import:{digest}:{start // IMPORT_BATCH}", rows=inputs)
+        captured: list[Any] = []
+        code = _call(args, "lead", _lead_stub(), "ImportLeads", request, quiet=True, reply_into=captured)
+        if code != 0:
+            failed += 1
+            continue
+        reply = captured[0]
+        totals["created"] += reply.created_count
+        totals["duplicate"] += reply.duplicate_count
+        totals["invalid"] += reply.invalid_count
+        for result in reply.results:
+            if result.status == svc.IMPORT_ROW_STATUS_INVALID:
+                line = start + result.row_index + 2  # the header is line 1
+                why = "; ".join(f"{v.field.split('.', 1)[-1]}: {v.description}" for v in result.violations)
+                print(f"line {line}: {why}")
+            elif result.status == svc.IMPORT_ROW_STATUS_DUPLICATE:
+                print(f"line {start + result.row_index + 2}: duplicate of open lead {result.lead_id}")
+    print(f"{len(rows)} rows: {totals['created']} created, {totals['duplicate']} duplicates, {totals['invalid']} invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+_PRODUCTS = {"CREDIT_CARD", "UNSECURED_LOAN", "MORTGAGE", "TERM_DEPOSIT", "CASA", "BANCASSURANCE", "AUTO_LOAN"}
+
+
+def _lead_stub() -> Any:
+    from crm.lead.v1.lead_service_pb2_grpc import LeadServiceStub
+
+    return LeadServiceStub
 
 
 def _account(args: argparse.Namespace) -> int:
@@ -143,14 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--ttl", type=int, default=3600)
 
     lead = sub.add_parser("lead", parents=[common], help="capture, qualify, convert and look at leads")
-    lead.add_argument("action", choices=["capture", "get", "list", "assign", "contact", "qualify", "disqualify", "convert"])
-    lead.add_argument("id", nargs="?", default="")
+    lead.add_argument("action", choices=["capture", "import", "get", "list", "assign", "contact", "qualify", "disqualify", "convert"])
+    lead.add_argument("id", nargs="?", default="", help="the lead id, or the CSV file for import")
+    lead.add_argument("--origin", default="FIRST_PARTY", help="import: FIRST_PARTY, SECOND_PARTY or THIRD_PARTY")
     lead.add_argument("--name", default="")
     lead.add_argument("--phone", default="")
     lead.add_argument("--email", default="")
     lead.add_argument("--national-id", default="")
     lead.add_argument("--product", default="", help="CREDIT_CARD, UNSECURED_LOAN, MORTGAGE, TERM_DEPOSIT, CASA, BANCASSURANCE, AUTO_LOAN")
-    lead.add_argument("--channel", default="CALL_CENTER")
+    lead.add_argument("--channel", default="", help="capture: default CALL_CENTER; import: default IMPORT")
     lead.add_argument("--campaign", default="")
     lead.add_argument("--consent", action="store_true")
     lead.add_argument("--owner", default="")
