@@ -41,9 +41,9 @@ class ServiceCommand:
         args = parser.parse_args(argv)
 
         if args.command == "worker":
-            import eventlet
+            from crm_common.events.green import prepare_worker_process
 
-            eventlet.monkey_patch()
+            prepare_worker_process()
 
         from crm_common.settings import load_settings
 
