@@ -274,3 +274,14 @@ def test_lead_qualified_marks_later_moves_to_mql_and_sql(lead_input, app, admin)
     assert promoted.matched_open_lead and promoted.lead.status == lead_pb2.LEAD_STATUS_MQL
     qualified = [e for e in app.outbox_types() if e == "LeadQualified"]
     assert qualified == ["LeadQualified"]
+
+
+def test_contact_data_is_masked_for_readers_without_a_pii_permission(lead_input, app, admin) -> None:
+    lead = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
+    # A reporting client granted only leads.read and leads.read_all through its token's scope.
+    reader = bearer("reporting-job", [], scope="leads.read leads.read_all")
+    seen = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=reader).lead
+    assert seen.contact.phone.e164 == "+849*****678"
+    assert seen.contact.email == "a***@example.com"
+    assert seen.contact.full_name == "Nguyễn Văn An"  # names are not masked
+    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=admin).lead.contact.phone.e164 == "+84912345678"
