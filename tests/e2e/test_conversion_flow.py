@@ -216,3 +216,30 @@ def test_a_failing_handler_is_retried_with_backoff_then_parked(suite) -> None:
     assert "attempts=3" in line
     queue = "evt-lead-LeadConverted--account.on_lead_converted.dlq"
     wait_until(lambda: scrape_metric(port, "crm_dead_letter_queue_depth", queue=queue) >= 1, timeout=10, what="the dead-letter depth gauge")
+
+
+def test_a_conversion_interrupted_by_an_outage_completes_by_itself(suite) -> None:
+    """The opportunity service is down during ConvertLead: the caller gets UNAVAILABLE and the lead
+    stays SQL; once the service is back, the lead API's recovery loop (acting as the lead service)
+    finishes the conversion without anyone calling again, and without duplicates."""
+    lead = sql_lead(suite, "0966 000 444", "dung.e2e@example.com", "Phạm Văn Dũng")
+    stack, spec = suite.stack, suite.specs["opportunity"]
+    stack.stop_process(stack.process("opportunity", "api"))
+    try:
+        with pytest.raises(grpc.RpcError) as err:
+            suite.lead.ConvertLead(lead_svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=RM, timeout=20)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert suite.lead.GetLead(lead_svc.GetLeadRequest(lead_id=lead.lead_id), metadata=RM).lead.status == lead_pb2.LEAD_STATUS_SQL
+    finally:
+        stack.start_process(spec, "api")
+        stack.wait_healthy(spec, 30)
+
+    def converted() -> lead_pb2.Lead | None:
+        found = suite.lead.GetLead(lead_svc.GetLeadRequest(lead_id=lead.lead_id), metadata=RM).lead
+        return found if found.status == lead_pb2.LEAD_STATUS_CONVERTED else None
+
+    done = wait_until(converted, timeout=30, what="the recovery loop to finish the conversion")
+    opportunities = suite.opportunity.ListOpportunities(opp_svc.ListOpportunitiesRequest(source_lead_id=lead.lead_id), metadata=RM).opportunities
+    assert [o.opportunity_id for o in opportunities] == [done.conversion.opportunity_id]
+    accounts = suite.account.SearchAccounts(account_svc.SearchAccountsRequest(phone="0966000444"), metadata=RM).accounts
+    assert [a.account_id for a in accounts] == [done.conversion.account_id]

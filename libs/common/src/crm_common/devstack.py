@@ -94,13 +94,28 @@ class Stack:
             if migrate.returncode != 0:
                 raise RuntimeError(f"crm-{spec.name} migrate failed:\n{migrate.stderr[-2000:]}")
             for role in ("api", "worker"):
-                log_path = self.run_dir / f"{spec.name}-{role}.log"
-                with open(log_path, "ab") as log:
-                    proc = subprocess.Popen(_command(spec.name, role), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-                self.processes.append(RunningProcess(spec.name, role, proc.pid, str(log_path)))
+                self.start_process(spec, role)
         self.save()
         for spec in self.specs:
             self.wait_healthy(spec, wait_seconds)
+
+    def start_process(self, spec: ServiceSpec, role: str) -> RunningProcess:
+        """Starts `crm-<svc> <role>` (api or worker), logging to the run directory."""
+        log_path = self.run_dir / f"{spec.name}-{role}.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                _command(spec.name, role),
+                env=spec.environment(self.amqp_uri, self.peers),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        running = RunningProcess(spec.name, role, proc.pid, str(log_path))
+        self.processes = [p for p in self.processes if (p.service, p.role) != (spec.name, role)] + [running]
+        return running
+
+    def process(self, service: str, role: str) -> RunningProcess:
+        return next(p for p in self.processes if (p.service, p.role) == (service, role))
 
     def wait_healthy(self, spec: ServiceSpec, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
