@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import Engine, text
@@ -22,6 +23,40 @@ class Background(Protocol):
     def stop(self) -> None: ...
 
 
+class PeriodicTask:
+    """Runs `work` every `every_seconds` on a daemon thread of its own until stopped.
+
+    A failing run is logged and the next one happens on time; stop() waits for a run in progress.
+    """
+
+    def __init__(self, name: str, every_seconds: float, work: Callable[[], object], join_seconds: float = 10.0) -> None:
+        self.name = name
+        self.every_seconds = every_seconds
+        self.work = work
+        self.join_seconds = join_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.join_seconds)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.work()
+            except Exception:
+                log.exception("%s failed; next run in %.0f s", self.name, self.every_seconds)
+
+
 class DatabaseHealth:
     """Pings the service's database every few seconds; the API reports not-ready while it fails.
 
@@ -32,18 +67,15 @@ class DatabaseHealth:
 
     def __init__(self, engine: Engine, every_seconds: float = 5.0) -> None:
         self.engine = engine
-        self.every_seconds = every_seconds
         self.ready = True
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="database-health", daemon=True)
+        self._task = PeriodicTask("database-health", every_seconds, self.check)
 
     def start(self) -> None:
         self.check()
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._task.stop()
 
     def check(self) -> bool:
         try:
@@ -59,7 +91,3 @@ class DatabaseHealth:
         self.ready = ready
         metrics.dependency_up.labels("database").set(1 if ready else 0)
         return ready
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            self.check()

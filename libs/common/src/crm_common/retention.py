@@ -9,12 +9,12 @@ holds long locks, from a thread of the API process.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine, MetaData, Table, delete, select, tuple_
 
 from crm_common.db import utcnow
+from crm_common.lifecycle import PeriodicTask
 from crm_common.settings import ServiceSettings
 
 log = logging.getLogger("crm.retention")
@@ -35,24 +35,14 @@ class PlatformJanitor:
             (metadata.tables["idempotency_keys"], "created_at", idempotency_retention),
             (metadata.tables["inbox"], "processed_at", inbox_retention),
         ]
-        self.every_seconds = every_seconds
         self.batch_size = batch_size
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="platform-janitor", daemon=True)
+        self._task = PeriodicTask("platform-janitor", every_seconds, self.purge)
 
     def start(self) -> None:
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            try:
-                self.purge()
-            except Exception:
-                log.exception("retention cycle failed")
+        self._task.stop()
 
     def purge(self) -> dict[str, int]:
         """Deletes every expired row, a batch per transaction; returns how many per table."""
@@ -61,7 +51,7 @@ class PlatformJanitor:
             cutoff = utcnow() - keep
             total = 0
             pk = tuple_(*table.primary_key.columns)
-            while not self._stop.is_set():
+            while not self._task.stopping:
                 # A bounded batch per transaction (DELETE ... LIMIT is not portable).
                 expired = select(*table.primary_key.columns).where(table.c[column] < cutoff).limit(self.batch_size)
                 with self.engine.begin() as conn:

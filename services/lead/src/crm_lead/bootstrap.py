@@ -5,8 +5,6 @@ gRPC is imported by build_api alone: the worker process (eventlet) must never lo
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -15,7 +13,7 @@ from sqlalchemy import Engine
 from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
-from crm_common.lifecycle import Background, DatabaseHealth
+from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
@@ -27,8 +25,6 @@ from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
-
-log = logging.getLogger("crm.lead")
 
 
 class _NoPeers:
@@ -58,29 +54,14 @@ def build_handlers(
     )
 
 
-class ConversionRecovery:
-    """Periodically completes conversions that stopped midway (a peer was down, the caller left)."""
+def conversion_recovery(handlers: LeadHandlers, every_seconds: float) -> PeriodicTask:
+    """Completes, as the lead service itself, conversions that stopped midway (a peer was down, the caller left)."""
 
-    def __init__(self, handlers: LeadHandlers, every_seconds: float) -> None:
-        self.handlers = handlers
-        self.every_seconds = every_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="conversion-recovery", daemon=True)
+    def resume() -> None:
+        with use_principal(Principal("service:lead", ("service",))):
+            handlers.resume_stalled_conversions(timedelta(seconds=every_seconds))
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            try:
-                with use_principal(Principal("service:lead", ("service",))):
-                    self.handlers.resume_stalled_conversions(timedelta(seconds=self.every_seconds))
-            except Exception:
-                log.exception("conversion recovery cycle failed")
+    return PeriodicTask("conversion-recovery", every_seconds, resume)
 
 
 def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Background]]:
@@ -118,5 +99,5 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
         DatabaseHealth(engine),
         relay,
         platform_janitor(settings, engine, metadata),
-        ConversionRecovery(handlers, settings.lead_conversion_recovery_seconds),
+        conversion_recovery(handlers, settings.lead_conversion_recovery_seconds),
     ]
