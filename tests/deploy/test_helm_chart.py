@@ -12,7 +12,8 @@ from deploy_helpers import CHART, RELEASE, containers, pod_labels, pod_spec, sel
 from deploy_helpers import SCENARIOS as SCENARIO_VALUES
 
 SCENARIOS = ["default", "dev", "production"]
-SECRET_ENV = {"DATABASE_URL", "AMQP_URI", "JWT_KEY", "PII_ENCRYPTION_KEY"}
+PII_ENV = {"PII_KEYS": "PII_KEYS", "PII_INDEX_KEY": "PII_INDEX_KEY"}  # variable -> key in the Secret (default names)
+SECRET_ENV = {"DATABASE_URL", "AMQP_URI", "JWT_KEY", *PII_ENV}
 RELEASE_LABELS = {"app.kubernetes.io/name": "crm", "app.kubernetes.io/instance": RELEASE}
 CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 
@@ -23,6 +24,13 @@ def service_owners(r, service):
 
 def env_of(container):
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def service_workloads(r, service):
+    """(where, container) of the API, the worker and the migration Job of a service."""
+    for kind, suffix in (("Deployment", "api"), ("Deployment", "worker"), ("Job", "migrate")):
+        (c,) = containers(r.get(kind, f"{RELEASE}-{service}-{suffix}"))
+        yield f"{kind}/{RELEASE}-{service}-{suffix}", c
 
 
 def is_hook(doc, hook):
@@ -164,21 +172,49 @@ def test_secrets_are_only_referenced(rendered, scenario):
 
 
 def test_dev_secrets_exist_only_with_dev_enabled(rendered, services):
+    from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS
+
     dev = rendered["dev"]
     for service in services:
         secret = dev.get("Secret", f"{RELEASE}-{service}")
         assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "dev"
         assert secret["stringData"]["DATABASE_URL"].endswith(f"/crm_{service}"), "one database per service"
+        # Exactly the code's dev keys: dev pods and local runs read each other's data.
+        assert secret["stringData"]["PII_KEYS"] == DEV_PII_KEYS, service
+        assert secret["stringData"]["PII_INDEX_KEY"] == DEV_PII_INDEX_KEY, service
+        # Every key the workloads reference is in the dev Secret, or the pods never start.
+        for _, c in service_workloads(dev, service):
+            for env in c.get("env", []):
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref and ref["name"] == secret["metadata"]["name"]:
+                    assert ref["key"] in secret["stringData"], (service, ref["key"])
     for scenario in ("default", "production"):
         names = {d["metadata"]["name"] for d in rendered[scenario].docs}
         assert not names & {f"{RELEASE}-postgresql", f"{RELEASE}-rabbitmq"}
 
 
-def test_pii_key_only_where_enabled(rendered, chart_values, services):
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_workload_reads_the_pii_keys_from_the_secret(rendered, services, scenario):
+    """Every service refuses to start in production without real PII_KEYS and PII_INDEX_KEY,
+    and migrations encrypt existing rows (account 0003): API, worker and migration Job all get them."""
+    r = rendered[scenario]
     for service in services:
-        api = containers(rendered["default"].get("Deployment", f"{RELEASE}-{service}-api"))[0]
-        wants = chart_values["services"][service].get("piiEncryption", False)
-        assert ("PII_ENCRYPTION_KEY" in env_of(api)) is wants
+        for where, c in service_workloads(r, service):
+            env = env_of(c)
+            secret = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+            for name, key in PII_ENV.items():
+                assert name in env, f"{scenario}: {where} lacks {name}"
+                assert "value" not in env[name], f"{scenario}: {where}: {name} inlined"
+                assert env[name]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": key}, f"{scenario}: {where}"
+            assert "PII_ENCRYPTION_KEY" not in env, f"{scenario}: {where} still gets the retired variable"
+
+
+def test_pii_secret_keys_are_renamable(render):
+    r = render(sets=["secrets.keys.piiKeys=pii-keys", "secrets.keys.piiIndexKey=pii-index-key", "services.account.existingSecret=vault-account"])
+    for where, c in service_workloads(r, "account"):
+        env = env_of(c)
+        assert env["PII_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "vault-account", "key": "pii-keys"}, where
+        assert env["PII_INDEX_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "vault-account", "key": "pii-index-key"}, where
 
 
 @pytest.mark.parametrize("scenario", ["default", "production"])

@@ -16,6 +16,12 @@ BAD_VALUES = [
     (["services.Lead_Service.enabled=true"], "Lead_Service"),
     (["services.lead.env.DATABASE_URL=postgresql://u:p@h/db"], "services.lead.env.DATABASE_URL"),
     (["services.lead.env.lower=x"], "services.lead.env"),
+    (["services.account.env.PII_KEYS=k1:abc"], "services.account.env.PII_KEYS"),
+    (["services.lead.env.PII_INDEX_KEY=abc"], "services.lead.env.PII_INDEX_KEY"),
+    # The per-service flag is gone: every service reads the PII keys.
+    (["services.account.piiEncryption=true"], "piiEncryption"),
+    (["dev.piiKeys=not-a-key-ring"], "dev.piiKeys"),
+    (["dev.piiIndexKey=c2hvcnQ="], "dev.piiIndexKey"),
     (["securityContext.runAsNonRoot=false"], "securityContext.runAsNonRoot"),
     (["securityContext.allowPrivilegeEscalation=true"], "securityContext.allowPrivilegeEscalation"),
     (["securityContext.capabilities.drop={NET_RAW}"], "securityContext.capabilities.drop"),

@@ -44,4 +44,4 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 @pytest.fixture
 def handlers(api: LiveService) -> AccountHandlers:
     """The service layer over the same database, for paths no RPC reaches (event handling)."""
-    return build_handlers(api.engine)
+    return build_handlers(api.engine, api.settings)

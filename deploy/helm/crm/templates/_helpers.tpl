@@ -164,7 +164,11 @@ into the migration hook, which runs before the ConfigMap exists).
 {{- toYaml $settings }}
 {{- end }}
 
-{{/* Secret-backed environment variables of a service (secretKeyRef only, never values). */}}
+{{/*
+Secret-backed environment variables of a service (secretKeyRef only, never values); the same
+list for the API, the worker and the migration Job. Every service reads PII_KEYS and
+PII_INDEX_KEY: crm_common's settings refuse the dev keys with CRM_ENV=production.
+*/}}
 {{- define "crm.secretEnv" -}}
 {{- $keys := .root.Values.secrets.keys }}
 {{- $secret := include "crm.secretName" . }}
@@ -183,13 +187,16 @@ into the migration hook, which runs before the ConfigMap exists).
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $keys.jwtKey }}
-{{- if .svc.piiEncryption }}
-- name: PII_ENCRYPTION_KEY
+- name: PII_KEYS
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: {{ $keys.piiEncryptionKey }}
-{{- end }}
+      key: {{ $keys.piiKeys }}
+- name: PII_INDEX_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $keys.piiIndexKey }}
 {{- end }}
 
 {{/* Per-container environment: pod identity for telemetry. */}}

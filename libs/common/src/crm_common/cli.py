@@ -25,6 +25,9 @@ class ServiceCommand:
     api: str  # "crm_lead.bootstrap:build_api" → (bindings, background)
     worker: str  # "crm_lead.entrypoints.worker:LeadWorker"
     migrations: str  # "crm_lead:migrations"
+    # Services that store encrypted PII: the module with reencrypt(engine, cipher) and
+    # reindex(engine, cipher, index), the stored-data steps of a key rotation (docs/deploy.md).
+    pii: str = ""
 
     def main(self, argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=f"crm-{self.name}", description=f"The {self.name} service of the CRM suite.")
@@ -38,6 +41,9 @@ class ServiceCommand:
         dlq = sub.add_parser("dlq", help="dead-letter queues of this service's event consumers")
         dlq.add_argument("action", choices=["list", "replay"])
         dlq.add_argument("--event-id", default=None, help="replay only this event")
+        if self.pii:
+            pii = sub.add_parser("pii", help="rotate stored PII: re-encrypt under the current key, or recompute blind indexes")
+            pii.add_argument("action", choices=["reencrypt", "reindex"])
         args = parser.parse_args(argv)
 
         if args.command == "worker":
@@ -65,6 +71,22 @@ class ServiceCommand:
             return _health(args.target or f"{settings.grpc_host}:{settings.grpc_port}", args.timeout)
         elif args.command == "dlq":
             return self._dlq(settings, args.action, args.event_id)
+        elif args.command == "pii":
+            return self._pii(settings, args.action)
+        return 0
+
+    def _pii(self, settings: Any, action: str) -> int:
+        from crm_common.db import service_engine
+        from crm_common.pii import load_pii
+
+        cipher, index = load_pii(settings.pii_keys, settings.pii_index_key)
+        maintenance = importlib.import_module(self.pii)
+        engine = service_engine(settings)
+        if action == "reencrypt":
+            print(f"{self.name}: {maintenance.reencrypt(engine, cipher)} value(s) re-encrypted under the current key")
+        else:
+            print(f"{self.name}: {maintenance.reindex(engine, cipher, index)} account(s) reindexed")
+        engine.dispose()
         return 0
 
     def _dlq(self, settings: Any, action: str, event_id: str | None) -> int:

@@ -118,17 +118,17 @@ class NationalId:
     legacy: bool  # a 9-digit CMND rather than a 12-digit CCCD
 
 
-# First three digits of a CCCD: the province of birth registration (001..096).
-_MAX_PROVINCE_PREFIX = 96
-
-
 def normalise_national_id(raw: str) -> NationalId:
+    # Imported here, not at the top: crm_common.vietnam builds on this module (ContactError).
+    from crm_common.vietnam import PROVINCES
+
     digits = re.sub(r"[\s.\-]", "", raw)
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise ContactError("national id must contain digits only")
     if len(digits) == 12:
-        if not 1 <= int(digits[:3]) <= _MAX_PROVINCE_PREFIX:
-            raise ContactError("CCCD must start with a province code 001-096")
+        # First three digits of a CCCD: "0" + the GSO code of the province of birth registration.
+        if digits[0] != "0" or digits[1:3] not in PROVINCES:
+            raise ContactError(f"CCCD starts with {digits[:3]}, not 0 + a known province code (001 Hà Nội, 079 Hồ Chí Minh, ...)")
         # Fourth digit: century and gender (0-9 all used across 1900-2399).
         return NationalId(digits, legacy=False)
     if len(digits) == 9:

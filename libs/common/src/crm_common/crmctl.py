@@ -8,7 +8,8 @@
     crmctl lead convert LEAD_ID
     crmctl lead get LEAD_ID | crmctl lead list [--query nguyen]
     crmctl lead import leads.csv [--channel IMPORT --campaign c1]   # re-running a file changes nothing
-    crmctl account get ACCOUNT_ID | crmctl opportunity list --account ACCOUNT_ID
+    crmctl account get ACCOUNT_ID | crmctl account search --name ngoc | crmctl opportunity list --account ACCOUNT_ID
+    crmctl account create --name "Trần Thị Ngọc" --phone 0912345678 --province 79
 
 Targets come from LEAD_GRPC_TARGET, ACCOUNT_GRPC_TARGET, OPPORTUNITY_GRPC_TARGET (default: the
 `make up` ports); the token from CRM_TOKEN, else one is signed with JWT_KEY (dev key by default).
@@ -216,7 +217,22 @@ def _account(args: argparse.Namespace) -> int:
 
     if args.action == "get":
         return _call(args, "account", AccountServiceStub, "GetAccount", svc.GetAccountRequest(account_id=args.id))
-    return _call(args, "account", AccountServiceStub, "SearchAccounts", svc.SearchAccountsRequest(phone=args.phone, email=args.email))
+    if args.action == "changes":
+        return _call(args, "account", AccountServiceStub, "ListAccountChanges", svc.ListAccountChangesRequest(account_id=args.id))
+    if args.action == "create":
+        from crm.account.v1 import account_pb2
+
+        account = account_pb2.AccountInput(
+            full_name=args.name,
+            phones=[args.phone] if args.phone else [],
+            emails=[args.email] if args.email else [],
+            national_id=args.national_id,
+            owner_id=args.owner,
+            address=account_pb2.Address(province_code=args.province) if args.province else None,
+        )
+        return _call(args, "account", AccountServiceStub, "CreateAccount", svc.CreateAccountRequest(request_id=_rid(args), account=account))
+    query = svc.SearchAccountsRequest(phone=args.phone, email=args.email, national_id=args.national_id, name=args.name)
+    return _call(args, "account", AccountServiceStub, "SearchAccounts", query)
 
 
 def _opportunity(args: argparse.Namespace) -> int:
@@ -261,11 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     lead.add_argument("--query", default="")
     lead.add_argument("--page-size", type=int, default=20)
 
-    account = sub.add_parser("account", parents=[common], help="look up accounts")
-    account.add_argument("action", choices=["get", "search"])
+    account = sub.add_parser("account", parents=[common], help="create and look up accounts")
+    account.add_argument("action", choices=["get", "search", "create", "changes"])
     account.add_argument("id", nargs="?", default="")
+    account.add_argument("--name", default="", help="create: full name; search: a word prefix, diacritics ignored")
     account.add_argument("--phone", default="")
     account.add_argument("--email", default="")
+    account.add_argument("--national-id", default="")
+    account.add_argument("--owner", default="")
+    account.add_argument("--province", default="", help="GSO province code, e.g. 79")
 
     opportunity = sub.add_parser("opportunity", parents=[common], help="look up opportunities")
     opportunity.add_argument("action", choices=["get", "list"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, BlindIndex, KeyRing, PiiKeyError
 
 # Dev-only HS256 key: `crmctl token` signs with it; refused when CRM_ENV=production.
 DEV_JWT_KEY = "crm-dev-only-signing-key-never-use-in-production-0123456789"
@@ -21,7 +23,8 @@ class ConfigError(SystemExit):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a ValidationError must not print key material in a traceback.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     # Set by each service subclass: the short service name (lead, account, ...).
     service_name: str = ""
@@ -49,6 +52,12 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "crm-dev"
     jwt_audience: str = "crm"
 
+    # PII field encryption (crm_common.pii): "key_id:base64key,..." with the current key first,
+    # older keys kept to decrypt until rows are re-encrypted; and the blind-index HMAC key,
+    # whose rotation needs a re-index. Dev keys by default, refused when CRM_ENV=production.
+    pii_keys: str = DEV_PII_KEYS
+    pii_index_key: str = DEV_PII_INDEX_KEY
+
     log_level: str = "INFO"
     otel_service_name: str = ""
     otel_exporter_otlp_endpoint: str = ""
@@ -69,6 +78,24 @@ class ServiceSettings(BaseSettings):
     # How often each consumer reports its dead-letter queue's depth.
     event_dlq_depth_seconds: float = 15.0
 
+    @field_validator("pii_keys")
+    @classmethod
+    def _pii_keys_parses(cls, value: str) -> str:
+        try:
+            KeyRing.parse(value)
+        except PiiKeyError as exc:
+            raise ValueError(f"PII_KEYS is malformed: {exc}") from None
+        return value
+
+    @field_validator("pii_index_key")
+    @classmethod
+    def _pii_index_key_parses(cls, value: str) -> str:
+        try:
+            BlindIndex.from_base64(value)
+        except PiiKeyError as exc:
+            raise ValueError(f"PII_INDEX_KEY is malformed: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> ServiceSettings:
         if self.crm_env == "production":
@@ -76,6 +103,14 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("JWT_KEY must be set to a real key when CRM_ENV=production")
             if not self.database_url.startswith("postgresql"):
                 raise ValueError("DATABASE_URL must be a PostgreSQL URL when CRM_ENV=production")
+            # Compared as key bytes, so the dev key re-encoded or kept as an old key is refused too.
+            dev_key = KeyRing.parse(DEV_PII_KEYS).keys["dev1"]
+            if dev_key in KeyRing.parse(self.pii_keys).keys.values():
+                raise ValueError("PII_KEYS must be set to real keys when CRM_ENV=production")
+            # Same key bytes iff the two indexes agree (a 128-bit HMAC cannot agree by chance).
+            probe = ("settings", "dev-key-check")
+            if BlindIndex.from_base64(self.pii_index_key)(*probe) == BlindIndex.from_base64(DEV_PII_INDEX_KEY)(*probe):
+                raise ValueError("PII_INDEX_KEY must be set to a real key when CRM_ENV=production")
         return self
 
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ import pytest
 
 from crm_common.contact import (
     ContactError,
+    NationalId,
     fold,
     mask_email,
     mask_national_id,
@@ -76,6 +77,19 @@ def test_national_ids() -> None:
     for bad in ["12345", "000123456789", "97912345678A", "1234567890"]:
         with pytest.raises(ContactError):
             normalise_national_id(bad)
+
+
+@pytest.mark.parametrize("cccd", ["001099012345", "002099012345", "015099012345", "077099012345", "079301012345", "096099012345"])
+def test_cccd_of_every_kind_of_province_is_accepted(cccd: str) -> None:
+    # Hà Nội, merged away (Hà Giang, Bà Rịa - Vũng Tàu), renamed (Yên Bái → Lào Cai), HCMC, the last code.
+    assert normalise_national_id(cccd) == NationalId(cccd, legacy=False)
+
+
+@pytest.mark.parametrize("cccd", ["003099012345", "013099012345", "050099012345", "097099012345", "099099012345", "101099012345", "779099012345"])
+def test_cccd_must_start_with_0_and_a_known_province_code(cccd: str) -> None:
+    # Within the old 001-096 range too: 03, 13 and 50 are gaps in the GSO list.
+    with pytest.raises(ContactError, match=f"CCCD starts with {cccd[:3]}, not 0 \\+ a known province code"):
+        normalise_national_id(cccd)
 
 
 def test_masks_hide_all_but_the_edges() -> None:

@@ -11,19 +11,23 @@ from sqlalchemy import Engine
 
 from crm_account.adapters.events import PRODUCER, ProtoAccountEvents
 from crm_account.adapters.orm import metadata
+from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth
+from crm_common.pii import load_pii
+from crm_common.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
 
 
-def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> AccountHandlers:
-    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, wakeup), events=ProtoAccountEvents())
+def build_handlers(engine: Engine, settings: ServiceSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+    pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
+    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents())
 
 
 def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:
@@ -37,7 +41,7 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
-        AccountServicer(build_handlers(engine, wakeup)),
+        AccountServicer(build_handlers(engine, settings, wakeup)),
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )

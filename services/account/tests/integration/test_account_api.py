@@ -14,12 +14,13 @@ import pytest
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm.common.v1 import common_pb2
-from crm_account.adapters.repository import AccountRepository
+from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.domain.model import ContactKeys
-from crm_account.domain.person import NEEDS_A_KEY
+from crm_account.domain.profile import NEEDS_A_KEY
 from crm_common.db import new_id
 from crm_common.grpc.status import field_violations, resource_info
 from crm_common.pagination import Page
+from crm_common.pii import load_pii
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])  # accounts.read/write and pii.read
@@ -66,7 +67,9 @@ class TestResolve:
         assert account.audit.create_time.seconds > 0 and not account.HasField("acquisition")
 
         [event] = api.events(events_pb2.AccountCreated)
-        assert event.account == account
+        masked = stub.GetAccount(account_service_pb2.GetAccountRequest(account_id=account.account_id), metadata=TELESALES).account
+        assert event.account == masked
+        assert (event.account.phone.e164, event.account.national_id) == ("+849*****678", "********2345")  # no PII copy in queues
         assert (event.metadata.producer, event.metadata.actor) == ("account", "rm-1")
         assert api.count("accounts") == 1
 
@@ -111,7 +114,7 @@ class TestResolve:
         reply = resolve(stub, metadata=WRITER_WITHOUT_PII, phone="0912345678", email="an@example.com", national_id="001099012345")
         assert (reply.account.phone.e164, reply.account.email, reply.account.national_id) == ("+849*****678", "a***@example.com", "********2345")
         [event] = api.events(events_pb2.AccountCreated)
-        assert event.account.phone.e164 == "+84912345678"  # events are for services, unmasked
+        assert event.account.phone.e164 == "+849*****678"  # events carry no PII copy either
 
     def test_every_violation_is_reported_at_once(self, api: LiveService, stub: AccountServiceStub) -> None:
         error = rpc_error(stub.ResolvePersonAccount, account_service_pb2.ResolvePersonAccountRequest(), metadata=RM)
@@ -227,7 +230,8 @@ class TestSearch:
     def test_needs_a_key(self, api: LiveService, stub: AccountServiceStub) -> None:
         error = rpc_error(self.search, stub)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert field_violations(error) == [("phone", NEEDS_A_KEY), ("email", NEEDS_A_KEY), ("national_id", NEEDS_A_KEY)]
+        needed = "one of phone, email, national_id or name is required"
+        assert field_violations(error) == [("phone", needed), ("email", needed), ("national_id", needed), ("name", needed)]
 
     def test_bad_key_is_invalid(self, api: LiveService, stub: AccountServiceStub) -> None:
         error = rpc_error(self.search, stub, phone="12", email="x@")
@@ -252,9 +256,9 @@ class TestSearch:
         seen: list[str] = []
         after = None
         with api.engine.connect() as conn:
-            repository = AccountRepository(conn)
+            repository = AccountRepository(conn, PiiCodec(*load_pii(api.settings.pii_keys, api.settings.pii_index_key)))
             for _ in range(5):
-                page, after = repository.search(ContactKeys(), Page(size=2, after=after))
+                page, after = repository.search(ContactKeys(), "", Page(size=2, after=after))
                 seen.extend(a.account_id for a in page)
                 if after is None:
                     break

@@ -75,7 +75,8 @@ def test_records_first_touch_acquisition_and_publishes_account_updated(
     assert account.audit.updated_by == "service:account"
 
     [event] = api.events(events_pb2.AccountUpdated)
-    assert event.account == account
+    assert event.account.acquisition == account.acquisition and event.account.version == account.version
+    assert (list(event.changed_fields), event.account.phone.e164) == (["acquisition"], "+849*****678")
     assert event.metadata.correlation_id == "convert-req-1"
 
 

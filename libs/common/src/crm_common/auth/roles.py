@@ -20,6 +20,8 @@ LEAD_CONVERT = "leads.convert"
 TEAM_MANAGE = "teams.manage"
 ACCOUNT_READ = "accounts.read"
 ACCOUNT_WRITE = "accounts.write"
+# Overriding a customer's value tier by hand (it changes pricing and service levels).
+ACCOUNT_TIER = "accounts.tier"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
@@ -33,10 +35,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "web_capture": frozenset({LEAD_WRITE}),
     "telesales": frozenset(_TELESALES),
     "rm": frozenset(_RM),
-    "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL}),
+    "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL, ACCOUNT_TIER}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
     "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL}),
-    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE}),
+    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER}),
 }
 
 

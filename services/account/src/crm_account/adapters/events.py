@@ -1,22 +1,30 @@
 """The account service's domain events as protobuf messages (crm.account.v1.events).
 
-Events carry the account unmasked: their consumers are the suite's own services, which need
-the contact points (to send, to match); masking is for people reading responses.
+Accounts in events are masked like responses to a caller without pii.read: no plaintext copy
+of a national id, phone or email sits in the outbox or a queue. A consumer that needs them
+calls GetAccount with pii.read.
 """
 
 from __future__ import annotations
 
 from crm.account.v1 import events_pb2
 from crm_account.adapters.proto_mapping import account_to_proto
-from crm_account.domain.model import PersonAccount
+from crm_account.domain.model import Account
 from crm_common.events.envelope import new_event
 
 PRODUCER = "account"
 
 
 class ProtoAccountEvents:
-    def created(self, account: PersonAccount, correlation_id: str) -> events_pb2.AccountCreated:
-        return new_event(events_pb2.AccountCreated, PRODUCER, correlation_id, account.created_at, account=account_to_proto(account, show_pii=True))
+    def created(self, account: Account, correlation_id: str) -> events_pb2.AccountCreated:
+        return new_event(events_pb2.AccountCreated, PRODUCER, correlation_id, account.created_at, account=account_to_proto(account, show_pii=False))
 
-    def updated(self, account: PersonAccount, correlation_id: str) -> events_pb2.AccountUpdated:
-        return new_event(events_pb2.AccountUpdated, PRODUCER, correlation_id, account.updated_at, account=account_to_proto(account, show_pii=True))
+    def updated(self, account: Account, changed_fields: list[str], correlation_id: str) -> events_pb2.AccountUpdated:
+        return new_event(
+            events_pb2.AccountUpdated,
+            PRODUCER,
+            correlation_id,
+            account.updated_at,
+            account=account_to_proto(account, show_pii=False),
+            changed_fields=changed_fields,
+        )

@@ -1,14 +1,17 @@
-"""The account service's tables (SQLAlchemy Core), beside the platform's outbox/inbox/idempotency."""
+"""The account service's tables (SQLAlchemy Core), beside the platform's outbox/inbox/idempotency.
+
+National ids, phones and emails are stored encrypted (`*_enc`, AES-GCM, crm_common.pii) with a
+keyed hash beside them (`*_bidx`, a blind index) that equality lookups and matching use.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String, Table
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from crm_common.db import UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-# Contact keys are stored normalised ('' when unknown) in plain columns for now.
 accounts = Table(
     "accounts",
     metadata,
@@ -16,10 +19,31 @@ accounts = Table(
     Column("account_type", String(20), nullable=False),
     Column("lifecycle_stage", String(20), nullable=False),
     Column("full_name", String(200), nullable=False),
-    Column("national_id", String(12), nullable=False),
-    Column("phone_e164", String(20), nullable=False),
-    Column("email", String(320), nullable=False),
+    # Lower case without diacritics, for name search.
+    Column("name_folded", String(200), nullable=False),
+    Column("gender", String(10), nullable=False),
+    Column("date_of_birth", Date, nullable=True),
+    Column("national_id_enc", Text, nullable=False),
+    Column("national_id_bidx", String(32), nullable=False),
+    Column("national_id_legacy", Boolean, nullable=False),
+    Column("address_line", String(300), nullable=False),
+    Column("ward_code", String(5), nullable=False),
+    Column("district_code", String(3), nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("occupation", String(100), nullable=False),
+    Column("income_band", String(20), nullable=False),
+    Column("preferred_language", String(8), nullable=False),
+    Column("preferred_channel", String(20), nullable=False),
+    # JSON list of {"days": [1..7], "start": minute, "end": minute}.
+    Column("best_contact_times", Text, nullable=False),
+    Column("derived_tier", String(20), nullable=False),
+    Column("tier_override", String(20), nullable=False),
+    Column("tier_override_reason", String(500), nullable=False),
+    Column("customer_since", UtcDateTime, nullable=True),
     Column("owner_id", String(100), nullable=False),
+    Column("branch_id", String(100), nullable=False),
+    Column("tax_code", String(14), nullable=False),
+    Column("industry", String(100), nullable=False),
     Column("source_lead_id", String(100), nullable=False),
     # First-touch attribution; acquired_at is NULL until a converted lead sets it.
     Column("acquisition_lead_id", String(100), nullable=False),
@@ -33,12 +57,59 @@ accounts = Table(
     Column("created_by", String(200), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
     Index("ix_accounts_owner_id", "owner_id"),
+    # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
+    # index serves it on PostgreSQL (pg_trgm, migration 0003).
+    Index("ix_accounts_name_folded_trgm", "name_folded", postgresql_using="gin", postgresql_ops={"name_folded": "gin_trgm_ops"}),
 )
 
-# One account per national id, phone and email: the database settles concurrent resolves of
-# the same person (the loser re-runs the match and finds the winner's account).
-for _column in ("national_id", "phone_e164", "email"):
-    _known = accounts.c[_column] != ""
-    Index(f"uq_accounts_{_column}", accounts.c[_column], unique=True, postgresql_where=_known, sqlite_where=_known)
+# A national id names one person: one account per national id.
+_known_national_id = accounts.c.national_id_bidx != ""
+Index(
+    "uq_accounts_national_id_bidx",
+    accounts.c.national_id_bidx,
+    unique=True,
+    postgresql_where=_known_national_id,
+    sqlite_where=_known_national_id,
+)
+
+# Every phone and email of an account, in order (position 0 is the primary).
+account_contact_points = Table(
+    "account_contact_points",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True),
+    # "phone" or "email"
+    Column("kind", String(10), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("value_enc", Text, nullable=False),
+    # The blind index is keyed per kind, so one column serves phones and emails.
+    Column("value_bidx", String(32), nullable=False),
+    Index("ix_account_contact_points_value_bidx", "value_bidx"),
+)
+
+# The first account to hold each contact key. ResolvePersonAccount creates an account only when
+# no account holds any of the person's keys; two concurrent resolves of one person both see
+# none, and this primary key lets only one of them commit (the other retries and matches).
+account_match_keys = Table(
+    "account_match_keys",
+    metadata,
+    Column("key_bidx", String(32), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+)
+
+# The account's own timeline: what changed, when and by whom (field names only, no values).
+account_changes = Table(
+    "account_changes",
+    metadata,
+    Column("change_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    # JSON list of field names.
+    Column("changed_fields", Text, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Index("ix_account_changes_account_id_changed_at", "account_id", "changed_at", "change_id"),
+)

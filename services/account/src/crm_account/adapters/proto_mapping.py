@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
-from crm_account.domain.model import Acquisition, MatchField, PersonAccount
+from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField
+from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
+from crm_common.vietnam import province
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -18,6 +22,20 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     ts = Timestamp()
     ts.FromDatetime(value)
     return ts
+
+
+def enum_name(wrapper: Any, prefix: str, number: int) -> str:
+    """`GENDER_MALE` → 'MALE'; UNSPECIFIED → ''; a number the contract does not know → '?'."""
+    if number == 0:
+        return ""
+    if number not in wrapper.values():
+        return "?"
+    return str(wrapper.Name(number)).removeprefix(prefix)
+
+
+def enum_number(wrapper: Any, prefix: str, value: StrEnum | str | None) -> Any:
+    """The contract's number for a domain enum value (None → UNSPECIFIED)."""
+    return int(wrapper.Value(f"{prefix}{value}")) if value else 0
 
 
 def match_field_to_proto(field: MatchField | None) -> account_service_pb2.MatchField.ValueType:
@@ -38,29 +56,99 @@ def acquisition_to_proto(acquisition: Acquisition) -> account_pb2.Acquisition:
     )
 
 
-def account_to_proto(account: PersonAccount, show_pii: bool) -> account_pb2.Account:
-    """The Account message; national id, phone and email masked unless `show_pii`."""
-    phone, email, national_id = account.phone_e164, account.email, account.national_id
+def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
+    """The Account message; national id, phones and emails masked unless `show_pii`."""
+    p = account.profile
+    phones, emails, national_id = list(p.phones), list(p.emails), p.national_id
     if not show_pii:
-        phone = mask_phone(phone) if phone else ""
-        email = mask_email(email) if email else ""
+        phones = [mask_phone(v) for v in phones]
+        emails = [mask_email(v) for v in emails]
         national_id = mask_national_id(national_id) if national_id else ""
+    known_province = province(p.address.province_code) if p.address.province_code else None
     message = account_pb2.Account(
         account_id=account.account_id,
-        type=account_pb2.AccountType.Value(f"ACCOUNT_TYPE_{account.account_type}"),
-        lifecycle_stage=account_pb2.LifecycleStage.Value(f"LIFECYCLE_STAGE_{account.lifecycle_stage}"),
-        full_name=account.full_name,
-        phone=common_pb2.PhoneNumber(e164=phone) if phone else None,
-        email=email,
+        type=enum_number(account_pb2.AccountType, "ACCOUNT_TYPE_", p.account_type),
+        lifecycle_stage=enum_number(account_pb2.LifecycleStage, "LIFECYCLE_STAGE_", p.lifecycle_stage),
+        full_name=p.full_name,
+        phone=common_pb2.PhoneNumber(e164=phones[0]) if phones else None,
+        email=emails[0] if emails else "",
         national_id=national_id,
-        owner_id=account.owner_id,
+        national_id_legacy=p.national_id_legacy,
+        owner_id=p.owner_id,
         audit=common_pb2.AuditStamps(
             create_time=timestamp(account.created_at),
             created_by=account.created_by,
             update_time=timestamp(account.updated_at),
             updated_by=account.updated_by,
         ),
+        gender=enum_number(account_pb2.Gender, "GENDER_", p.gender),
+        phones=[common_pb2.PhoneNumber(e164=v) for v in phones],
+        emails=emails,
+        occupation=p.occupation,
+        income_band=enum_number(account_pb2.IncomeBand, "INCOME_BAND_", p.income_band),
+        preferred_language=p.preferred_language,
+        preferred_channel=enum_number(account_pb2.ContactChannel, "CONTACT_CHANNEL_", p.preferred_channel),
+        best_contact_times=[
+            account_pb2.ContactTimeWindow(days=[int(d) for d in w.days], start_minute=w.start_minute, end_minute=w.end_minute)  # type: ignore[misc]
+            for w in p.best_contact_times
+        ],
+        value_tier=enum_number(account_pb2.ValueTier, "VALUE_TIER_", account.value_tier),
+        derived_value_tier=enum_number(account_pb2.ValueTier, "VALUE_TIER_", account.derived_tier),
+        value_tier_overridden=account.tier_override is not None,
+        value_tier_override_reason=account.tier_override_reason,
+        customer_since=timestamp(account.customer_since),
+        branch_id=p.branch_id,
+        version=account.version,
     )
+    if p.date_of_birth is not None:
+        message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
+    if p.address != Address():
+        message.address.CopyFrom(
+            account_pb2.Address(
+                line=p.address.line,
+                ward_code=p.address.ward_code,
+                district_code=p.address.district_code,
+                province_code=p.address.province_code,
+                province_name=known_province.name if known_province else "",
+            )
+        )
+    if p.business is not None:
+        message.business.CopyFrom(account_pb2.BusinessProfile(tax_code=p.business.tax_code, industry=p.business.industry))
     if account.acquisition is not None:
         message.acquisition.CopyFrom(acquisition_to_proto(account.acquisition))
     return message
+
+
+def draft_from_proto(message: account_pb2.AccountInput) -> AccountDraft:
+    dob = message.date_of_birth if message.HasField("date_of_birth") else None
+    return AccountDraft(
+        type=enum_name(account_pb2.AccountType, "ACCOUNT_TYPE_", message.type),
+        full_name=message.full_name,
+        gender=enum_name(account_pb2.Gender, "GENDER_", message.gender),
+        date_of_birth=(dob.year, dob.month, dob.day) if dob is not None else None,
+        national_id=message.national_id,
+        phones=tuple(message.phones),
+        emails=tuple(message.emails),
+        address=Address(message.address.line, message.address.ward_code, message.address.district_code, message.address.province_code),
+        occupation=message.occupation,
+        income_band=enum_name(account_pb2.IncomeBand, "INCOME_BAND_", message.income_band),
+        preferred_language=message.preferred_language,
+        preferred_channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", message.preferred_channel),
+        best_contact_times=tuple(WindowDraft(tuple(w.days), w.start_minute, w.end_minute) for w in message.best_contact_times),
+        lifecycle_stage=enum_name(account_pb2.LifecycleStage, "LIFECYCLE_STAGE_", message.lifecycle_stage),
+        owner_id=message.owner_id,
+        branch_id=message.branch_id,
+        business=BusinessProfile(message.business.tax_code, message.business.industry) if message.HasField("business") else None,
+    )
+
+
+def change_to_proto(change: AccountChange) -> account_pb2.AccountChange:
+    return account_pb2.AccountChange(
+        change_id=change.change_id,
+        account_id=change.account_id,
+        kind=str(change.kind),
+        change_time=timestamp(change.changed_at),
+        actor=change.actor,
+        changed_fields=list(change.changed_fields),
+        reason=change.reason,
+    )

@@ -1,17 +1,65 @@
-"""Reading and writing accounts with SQLAlchemy Core: one statement per operation."""
+"""Reading and writing accounts with SQLAlchemy Core.
+
+PII never reaches the database in the clear: national ids, phones and emails are encrypted with
+the row and column as associated data (a ciphertext moved elsewhere does not decrypt), and found
+again through their blind indexes.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from crm_account.adapters.orm import accounts
-from crm_account.domain.model import AccountType, Acquisition, ContactKeys, LifecycleStage, PersonAccount
-from crm_common.errors import NotFound
+from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts
+from crm_account.domain.model import (
+    Account,
+    AccountChange,
+    AccountType,
+    Acquisition,
+    Address,
+    BusinessProfile,
+    ChangeKind,
+    ContactChannel,
+    ContactKeys,
+    ContactWindow,
+    DayOfWeek,
+    Gender,
+    IncomeBand,
+    LifecycleStage,
+    Profile,
+    ValueTier,
+)
+from crm_common.contact import fold
+from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
+from crm_common.pii import BlindIndex, FieldCipher
 
-_KEY_COLUMNS = {"national_id": accounts.c.national_id, "phone_e164": accounts.c.phone_e164, "email": accounts.c.email}
+PHONE, EMAIL, NATIONAL_ID = "phone", "email", "national_id"
+
+
+class PiiCodec:
+    """Encrypts and indexes the account's PII; one per process, from the configured keys."""
+
+    def __init__(self, cipher: FieldCipher, index: BlindIndex) -> None:
+        self.cipher = cipher
+        self.index = index
+
+    def seal(self, kind: str, value: str, account_id: str) -> tuple[str, str]:
+        """(ciphertext, blind index) of a normalised value; ('', '') for ''."""
+        return self.cipher.encrypt(value, f"{kind}:{account_id}"), self.index(kind, value)
+
+    def open(self, kind: str, token: str, account_id: str) -> str:
+        return self.cipher.decrypt(token, f"{kind}:{account_id}")
+
+    def key_indexes(self, keys: ContactKeys) -> dict[str, str]:
+        """Blind index of each known key, by kind."""
+        return {
+            kind: self.index(kind, value) for kind, value in ((NATIONAL_ID, keys.national_id), (PHONE, keys.phone_e164), (EMAIL, keys.email)) if value
+        }
 
 
 def _acquisition_row(acquisition: Acquisition | None) -> dict[str, Any]:
@@ -36,88 +84,235 @@ def _acquisition_row(acquisition: Acquisition | None) -> dict[str, Any]:
     }
 
 
-def _to_row(account: PersonAccount) -> dict[str, Any]:
-    return {
-        "account_id": account.account_id,
-        "account_type": str(account.account_type),
-        "lifecycle_stage": str(account.lifecycle_stage),
-        "full_name": account.full_name,
-        "national_id": account.national_id,
-        "phone_e164": account.phone_e164,
-        "email": account.email,
-        "owner_id": account.owner_id,
-        "source_lead_id": account.source_lead_id,
-        **_acquisition_row(account.acquisition),
-        "created_at": account.created_at,
-        "created_by": account.created_by,
-        "updated_at": account.updated_at,
-        "updated_by": account.updated_by,
-    }
+def _windows_json(windows: tuple[ContactWindow, ...]) -> str:
+    return json.dumps([{"days": [int(d) for d in w.days], "start": w.start_minute, "end": w.end_minute} for w in windows])
 
 
-def _to_account(row: Any) -> PersonAccount:
-    acquisition = None
-    if row.acquired_at is not None:
-        acquisition = Acquisition(
-            lead_id=row.acquisition_lead_id,
-            channel=row.acquisition_channel,
-            campaign_id=row.acquisition_campaign_id,
-            utm_source=row.acquisition_utm_source,
-            utm_medium=row.acquisition_utm_medium,
-            utm_campaign=row.acquisition_utm_campaign,
-            acquired_at=row.acquired_at,
-        )
-    return PersonAccount(
-        account_id=row.account_id,
-        account_type=AccountType(row.account_type),
-        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
-        full_name=row.full_name,
-        national_id=row.national_id,
-        phone_e164=row.phone_e164,
-        email=row.email,
-        owner_id=row.owner_id,
-        source_lead_id=row.source_lead_id,
-        acquisition=acquisition,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-    )
+def _windows(text: str) -> tuple[ContactWindow, ...]:
+    return tuple(ContactWindow(tuple(DayOfWeek(d) for d in w["days"]), w["start"], w["end"]) for w in json.loads(text))
 
 
 class AccountRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pii: PiiCodec) -> None:
         self.conn = conn
+        self.pii = pii
 
-    def add(self, account: PersonAccount) -> None:
-        """Raises IntegrityError when another account holds one of its keys."""
-        self.conn.execute(accounts.insert().values(_to_row(account)))
+    # --- writing -------------------------------------------------------------------------
 
-    def get(self, account_id: str, for_update: bool = False) -> PersonAccount:
+    def _row(self, account: Account) -> dict[str, Any]:
+        p = account.profile
+        national_id_enc, national_id_bidx = self.pii.seal(NATIONAL_ID, p.national_id, account.account_id)
+        business = p.business or BusinessProfile()
+        return {
+            "account_id": account.account_id,
+            "account_type": str(p.account_type),
+            "lifecycle_stage": str(p.lifecycle_stage),
+            "full_name": p.full_name,
+            "name_folded": fold(p.full_name),
+            "gender": str(p.gender or ""),
+            "date_of_birth": p.date_of_birth,
+            "national_id_enc": national_id_enc,
+            "national_id_bidx": national_id_bidx,
+            "national_id_legacy": p.national_id_legacy,
+            "address_line": p.address.line,
+            "ward_code": p.address.ward_code,
+            "district_code": p.address.district_code,
+            "province_code": p.address.province_code,
+            "occupation": p.occupation,
+            "income_band": str(p.income_band or ""),
+            "preferred_language": p.preferred_language,
+            "preferred_channel": str(p.preferred_channel or ""),
+            "best_contact_times": _windows_json(p.best_contact_times),
+            "derived_tier": str(account.derived_tier),
+            "tier_override": str(account.tier_override or ""),
+            "tier_override_reason": account.tier_override_reason,
+            "customer_since": account.customer_since,
+            "owner_id": p.owner_id,
+            "branch_id": p.branch_id,
+            "tax_code": business.tax_code,
+            "industry": business.industry,
+            "source_lead_id": account.source_lead_id,
+            **_acquisition_row(account.acquisition),
+            "created_at": account.created_at,
+            "created_by": account.created_by,
+            "updated_at": account.updated_at,
+            "updated_by": account.updated_by,
+            "version": account.version,
+        }
+
+    def _write_contact_points(self, account: Account) -> None:
+        self.conn.execute(delete(account_contact_points).where(account_contact_points.c.account_id == account.account_id))
+        rows = []
+        for kind, values in ((PHONE, account.profile.phones), (EMAIL, account.profile.emails)):
+            for position, value in enumerate(values):
+                value_enc, value_bidx = self.pii.seal(kind, value, account.account_id)
+                rows.append({"account_id": account.account_id, "kind": kind, "position": position, "value_enc": value_enc, "value_bidx": value_bidx})
+        if rows:
+            self.conn.execute(insert(account_contact_points), rows)
+
+    def add(self, account: Account) -> None:
+        """Raises IntegrityError when another account holds its national id."""
+        self.conn.execute(insert(accounts).values(self._row(account)))
+        self._write_contact_points(account)
+
+    def save(self, account: Account, read_version: int) -> None:
+        """Writes the whole account; Aborted when someone else changed it since `read_version`."""
+        result = self.conn.execute(
+            update(accounts)
+            .where(accounts.c.account_id == account.account_id, accounts.c.version == read_version)
+            .values({k: v for k, v in self._row(account).items() if k != "account_id"})
+        )
+        if result.rowcount != 1:
+            raise Aborted("the account was changed by another request; read it again and retry")
+        self._write_contact_points(account)
+
+    def claim_match_keys(self, account: Account, strict: bool) -> None:
+        """Records `account` as the first holder of each of its keys not yet held.
+
+        `strict`: a key another account already claimed raises IntegrityError (the loser of a
+        resolve race retries and then matches the winner's account).
+        """
+        indexes = list(self.pii.key_indexes(account.keys).values())
+        if strict:
+            for key_bidx in indexes:
+                self.conn.execute(insert(account_match_keys).values(key_bidx=key_bidx, account_id=account.account_id))
+            return
+        taken = set(self.conn.scalars(select(account_match_keys.c.key_bidx).where(account_match_keys.c.key_bidx.in_(indexes))))
+        for key_bidx in indexes:
+            if key_bidx not in taken:
+                self.conn.execute(insert(account_match_keys).values(key_bidx=key_bidx, account_id=account.account_id))
+
+    def add_change(self, change: AccountChange) -> None:
+        self.conn.execute(
+            insert(account_changes).values(
+                change_id=change.change_id,
+                account_id=change.account_id,
+                kind=str(change.kind),
+                changed_at=change.changed_at,
+                actor=change.actor,
+                changed_fields=json.dumps(list(change.changed_fields)),
+                reason=change.reason,
+            )
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _load(self, rows: list[Any]) -> list[Account]:
+        if not rows:
+            return []
+        points: dict[tuple[str, str], list[str]] = defaultdict(list)
+        ids = [row.account_id for row in rows]
+        query = (
+            select(account_contact_points)
+            .where(account_contact_points.c.account_id.in_(ids))
+            .order_by(account_contact_points.c.account_id, account_contact_points.c.kind, account_contact_points.c.position)
+        )
+        for point in self.conn.execute(query):
+            points[(point.account_id, point.kind)].append(self.pii.open(point.kind, point.value_enc, point.account_id))
+        return [self._to_account(row, points) for row in rows]
+
+    def _to_account(self, row: Any, points: dict[tuple[str, str], list[str]]) -> Account:
+        acquisition = None
+        if row.acquired_at is not None:
+            acquisition = Acquisition(
+                lead_id=row.acquisition_lead_id,
+                channel=row.acquisition_channel,
+                campaign_id=row.acquisition_campaign_id,
+                utm_source=row.acquisition_utm_source,
+                utm_medium=row.acquisition_utm_medium,
+                utm_campaign=row.acquisition_utm_campaign,
+                acquired_at=row.acquired_at,
+            )
+        account_type = AccountType(row.account_type)
+        profile = Profile(
+            account_type=account_type,
+            full_name=row.full_name,
+            gender=Gender(row.gender) if row.gender else None,
+            date_of_birth=row.date_of_birth if isinstance(row.date_of_birth, date) else None,
+            national_id=self.pii.open(NATIONAL_ID, row.national_id_enc, row.account_id),
+            national_id_legacy=row.national_id_legacy,
+            phones=tuple(points[(row.account_id, PHONE)]),
+            emails=tuple(points[(row.account_id, EMAIL)]),
+            address=Address(row.address_line, row.ward_code, row.district_code, row.province_code),
+            occupation=row.occupation,
+            income_band=IncomeBand(row.income_band) if row.income_band else None,
+            preferred_language=row.preferred_language,
+            preferred_channel=ContactChannel(row.preferred_channel) if row.preferred_channel else None,
+            best_contact_times=_windows(row.best_contact_times),
+            lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+            owner_id=row.owner_id,
+            branch_id=row.branch_id,
+            business=BusinessProfile(row.tax_code, row.industry) if account_type is AccountType.BUSINESS else None,
+        )
+        return Account(
+            account_id=row.account_id,
+            profile=profile,
+            source_lead_id=row.source_lead_id,
+            acquisition=acquisition,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+            derived_tier=ValueTier(row.derived_tier),
+            tier_override=ValueTier(row.tier_override) if row.tier_override else None,
+            tier_override_reason=row.tier_override_reason,
+            customer_since=row.customer_since,
+            version=row.version,
+        )
+
+    def get(self, account_id: str, for_update: bool = False) -> Account:
         query = select(accounts).where(accounts.c.account_id == account_id)
         if for_update:
             query = query.with_for_update()
         row = self.conn.execute(query).first()
         if row is None:
             raise NotFound("account", account_id)
-        return _to_account(row)
+        return self._load([row])[0]
 
-    def sharing_keys(self, keys: ContactKeys) -> list[PersonAccount]:
-        """Every account holding any of `keys` (at most one per key)."""
-        clauses = [_KEY_COLUMNS[name] == value for name, value in vars(keys).items() if value]
+    def find_by_national_id(self, national_id: str) -> Account | None:
+        row = self.conn.execute(select(accounts).where(accounts.c.national_id_bidx == self.pii.index(NATIONAL_ID, national_id))).first()
+        return self._load([row])[0] if row is not None else None
+
+    def _holding(self, indexes: dict[str, str]) -> Any:
+        """A condition: the account holds every one of `indexes` (kind → blind index)."""
+        clauses = []
+        for kind, bidx in indexes.items():
+            if kind == NATIONAL_ID:
+                clauses.append(accounts.c.national_id_bidx == bidx)
+            else:
+                clauses.append(
+                    accounts.c.account_id.in_(select(account_contact_points.c.account_id).where(account_contact_points.c.value_bidx == bidx))
+                )
+        return clauses
+
+    def sharing_keys(self, keys: ContactKeys) -> list[Account]:
+        """Every account holding any of `keys` (its national id, or one of its phones or emails)."""
+        clauses = self._holding(self.pii.key_indexes(keys))
         if not clauses:
             return []
-        return [_to_account(r) for r in self.conn.execute(select(accounts).where(or_(*clauses))).all()]
+        return self._load(list(self.conn.execute(select(accounts).where(or_(*clauses)).order_by(accounts.c.created_at)).all()))
 
-    def search(self, keys: ContactKeys, page: Page) -> tuple[list[PersonAccount], dict[str, Any] | None]:
-        """Accounts holding all of `keys`, newest first; also the key to continue after (None at the end)."""
-        clauses = [_KEY_COLUMNS[name] == value for name, value in vars(keys).items() if value]
+    def search(self, keys: ContactKeys, name: str, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
+        """Accounts holding all of `keys` and with a name word starting with `name`, newest first."""
+        clauses = self._holding(self.pii.key_indexes(keys))
+        if name:
+            prefix = fold(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(or_(accounts.c.name_folded.like(f"{prefix}%", escape="\\"), accounts.c.name_folded.like(f"% {prefix}%", escape="\\")))
         rows, after = newest_first(self.conn, select(accounts).where(*clauses), accounts.c.created_at, accounts.c.account_id, page)
-        return [_to_account(r) for r in rows], after
+        return self._load(rows), after
 
-    def save_acquisition(self, account: PersonAccount) -> None:
-        self.conn.execute(
-            update(accounts)
-            .where(accounts.c.account_id == account.account_id)
-            .values(**_acquisition_row(account.acquisition), updated_at=account.updated_at, updated_by=account.updated_by)
-        )
+    def changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
+        query = select(account_changes).where(account_changes.c.account_id == account_id)
+        rows, after = newest_first(self.conn, query, account_changes.c.changed_at, account_changes.c.change_id, page)
+        return [
+            AccountChange(
+                change_id=r.change_id,
+                account_id=r.account_id,
+                kind=ChangeKind(r.kind),
+                changed_at=r.changed_at,
+                actor=r.actor,
+                changed_fields=tuple(json.loads(r.changed_fields)),
+                reason=r.reason,
+            )
+            for r in rows
+        ], after

@@ -1,4 +1,4 @@
-"""`crm-account api|worker|migrate|health|dlq`."""
+"""`crm-account api|worker|migrate|health|dlq|pii`."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ main = ServiceCommand(
     api="crm_account.bootstrap:build_api",
     worker="crm_account.entrypoints.worker:AccountWorker",
     migrations="crm_account:migrations",
+    pii="crm_account.adapters.pii_maintenance",
 ).main

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import grpc
 
-from crm.account.v1 import account_service_pb2, account_service_pb2_grpc
+from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
 from crm.common.v1 import common_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, match_field_to_proto
-from crm_account.domain.person import PersonDraft
+from crm_account.adapters.proto_mapping import account_to_proto, change_to_proto, draft_from_proto, enum_name, match_field_to_proto
+from crm_account.domain.model import Account
+from crm_account.domain.profile import AccountDraft
 from crm_account.service_layer import commands
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.auth import current_principal
-from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_WRITE, PII_READ
+from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, PII_READ
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
@@ -19,11 +20,17 @@ PERMISSIONS: dict[str, str | None] = {
     "ResolvePersonAccount": ACCOUNT_WRITE,
     "GetAccount": ACCOUNT_READ,
     "SearchAccounts": ACCOUNT_READ,
+    "CreateAccount": ACCOUNT_WRITE,
+    "UpdateAccount": ACCOUNT_WRITE,
+    "OverrideValueTier": ACCOUNT_TIER,
+    "ClearValueTierOverride": ACCOUNT_TIER,
+    "ListAccountChanges": ACCOUNT_READ,
 }
 
 
-def _show_pii() -> bool:
-    return current_principal().can(PII_READ)
+def _shown(account: Account) -> account_pb2.Account:
+    """The account as this caller may see it: PII in full only with pii.read."""
+    return account_to_proto(account, current_principal().can(PII_READ))
 
 
 class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
@@ -36,35 +43,79 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         result = self.handlers.resolve_person_account(
             commands.ResolvePersonAccount(
                 key=idempotency_key(request),
-                person=PersonDraft(
+                person=AccountDraft(
                     full_name=request.full_name,
-                    phone=request.phone,
-                    email=request.email,
+                    phones=(request.phone,) if request.phone.strip() else (),
+                    emails=(request.email,) if request.email.strip() else (),
                     national_id=request.national_id,
                     owner_id=request.owner_id,
-                    source_lead_id=request.source_lead_id,
                 ),
+                source_lead_id=request.source_lead_id,
             )
         )
         return account_service_pb2.ResolvePersonAccountResponse(
-            account=account_to_proto(result.account, _show_pii()),
-            matched=result.matched,
-            matched_on=match_field_to_proto(result.matched_on),
+            account=_shown(result.account), matched=result.matched, matched_on=match_field_to_proto(result.matched_on)
         )
 
     def GetAccount(self, request: account_service_pb2.GetAccountRequest, context: grpc.ServicerContext) -> account_service_pb2.GetAccountResponse:
-        account = self.handlers.get_account(request.account_id)
-        return account_service_pb2.GetAccountResponse(account=account_to_proto(account, _show_pii()))
+        return account_service_pb2.GetAccountResponse(account=_shown(self.handlers.get_account(request.account_id)))
 
     def SearchAccounts(
         self, request: account_service_pb2.SearchAccountsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.SearchAccountsResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        found, after = self.handlers.search_accounts(
-            commands.SearchAccounts(phone=request.phone, email=request.email, national_id=request.national_id), page
-        )
-        show_pii = _show_pii()
+        query = commands.SearchAccounts(phone=request.phone, email=request.email, national_id=request.national_id, name=request.name)
+        found, after = self.handlers.search_accounts(query, page)
         return account_service_pb2.SearchAccountsResponse(
-            accounts=[account_to_proto(a, show_pii) for a in found],
-            page=common_pb2.PageResponse(next_page_token=next_token(after)),
+            accounts=[_shown(a) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
+        )
+
+    def CreateAccount(
+        self, request: account_service_pb2.CreateAccountRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.CreateAccountResponse:
+        account = self.handlers.create_account(commands.CreateAccount(idempotency_key(request), draft_from_proto(request.account)))
+        return account_service_pb2.CreateAccountResponse(account=_shown(account))
+
+    def UpdateAccount(
+        self, request: account_service_pb2.UpdateAccountRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.UpdateAccountResponse:
+        account = self.handlers.update_account(
+            commands.UpdateAccount(
+                key=idempotency_key(request),
+                account_id=request.account_id,
+                account=draft_from_proto(request.account),
+                update_mask=tuple(request.update_mask.paths),
+                expected_version=request.expected_version,
+            )
+        )
+        return account_service_pb2.UpdateAccountResponse(account=_shown(account))
+
+    def OverrideValueTier(
+        self, request: account_service_pb2.OverrideValueTierRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.OverrideValueTierResponse:
+        account = self.handlers.override_value_tier(
+            commands.OverrideValueTier(
+                key=idempotency_key(request),
+                account_id=request.account_id,
+                value_tier=enum_name(account_pb2.ValueTier, "VALUE_TIER_", request.value_tier),
+                reason=request.reason,
+            )
+        )
+        return account_service_pb2.OverrideValueTierResponse(account=_shown(account))
+
+    def ClearValueTierOverride(
+        self, request: account_service_pb2.ClearValueTierOverrideRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ClearValueTierOverrideResponse:
+        account = self.handlers.clear_value_tier_override(
+            commands.ClearValueTierOverride(key=idempotency_key(request), account_id=request.account_id, reason=request.reason)
+        )
+        return account_service_pb2.ClearValueTierOverrideResponse(account=_shown(account))
+
+    def ListAccountChanges(
+        self, request: account_service_pb2.ListAccountChangesRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListAccountChangesResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        changes, after = self.handlers.list_account_changes(request.account_id, page)
+        return account_service_pb2.ListAccountChangesResponse(
+            changes=[change_to_proto(c) for c in changes], page=common_pb2.PageResponse(next_page_token=next_token(after))
         )

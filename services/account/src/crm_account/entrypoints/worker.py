@@ -48,7 +48,7 @@ def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
 class AccountWorker:
     name = "account"
     context = EventContext()
-    handlers = ServiceHandlers(AccountSettings, lambda _settings, engine: build_handlers(engine))
+    handlers = ServiceHandlers(AccountSettings, lambda settings, engine: build_handlers(engine, settings))
 
     @event_handler("lead", lead_events.LeadConverted)
     def on_lead_converted(self, delivery: Delivery) -> str:

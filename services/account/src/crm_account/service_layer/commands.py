@@ -5,14 +5,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_account.domain.model import Acquisition
-from crm_account.domain.person import PersonDraft
+from crm_account.domain.profile import AccountDraft
 from crm_common.unit_of_work import Idempotent
 
 
 @dataclass(frozen=True)
 class ResolvePersonAccount:
     key: Idempotent
-    person: PersonDraft
+    person: AccountDraft
+    # The lead this account is resolved for, if any.
+    source_lead_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreateAccount:
+    key: Idempotent
+    account: AccountDraft
+
+
+@dataclass(frozen=True)
+class UpdateAccount:
+    key: Idempotent
+    account_id: str
+    account: AccountDraft
+    # AccountInput field paths to take from `account`.
+    update_mask: tuple[str, ...]
+    # 0: no check.
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class OverrideValueTier:
+    key: Idempotent
+    account_id: str
+    # A ValueTier name; '' when unset, '?' when unknown.
+    value_tier: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClearValueTierOverride:
+    key: Idempotent
+    account_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -20,6 +55,7 @@ class SearchAccounts:
     phone: str = ""
     email: str = ""
     national_id: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The account service's use cases. Each runs in one unit of work: state, events (outbox), the
-inbox mark and the idempotency record commit together or not at all.
+timeline entry, the inbox mark and the idempotency record commit together or not at all.
 """
 
 from __future__ import annotations
@@ -9,30 +9,43 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crm_account.domain.model import LifecycleStage, MatchField, PersonAccount, best_match, is_valid_id
-from crm_account.domain.person import Person, clean_keys, clean_person
+from crm_account.domain.model import (
+    Account,
+    AccountChange,
+    ChangeKind,
+    LifecycleStage,
+    MatchField,
+    Profile,
+    ValueTier,
+    best_match,
+    is_valid_id,
+)
+from crm_account.domain.profile import MAX_ID, UPDATABLE_FIELDS, AccountDraft, clean_keys, clean_profile, draft_of
 from crm_account.service_layer import commands
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
 # How a remembered resolution that created its account is written (result_ref "<id>:CREATED").
 _CREATED = "CREATED"
+MAX_REASON = 500
+# ResolvePersonAccount takes one phone and one email: its violations name those fields.
+_RESOLVE_FIELD_NAMES = {"phones[0]": "phone", "phones": "phone", "emails[0]": "email", "emails": "email"}
 
 
 class AccountEvents(Protocol):
     """Builds the service's domain events (protobuf messages) from domain objects."""
 
-    def created(self, account: PersonAccount, correlation_id: str) -> Any: ...
-    def updated(self, account: PersonAccount, correlation_id: str) -> Any: ...
+    def created(self, account: Account, correlation_id: str) -> Any: ...
+    def updated(self, account: Account, changed_fields: list[str], correlation_id: str) -> Any: ...
 
 
 @dataclass(frozen=True)
 class Resolution:
-    account: PersonAccount
+    account: Account
     # False when the account was created by this call.
     matched: bool
     matched_on: MatchField | None
@@ -42,12 +55,25 @@ class Resolution:
         return f"{self.account.account_id}:{self.matched_on or _CREATED}"
 
 
-def _account_id(value: str, field: str = "account_id") -> str:
+def _account_id(value: str, field: str = "account_id") -> list[FieldViolation]:
     if not value:
-        raise InvalidArgument(FieldViolation(field, "required"))
+        return [FieldViolation(field, "required")]
     if not is_valid_id(value):
-        raise InvalidArgument(FieldViolation(field, "not a valid account id"))
-    return value
+        return [FieldViolation(field, "not a valid account id")]
+    return []
+
+
+def _reason(value: str, required: bool) -> list[FieldViolation]:
+    if required and not value.strip():
+        return [FieldViolation("reason", "required: say why, it is kept in the account's history")]
+    if len(value) > MAX_REASON:
+        return [FieldViolation("reason", f"at most {MAX_REASON} characters")]
+    return []
+
+
+def _raise_if(violations: list[FieldViolation]) -> None:
+    if violations:
+        raise InvalidArgument(violations)
 
 
 class AccountHandlers:
@@ -56,25 +82,53 @@ class AccountHandlers:
         self.events = events
         self.clock = clock
 
-    def resolve_person_account(self, cmd: commands.ResolvePersonAccount) -> Resolution:
-        """The account sharing the person's strongest key (national id, phone, email), or a new one.
+    def _profile(self, draft: AccountDraft, extra: list[FieldViolation], rename: dict[str, str] | None = None) -> Profile:
+        profile, violations = clean_profile(draft, self.clock().date())
+        if rename:
+            violations = [FieldViolation(rename.get(v.field, v.field), v.description) for v in violations]
+        _raise_if(extra + violations)
+        assert profile is not None
+        return profile
 
-        Unique indexes on each key settle a race between two resolves of the same person: the
-        loser's insert fails, run_idempotent runs it again, and the match finds the winner.
+    def _new_account(self, uow: AccountUnitOfWork, profile: Profile, source_lead_id: str, correlation_id: str) -> Account:
+        now, actor = self.clock(), current_principal().subject
+        account = Account(
+            account_id=new_id(),
+            profile=profile,
+            source_lead_id=source_lead_id,
+            acquisition=None,
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+            customer_since=now if profile.lifecycle_stage is LifecycleStage.ACTIVE else None,
+        )
+        uow.accounts.add(account)
+        self._record(uow, account, ChangeKind.CREATED, [])
+        uow.publish(self.events.created(account, correlation_id))
+        return account
+
+    def _record(self, uow: AccountUnitOfWork, account: Account, kind: ChangeKind, fields: list[str], reason: str = "") -> None:
+        uow.accounts.add_change(AccountChange(new_id(), account.account_id, kind, account.updated_at, account.updated_by, tuple(fields), reason))
+
+    def resolve_person_account(self, cmd: commands.ResolvePersonAccount) -> Resolution:
+        """The account holding the person's strongest key (national id, phone, email), or a new prospect.
+
+        A race between two resolves of one person is settled by account_match_keys: the
+        loser's claim fails, run_idempotent runs it again, and the match finds the winner.
         """
-        person, violations = clean_person(cmd.person)
-        violations = request_id_violations(cmd.key.request_id) + violations
-        if person is None or violations:
-            raise InvalidArgument(violations)
+        violations = request_id_violations(cmd.key.request_id)
+        if len(cmd.source_lead_id) > MAX_ID:
+            violations.append(FieldViolation("source_lead_id", f"at most {MAX_ID} characters"))
+        profile = self._profile(cmd.person, violations, _RESOLVE_FIELD_NAMES)
 
         def first(uow: AccountUnitOfWork) -> tuple[Resolution, str]:
-            match = best_match(person.keys, uow.accounts.sharing_keys(person.keys))
+            match = best_match(profile.keys, uow.accounts.sharing_keys(profile.keys))
             if match is not None:
                 resolution = Resolution(match.account, matched=True, matched_on=match.field)
             else:
-                account = self._prospect(person)
-                uow.accounts.add(account)
-                uow.publish(self.events.created(account, cmd.key.request_id))
+                account = self._new_account(uow, profile, cmd.source_lead_id, cmd.key.request_id)
+                uow.accounts.claim_match_keys(account, strict=True)
                 resolution = Resolution(account, matched=False, matched_on=None)
             return resolution, resolution.ref
 
@@ -87,50 +141,137 @@ class AccountHandlers:
 
         return run_idempotent(self.uow, "ResolvePersonAccount", cmd.key, first, repeat)
 
-    def _prospect(self, person: Person) -> PersonAccount:
-        now, actor = self.clock(), current_principal().subject
-        return PersonAccount(
-            account_id=new_id(),
-            full_name=person.full_name,
-            national_id=person.keys.national_id,
-            phone_e164=person.keys.phone_e164,
-            email=person.keys.email,
-            owner_id=person.owner_id,
-            lifecycle_stage=LifecycleStage.PROSPECT,
-            source_lead_id=person.source_lead_id,
-            acquisition=None,
-            created_at=now,
-            created_by=actor,
-            updated_at=now,
-            updated_by=actor,
-        )
+    def create_account(self, cmd: commands.CreateAccount) -> Account:
+        """A new person or business account; ALREADY_EXISTS (with its id) for a known national id.
 
-    def get_account(self, account_id: str) -> PersonAccount:
-        _account_id(account_id)
+        Sharing a phone or an email with another account is allowed (families share them);
+        such pairs are for duplicate detection to weigh, not for the create to refuse.
+        """
+        profile = self._profile(cmd.account, request_id_violations(cmd.key.request_id))
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            self._check_national_id_free(uow, profile.national_id, None)
+            account = self._new_account(uow, profile, "", cmd.key.request_id)
+            uow.accounts.claim_match_keys(account, strict=False)
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "CreateAccount", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    @staticmethod
+    def _check_national_id_free(uow: AccountUnitOfWork, national_id: str, account_id: str | None) -> None:
+        if not national_id:
+            return
+        holder = uow.accounts.find_by_national_id(national_id)
+        if holder is not None and holder.account_id != account_id:
+            raise AlreadyExists("account", holder.account_id, "an account with this national id already exists")
+
+    def update_account(self, cmd: commands.UpdateAccount) -> Account:
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id)
+        if not cmd.update_mask:
+            violations.append(FieldViolation("update_mask", "required: name the fields to change"))
+        for path in cmd.update_mask:
+            if path == "type":
+                violations.append(FieldViolation("update_mask", "an account's type cannot change"))
+            elif path not in UPDATABLE_FIELDS:
+                violations.append(FieldViolation("update_mask", f"unknown field {path!r}"))
+        if cmd.expected_version < 0:
+            violations.append(FieldViolation("expected_version", "must not be negative"))
+        _raise_if(violations)
+        fields = frozenset(cmd.update_mask)
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            if cmd.expected_version and account.version != cmd.expected_version:
+                raise Aborted(f"the account is at version {account.version}, not {cmd.expected_version}; read it again")
+            profile = self._profile(draft_of(account.profile).taking(cmd.account, fields), [])
+            read_version = account.version
+            changed = account.change_profile(profile, fields, current_principal().subject, self.clock())
+            if changed:
+                if "national_id" in changed:
+                    self._check_national_id_free(uow, account.profile.national_id, account.account_id)
+                uow.accounts.save(account, read_version)
+                uow.accounts.claim_match_keys(account, strict=False)
+                self._record(uow, account, ChangeKind.UPDATED, changed)
+                uow.publish(self.events.updated(account, changed, cmd.key.request_id))
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "UpdateAccount", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    def override_value_tier(self, cmd: commands.OverrideValueTier) -> Account:
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _reason(cmd.reason, required=True)
+        tier = ValueTier.__members__.get(cmd.value_tier)
+        if tier is None:
+            violations.append(FieldViolation("value_tier", "required" if not cmd.value_tier else "unknown value"))
+        _raise_if(violations)
+        assert tier is not None
+        reason = cmd.reason.strip()
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            read_version = account.version
+            account.override_tier(tier, reason, current_principal().subject, self.clock())
+            uow.accounts.save(account, read_version)
+            self._record(uow, account, ChangeKind.VALUE_TIER_OVERRIDDEN, ["value_tier"], reason)
+            uow.publish(self.events.updated(account, ["value_tier"], cmd.key.request_id))
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "OverrideValueTier", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    def clear_value_tier_override(self, cmd: commands.ClearValueTierOverride) -> Account:
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _reason(cmd.reason, required=False))
+        reason = cmd.reason.strip()
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            read_version = account.version
+            account.clear_tier_override(current_principal().subject, self.clock())
+            uow.accounts.save(account, read_version)
+            self._record(uow, account, ChangeKind.VALUE_TIER_OVERRIDE_CLEARED, ["value_tier"], reason)
+            uow.publish(self.events.updated(account, ["value_tier"], cmd.key.request_id))
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "ClearValueTierOverride", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    def get_account(self, account_id: str) -> Account:
+        _raise_if(_account_id(account_id))
         with self.uow() as uow:
             return uow.accounts.get(account_id)
 
-    def search_accounts(self, query: commands.SearchAccounts, page: Page) -> tuple[list[PersonAccount], dict[str, Any] | None]:
-        """Exact lookup by any of phone, email and national id (all given must match)."""
+    def search_accounts(self, query: commands.SearchAccounts, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
+        """Exact lookup by phone, email and national id, and word-prefix by name (all given must match)."""
         violations: list[FieldViolation] = []
         keys = clean_keys(query.phone, query.email, query.national_id, violations)
-        if violations:
-            raise InvalidArgument(violations)
+        name = query.name.strip()
+        if len(name) > 200:
+            violations.append(FieldViolation("name", "at most 200 characters"))
+        if not (query.phone.strip() or query.email.strip() or query.national_id.strip() or name):
+            violations.extend(
+                FieldViolation(f, "one of phone, email, national_id or name is required") for f in ("phone", "email", "national_id", "name")
+            )
+        _raise_if(violations)
         with self.uow() as uow:
-            return uow.accounts.search(keys, page)
+            return uow.accounts.search(keys, name, page)
+
+    def list_account_changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
+        _raise_if(_account_id(account_id))
+        with self.uow() as uow:
+            uow.accounts.get(account_id)  # NOT_FOUND rather than an empty timeline
+            return uow.accounts.changes(account_id, page)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.
 
         An unknown account raises, so the event is retried and then dead-lettered, not lost.
         """
-        _account_id(cmd.account_id, "conversion.account_id")
+        _raise_if(_account_id(cmd.account_id, "conversion.account_id"))
         with self.uow() as uow:
             if not uow.claim_event(cmd.consumer, cmd.event_id):
                 return "duplicate"
             account = uow.accounts.get(cmd.account_id, for_update=True)
+            read_version = account.version
             if account.record_acquisition(cmd.acquisition, current_principal().subject, self.clock()):
-                uow.accounts.save_acquisition(account)
-                uow.publish(self.events.updated(account, cmd.correlation_id))
+                uow.accounts.save(account, read_version)
+                self._record(uow, account, ChangeKind.ACQUISITION_RECORDED, ["acquisition"])
+                uow.publish(self.events.updated(account, ["acquisition"], cmd.correlation_id))
             uow.commit()
         return "ok"

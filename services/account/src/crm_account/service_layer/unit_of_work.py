@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Self
 
-from crm_account.adapters.repository import AccountRepository
+from sqlalchemy import Engine, MetaData
+
+from crm_account.adapters.repository import AccountRepository, PiiCodec
+from crm_common.events.outbox import RelayWakeup
 from crm_common.unit_of_work import SqlUnitOfWork
 
 
 class AccountUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
 
+    def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
+        super().__init__(engine, metadata, wakeup)
+        self.pii = pii
+
     def __enter__(self) -> Self:
         super().__enter__()
-        self.accounts = AccountRepository(self.conn)
+        self.accounts = AccountRepository(self.conn, self.pii)
         return self

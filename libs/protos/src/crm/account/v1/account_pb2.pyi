@@ -3,10 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from crm.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -58,6 +60,210 @@ LIFECYCLE_STAGE_ACTIVE: LifecycleStage.ValueType  # 2
 LIFECYCLE_STAGE_DORMANT: LifecycleStage.ValueType  # 3
 LIFECYCLE_STAGE_CLOSED: LifecycleStage.ValueType  # 4
 Global___LifecycleStage: _TypeAlias = LifecycleStage  # noqa: Y015
+
+class _Gender:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _GenderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Gender.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    GENDER_UNSPECIFIED: _Gender.ValueType  # 0
+    GENDER_MALE: _Gender.ValueType  # 1
+    GENDER_FEMALE: _Gender.ValueType  # 2
+    GENDER_OTHER: _Gender.ValueType  # 3
+
+class Gender(_Gender, metaclass=_GenderEnumTypeWrapper): ...
+
+GENDER_UNSPECIFIED: Gender.ValueType  # 0
+GENDER_MALE: Gender.ValueType  # 1
+GENDER_FEMALE: Gender.ValueType  # 2
+GENDER_OTHER: Gender.ValueType  # 3
+Global___Gender: _TypeAlias = Gender  # noqa: Y015
+
+class _IncomeBand:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IncomeBandEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IncomeBand.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INCOME_BAND_UNSPECIFIED: _IncomeBand.ValueType  # 0
+    INCOME_BAND_UNDER_10M: _IncomeBand.ValueType  # 1
+    INCOME_BAND_10M_TO_20M: _IncomeBand.ValueType  # 2
+    INCOME_BAND_20M_TO_50M: _IncomeBand.ValueType  # 3
+    INCOME_BAND_50M_TO_100M: _IncomeBand.ValueType  # 4
+    INCOME_BAND_OVER_100M: _IncomeBand.ValueType  # 5
+
+class IncomeBand(_IncomeBand, metaclass=_IncomeBandEnumTypeWrapper):
+    """Declared monthly income in VND."""
+
+INCOME_BAND_UNSPECIFIED: IncomeBand.ValueType  # 0
+INCOME_BAND_UNDER_10M: IncomeBand.ValueType  # 1
+INCOME_BAND_10M_TO_20M: IncomeBand.ValueType  # 2
+INCOME_BAND_20M_TO_50M: IncomeBand.ValueType  # 3
+INCOME_BAND_50M_TO_100M: IncomeBand.ValueType  # 4
+INCOME_BAND_OVER_100M: IncomeBand.ValueType  # 5
+Global___IncomeBand: _TypeAlias = IncomeBand  # noqa: Y015
+
+class _ContactChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ContactChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ContactChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONTACT_CHANNEL_UNSPECIFIED: _ContactChannel.ValueType  # 0
+    CONTACT_CHANNEL_EMAIL: _ContactChannel.ValueType  # 1
+    CONTACT_CHANNEL_SMS: _ContactChannel.ValueType  # 2
+    CONTACT_CHANNEL_PUSH: _ContactChannel.ValueType  # 3
+    CONTACT_CHANNEL_ZALO: _ContactChannel.ValueType  # 4
+    CONTACT_CHANNEL_PHONE_CALL: _ContactChannel.ValueType  # 5
+
+class ContactChannel(_ContactChannel, metaclass=_ContactChannelEnumTypeWrapper):
+    """The channels a bank reaches a customer on (preferences now, consent per channel later)."""
+
+CONTACT_CHANNEL_UNSPECIFIED: ContactChannel.ValueType  # 0
+CONTACT_CHANNEL_EMAIL: ContactChannel.ValueType  # 1
+CONTACT_CHANNEL_SMS: ContactChannel.ValueType  # 2
+CONTACT_CHANNEL_PUSH: ContactChannel.ValueType  # 3
+CONTACT_CHANNEL_ZALO: ContactChannel.ValueType  # 4
+CONTACT_CHANNEL_PHONE_CALL: ContactChannel.ValueType  # 5
+Global___ContactChannel: _TypeAlias = ContactChannel  # noqa: Y015
+
+class _ValueTier:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ValueTierEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ValueTier.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VALUE_TIER_UNSPECIFIED: _ValueTier.ValueType  # 0
+    VALUE_TIER_MASS: _ValueTier.ValueType  # 1
+    VALUE_TIER_AFFLUENT: _ValueTier.ValueType  # 2
+    VALUE_TIER_PRIVATE: _ValueTier.ValueType  # 3
+
+class ValueTier(_ValueTier, metaclass=_ValueTierEnumTypeWrapper):
+    """Value tier: derived from holdings, or set by hand with a reason (the override is audited)."""
+
+VALUE_TIER_UNSPECIFIED: ValueTier.ValueType  # 0
+VALUE_TIER_MASS: ValueTier.ValueType  # 1
+VALUE_TIER_AFFLUENT: ValueTier.ValueType  # 2
+VALUE_TIER_PRIVATE: ValueTier.ValueType  # 3
+Global___ValueTier: _TypeAlias = ValueTier  # noqa: Y015
+
+class _DayOfWeek:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DayOfWeekEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DayOfWeek.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DAY_OF_WEEK_UNSPECIFIED: _DayOfWeek.ValueType  # 0
+    DAY_OF_WEEK_MONDAY: _DayOfWeek.ValueType  # 1
+    DAY_OF_WEEK_TUESDAY: _DayOfWeek.ValueType  # 2
+    DAY_OF_WEEK_WEDNESDAY: _DayOfWeek.ValueType  # 3
+    DAY_OF_WEEK_THURSDAY: _DayOfWeek.ValueType  # 4
+    DAY_OF_WEEK_FRIDAY: _DayOfWeek.ValueType  # 5
+    DAY_OF_WEEK_SATURDAY: _DayOfWeek.ValueType  # 6
+    DAY_OF_WEEK_SUNDAY: _DayOfWeek.ValueType  # 7
+
+class DayOfWeek(_DayOfWeek, metaclass=_DayOfWeekEnumTypeWrapper): ...
+
+DAY_OF_WEEK_UNSPECIFIED: DayOfWeek.ValueType  # 0
+DAY_OF_WEEK_MONDAY: DayOfWeek.ValueType  # 1
+DAY_OF_WEEK_TUESDAY: DayOfWeek.ValueType  # 2
+DAY_OF_WEEK_WEDNESDAY: DayOfWeek.ValueType  # 3
+DAY_OF_WEEK_THURSDAY: DayOfWeek.ValueType  # 4
+DAY_OF_WEEK_FRIDAY: DayOfWeek.ValueType  # 5
+DAY_OF_WEEK_SATURDAY: DayOfWeek.ValueType  # 6
+DAY_OF_WEEK_SUNDAY: DayOfWeek.ValueType  # 7
+Global___DayOfWeek: _TypeAlias = DayOfWeek  # noqa: Y015
+
+@_typing.final
+class ContactTimeWindow(_message.Message):
+    """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    START_MINUTE_FIELD_NUMBER: _builtins.int
+    END_MINUTE_FIELD_NUMBER: _builtins.int
+    start_minute: _builtins.int
+    """Minutes after midnight, start inclusive, end exclusive (e.g. 1080..1260 = 18:00-21:00)."""
+    end_minute: _builtins.int
+    @_builtins.property
+    def days(self) -> _containers.RepeatedScalarFieldContainer[Global___DayOfWeek.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[Global___DayOfWeek.ValueType] | None = ...,
+        start_minute: _builtins.int = ...,
+        end_minute: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "end_minute", b"end_minute", "start_minute", b"start_minute"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactTimeWindow: _TypeAlias = ContactTimeWindow  # noqa: Y015
+
+@_typing.final
+class Address(_message.Message):
+    """A postal address; codes are the GSO administrative codes (province 2 digits, district 3,
+    ward 5). Addresses from before the 2025 province merger keep their old codes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_FIELD_NUMBER: _builtins.int
+    WARD_CODE_FIELD_NUMBER: _builtins.int
+    DISTRICT_CODE_FIELD_NUMBER: _builtins.int
+    PROVINCE_CODE_FIELD_NUMBER: _builtins.int
+    PROVINCE_NAME_FIELD_NUMBER: _builtins.int
+    line: _builtins.str
+    ward_code: _builtins.str
+    district_code: _builtins.str
+    province_code: _builtins.str
+    province_name: _builtins.str
+    """Output only: the province's name for province_code."""
+    def __init__(
+        self,
+        *,
+        line: _builtins.str = ...,
+        ward_code: _builtins.str = ...,
+        district_code: _builtins.str = ...,
+        province_code: _builtins.str = ...,
+        province_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["district_code", b"district_code", "line", b"line", "province_code", b"province_code", "province_name", b"province_name", "ward_code", b"ward_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Address: _TypeAlias = Address  # noqa: Y015
+
+@_typing.final
+class BusinessProfile(_message.Message):
+    """What a business account has beyond a name."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAX_CODE_FIELD_NUMBER: _builtins.int
+    INDUSTRY_FIELD_NUMBER: _builtins.int
+    tax_code: _builtins.str
+    """Tax code (mã số thuế): 10 digits, or 10 + "-" + 3 for a branch."""
+    industry: _builtins.str
+    def __init__(
+        self,
+        *,
+        tax_code: _builtins.str = ...,
+        industry: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["industry", b"industry", "tax_code", b"tax_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BusinessProfile: _TypeAlias = BusinessProfile  # noqa: Y015
 
 @_typing.final
 class Acquisition(_message.Message):
@@ -113,6 +319,25 @@ class Account(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     ACQUISITION_FIELD_NUMBER: _builtins.int
     AUDIT_FIELD_NUMBER: _builtins.int
+    GENDER_FIELD_NUMBER: _builtins.int
+    DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
+    NATIONAL_ID_LEGACY_FIELD_NUMBER: _builtins.int
+    PHONES_FIELD_NUMBER: _builtins.int
+    EMAILS_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    OCCUPATION_FIELD_NUMBER: _builtins.int
+    INCOME_BAND_FIELD_NUMBER: _builtins.int
+    PREFERRED_LANGUAGE_FIELD_NUMBER: _builtins.int
+    PREFERRED_CHANNEL_FIELD_NUMBER: _builtins.int
+    BEST_CONTACT_TIMES_FIELD_NUMBER: _builtins.int
+    VALUE_TIER_FIELD_NUMBER: _builtins.int
+    DERIVED_VALUE_TIER_FIELD_NUMBER: _builtins.int
+    VALUE_TIER_OVERRIDDEN_FIELD_NUMBER: _builtins.int
+    VALUE_TIER_OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
+    CUSTOMER_SINCE_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    BUSINESS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -121,12 +346,49 @@ class Account(_message.Message):
     national_id: _builtins.str
     """Masked unless the caller may see it in full."""
     owner_id: _builtins.str
+    gender: Global___Gender.ValueType
+    national_id_legacy: _builtins.bool
+    """True for an old 9-digit CMND rather than a 12-digit CCCD."""
+    occupation: _builtins.str
+    income_band: Global___IncomeBand.ValueType
+    preferred_language: _builtins.str
+    """BCP 47 tag: "vi" (default) or "en"."""
+    preferred_channel: Global___ContactChannel.ValueType
+    value_tier: Global___ValueTier.ValueType
+    """The tier in effect: the override where one is set, else the derived tier."""
+    derived_value_tier: Global___ValueTier.ValueType
+    value_tier_overridden: _builtins.bool
+    """Set by OverrideValueTier, with its reason; cleared by ClearValueTierOverride."""
+    value_tier_override_reason: _builtins.str
+    branch_id: _builtins.str
+    version: _builtins.int
+    """Bumped by every change; UpdateAccount may require the version the caller read."""
     @_builtins.property
     def phone(self) -> _common_pb2.PhoneNumber: ...
     @_builtins.property
     def acquisition(self) -> Global___Acquisition: ...
     @_builtins.property
     def audit(self) -> _common_pb2.AuditStamps: ...
+    @_builtins.property
+    def date_of_birth(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def phones(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.PhoneNumber]:
+        """Every phone, primary (the same as `phone`) first; masked like `phone`."""
+
+    @_builtins.property
+    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every email, primary (the same as `email`) first; masked like `email`."""
+
+    @_builtins.property
+    def address(self) -> Global___Address: ...
+    @_builtins.property
+    def best_contact_times(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContactTimeWindow]: ...
+    @_builtins.property
+    def customer_since(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def business(self) -> Global___BusinessProfile:
+        """Business accounts only."""
+
     def __init__(
         self,
         *,
@@ -140,11 +402,154 @@ class Account(_message.Message):
         owner_id: _builtins.str = ...,
         acquisition: Global___Acquisition | None = ...,
         audit: _common_pb2.AuditStamps | None = ...,
+        gender: Global___Gender.ValueType = ...,
+        date_of_birth: _common_pb2.Date | None = ...,
+        national_id_legacy: _builtins.bool = ...,
+        phones: _abc.Iterable[_common_pb2.PhoneNumber] | None = ...,
+        emails: _abc.Iterable[_builtins.str] | None = ...,
+        address: Global___Address | None = ...,
+        occupation: _builtins.str = ...,
+        income_band: Global___IncomeBand.ValueType = ...,
+        preferred_language: _builtins.str = ...,
+        preferred_channel: Global___ContactChannel.ValueType = ...,
+        best_contact_times: _abc.Iterable[Global___ContactTimeWindow] | None = ...,
+        value_tier: Global___ValueTier.ValueType = ...,
+        derived_value_tier: Global___ValueTier.ValueType = ...,
+        value_tier_overridden: _builtins.bool = ...,
+        value_tier_override_reason: _builtins.str = ...,
+        customer_since: _timestamp_pb2.Timestamp | None = ...,
+        branch_id: _builtins.str = ...,
+        business: Global___BusinessProfile | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "audit", b"audit", "phone", b"phone"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "phone", b"phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "audit", b"audit", "email", b"email", "full_name", b"full_name", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "owner_id", b"owner_id", "phone", b"phone", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class AccountInput(_message.Message):
+    """What a caller sends to create or update an account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    FULL_NAME_FIELD_NUMBER: _builtins.int
+    GENDER_FIELD_NUMBER: _builtins.int
+    DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
+    NATIONAL_ID_FIELD_NUMBER: _builtins.int
+    PHONES_FIELD_NUMBER: _builtins.int
+    EMAILS_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    OCCUPATION_FIELD_NUMBER: _builtins.int
+    INCOME_BAND_FIELD_NUMBER: _builtins.int
+    PREFERRED_LANGUAGE_FIELD_NUMBER: _builtins.int
+    PREFERRED_CHANNEL_FIELD_NUMBER: _builtins.int
+    BEST_CONTACT_TIMES_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_STAGE_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    BUSINESS_FIELD_NUMBER: _builtins.int
+    type: Global___AccountType.ValueType
+    full_name: _builtins.str
+    gender: Global___Gender.ValueType
+    national_id: _builtins.str
+    """A 12-digit CCCD, or an old 9-digit CMND (accepted and flagged)."""
+    occupation: _builtins.str
+    income_band: Global___IncomeBand.ValueType
+    preferred_language: _builtins.str
+    preferred_channel: Global___ContactChannel.ValueType
+    lifecycle_stage: Global___LifecycleStage.ValueType
+    owner_id: _builtins.str
+    branch_id: _builtins.str
+    @_builtins.property
+    def date_of_birth(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def phones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """In any common Vietnamese form; the first is the primary."""
+
+    @_builtins.property
+    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The first is the primary."""
+
+    @_builtins.property
+    def address(self) -> Global___Address: ...
+    @_builtins.property
+    def best_contact_times(self) -> _containers.RepeatedCompositeFieldContainer[Global___ContactTimeWindow]: ...
+    @_builtins.property
+    def business(self) -> Global___BusinessProfile: ...
+    def __init__(
+        self,
+        *,
+        type: Global___AccountType.ValueType = ...,
+        full_name: _builtins.str = ...,
+        gender: Global___Gender.ValueType = ...,
+        date_of_birth: _common_pb2.Date | None = ...,
+        national_id: _builtins.str = ...,
+        phones: _abc.Iterable[_builtins.str] | None = ...,
+        emails: _abc.Iterable[_builtins.str] | None = ...,
+        address: Global___Address | None = ...,
+        occupation: _builtins.str = ...,
+        income_band: Global___IncomeBand.ValueType = ...,
+        preferred_language: _builtins.str = ...,
+        preferred_channel: Global___ContactChannel.ValueType = ...,
+        best_contact_times: _abc.Iterable[Global___ContactTimeWindow] | None = ...,
+        lifecycle_stage: Global___LifecycleStage.ValueType = ...,
+        owner_id: _builtins.str = ...,
+        branch_id: _builtins.str = ...,
+        business: Global___BusinessProfile | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "business", b"business", "date_of_birth", b"date_of_birth"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "date_of_birth", b"date_of_birth", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "occupation", b"occupation", "owner_id", b"owner_id", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountInput: _TypeAlias = AccountInput  # noqa: Y015
+
+@_typing.final
+class AccountChange(_message.Message):
+    """One entry of an account's own timeline: a profile change, a tier override..."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CHANGE_TIME_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    change_id: _builtins.str
+    account_id: _builtins.str
+    kind: _builtins.str
+    """CREATED, UPDATED, VALUE_TIER_OVERRIDDEN, VALUE_TIER_OVERRIDE_CLEARED, ACQUISITION_RECORDED"""
+    actor: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def change_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields that changed (AccountInput names); values are not kept here (no PII copies)."""
+
+    def __init__(
+        self,
+        *,
+        change_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        change_time: _timestamp_pb2.Timestamp | None = ...,
+        actor: _builtins.str = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "change_id", b"change_id", "change_time", b"change_time", "changed_fields", b"changed_fields", "kind", b"kind", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountChange: _TypeAlias = AccountChange  # noqa: Y015

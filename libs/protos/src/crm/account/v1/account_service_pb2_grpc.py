@@ -50,6 +50,31 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsResponse.FromString,
                 _registered_method=True)
+        self.CreateAccount = channel.unary_unary(
+                '/crm.account.v1.AccountService/CreateAccount',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountResponse.FromString,
+                _registered_method=True)
+        self.UpdateAccount = channel.unary_unary(
+                '/crm.account.v1.AccountService/UpdateAccount',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountResponse.FromString,
+                _registered_method=True)
+        self.OverrideValueTier = channel.unary_unary(
+                '/crm.account.v1.AccountService/OverrideValueTier',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierResponse.FromString,
+                _registered_method=True)
+        self.ClearValueTierOverride = channel.unary_unary(
+                '/crm.account.v1.AccountService/ClearValueTierOverride',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideResponse.FromString,
+                _registered_method=True)
+        self.ListAccountChanges = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListAccountChanges',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -70,7 +95,41 @@ class AccountServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchAccounts(self, request, context):
-        """Exact lookup by phone, email or national id.
+        """Exact lookup by phone, email or national id; or by name (diacritics ignored, word prefix).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAccount(self, request, context):
+        """Creates a person or business account; ALREADY_EXISTS when its national id is known.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAccount(self, request, context):
+        """Changes the fields named in update_mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverrideValueTier(self, request, context):
+        """Sets the value tier by hand, with a reason; the change is kept in the timeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearValueTierOverride(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccountChanges(self, request, context):
+        """The account's own part of the customer timeline, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,6 +152,31 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.SearchAccounts,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsResponse.SerializeToString,
+            ),
+            'CreateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAccount,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountResponse.SerializeToString,
+            ),
+            'UpdateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAccount,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountResponse.SerializeToString,
+            ),
+            'OverrideValueTier': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverrideValueTier,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierResponse.SerializeToString,
+            ),
+            'ClearValueTierOverride': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearValueTierOverride,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideResponse.SerializeToString,
+            ),
+            'ListAccountChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccountChanges,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +261,141 @@ class AccountService:
             '/crm.account.v1.AccountService/SearchAccounts',
             crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.SearchAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/CreateAccount',
+            crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.CreateAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/UpdateAccount',
+            crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.UpdateAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OverrideValueTier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/OverrideValueTier',
+            crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.OverrideValueTierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearValueTierOverride(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ClearValueTierOverride',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ClearValueTierOverrideResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccountChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListAccountChanges',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

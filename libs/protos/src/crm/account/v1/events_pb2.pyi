@@ -3,10 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from crm.account.v1 import account_pb2 as _account_pb2
 from crm.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,7 +22,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class AccountCreated(_message.Message):
-    """Published to the "account.events" exchange with the message name as routing key."""
+    """Published to the "account.events" exchange with the message name as routing key.
+    Accounts in events have national id, phones and emails masked: consumers that need them
+    call GetAccount with pii.read, so no plaintext copy of PII sits in outboxes or queues.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -50,19 +55,25 @@ class AccountUpdated(_message.Message):
 
     METADATA_FIELD_NUMBER: _builtins.int
     ACCOUNT_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def account(self) -> _account_pb2.Account: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """AccountInput field names, or "value_tier" / "acquisition"."""
+
     def __init__(
         self,
         *,
         metadata: _common_pb2.EventMetadata | None = ...,
         account: _account_pb2.Account | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "changed_fields", b"changed_fields", "metadata", b"metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -93,6 +93,35 @@ class PhoneNumber(_message.Message):
 Global___PhoneNumber: _TypeAlias = PhoneNumber  # noqa: Y015
 
 @_typing.final
+class Date(_message.Message):
+    """A calendar date with no time zone (a date of birth, a document's expiry)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YEAR_FIELD_NUMBER: _builtins.int
+    MONTH_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    year: _builtins.int
+    month: _builtins.int
+    """1..12"""
+    day: _builtins.int
+    """1..31"""
+    def __init__(
+        self,
+        *,
+        year: _builtins.int = ...,
+        month: _builtins.int = ...,
+        day: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "month", b"month", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Date: _TypeAlias = Date  # noqa: Y015
+
+@_typing.final
 class AuditStamps(_message.Message):
     """Who created and last changed a record, and when."""
 
