@@ -22,16 +22,19 @@ ACCOUNT_READ = "accounts.read"
 ACCOUNT_WRITE = "accounts.write"
 # Overriding a customer's value tier by hand (it changes pricing and service levels).
 ACCOUNT_TIER = "accounts.tier"
+# Recording customers' consent decisions, and reading them (campaigns check before every send).
+CONSENT_WRITE = "consents.write"
+CONSENT_READ = "consents.read"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
 OPPORTUNITY_WRITE = "opportunities.write"
 
-_TELESALES = {LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY, ACCOUNT_READ}
+_TELESALES = {LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY, ACCOUNT_READ, CONSENT_READ, CONSENT_WRITE}
 _RM = _TELESALES | {LEAD_CONVERT, ACCOUNT_WRITE, OPPORTUNITY_READ, OPPORTUNITY_WRITE, PII_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "marketing": frozenset({LEAD_READ, LEAD_READ_ALL, LEAD_WRITE, LEAD_IMPORT}),
+    "marketing": frozenset({LEAD_READ, LEAD_READ_ALL, LEAD_WRITE, LEAD_IMPORT, CONSENT_READ}),
     "web_capture": frozenset({LEAD_WRITE}),
     "telesales": frozenset(_TELESALES),
     "rm": frozenset(_RM),

@@ -8,7 +8,8 @@ calls GetAccount with pii.read.
 from __future__ import annotations
 
 from crm.account.v1 import events_pb2
-from crm_account.adapters.proto_mapping import account_to_proto
+from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto
+from crm_account.domain.consent import Consent
 from crm_account.domain.model import Account
 from crm_common.events.envelope import new_event
 
@@ -28,3 +29,6 @@ class ProtoAccountEvents:
             account=account_to_proto(account, show_pii=False),
             changed_fields=changed_fields,
         )
+
+    def consent_changed(self, consent: Consent, correlation_id: str) -> events_pb2.ConsentChanged:
+        return new_event(events_pb2.ConsentChanged, PRODUCER, correlation_id, consent.recorded_at, consent=consent_to_proto(consent))

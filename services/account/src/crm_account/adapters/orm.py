@@ -113,3 +113,38 @@ account_changes = Table(
     Column("reason", String(500), nullable=False),
     Index("ix_account_changes_account_id_changed_at", "account_id", "changed_at", "change_id"),
 )
+
+# The consent in force per purpose and channel ('' for purposes not given per channel).
+_CONSENT_COLUMNS = (
+    ("status", 12),
+    ("source", 100),
+    ("evidence_ref", 500),
+    ("recorded_by", 200),
+)
+consents = Table(
+    "consents",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True),
+    Column("purpose", String(20), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("consent_id", String(36), nullable=False),
+    *(Column(name, String(length), nullable=False) for name, length in _CONSENT_COLUMNS),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+# Every consent decision ever recorded, in force or not (the evidence trail).
+consent_history = Table(
+    "consent_history",
+    metadata,
+    Column("consent_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("channel", String(20), nullable=False),
+    *(Column(name, String(length), nullable=False) for name, length in _CONSENT_COLUMNS),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_consent_history_account_id_recorded_at", "account_id", "recorded_at", "consent_id"),
+)

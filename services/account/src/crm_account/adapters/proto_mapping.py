@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
+from crm_account.domain.consent import Consent, ConsentDraft
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
@@ -151,4 +152,35 @@ def change_to_proto(change: AccountChange) -> account_pb2.AccountChange:
         actor=change.actor,
         changed_fields=list(change.changed_fields),
         reason=change.reason,
+    )
+
+
+def consent_to_proto(consent: Consent) -> account_pb2.Consent:
+    return account_pb2.Consent(
+        account_id=consent.account_id,
+        purpose=enum_number(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", consent.purpose),
+        channel=enum_number(account_pb2.ContactChannel, "CONTACT_CHANNEL_", consent.channel),
+        status=enum_number(account_pb2.ConsentStatus, "CONSENT_STATUS_", consent.status),
+        source=consent.source,
+        evidence_ref=consent.evidence_ref,
+        decide_time=timestamp(consent.decided_at),
+        expire_time=timestamp(consent.expires_at),
+        record_time=timestamp(consent.recorded_at),
+        recorded_by=consent.recorded_by,
+    )
+
+
+def _time(message: Any, field: str) -> datetime | None:
+    return getattr(message, field).ToDatetime(tzinfo=UTC) if message.HasField(field) else None
+
+
+def consent_draft_from_proto(request: account_service_pb2.RecordConsentRequest) -> ConsentDraft:
+    return ConsentDraft(
+        purpose=enum_name(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", request.purpose),
+        channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", request.channel),
+        status=enum_name(account_pb2.ConsentStatus, "CONSENT_STATUS_", request.status),
+        source=request.source,
+        evidence_ref=request.evidence_ref,
+        decided_at=_time(request, "decide_time"),
+        expires_at=_time(request, "expire_time"),
     )

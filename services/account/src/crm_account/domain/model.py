@@ -75,6 +75,7 @@ class ChangeKind(StrEnum):
     VALUE_TIER_OVERRIDDEN = "VALUE_TIER_OVERRIDDEN"
     VALUE_TIER_OVERRIDE_CLEARED = "VALUE_TIER_OVERRIDE_CLEARED"
     ACQUISITION_RECORDED = "ACQUISITION_RECORDED"
+    CONSENT_CHANGED = "CONSENT_CHANGED"
 
 
 # A national id names one person; a phone or an email may be shared within a family, and an

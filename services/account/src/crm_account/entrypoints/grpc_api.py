@@ -6,13 +6,22 @@ import grpc
 
 from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
 from crm.common.v1 import common_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, change_to_proto, draft_from_proto, enum_name, match_field_to_proto
+from crm_account.adapters.proto_mapping import (
+    account_to_proto,
+    change_to_proto,
+    consent_draft_from_proto,
+    consent_to_proto,
+    draft_from_proto,
+    enum_name,
+    enum_number,
+    match_field_to_proto,
+)
 from crm_account.domain.model import Account
 from crm_account.domain.profile import AccountDraft
 from crm_account.service_layer import commands
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.auth import current_principal
-from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, PII_READ
+from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, CONSENT_READ, CONSENT_WRITE, PII_READ
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
@@ -25,6 +34,10 @@ PERMISSIONS: dict[str, str | None] = {
     "OverrideValueTier": ACCOUNT_TIER,
     "ClearValueTierOverride": ACCOUNT_TIER,
     "ListAccountChanges": ACCOUNT_READ,
+    "RecordConsent": CONSENT_WRITE,
+    "ListConsents": CONSENT_READ,
+    "ListConsentHistory": CONSENT_READ,
+    "CheckConsent": CONSENT_READ,
 }
 
 
@@ -118,4 +131,42 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         changes, after = self.handlers.list_account_changes(request.account_id, page)
         return account_service_pb2.ListAccountChangesResponse(
             changes=[change_to_proto(c) for c in changes], page=common_pb2.PageResponse(next_page_token=next_token(after))
+        )
+
+    def RecordConsent(
+        self, request: account_service_pb2.RecordConsentRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.RecordConsentResponse:
+        consent, in_force = self.handlers.record_consent(
+            commands.RecordConsent(key=idempotency_key(request), account_id=request.account_id, consent=consent_draft_from_proto(request))
+        )
+        return account_service_pb2.RecordConsentResponse(consent=consent_to_proto(consent), in_force=in_force)
+
+    def ListConsents(
+        self, request: account_service_pb2.ListConsentsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListConsentsResponse:
+        return account_service_pb2.ListConsentsResponse(consents=[consent_to_proto(c) for c in self.handlers.list_consents(request.account_id)])
+
+    def ListConsentHistory(
+        self, request: account_service_pb2.ListConsentHistoryRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListConsentHistoryResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        found, after = self.handlers.consent_history(request.account_id, page)
+        return account_service_pb2.ListConsentHistoryResponse(
+            consents=[consent_to_proto(c) for c in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
+        )
+
+    def CheckConsent(
+        self, request: account_service_pb2.CheckConsentRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.CheckConsentResponse:
+        check = self.handlers.check_consent(
+            commands.CheckConsent(
+                account_id=request.account_id,
+                purpose=enum_name(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", request.purpose),
+                channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", request.channel),
+            )
+        )
+        return account_service_pb2.CheckConsentResponse(
+            allowed=check.allowed,
+            decision=enum_number(account_service_pb2.ConsentDecision, "CONSENT_DECISION_", check.decision),
+            consent=consent_to_proto(check.consent) if check.consent else None,
         )

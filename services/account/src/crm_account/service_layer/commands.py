@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_account.domain.consent import ConsentDraft
 from crm_account.domain.model import Acquisition
 from crm_account.domain.profile import AccountDraft
 from crm_common.unit_of_work import Idempotent
@@ -67,3 +68,18 @@ class RecordAcquisition:
     account_id: str
     acquisition: Acquisition
     correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    key: Idempotent
+    account_id: str
+    consent: ConsentDraft
+
+
+@dataclass(frozen=True)
+class CheckConsent:
+    account_id: str
+    # Names ('' unset, '?' unknown), as in ConsentDraft.
+    purpose: str
+    channel: str

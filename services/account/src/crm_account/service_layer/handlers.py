@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from crm_account.domain.consent import Consent, ConsentDecision, clean_consent, decide, scope_violations
 from crm_account.domain.model import (
     Account,
     AccountChange,
@@ -41,6 +42,18 @@ class AccountEvents(Protocol):
 
     def created(self, account: Account, correlation_id: str) -> Any: ...
     def updated(self, account: Account, changed_fields: list[str], correlation_id: str) -> Any: ...
+    def consent_changed(self, consent: Consent, correlation_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ConsentCheck:
+    decision: ConsentDecision
+    # The decision in force, if any.
+    consent: Consent | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is ConsentDecision.ALLOWED
 
 
 @dataclass(frozen=True)
@@ -257,6 +270,73 @@ class AccountHandlers:
         with self.uow() as uow:
             uow.accounts.get(account_id)  # NOT_FOUND rather than an empty timeline
             return uow.accounts.changes(account_id, page)
+
+    def record_consent(self, cmd: commands.RecordConsent) -> tuple[Consent, bool]:
+        """Records a grant or a withdrawal; returns it and whether it is now the one in force."""
+        now = self.clock()
+        terms, violations = clean_consent(cmd.consent, now)
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + violations)
+        assert terms is not None
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[Consent, bool], str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)  # one decision at a time per customer
+            actor = current_principal().subject
+            consent = Consent(
+                new_id(),
+                account.account_id,
+                terms.purpose,
+                terms.channel,
+                terms.status,
+                terms.source,
+                terms.evidence_ref,
+                terms.decided_at,
+                terms.expires_at,
+                now,
+                actor,
+            )
+            in_force = consent.supersedes(uow.consents.in_force(account.account_id, consent.purpose, consent.channel))
+            uow.consents.record(consent, in_force)
+            if in_force:
+                change = AccountChange(
+                    new_id(),
+                    account.account_id,
+                    ChangeKind.CONSENT_CHANGED,
+                    now,
+                    actor,
+                    (f"consent.{consent.scope}",),
+                    f"{consent.status} via {consent.source}",
+                )
+                uow.accounts.add_change(change)
+                uow.publish(self.events.consent_changed(consent, cmd.key.request_id))
+            return (consent, in_force), f"{consent.consent_id}:{int(in_force)}"
+
+        def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Consent, bool]:
+            consent_id, _, in_force = ref.partition(":")
+            return uow.consents.get(consent_id), in_force == "1"
+
+        return run_idempotent(self.uow, "RecordConsent", cmd.key, first, repeat)
+
+    def check_consent(self, cmd: commands.CheckConsent) -> ConsentCheck:
+        purpose, channel, violations = scope_violations(cmd.purpose, cmd.channel)
+        _raise_if(_account_id(cmd.account_id) + violations)
+        assert purpose is not None
+        with self.uow() as uow:
+            current = uow.consents.in_force(cmd.account_id, purpose, channel)
+            if current is None:
+                uow.accounts.get(cmd.account_id)  # NOT_FOUND for an unknown account, not NOT_GIVEN
+            return ConsentCheck(decide(current, self.clock()), current)
+
+    def list_consents(self, account_id: str) -> list[Consent]:
+        _raise_if(_account_id(account_id))
+        with self.uow() as uow:
+            uow.accounts.get(account_id)
+            return uow.consents.all_in_force(account_id)
+
+    def consent_history(self, account_id: str, page: Page) -> tuple[list[Consent], dict[str, Any] | None]:
+        _raise_if(_account_id(account_id))
+        with self.uow() as uow:
+            uow.accounts.get(account_id)
+            return uow.consents.history(account_id, page)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

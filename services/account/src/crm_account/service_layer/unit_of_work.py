@@ -6,6 +6,7 @@ from typing import Self
 
 from sqlalchemy import Engine, MetaData
 
+from crm_account.adapters.consent_repository import ConsentRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_common.events.outbox import RelayWakeup
 from crm_common.unit_of_work import SqlUnitOfWork
@@ -13,6 +14,7 @@ from crm_common.unit_of_work import SqlUnitOfWork
 
 class AccountUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
+    consents: ConsentRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -21,4 +23,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> Self:
         super().__enter__()
         self.accounts = AccountRepository(self.conn, self.pii)
+        self.consents = ConsentRepository(self.conn)
         return self

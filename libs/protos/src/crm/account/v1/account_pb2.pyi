@@ -175,6 +175,49 @@ DAY_OF_WEEK_SATURDAY: DayOfWeek.ValueType  # 6
 DAY_OF_WEEK_SUNDAY: DayOfWeek.ValueType  # 7
 Global___DayOfWeek: _TypeAlias = DayOfWeek  # noqa: Y015
 
+class _ConsentPurpose:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConsentPurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConsentPurpose.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONSENT_PURPOSE_UNSPECIFIED: _ConsentPurpose.ValueType  # 0
+    CONSENT_PURPOSE_MARKETING: _ConsentPurpose.ValueType  # 1
+    """Offers and campaigns; given per channel."""
+    CONSENT_PURPOSE_PROFILING: _ConsentPurpose.ValueType  # 2
+    """Analysing the customer's data to personalise (scoring, segments); not per channel."""
+    CONSENT_PURPOSE_PARTNER_SHARING: _ConsentPurpose.ValueType  # 3
+    """Sharing with partners (insurers, card schemes); not per channel."""
+
+class ConsentPurpose(_ConsentPurpose, metaclass=_ConsentPurposeEnumTypeWrapper):
+    """What a customer consents to (Decree 13/2023/ND-CP: consent per purpose)."""
+
+CONSENT_PURPOSE_UNSPECIFIED: ConsentPurpose.ValueType  # 0
+CONSENT_PURPOSE_MARKETING: ConsentPurpose.ValueType  # 1
+"""Offers and campaigns; given per channel."""
+CONSENT_PURPOSE_PROFILING: ConsentPurpose.ValueType  # 2
+"""Analysing the customer's data to personalise (scoring, segments); not per channel."""
+CONSENT_PURPOSE_PARTNER_SHARING: ConsentPurpose.ValueType  # 3
+"""Sharing with partners (insurers, card schemes); not per channel."""
+Global___ConsentPurpose: _TypeAlias = ConsentPurpose  # noqa: Y015
+
+class _ConsentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConsentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConsentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONSENT_STATUS_UNSPECIFIED: _ConsentStatus.ValueType  # 0
+    CONSENT_STATUS_GRANTED: _ConsentStatus.ValueType  # 1
+    CONSENT_STATUS_WITHDRAWN: _ConsentStatus.ValueType  # 2
+
+class ConsentStatus(_ConsentStatus, metaclass=_ConsentStatusEnumTypeWrapper): ...
+
+CONSENT_STATUS_UNSPECIFIED: ConsentStatus.ValueType  # 0
+CONSENT_STATUS_GRANTED: ConsentStatus.ValueType  # 1
+CONSENT_STATUS_WITHDRAWN: ConsentStatus.ValueType  # 2
+Global___ConsentStatus: _TypeAlias = ConsentStatus  # noqa: Y015
+
 @_typing.final
 class ContactTimeWindow(_message.Message):
     """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
@@ -526,7 +569,9 @@ class AccountChange(_message.Message):
     change_id: _builtins.str
     account_id: _builtins.str
     kind: _builtins.str
-    """CREATED, UPDATED, VALUE_TIER_OVERRIDDEN, VALUE_TIER_OVERRIDE_CLEARED, ACQUISITION_RECORDED"""
+    """CREATED, UPDATED, VALUE_TIER_OVERRIDDEN, VALUE_TIER_OVERRIDE_CLEARED, ACQUISITION_RECORDED,
+    CONSENT_CHANGED (changed_fields names the scope, e.g. "consent.MARKETING.SMS")
+    """
     actor: _builtins.str
     reason: _builtins.str
     @_builtins.property
@@ -553,3 +598,61 @@ class AccountChange(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccountChange: _TypeAlias = AccountChange  # noqa: Y015
+
+@_typing.final
+class Consent(_message.Message):
+    """One consent decision: the current one per purpose and channel, or an entry of the history."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_REF_FIELD_NUMBER: _builtins.int
+    DECIDE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    purpose: Global___ConsentPurpose.ValueType
+    channel: Global___ContactChannel.ValueType
+    """UNSPECIFIED for purposes that are not given per channel."""
+    status: Global___ConsentStatus.ValueType
+    source: _builtins.str
+    """Where the decision was taken: "branch_form", "mobile_app", "web", "call_center"..."""
+    evidence_ref: _builtins.str
+    """A reference to the evidence (signed form id, recording id, app event id)."""
+    recorded_by: _builtins.str
+    @_builtins.property
+    def decide_time(self) -> _timestamp_pb2.Timestamp:
+        """When the customer decided (may be before it reached the CRM)."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """A grant lapses at this time; unset means no expiry."""
+
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        purpose: Global___ConsentPurpose.ValueType = ...,
+        channel: Global___ContactChannel.ValueType = ...,
+        status: Global___ConsentStatus.ValueType = ...,
+        source: _builtins.str = ...,
+        evidence_ref: _builtins.str = ...,
+        decide_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+        recorded_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decide_time", b"decide_time", "expire_time", b"expire_time", "record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "channel", b"channel", "decide_time", b"decide_time", "evidence_ref", b"evidence_ref", "expire_time", b"expire_time", "purpose", b"purpose", "record_time", b"record_time", "recorded_by", b"recorded_by", "source", b"source", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Consent: _TypeAlias = Consent  # noqa: Y015

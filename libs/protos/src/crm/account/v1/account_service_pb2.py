@@ -25,49 +25,68 @@ _sym_db = _symbol_database.Default()
 from crm.account.v1 import account_pb2 as crm_dot_account_dot_v1_dot_account__pb2
 from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/account/v1/account_service.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\x1a google/protobuf/field_mask.proto\"Y\n\x14\x43reateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12-\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x1c.crm.account.v1.AccountInput\"A\n\x15\x43reateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\xb8\x01\n\x14UpdateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12-\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x1c.crm.account.v1.AccountInput\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"A\n\x15UpdateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x81\x01\n\x18OverrideValueTierRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12-\n\nvalue_tier\x18\x03 \x01(\x0e\x32\x19.crm.account.v1.ValueTier\x12\x0e\n\x06reason\x18\x04 \x01(\t\"E\n\x19OverrideValueTierResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"W\n\x1d\x43learValueTierOverrideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"J\n\x1e\x43learValueTierOverrideResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"Y\n\x19ListAccountChangesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\"w\n\x1aListAccountChangesResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.crm.account.v1.AccountChange\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse\"\xa1\x01\n\x1bResolvePersonAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tfull_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x07 \x01(\t\"\x89\x01\n\x1cResolvePersonAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x0f\n\x07matched\x18\x02 \x01(\x08\x12.\n\nmatched_on\x18\x03 \x01(\x0e\x32\x1a.crm.account.v1.MatchField\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\">\n\x12GetAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x15SearchAccountsRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12\r\n\x05phone\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\"n\n\x16SearchAccountsResponse\x12)\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x17.crm.account.v1.Account\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse*t\n\nMatchField\x12\x1b\n\x17MATCH_FIELD_UNSPECIFIED\x10\x00\x12\x1b\n\x17MATCH_FIELD_NATIONAL_ID\x10\x01\x12\x15\n\x11MATCH_FIELD_PHONE\x10\x02\x12\x15\n\x11MATCH_FIELD_EMAIL\x10\x03\x32\xc5\x06\n\x0e\x41\x63\x63ountService\x12q\n\x14ResolvePersonAccount\x12+.crm.account.v1.ResolvePersonAccountRequest\x1a,.crm.account.v1.ResolvePersonAccountResponse\x12S\n\nGetAccount\x12!.crm.account.v1.GetAccountRequest\x1a\".crm.account.v1.GetAccountResponse\x12_\n\x0eSearchAccounts\x12%.crm.account.v1.SearchAccountsRequest\x1a&.crm.account.v1.SearchAccountsResponse\x12\\\n\rCreateAccount\x12$.crm.account.v1.CreateAccountRequest\x1a%.crm.account.v1.CreateAccountResponse\x12\\\n\rUpdateAccount\x12$.crm.account.v1.UpdateAccountRequest\x1a%.crm.account.v1.UpdateAccountResponse\x12h\n\x11OverrideValueTier\x12(.crm.account.v1.OverrideValueTierRequest\x1a).crm.account.v1.OverrideValueTierResponse\x12w\n\x16\x43learValueTierOverride\x12-.crm.account.v1.ClearValueTierOverrideRequest\x1a..crm.account.v1.ClearValueTierOverrideResponse\x12k\n\x12ListAccountChanges\x12).crm.account.v1.ListAccountChangesRequest\x1a*.crm.account.v1.ListAccountChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/account/v1/account_service.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n\x14RecordConsentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12/\n\x07purpose\x18\x03 \x01(\x0e\x32\x1e.crm.account.v1.ConsentPurpose\x12/\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1e.crm.account.v1.ContactChannel\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.crm.account.v1.ConsentStatus\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x14\n\x0c\x65vidence_ref\x18\x07 \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x15RecordConsentResponse\x12(\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Consent\x12\x10\n\x08in_force\x18\x02 \x01(\x08\")\n\x13ListConsentsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"A\n\x14ListConsentsResponse\x12)\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x17.crm.account.v1.Consent\"Y\n\x19ListConsentHistoryRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\"r\n\x1aListConsentHistoryResponse\x12)\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x17.crm.account.v1.Consent\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse\"\x8b\x01\n\x13\x43heckConsentRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12/\n\x07purpose\x18\x02 \x01(\x0e\x32\x1e.crm.account.v1.ConsentPurpose\x12/\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1e.crm.account.v1.ContactChannel\"\x84\x01\n\x14\x43heckConsentResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x31\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1f.crm.account.v1.ConsentDecision\x12(\n\x07\x63onsent\x18\x03 \x01(\x0b\x32\x17.crm.account.v1.Consent\"Y\n\x14\x43reateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12-\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x1c.crm.account.v1.AccountInput\"A\n\x15\x43reateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\xb8\x01\n\x14UpdateAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12-\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x1c.crm.account.v1.AccountInput\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"A\n\x15UpdateAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x81\x01\n\x18OverrideValueTierRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12-\n\nvalue_tier\x18\x03 \x01(\x0e\x32\x19.crm.account.v1.ValueTier\x12\x0e\n\x06reason\x18\x04 \x01(\t\"E\n\x19OverrideValueTierResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"W\n\x1d\x43learValueTierOverrideRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"J\n\x1e\x43learValueTierOverrideResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"Y\n\x19ListAccountChangesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\"w\n\x1aListAccountChangesResponse\x12.\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1d.crm.account.v1.AccountChange\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse\"\xa1\x01\n\x1bResolvePersonAccountRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tfull_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x13\n\x0bnational_id\x18\x05 \x01(\t\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x07 \x01(\t\"\x89\x01\n\x1cResolvePersonAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x0f\n\x07matched\x18\x02 \x01(\x08\x12.\n\nmatched_on\x18\x03 \x01(\x0e\x32\x1a.crm.account.v1.MatchField\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\">\n\x12GetAccountResponse\x12(\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x15SearchAccountsRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12\r\n\x05phone\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\"n\n\x16SearchAccountsResponse\x12)\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x17.crm.account.v1.Account\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse*\xaf\x01\n\x0f\x43onsentDecision\x12 \n\x1c\x43ONSENT_DECISION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43ONSENT_DECISION_ALLOWED\x10\x01\x12\x1e\n\x1a\x43ONSENT_DECISION_NOT_GIVEN\x10\x02\x12\x1e\n\x1a\x43ONSENT_DECISION_WITHDRAWN\x10\x03\x12\x1c\n\x18\x43ONSENT_DECISION_EXPIRED\x10\x04*t\n\nMatchField\x12\x1b\n\x17MATCH_FIELD_UNSPECIFIED\x10\x00\x12\x1b\n\x17MATCH_FIELD_NATIONAL_ID\x10\x01\x12\x15\n\x11MATCH_FIELD_PHONE\x10\x02\x12\x15\n\x11MATCH_FIELD_EMAIL\x10\x03\x32\xc6\t\n\x0e\x41\x63\x63ountService\x12q\n\x14ResolvePersonAccount\x12+.crm.account.v1.ResolvePersonAccountRequest\x1a,.crm.account.v1.ResolvePersonAccountResponse\x12S\n\nGetAccount\x12!.crm.account.v1.GetAccountRequest\x1a\".crm.account.v1.GetAccountResponse\x12_\n\x0eSearchAccounts\x12%.crm.account.v1.SearchAccountsRequest\x1a&.crm.account.v1.SearchAccountsResponse\x12\\\n\rCreateAccount\x12$.crm.account.v1.CreateAccountRequest\x1a%.crm.account.v1.CreateAccountResponse\x12\\\n\rUpdateAccount\x12$.crm.account.v1.UpdateAccountRequest\x1a%.crm.account.v1.UpdateAccountResponse\x12h\n\x11OverrideValueTier\x12(.crm.account.v1.OverrideValueTierRequest\x1a).crm.account.v1.OverrideValueTierResponse\x12w\n\x16\x43learValueTierOverride\x12-.crm.account.v1.ClearValueTierOverrideRequest\x1a..crm.account.v1.ClearValueTierOverrideResponse\x12k\n\x12ListAccountChanges\x12).crm.account.v1.ListAccountChangesRequest\x1a*.crm.account.v1.ListAccountChangesResponse\x12\\\n\rRecordConsent\x12$.crm.account.v1.RecordConsentRequest\x1a%.crm.account.v1.RecordConsentResponse\x12Y\n\x0cListConsents\x12#.crm.account.v1.ListConsentsRequest\x1a$.crm.account.v1.ListConsentsResponse\x12k\n\x12ListConsentHistory\x12).crm.account.v1.ListConsentHistoryRequest\x1a*.crm.account.v1.ListConsentHistoryResponse\x12Y\n\x0c\x43heckConsent\x12#.crm.account.v1.CheckConsentRequest\x1a$.crm.account.v1.CheckConsentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.account.v1.account_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MATCHFIELD']._serialized_start=1794
-  _globals['_MATCHFIELD']._serialized_end=1910
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=148
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=237
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=239
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=304
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=307
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=491
-  _globals['_UPDATEACCOUNTRESPONSE']._serialized_start=493
-  _globals['_UPDATEACCOUNTRESPONSE']._serialized_end=558
-  _globals['_OVERRIDEVALUETIERREQUEST']._serialized_start=561
-  _globals['_OVERRIDEVALUETIERREQUEST']._serialized_end=690
-  _globals['_OVERRIDEVALUETIERRESPONSE']._serialized_start=692
-  _globals['_OVERRIDEVALUETIERRESPONSE']._serialized_end=761
-  _globals['_CLEARVALUETIEROVERRIDEREQUEST']._serialized_start=763
-  _globals['_CLEARVALUETIEROVERRIDEREQUEST']._serialized_end=850
-  _globals['_CLEARVALUETIEROVERRIDERESPONSE']._serialized_start=852
-  _globals['_CLEARVALUETIEROVERRIDERESPONSE']._serialized_end=926
-  _globals['_LISTACCOUNTCHANGESREQUEST']._serialized_start=928
-  _globals['_LISTACCOUNTCHANGESREQUEST']._serialized_end=1017
-  _globals['_LISTACCOUNTCHANGESRESPONSE']._serialized_start=1019
-  _globals['_LISTACCOUNTCHANGESRESPONSE']._serialized_end=1138
-  _globals['_RESOLVEPERSONACCOUNTREQUEST']._serialized_start=1141
-  _globals['_RESOLVEPERSONACCOUNTREQUEST']._serialized_end=1302
-  _globals['_RESOLVEPERSONACCOUNTRESPONSE']._serialized_start=1305
-  _globals['_RESOLVEPERSONACCOUNTRESPONSE']._serialized_end=1442
-  _globals['_GETACCOUNTREQUEST']._serialized_start=1444
-  _globals['_GETACCOUNTREQUEST']._serialized_end=1483
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=1485
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=1547
-  _globals['_SEARCHACCOUNTSREQUEST']._serialized_start=1550
-  _globals['_SEARCHACCOUNTSREQUEST']._serialized_end=1680
-  _globals['_SEARCHACCOUNTSRESPONSE']._serialized_start=1682
-  _globals['_SEARCHACCOUNTSRESPONSE']._serialized_end=1792
-  _globals['_ACCOUNTSERVICE']._serialized_start=1913
-  _globals['_ACCOUNTSERVICE']._serialized_end=2750
+  _globals['_CONSENTDECISION']._serialized_start=2853
+  _globals['_CONSENTDECISION']._serialized_end=3028
+  _globals['_MATCHFIELD']._serialized_start=3030
+  _globals['_MATCHFIELD']._serialized_end=3146
+  _globals['_RECORDCONSENTREQUEST']._serialized_start=182
+  _globals['_RECORDCONSENTREQUEST']._serialized_end=525
+  _globals['_RECORDCONSENTRESPONSE']._serialized_start=527
+  _globals['_RECORDCONSENTRESPONSE']._serialized_end=610
+  _globals['_LISTCONSENTSREQUEST']._serialized_start=612
+  _globals['_LISTCONSENTSREQUEST']._serialized_end=653
+  _globals['_LISTCONSENTSRESPONSE']._serialized_start=655
+  _globals['_LISTCONSENTSRESPONSE']._serialized_end=720
+  _globals['_LISTCONSENTHISTORYREQUEST']._serialized_start=722
+  _globals['_LISTCONSENTHISTORYREQUEST']._serialized_end=811
+  _globals['_LISTCONSENTHISTORYRESPONSE']._serialized_start=813
+  _globals['_LISTCONSENTHISTORYRESPONSE']._serialized_end=927
+  _globals['_CHECKCONSENTREQUEST']._serialized_start=930
+  _globals['_CHECKCONSENTREQUEST']._serialized_end=1069
+  _globals['_CHECKCONSENTRESPONSE']._serialized_start=1072
+  _globals['_CHECKCONSENTRESPONSE']._serialized_end=1204
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1206
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1295
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=1297
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=1362
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=1365
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=1549
+  _globals['_UPDATEACCOUNTRESPONSE']._serialized_start=1551
+  _globals['_UPDATEACCOUNTRESPONSE']._serialized_end=1616
+  _globals['_OVERRIDEVALUETIERREQUEST']._serialized_start=1619
+  _globals['_OVERRIDEVALUETIERREQUEST']._serialized_end=1748
+  _globals['_OVERRIDEVALUETIERRESPONSE']._serialized_start=1750
+  _globals['_OVERRIDEVALUETIERRESPONSE']._serialized_end=1819
+  _globals['_CLEARVALUETIEROVERRIDEREQUEST']._serialized_start=1821
+  _globals['_CLEARVALUETIEROVERRIDEREQUEST']._serialized_end=1908
+  _globals['_CLEARVALUETIEROVERRIDERESPONSE']._serialized_start=1910
+  _globals['_CLEARVALUETIEROVERRIDERESPONSE']._serialized_end=1984
+  _globals['_LISTACCOUNTCHANGESREQUEST']._serialized_start=1986
+  _globals['_LISTACCOUNTCHANGESREQUEST']._serialized_end=2075
+  _globals['_LISTACCOUNTCHANGESRESPONSE']._serialized_start=2077
+  _globals['_LISTACCOUNTCHANGESRESPONSE']._serialized_end=2196
+  _globals['_RESOLVEPERSONACCOUNTREQUEST']._serialized_start=2199
+  _globals['_RESOLVEPERSONACCOUNTREQUEST']._serialized_end=2360
+  _globals['_RESOLVEPERSONACCOUNTRESPONSE']._serialized_start=2363
+  _globals['_RESOLVEPERSONACCOUNTRESPONSE']._serialized_end=2500
+  _globals['_GETACCOUNTREQUEST']._serialized_start=2502
+  _globals['_GETACCOUNTREQUEST']._serialized_end=2541
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=2543
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=2605
+  _globals['_SEARCHACCOUNTSREQUEST']._serialized_start=2608
+  _globals['_SEARCHACCOUNTSREQUEST']._serialized_end=2738
+  _globals['_SEARCHACCOUNTSRESPONSE']._serialized_start=2740
+  _globals['_SEARCHACCOUNTSRESPONSE']._serialized_end=2850
+  _globals['_ACCOUNTSERVICE']._serialized_start=3149
+  _globals['_ACCOUNTSERVICE']._serialized_end=4371
 # @@protoc_insertion_point(module_scope)

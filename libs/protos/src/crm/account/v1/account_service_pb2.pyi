@@ -9,6 +9,7 @@ from crm.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -21,6 +22,29 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ConsentDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConsentDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConsentDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONSENT_DECISION_UNSPECIFIED: _ConsentDecision.ValueType  # 0
+    CONSENT_DECISION_ALLOWED: _ConsentDecision.ValueType  # 1
+    CONSENT_DECISION_NOT_GIVEN: _ConsentDecision.ValueType  # 2
+    """Never asked or never answered: not allowed (consent must be given, not assumed)."""
+    CONSENT_DECISION_WITHDRAWN: _ConsentDecision.ValueType  # 3
+    CONSENT_DECISION_EXPIRED: _ConsentDecision.ValueType  # 4
+
+class ConsentDecision(_ConsentDecision, metaclass=_ConsentDecisionEnumTypeWrapper): ...
+
+CONSENT_DECISION_UNSPECIFIED: ConsentDecision.ValueType  # 0
+CONSENT_DECISION_ALLOWED: ConsentDecision.ValueType  # 1
+CONSENT_DECISION_NOT_GIVEN: ConsentDecision.ValueType  # 2
+"""Never asked or never answered: not allowed (consent must be given, not assumed)."""
+CONSENT_DECISION_WITHDRAWN: ConsentDecision.ValueType  # 3
+CONSENT_DECISION_EXPIRED: ConsentDecision.ValueType  # 4
+Global___ConsentDecision: _TypeAlias = ConsentDecision  # noqa: Y015
 
 class _MatchField:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -40,6 +64,222 @@ MATCH_FIELD_NATIONAL_ID: MatchField.ValueType  # 1
 MATCH_FIELD_PHONE: MatchField.ValueType  # 2
 MATCH_FIELD_EMAIL: MatchField.ValueType  # 3
 Global___MatchField: _TypeAlias = MatchField  # noqa: Y015
+
+@_typing.final
+class RecordConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_REF_FIELD_NUMBER: _builtins.int
+    DECIDE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    account_id: _builtins.str
+    purpose: _account_pb2.ConsentPurpose.ValueType
+    channel: _account_pb2.ContactChannel.ValueType
+    status: _account_pb2.ConsentStatus.ValueType
+    source: _builtins.str
+    evidence_ref: _builtins.str
+    @_builtins.property
+    def decide_time(self) -> _timestamp_pb2.Timestamp:
+        """Defaults to now; never in the future."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Grants only."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        purpose: _account_pb2.ConsentPurpose.ValueType = ...,
+        channel: _account_pb2.ContactChannel.ValueType = ...,
+        status: _account_pb2.ConsentStatus.ValueType = ...,
+        source: _builtins.str = ...,
+        evidence_ref: _builtins.str = ...,
+        decide_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decide_time", b"decide_time", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "channel", b"channel", "decide_time", b"decide_time", "evidence_ref", b"evidence_ref", "expire_time", b"expire_time", "purpose", b"purpose", "request_id", b"request_id", "source", b"source", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordConsentRequest: _TypeAlias = RecordConsentRequest  # noqa: Y015
+
+@_typing.final
+class RecordConsentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENT_FIELD_NUMBER: _builtins.int
+    IN_FORCE_FIELD_NUMBER: _builtins.int
+    in_force: _builtins.bool
+    """False when a later decision for the same purpose and channel was already recorded: this
+    one is kept in the history but does not change what is in force.
+    """
+    @_builtins.property
+    def consent(self) -> _account_pb2.Consent:
+        """The decision as recorded."""
+
+    def __init__(
+        self,
+        *,
+        consent: _account_pb2.Consent | None = ...,
+        in_force: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consent", b"consent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent", b"consent", "in_force", b"in_force"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordConsentResponse: _TypeAlias = RecordConsentResponse  # noqa: Y015
+
+@_typing.final
+class ListConsentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsRequest: _TypeAlias = ListConsentsRequest  # noqa: Y015
+
+@_typing.final
+class ListConsentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consents(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.Consent]: ...
+    def __init__(
+        self,
+        *,
+        consents: _abc.Iterable[_account_pb2.Consent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsResponse: _TypeAlias = ListConsentsResponse  # noqa: Y015
+
+@_typing.final
+class ListConsentHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    @_builtins.property
+    def page(self) -> _common_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        page: _common_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentHistoryRequest: _TypeAlias = ListConsentHistoryRequest  # noqa: Y015
+
+@_typing.final
+class ListConsentHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consents(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.Consent]: ...
+    @_builtins.property
+    def page(self) -> _common_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        consents: _abc.Iterable[_account_pb2.Consent] | None = ...,
+        page: _common_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentHistoryResponse: _TypeAlias = ListConsentHistoryResponse  # noqa: Y015
+
+@_typing.final
+class CheckConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    purpose: _account_pb2.ConsentPurpose.ValueType
+    channel: _account_pb2.ContactChannel.ValueType
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        purpose: _account_pb2.ConsentPurpose.ValueType = ...,
+        channel: _account_pb2.ContactChannel.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "channel", b"channel", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckConsentRequest: _TypeAlias = CheckConsentRequest  # noqa: Y015
+
+@_typing.final
+class CheckConsentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    CONSENT_FIELD_NUMBER: _builtins.int
+    allowed: _builtins.bool
+    decision: Global___ConsentDecision.ValueType
+    @_builtins.property
+    def consent(self) -> _account_pb2.Consent:
+        """The decision in force, when there is one."""
+
+    def __init__(
+        self,
+        *,
+        allowed: _builtins.bool = ...,
+        decision: Global___ConsentDecision.ValueType = ...,
+        consent: _account_pb2.Consent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consent", b"consent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "consent", b"consent", "decision", b"decision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckConsentResponse: _TypeAlias = CheckConsentResponse  # noqa: Y015
 
 @_typing.final
 class CreateAccountRequest(_message.Message):

@@ -75,6 +75,26 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.FromString,
                 _registered_method=True)
+        self.RecordConsent = channel.unary_unary(
+                '/crm.account.v1.AccountService/RecordConsent',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentResponse.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListConsents',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
+        self.ListConsentHistory = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListConsentHistory',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryResponse.FromString,
+                _registered_method=True)
+        self.CheckConsent = channel.unary_unary(
+                '/crm.account.v1.AccountService/CheckConsent',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -135,6 +155,34 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordConsent(self, request, context):
+        """Records a grant or a withdrawal of consent; withdrawing is exactly as easy as granting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """The consent in force for each purpose and channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsentHistory(self, request, context):
+        """Every consent decision ever recorded, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckConsent(self, request, context):
+        """May the bank use this purpose and channel with this customer now? Called on every send.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +225,26 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ListAccountChanges,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.SerializeToString,
+            ),
+            'RecordConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConsent,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentResponse.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'ListConsentHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsentHistory,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryResponse.SerializeToString,
+            ),
+            'CheckConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckConsent,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +464,114 @@ class AccountService:
             '/crm.account.v1.AccountService/ListAccountChanges',
             crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.ListAccountChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/RecordConsent',
+            crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.RecordConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListConsents',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsentHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListConsentHistory',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListConsentHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/CheckConsent',
+            crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,79 @@
+"""Reading and writing consent decisions: the one in force per scope, and the full history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from crm_account.adapters.orm import consent_history, consents
+from crm_account.domain.consent import Consent, ConsentPurpose, ConsentStatus
+from crm_account.domain.model import ContactChannel
+from crm_common.pagination import Page, newest_first
+
+
+def _row(consent: Consent) -> dict[str, Any]:
+    return {
+        "consent_id": consent.consent_id,
+        "account_id": consent.account_id,
+        "purpose": str(consent.purpose),
+        "channel": str(consent.channel or ""),
+        "status": str(consent.status),
+        "source": consent.source,
+        "evidence_ref": consent.evidence_ref,
+        "decided_at": consent.decided_at,
+        "expires_at": consent.expires_at,
+        "recorded_at": consent.recorded_at,
+        "recorded_by": consent.recorded_by,
+    }
+
+
+def _consent(row: Any) -> Consent:
+    return Consent(
+        consent_id=row.consent_id,
+        account_id=row.account_id,
+        purpose=ConsentPurpose(row.purpose),
+        channel=ContactChannel(row.channel) if row.channel else None,
+        status=ConsentStatus(row.status),
+        source=row.source,
+        evidence_ref=row.evidence_ref,
+        decided_at=row.decided_at,
+        expires_at=row.expires_at,
+        recorded_at=row.recorded_at,
+        recorded_by=row.recorded_by,
+    )
+
+
+class ConsentRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def in_force(self, account_id: str, purpose: ConsentPurpose, channel: ContactChannel | None) -> Consent | None:
+        row = self.conn.execute(
+            select(consents).where(consents.c.account_id == account_id, consents.c.purpose == str(purpose), consents.c.channel == str(channel or ""))
+        ).first()
+        return _consent(row) if row is not None else None
+
+    def all_in_force(self, account_id: str) -> list[Consent]:
+        query = select(consents).where(consents.c.account_id == account_id).order_by(consents.c.purpose, consents.c.channel)
+        return [_consent(r) for r in self.conn.execute(query)]
+
+    def record(self, consent: Consent, in_force: bool) -> None:
+        """Adds the decision to the history and, when `in_force`, makes it the one in force."""
+        row = _row(consent)
+        self.conn.execute(insert(consent_history).values(row))
+        if in_force:
+            self.conn.execute(
+                delete(consents).where(
+                    consents.c.account_id == consent.account_id, consents.c.purpose == row["purpose"], consents.c.channel == row["channel"]
+                )
+            )
+            self.conn.execute(insert(consents).values(row))
+
+    def get(self, consent_id: str) -> Consent:
+        return _consent(self.conn.execute(select(consent_history).where(consent_history.c.consent_id == consent_id)).one())
+
+    def history(self, account_id: str, page: Page) -> tuple[list[Consent], dict[str, Any] | None]:
+        query = select(consent_history).where(consent_history.c.account_id == account_id)
+        rows, after = newest_first(self.conn, query, consent_history.c.recorded_at, consent_history.c.consent_id, page)
+        return [_consent(r) for r in rows], after
