@@ -17,7 +17,7 @@ from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
-from crm_common.lifecycle import Background, DatabaseHealth
+from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_common.pii import load_pii
 from crm_common.settings import ServiceSettings
 
@@ -39,10 +39,12 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
 
     engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
+    handlers = build_handlers(engine, settings, wakeup)
+    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, handlers.expire_kyc_reviews)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
-        AccountServicer(build_handlers(engine, settings, wakeup)),
+        AccountServicer(handlers),
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata)]
+    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), kyc_expiry]

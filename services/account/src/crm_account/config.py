@@ -10,3 +10,5 @@ class AccountSettings(ServiceSettings):
     grpc_port: int = 50052
     metrics_port: int = 9472
     worker_metrics_port: int = 9482
+    # How often the API marks verifications whose periodic review is due EXPIRED.
+    kyc_expiry_sweep_seconds: float = 60.0

@@ -7,9 +7,10 @@ calls GetAccount with pii.read.
 
 from __future__ import annotations
 
-from crm.account.v1 import events_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto
+from crm.account.v1 import account_pb2, events_pb2
+from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto, enum_number, kyc_to_proto
 from crm_account.domain.consent import Consent
+from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account
 from crm_common.events.envelope import new_event
 
@@ -32,3 +33,14 @@ class ProtoAccountEvents:
 
     def consent_changed(self, consent: Consent, correlation_id: str) -> events_pb2.ConsentChanged:
         return new_event(events_pb2.ConsentChanged, PRODUCER, correlation_id, consent.recorded_at, consent=consent_to_proto(consent))
+
+    def kyc_status_changed(self, account: Account, previous: KycStatus, correlation_id: str) -> events_pb2.KycStatusChanged:
+        return new_event(
+            events_pb2.KycStatusChanged,
+            PRODUCER,
+            correlation_id,
+            account.updated_at,
+            account_id=account.account_id,
+            kyc=kyc_to_proto(account.kyc),
+            previous_status=enum_number(account_pb2.KycStatus, "KYC_STATUS_", previous),
+        )

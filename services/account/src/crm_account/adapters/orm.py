@@ -58,7 +58,18 @@ accounts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
     Column("version", Integer, nullable=False),
+    # KYC as the onboarding system last reported it.
+    Column("kyc_status", String(12), nullable=False),
+    Column("kyc_reason", String(500), nullable=False),
+    Column("kyc_risk_rating", String(10), nullable=False),
+    Column("kyc_verified_at", UtcDateTime, nullable=True),
+    Column("kyc_expires_at", UtcDateTime, nullable=True),
+    Column("kyc_reference", String(100), nullable=False),
+    Column("kyc_source_system", String(100), nullable=False),
+    Column("kyc_updated_at", UtcDateTime, nullable=True),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
+    # The expiry sweep finds verifications whose review is due.
+    Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
     Index("ix_accounts_owner_id", "owner_id"),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
     # index serves it on PostgreSQL (pg_trgm, migration 0003).

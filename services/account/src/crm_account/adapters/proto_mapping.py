@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
 from crm_account.domain.consent import Consent, ConsentDraft
+from crm_account.domain.kyc import Kyc, KycOutcomeDraft
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
@@ -100,6 +101,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         customer_since=timestamp(account.customer_since),
         branch_id=p.branch_id,
         version=account.version,
+        kyc=kyc_to_proto(account.kyc),
     )
     if p.date_of_birth is not None:
         message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
@@ -183,4 +185,28 @@ def consent_draft_from_proto(request: account_service_pb2.RecordConsentRequest) 
         evidence_ref=request.evidence_ref,
         decided_at=_time(request, "decide_time"),
         expires_at=_time(request, "expire_time"),
+    )
+
+
+def kyc_to_proto(kyc: Kyc) -> account_pb2.Kyc:
+    return account_pb2.Kyc(
+        status=enum_number(account_pb2.KycStatus, "KYC_STATUS_", kyc.status),
+        reason=kyc.reason,
+        risk_rating=enum_number(account_pb2.RiskRating, "RISK_RATING_", kyc.risk_rating),
+        verify_time=timestamp(kyc.verified_at),
+        expire_time=timestamp(kyc.expires_at),
+        reference=kyc.reference,
+        source_system=kyc.source_system,
+        update_time=timestamp(kyc.updated_at),
+    )
+
+
+def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest) -> KycOutcomeDraft:
+    return KycOutcomeDraft(
+        status=enum_name(account_pb2.KycStatus, "KYC_STATUS_", request.status),
+        reason=request.reason,
+        risk_rating=enum_name(account_pb2.RiskRating, "RISK_RATING_", request.risk_rating),
+        expires_at=_time(request, "expire_time"),
+        reference=request.reference,
+        source_system=request.source_system,
     )

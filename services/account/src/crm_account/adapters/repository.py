@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts
+from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
     Account,
     AccountChange,
@@ -138,6 +139,14 @@ class AccountRepository:
             "updated_at": account.updated_at,
             "updated_by": account.updated_by,
             "version": account.version,
+            "kyc_status": str(account.kyc.status),
+            "kyc_reason": account.kyc.reason,
+            "kyc_risk_rating": str(account.kyc.risk_rating or ""),
+            "kyc_verified_at": account.kyc.verified_at,
+            "kyc_expires_at": account.kyc.expires_at,
+            "kyc_reference": account.kyc.reference,
+            "kyc_source_system": account.kyc.source_system,
+            "kyc_updated_at": account.kyc.updated_at,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -258,6 +267,16 @@ class AccountRepository:
             tier_override_reason=row.tier_override_reason,
             customer_since=row.customer_since,
             version=row.version,
+            kyc=Kyc(
+                status=KycStatus(row.kyc_status),
+                reason=row.kyc_reason,
+                risk_rating=RiskRating(row.kyc_risk_rating) if row.kyc_risk_rating else None,
+                verified_at=row.kyc_verified_at,
+                expires_at=row.kyc_expires_at,
+                reference=row.kyc_reference,
+                source_system=row.kyc_source_system,
+                updated_at=row.kyc_updated_at,
+            ),
         )
 
     def get(self, account_id: str, for_update: bool = False) -> Account:
@@ -268,6 +287,17 @@ class AccountRepository:
         if row is None:
             raise NotFound("account", account_id)
         return self._load([row])[0]
+
+    def kyc_reviews_due(self, now: datetime, limit: int) -> list[Account]:
+        """VERIFIED accounts whose review is due, locked; rows another replica holds are skipped."""
+        query = (
+            select(accounts)
+            .where(accounts.c.kyc_status == str(KycStatus.VERIFIED), accounts.c.kyc_expires_at <= now)
+            .order_by(accounts.c.kyc_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self._load(list(self.conn.execute(query).all()))
 
     def find_by_national_id(self, national_id: str) -> Account | None:
         row = self.conn.execute(select(accounts).where(accounts.c.national_id_bidx == self.pii.index(NATIONAL_ID, national_id))).first()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 
+from crm_account.domain.kyc import Kyc
 from crm_common.errors import FailedPrecondition
 from crm_common.vietnam import Gender
 
@@ -76,6 +77,7 @@ class ChangeKind(StrEnum):
     VALUE_TIER_OVERRIDE_CLEARED = "VALUE_TIER_OVERRIDE_CLEARED"
     ACQUISITION_RECORDED = "ACQUISITION_RECORDED"
     CONSENT_CHANGED = "CONSENT_CHANGED"
+    KYC_STATUS_CHANGED = "KYC_STATUS_CHANGED"
 
 
 # A national id names one person; a phone or an email may be shared within a family, and an
@@ -201,6 +203,7 @@ class Account:
     # When the customer first became ACTIVE (held a product).
     customer_since: datetime | None = None
     version: int = 1
+    kyc: Kyc = field(default_factory=Kyc)
 
     @property
     def keys(self) -> ContactKeys:
@@ -242,6 +245,10 @@ class Account:
         if self.tier_override is None:
             raise FailedPrecondition("the account's value tier is not overridden")
         self.tier_override, self.tier_override_reason = None, ""
+        self._touch(actor, now)
+
+    def set_kyc(self, kyc: Kyc, actor: str, now: datetime) -> None:
+        self.kyc = kyc
         self._touch(actor, now)
 
     def record_acquisition(self, acquisition: Acquisition, actor: str, now: datetime) -> bool:

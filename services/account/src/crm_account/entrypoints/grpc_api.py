@@ -14,6 +14,7 @@ from crm_account.adapters.proto_mapping import (
     draft_from_proto,
     enum_name,
     enum_number,
+    kyc_outcome_from_proto,
     match_field_to_proto,
 )
 from crm_account.domain.model import Account
@@ -21,7 +22,7 @@ from crm_account.domain.profile import AccountDraft
 from crm_account.service_layer import commands
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.auth import current_principal
-from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, CONSENT_READ, CONSENT_WRITE, PII_READ
+from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, CONSENT_READ, CONSENT_WRITE, KYC_WRITE, PII_READ
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
@@ -38,6 +39,7 @@ PERMISSIONS: dict[str, str | None] = {
     "ListConsents": CONSENT_READ,
     "ListConsentHistory": CONSENT_READ,
     "CheckConsent": CONSENT_READ,
+    "RecordKycOutcome": KYC_WRITE,
 }
 
 
@@ -170,3 +172,11 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             decision=enum_number(account_service_pb2.ConsentDecision, "CONSENT_DECISION_", check.decision),
             consent=consent_to_proto(check.consent) if check.consent else None,
         )
+
+    def RecordKycOutcome(
+        self, request: account_service_pb2.RecordKycOutcomeRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.RecordKycOutcomeResponse:
+        account = self.handlers.record_kyc_outcome(
+            commands.RecordKycOutcome(key=idempotency_key(request), account_id=request.account_id, outcome=kyc_outcome_from_proto(request))
+        )
+        return account_service_pb2.RecordKycOutcomeResponse(account=_shown(account))

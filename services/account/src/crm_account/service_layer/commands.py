@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_account.domain.consent import ConsentDraft
+from crm_account.domain.kyc import KycOutcomeDraft
 from crm_account.domain.model import Acquisition
 from crm_account.domain.profile import AccountDraft
 from crm_common.unit_of_work import Idempotent
@@ -83,3 +84,10 @@ class CheckConsent:
     # Names ('' unset, '?' unknown), as in ConsentDraft.
     purpose: str
     channel: str
+
+
+@dataclass(frozen=True)
+class RecordKycOutcome:
+    key: Idempotent
+    account_id: str
+    outcome: KycOutcomeDraft

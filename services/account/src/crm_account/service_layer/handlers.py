@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crm_account.domain.consent import Consent, ConsentDecision, clean_consent, decide, scope_violations
+from crm_account.domain.kyc import KycStatus, clean_outcome, expired, next_kyc
 from crm_account.domain.model import (
     Account,
     AccountChange,
@@ -43,6 +44,7 @@ class AccountEvents(Protocol):
     def created(self, account: Account, correlation_id: str) -> Any: ...
     def updated(self, account: Account, changed_fields: list[str], correlation_id: str) -> Any: ...
     def consent_changed(self, consent: Consent, correlation_id: str) -> Any: ...
+    def kyc_status_changed(self, account: Account, previous: KycStatus, correlation_id: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,39 @@ class AccountHandlers:
         with self.uow() as uow:
             uow.accounts.get(account_id)
             return uow.consents.history(account_id, page)
+
+    def record_kyc_outcome(self, cmd: commands.RecordKycOutcome) -> Account:
+        """An onboarding outcome; FAILED_PRECONDITION for a move the onboarding flow never makes."""
+        outcome, violations = clean_outcome(cmd.outcome, self.clock())
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + violations)
+        assert outcome is not None
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            self._change_kyc(uow, account, next_kyc(account.kyc, outcome), current_principal().subject, cmd.key.request_id)
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "RecordKycOutcome", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    def _change_kyc(self, uow: AccountUnitOfWork, account: Account, kyc: Any, actor: str, correlation_id: str) -> None:
+        previous, read_version = account.kyc.status, account.version
+        account.set_kyc(kyc, actor, self.clock())
+        uow.accounts.save(account, read_version)
+        self._record(uow, account, ChangeKind.KYC_STATUS_CHANGED, ["kyc"], f"{previous} → {kyc.status}" + (f": {kyc.reason}" if kyc.reason else ""))
+        uow.publish(self.events.kyc_status_changed(account, previous, correlation_id))
+
+    def expire_kyc_reviews(self, batch: int = 200) -> int:
+        """Marks verifications whose periodic review is due EXPIRED; returns how many. Replicas
+        running this at once take disjoint rows (SKIP LOCKED)."""
+        with self.uow() as uow:
+            now = self.clock()
+            due = uow.accounts.kyc_reviews_due(now, batch)
+            for account in due:
+                lapsed = expired(account.kyc, now)
+                if lapsed is not None:
+                    self._change_kyc(uow, account, lapsed, "system:kyc-expiry", "")
+            uow.commit()
+            return len(due)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

@@ -175,6 +175,53 @@ DAY_OF_WEEK_SATURDAY: DayOfWeek.ValueType  # 6
 DAY_OF_WEEK_SUNDAY: DayOfWeek.ValueType  # 7
 Global___DayOfWeek: _TypeAlias = DayOfWeek  # noqa: Y015
 
+class _KycStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KycStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KycStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KYC_STATUS_UNSPECIFIED: _KycStatus.ValueType  # 0
+    KYC_STATUS_NOT_STARTED: _KycStatus.ValueType  # 1
+    KYC_STATUS_PENDING: _KycStatus.ValueType  # 2
+    KYC_STATUS_VERIFIED: _KycStatus.ValueType  # 3
+    KYC_STATUS_REJECTED: _KycStatus.ValueType  # 4
+    KYC_STATUS_EXPIRED: _KycStatus.ValueType  # 5
+    """A verification whose expire_time has passed (periodic review due)."""
+
+class KycStatus(_KycStatus, metaclass=_KycStatusEnumTypeWrapper): ...
+
+KYC_STATUS_UNSPECIFIED: KycStatus.ValueType  # 0
+KYC_STATUS_NOT_STARTED: KycStatus.ValueType  # 1
+KYC_STATUS_PENDING: KycStatus.ValueType  # 2
+KYC_STATUS_VERIFIED: KycStatus.ValueType  # 3
+KYC_STATUS_REJECTED: KycStatus.ValueType  # 4
+KYC_STATUS_EXPIRED: KycStatus.ValueType  # 5
+"""A verification whose expire_time has passed (periodic review due)."""
+Global___KycStatus: _TypeAlias = KycStatus  # noqa: Y015
+
+class _RiskRating:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RiskRatingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RiskRating.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RISK_RATING_UNSPECIFIED: _RiskRating.ValueType  # 0
+    RISK_RATING_LOW: _RiskRating.ValueType  # 1
+    RISK_RATING_MEDIUM: _RiskRating.ValueType  # 2
+    RISK_RATING_HIGH: _RiskRating.ValueType  # 3
+
+class RiskRating(_RiskRating, metaclass=_RiskRatingEnumTypeWrapper):
+    """AML risk rating, set by the onboarding system at verification (or raised by a confirmed
+    watchlist hit).
+    """
+
+RISK_RATING_UNSPECIFIED: RiskRating.ValueType  # 0
+RISK_RATING_LOW: RiskRating.ValueType  # 1
+RISK_RATING_MEDIUM: RiskRating.ValueType  # 2
+RISK_RATING_HIGH: RiskRating.ValueType  # 3
+Global___RiskRating: _TypeAlias = RiskRating  # noqa: Y015
+
 class _ConsentPurpose:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -381,6 +428,7 @@ class Account(_message.Message):
     BRANCH_ID_FIELD_NUMBER: _builtins.int
     BUSINESS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    KYC_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -432,6 +480,8 @@ class Account(_message.Message):
     def business(self) -> Global___BusinessProfile:
         """Business accounts only."""
 
+    @_builtins.property
+    def kyc(self) -> Global___Kyc: ...
     def __init__(
         self,
         *,
@@ -464,14 +514,62 @@ class Account(_message.Message):
         branch_id: _builtins.str = ...,
         business: Global___BusinessProfile | None = ...,
         version: _builtins.int = ...,
+        kyc: Global___Kyc | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "phone", b"phone"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class Kyc(_message.Message):
+    """Know-your-customer state, as the onboarding system (eKYC/LOS) last reported it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RISK_RATING_FIELD_NUMBER: _builtins.int
+    VERIFY_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SOURCE_SYSTEM_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    status: Global___KycStatus.ValueType
+    reason: _builtins.str
+    """Why it was rejected or is pending."""
+    risk_rating: Global___RiskRating.ValueType
+    reference: _builtins.str
+    """The onboarding system's case id."""
+    source_system: _builtins.str
+    @_builtins.property
+    def verify_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        status: Global___KycStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        risk_rating: Global___RiskRating.ValueType = ...,
+        verify_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        reference: _builtins.str = ...,
+        source_system: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "update_time", b"update_time", "verify_time", b"verify_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "reason", b"reason", "reference", b"reference", "risk_rating", b"risk_rating", "source_system", b"source_system", "status", b"status", "update_time", b"update_time", "verify_time", b"verify_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Kyc: _TypeAlias = Kyc  # noqa: Y015
 
 @_typing.final
 class AccountInput(_message.Message):

@@ -66,6 +66,72 @@ MATCH_FIELD_EMAIL: MatchField.ValueType  # 3
 Global___MatchField: _TypeAlias = MatchField  # noqa: Y015
 
 @_typing.final
+class RecordKycOutcomeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RISK_RATING_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SOURCE_SYSTEM_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    account_id: _builtins.str
+    status: _account_pb2.KycStatus.ValueType
+    """PENDING, VERIFIED, REJECTED or EXPIRED (NOT_STARTED is only where every account begins)."""
+    reason: _builtins.str
+    """Required for REJECTED."""
+    risk_rating: _account_pb2.RiskRating.ValueType
+    """Required for VERIFIED."""
+    reference: _builtins.str
+    source_system: _builtins.str
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """VERIFIED only: when the periodic review is due; in the future."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        status: _account_pb2.KycStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        risk_rating: _account_pb2.RiskRating.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        reference: _builtins.str = ...,
+        source_system: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "expire_time", b"expire_time", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "risk_rating", b"risk_rating", "source_system", b"source_system", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordKycOutcomeRequest: _TypeAlias = RecordKycOutcomeRequest  # noqa: Y015
+
+@_typing.final
+class RecordKycOutcomeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> _account_pb2.Account: ...
+    def __init__(
+        self,
+        *,
+        account: _account_pb2.Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordKycOutcomeResponse: _TypeAlias = RecordKycOutcomeResponse  # noqa: Y015
+
+@_typing.final
 class RecordConsentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -95,6 +95,11 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.FromString,
                 _registered_method=True)
+        self.RecordKycOutcome = channel.unary_unary(
+                '/crm.account.v1.AccountService/RecordKycOutcome',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -183,6 +188,13 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordKycOutcome(self, request, context):
+        """An outcome from the onboarding system (eKYC/LOS): pending, verified, rejected, expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -245,6 +257,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.CheckConsent,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.SerializeToString,
+            ),
+            'RecordKycOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordKycOutcome,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -572,6 +589,33 @@ class AccountService:
             '/crm.account.v1.AccountService/CheckConsent',
             crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.CheckConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordKycOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/RecordKycOutcome',
+            crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -104,3 +104,35 @@ class ConsentChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsentChanged: _TypeAlias = ConsentChanged  # noqa: Y015
+
+@_typing.final
+class KycStatusChanged(_message.Message):
+    """The account's KYC status changed (an outcome recorded, or a verification expired)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    KYC_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    previous_status: _account_pb2.KycStatus.ValueType
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def kyc(self) -> _account_pb2.Kyc: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        account_id: _builtins.str = ...,
+        kyc: _account_pb2.Kyc | None = ...,
+        previous_status: _account_pb2.KycStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kyc", b"kyc", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "kyc", b"kyc", "metadata", b"metadata", "previous_status", b"previous_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KycStatusChanged: _TypeAlias = KycStatusChanged  # noqa: Y015
