@@ -97,6 +97,7 @@ status:
 # Benchmarks (bench/README.md); they print their figures.
 bench: setup infra
 	$(PY) bench/lead_capture.py
+	$(PY) bench/account_holdings_import.py
 
 # Remove the virtualenv, local databases and caches.
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
@@ -44,4 +45,4 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 @pytest.fixture
 def handlers(api: LiveService) -> AccountHandlers:
     """The service layer over the same database, for paths no RPC reaches (event handling)."""
-    return build_handlers(api.engine, api.settings)
+    return build_handlers(api.engine, cast(AccountSettings, api.settings))

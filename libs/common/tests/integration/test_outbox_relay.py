@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.lead.v1 import events_pb2
-from crm_common.db import make_engine, new_metadata
+from crm_common.db import COPY_FROM_ROWS, make_engine, new_metadata
 from crm_common.events.envelope import new_event
 from crm_common.events.outbox import OutboxWriter
 from crm_common.events.publisher import BatchPublisher, PublishError
@@ -79,3 +79,33 @@ def test_a_broker_failure_leaves_every_event_in_the_outbox(engine) -> None:
     with pytest.raises(PublishError):
         relay.relay_once()
     assert outbox_count(engine) == 3
+
+
+def test_a_large_batch_is_written_with_copy_and_relayed_intact(engine, vhost) -> None:
+    """Past COPY_FROM_ROWS events, PostgreSQL takes the rows by COPY: same rows, same order."""
+    connection = pika.BlockingConnection(pika.URLParameters(vhost))
+    channel = connection.channel()
+    channel.exchange_declare("probe.events", "topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "probe.events", "LeadScored")
+    ids = write_events(engine, COPY_FROM_ROWS + 50)
+    relay = OutboxRelay(engine, metadata, BatchPublisher(vhost, "probe"), batch_size=500)
+    assert relay.relay_once() == COPY_FROM_ROWS + 50
+    relay.publisher.close()
+    received = []
+    while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
+        _method, props, body = got
+        assert props.headers["x-event-type"] == "crm.lead.v1.LeadScored"
+        assert events_pb2.LeadScored.FromString(body).metadata.event_id == props.headers["x-event-id"]
+        received.append(props.headers["x-event-id"])
+    connection.close()
+    assert received == ids
+
+
+def test_a_copied_batch_rolls_back_with_its_transaction(engine) -> None:
+    writer = OutboxWriter(metadata)
+    events = [new_event(events_pb2.LeadScored, "probe", lead_id=f"lead-{i}") for i in range(COPY_FROM_ROWS)]
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        writer.add(conn, *events)
+        raise RuntimeError("the change failed after its events were written")
+    assert outbox_count(engine) == 0

@@ -13,21 +13,22 @@ from crm_account.adapters.events import PRODUCER, ProtoAccountEvents
 from crm_account.adapters.orm import metadata
 from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
+from crm_account.domain.holdings import TierThresholds
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_common.pii import load_pii
-from crm_common.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
 
 
-def build_handlers(engine: Engine, settings: ServiceSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
     pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
-    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents())
+    tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
+    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents(), tiers=tiers)
 
 
 def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:

@@ -12,3 +12,6 @@ class AccountSettings(ServiceSettings):
     worker_metrics_port: int = 9482
     # How often the API marks verifications whose periodic review is due EXPIRED.
     kyc_expiry_sweep_seconds: float = 60.0
+    # Assets under management (VND) from which the derived value tier is AFFLUENT, PRIVATE.
+    tier_affluent_aum_vnd: int = 1_000_000_000
+    tier_private_aum_vnd: int = 25_000_000_000

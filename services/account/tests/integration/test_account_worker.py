@@ -114,5 +114,8 @@ def test_event_without_account_id_raises(api: LiveService, worker: AccountWorker
     assert api.count("inbox") == 0
 
 
-def test_the_worker_consumes_lead_converted_from_its_own_queue() -> None:
-    assert consumer_queues(AccountWorker) == ["evt-lead-LeadConverted--account.on_lead_converted"]
+def test_each_consumed_event_has_its_own_queue() -> None:
+    assert sorted(consumer_queues(AccountWorker)) == [
+        "evt-lead-LeadConverted--account.on_lead_converted",
+        "evt-opportunity-OpportunityWon--account.on_opportunity_won",
+    ]

@@ -27,6 +27,8 @@ CONSENT_WRITE = "consents.write"
 CONSENT_READ = "consents.read"
 # Recording KYC outcomes: the onboarding system (eKYC/LOS) with a service identity, compliance.
 KYC_WRITE = "kyc.write"
+# Loading core-banking snapshots of product holdings (the core-banking integration).
+HOLDINGS_IMPORT = "holdings.import"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
@@ -42,9 +44,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rm": frozenset(_RM),
     "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL, ACCOUNT_TIER}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
-    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE}),
+    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT}),
     "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, CONSENT_READ}),
-    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER}),
+    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT}),
 }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from google.protobuf.message import Message
-from sqlalchemy import Connection, MetaData, insert
+from sqlalchemy import Connection, MetaData
 
-from crm_common.db import utcnow
+from crm_common.db import bulk_insert, utcnow
 from crm_common.events.envelope import event_type
 from crm_common.observability.tracing import inject_trace_context
 
@@ -15,7 +15,6 @@ from crm_common.observability.tracing import inject_trace_context
 class OutboxWriter:
     def __init__(self, metadata: MetaData) -> None:
         self.table = metadata.tables["outbox"]
-        self._stmt = insert(self.table)
 
     def row(self, event: Message) -> dict[str, object]:
         meta = event.metadata  # type: ignore[attr-defined]
@@ -30,8 +29,7 @@ class OutboxWriter:
         }
 
     def add(self, conn: Connection, *events: Message) -> None:
-        if events:
-            conn.execute(self._stmt, [self.row(e) for e in events])
+        bulk_insert(conn, self.table, [self.row(e) for e in events])
 
 
 class RelayWakeup:

@@ -8,8 +8,9 @@ calls GetAccount with pii.read.
 from __future__ import annotations
 
 from crm.account.v1 import account_pb2, events_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto, enum_number, kyc_to_proto
+from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto, enum_number, holding_to_proto, kyc_to_proto
 from crm_account.domain.consent import Consent
+from crm_account.domain.holdings import Holding
 from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account
 from crm_common.events.envelope import new_event
@@ -44,3 +45,9 @@ class ProtoAccountEvents:
             kyc=kyc_to_proto(account.kyc),
             previous_status=enum_number(account_pb2.KycStatus, "KYC_STATUS_", previous),
         )
+
+    def holding_opened(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingOpened:
+        return new_event(events_pb2.HoldingOpened, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))
+
+    def holding_closed(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingClosed:
+        return new_event(events_pb2.HoldingClosed, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))

@@ -6,7 +6,7 @@ keyed hash beside them (`*_bidx`, a blind index) that equality lookups and match
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from crm_common.db import UtcDateTime, new_metadata
 
@@ -67,6 +67,11 @@ accounts = Table(
     Column("kyc_reference", String(100), nullable=False),
     Column("kyc_source_system", String(100), nullable=False),
     Column("kyc_updated_at", UtcDateTime, nullable=True),
+    # Sums over the open holdings (VND), kept with every holdings change.
+    Column("total_deposits", BigInteger, nullable=False),
+    Column("total_loans", BigInteger, nullable=False),
+    Column("total_aum", BigInteger, nullable=False),
+    Column("open_holdings", Integer, nullable=False),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
@@ -159,3 +164,27 @@ consent_history = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Index("ix_consent_history_account_id_recorded_at", "account_id", "recorded_at", "consent_id"),
 )
+
+# Products the customer holds; core_ref is core banking's arrangement id ('' until known).
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("holding_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("product_type", String(20), nullable=False),
+    Column("core_ref", String(40), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("credit_limit", BigInteger, nullable=False),
+    Column("opened_on", Date, nullable=True),
+    Column("closed_on", Date, nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("opportunity_id", String(100), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_holdings_account_id", "account_id"),
+)
+_known_core_ref = holdings.c.core_ref != ""
+Index("uq_holdings_core_ref", holdings.c.core_ref, unique=True, postgresql_where=_known_core_ref, sqlite_where=_known_core_ref)
+# A won opportunity opens one holding, however often its event is delivered.
+_from_opportunity = holdings.c.opportunity_id != ""
+Index("uq_holdings_opportunity_id", holdings.c.opportunity_id, unique=True, postgresql_where=_from_opportunity, sqlite_where=_from_opportunity)

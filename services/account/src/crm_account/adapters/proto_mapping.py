@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -11,8 +11,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
 from crm_account.domain.consent import Consent, ConsentDraft
+from crm_account.domain.holdings import Holding, HoldingRecordDraft
 from crm_account.domain.kyc import Kyc, KycOutcomeDraft
-from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField
+from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField, Totals
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
 from crm_common.vietnam import province
@@ -102,6 +103,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         branch_id=p.branch_id,
         version=account.version,
         kyc=kyc_to_proto(account.kyc),
+        totals=totals_to_proto(account.totals),
     )
     if p.date_of_birth is not None:
         message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
@@ -209,4 +211,53 @@ def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest)
         expires_at=_time(request, "expire_time"),
         reference=request.reference,
         source_system=request.source_system,
+    )
+
+
+def vnd(amount: int) -> common_pb2.Money:
+    return common_pb2.Money(currency_code="VND", amount_minor=amount)
+
+
+def date_to_proto(value: date | None) -> common_pb2.Date | None:
+    return common_pb2.Date(year=value.year, month=value.month, day=value.day) if value else None
+
+
+def totals_to_proto(totals: Totals) -> account_pb2.HoldingTotals:
+    return account_pb2.HoldingTotals(deposits=vnd(totals.deposits), loans=vnd(totals.loans), aum=vnd(totals.aum), open_holdings=totals.open_holdings)
+
+
+def holding_to_proto(holding: Holding) -> account_pb2.Holding:
+    return account_pb2.Holding(
+        holding_id=holding.holding_id,
+        account_id=holding.account_id,
+        product_type=enum_number(common_pb2.ProductType, "PRODUCT_TYPE_", holding.product_type),
+        core_ref=holding.core_ref,
+        status=enum_number(account_pb2.HoldingStatus, "HOLDING_STATUS_", holding.status),
+        balance=vnd(holding.balance),
+        limit=vnd(holding.limit),
+        open_date=date_to_proto(holding.opened_on),
+        close_date=date_to_proto(holding.closed_on),
+        source=enum_number(account_pb2.HoldingSource, "HOLDING_SOURCE_", holding.source),
+        opportunity_id=holding.opportunity_id,
+        update_time=timestamp(holding.updated_at),
+    )
+
+
+def _ymd(message: Any, field: str) -> tuple[int, int, int] | None:
+    if not message.HasField(field):
+        return None
+    value = getattr(message, field)
+    return (value.year, value.month, value.day)
+
+
+def holding_record_from_proto(row: account_service_pb2.HoldingRecord) -> HoldingRecordDraft:
+    return HoldingRecordDraft(
+        account_id=row.account_id,
+        core_ref=row.core_ref,
+        product_type=enum_name(common_pb2.ProductType, "PRODUCT_TYPE_", row.product_type),
+        status=enum_name(account_pb2.HoldingStatus, "HOLDING_STATUS_", row.status),
+        balance=(row.balance.currency_code, row.balance.amount_minor),
+        limit=(row.limit.currency_code, row.limit.amount_minor),
+        opened_on=_ymd(row, "open_date"),
+        closed_on=_ymd(row, "close_date"),
     )

@@ -32,6 +32,7 @@ from crm_account.domain.model import (
     IncomeBand,
     LifecycleStage,
     Profile,
+    Totals,
     ValueTier,
 )
 from crm_common.contact import fold
@@ -147,6 +148,10 @@ class AccountRepository:
             "kyc_reference": account.kyc.reference,
             "kyc_source_system": account.kyc.source_system,
             "kyc_updated_at": account.kyc.updated_at,
+            "total_deposits": account.totals.deposits,
+            "total_loans": account.totals.loans,
+            "total_aum": account.totals.aum,
+            "open_holdings": account.totals.open_holdings,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -191,18 +196,21 @@ class AccountRepository:
             if key_bidx not in taken:
                 self.conn.execute(insert(account_match_keys).values(key_bidx=key_bidx, account_id=account.account_id))
 
-    def add_change(self, change: AccountChange) -> None:
-        self.conn.execute(
-            insert(account_changes).values(
-                change_id=change.change_id,
-                account_id=change.account_id,
-                kind=str(change.kind),
-                changed_at=change.changed_at,
-                actor=change.actor,
-                changed_fields=json.dumps(list(change.changed_fields)),
-                reason=change.reason,
-            )
-        )
+    def add_change(self, *changes: AccountChange) -> None:
+        rows = [
+            {
+                "change_id": change.change_id,
+                "account_id": change.account_id,
+                "kind": str(change.kind),
+                "changed_at": change.changed_at,
+                "actor": change.actor,
+                "changed_fields": json.dumps(list(change.changed_fields)),
+                "reason": change.reason,
+            }
+            for change in changes
+        ]
+        if rows:
+            self.conn.execute(insert(account_changes), rows)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -277,6 +285,7 @@ class AccountRepository:
                 source_system=row.kyc_source_system,
                 updated_at=row.kyc_updated_at,
             ),
+            totals=Totals(row.total_deposits, row.total_loans, row.total_aum, row.open_holdings),
         )
 
     def get(self, account_id: str, for_update: bool = False) -> Account:
@@ -287,6 +296,14 @@ class AccountRepository:
         if row is None:
             raise NotFound("account", account_id)
         return self._load([row])[0]
+
+    def get_many(self, account_ids: list[str]) -> list[Account]:
+        """The accounts with these ids that exist, in no particular order."""
+        found: list[Account] = []
+        for start in range(0, len(account_ids), 1000):
+            part = account_ids[start : start + 1000]
+            found.extend(self._load(list(self.conn.execute(select(accounts).where(accounts.c.account_id.in_(part))).all())))
+        return found
 
     def kyc_reviews_due(self, now: datetime, limit: int) -> list[Account]:
         """VERIFIED accounts whose review is due, locked; rows another replica holds are skipped."""

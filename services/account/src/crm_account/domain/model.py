@@ -153,6 +153,16 @@ class BusinessProfile:
 
 
 @dataclass(frozen=True)
+class Totals:
+    """Sums over the open holdings, VND (crm_account.domain.holdings computes them)."""
+
+    deposits: int = 0
+    loans: int = 0
+    aum: int = 0
+    open_holdings: int = 0
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything about a customer that a caller may set (AccountInput, cleaned)."""
 
@@ -204,6 +214,7 @@ class Account:
     customer_since: datetime | None = None
     version: int = 1
     kyc: Kyc = field(default_factory=Kyc)
+    totals: Totals = field(default_factory=Totals)
 
     @property
     def keys(self) -> ContactKeys:
@@ -246,6 +257,14 @@ class Account:
             raise FailedPrecondition("the account's value tier is not overridden")
         self.tier_override, self.tier_override_reason = None, ""
         self._touch(actor, now)
+
+    def set_holdings(self, totals: Totals, tier: ValueTier, actor: str, now: datetime) -> list[str]:
+        """New totals and the tier derived from them; returns what changed."""
+        changed = [name for name, same in (("totals", totals == self.totals), ("derived_value_tier", tier == self.derived_tier)) if not same]
+        if changed:
+            self.totals, self.derived_tier = totals, tier
+            self._touch(actor, now)
+        return changed
 
     def set_kyc(self, kyc: Kyc, actor: str, now: datetime) -> None:
         self.kyc = kyc

@@ -14,15 +14,27 @@ from crm_account.adapters.proto_mapping import (
     draft_from_proto,
     enum_name,
     enum_number,
+    holding_record_from_proto,
+    holding_to_proto,
     kyc_outcome_from_proto,
     match_field_to_proto,
+    totals_to_proto,
 )
 from crm_account.domain.model import Account
 from crm_account.domain.profile import AccountDraft
 from crm_account.service_layer import commands
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_common.auth import current_principal
-from crm_common.auth.roles import ACCOUNT_READ, ACCOUNT_TIER, ACCOUNT_WRITE, CONSENT_READ, CONSENT_WRITE, KYC_WRITE, PII_READ
+from crm_common.auth.roles import (
+    ACCOUNT_READ,
+    ACCOUNT_TIER,
+    ACCOUNT_WRITE,
+    CONSENT_READ,
+    CONSENT_WRITE,
+    HOLDINGS_IMPORT,
+    KYC_WRITE,
+    PII_READ,
+)
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
@@ -40,6 +52,8 @@ PERMISSIONS: dict[str, str | None] = {
     "ListConsentHistory": CONSENT_READ,
     "CheckConsent": CONSENT_READ,
     "RecordKycOutcome": KYC_WRITE,
+    "ImportHoldings": HOLDINGS_IMPORT,
+    "ListHoldings": ACCOUNT_READ,
 }
 
 
@@ -180,3 +194,29 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             commands.RecordKycOutcome(key=idempotency_key(request), account_id=request.account_id, outcome=kyc_outcome_from_proto(request))
         )
         return account_service_pb2.RecordKycOutcomeResponse(account=_shown(account))
+
+    def ImportHoldings(
+        self, request: account_service_pb2.ImportHoldingsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ImportHoldingsResponse:
+        result = self.handlers.import_holdings(
+            commands.ImportHoldings(key=idempotency_key(request), rows=tuple(holding_record_from_proto(r) for r in request.rows))
+        )
+        return account_service_pb2.ImportHoldingsResponse(
+            results=[
+                account_service_pb2.HoldingRowResult(
+                    row=r.row,
+                    outcome=enum_number(account_service_pb2.HoldingRowOutcome, "HOLDING_ROW_OUTCOME_", r.outcome),
+                    holding_id=r.holding_id,
+                    violations=[common_pb2.FieldViolation(field=v.field, description=v.description) for v in r.violations],
+                )
+                for r in result.results
+            ],
+            applied=result.applied,
+            rejected=result.rejected,
+        )
+
+    def ListHoldings(
+        self, request: account_service_pb2.ListHoldingsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListHoldingsResponse:
+        found, account = self.handlers.list_holdings(request.account_id)
+        return account_service_pb2.ListHoldingsResponse(holdings=[holding_to_proto(h) for h in found], totals=totals_to_proto(account.totals))

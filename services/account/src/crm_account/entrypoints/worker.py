@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from crm.common.v1 import common_pb2
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
+from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm_account.bootstrap import build_handlers
 from crm_account.config import AccountSettings
+from crm_account.domain.holdings import ProductType
 from crm_account.domain.model import Acquisition
 from crm_account.service_layer import commands
 from crm_common.db import utcnow
@@ -45,6 +48,28 @@ def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
     )
 
 
+def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
+    event: opportunity_events.OpportunityWon = delivery.event
+    opportunity = event.opportunity
+    product_name = (
+        common_pb2.ProductType.Name(opportunity.product).removeprefix("PRODUCT_TYPE_")
+        if opportunity.product in common_pb2.ProductType.values()
+        else ""
+    )
+    won_at = event.close_time.ToDatetime(tzinfo=utcnow().tzinfo) if event.HasField("close_time") else utcnow()
+    amount = event.won_amount if event.HasField("won_amount") else opportunity.amount
+    return commands.OpenWonHolding(
+        consumer=delivery.consumer,
+        event_id=delivery.event_id,
+        account_id=opportunity.account_id,
+        opportunity_id=opportunity.opportunity_id,
+        product=ProductType.__members__.get(product_name),
+        amount=max(amount.amount_minor, 0),
+        won_on=won_at.date(),
+        correlation_id=event.metadata.correlation_id,
+    )
+
+
 class AccountWorker:
     name = "account"
     context = EventContext()
@@ -54,3 +79,8 @@ class AccountWorker:
     def on_lead_converted(self, delivery: Delivery) -> str:
         """First-touch attribution: the converting lead's channel, campaign and UTM, once."""
         return self.handlers.record_acquisition(acquisition_command(delivery))
+
+    @event_handler("opportunity", opportunity_events.OpportunityWon)
+    def on_opportunity_won(self, delivery: Delivery) -> str:
+        """A won opportunity opens the product holding (core banking reports it later)."""
+        return self.handlers.open_won_holding(won_holding_command(delivery))

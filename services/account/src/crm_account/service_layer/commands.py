@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from crm_account.domain.consent import ConsentDraft
+from crm_account.domain.holdings import HoldingRecordDraft, ProductType
 from crm_account.domain.kyc import KycOutcomeDraft
 from crm_account.domain.model import Acquisition
 from crm_account.domain.profile import AccountDraft
@@ -91,3 +93,24 @@ class RecordKycOutcome:
     key: Idempotent
     account_id: str
     outcome: KycOutcomeDraft
+
+
+@dataclass(frozen=True)
+class ImportHoldings:
+    key: Idempotent
+    rows: tuple[HoldingRecordDraft, ...]
+
+
+@dataclass(frozen=True)
+class OpenWonHolding:
+    """A won opportunity, from the OpportunityWon event `event_id`."""
+
+    consumer: str
+    event_id: str
+    account_id: str
+    opportunity_id: str
+    # None when the opportunity's product is not one the bank holds as a product.
+    product: ProductType | None
+    amount: int
+    won_on: date
+    correlation_id: str = ""

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy import Engine, MetaData
 
 from crm_account.adapters.consent_repository import ConsentRepository
+from crm_account.adapters.holding_repository import HoldingRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_common.events.outbox import RelayWakeup
 from crm_common.unit_of_work import SqlUnitOfWork
@@ -15,6 +16,7 @@ from crm_common.unit_of_work import SqlUnitOfWork
 class AccountUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
     consents: ConsentRepository
+    holdings: HoldingRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -24,4 +26,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
         super().__enter__()
         self.accounts = AccountRepository(self.conn, self.pii)
         self.consents = ConsentRepository(self.conn)
+        self.holdings = HoldingRepository(self.conn)
         return self

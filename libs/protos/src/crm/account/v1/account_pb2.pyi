@@ -175,6 +175,44 @@ DAY_OF_WEEK_SATURDAY: DayOfWeek.ValueType  # 6
 DAY_OF_WEEK_SUNDAY: DayOfWeek.ValueType  # 7
 Global___DayOfWeek: _TypeAlias = DayOfWeek  # noqa: Y015
 
+class _HoldingStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldingStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldingStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLDING_STATUS_UNSPECIFIED: _HoldingStatus.ValueType  # 0
+    HOLDING_STATUS_OPEN: _HoldingStatus.ValueType  # 1
+    HOLDING_STATUS_CLOSED: _HoldingStatus.ValueType  # 2
+
+class HoldingStatus(_HoldingStatus, metaclass=_HoldingStatusEnumTypeWrapper): ...
+
+HOLDING_STATUS_UNSPECIFIED: HoldingStatus.ValueType  # 0
+HOLDING_STATUS_OPEN: HoldingStatus.ValueType  # 1
+HOLDING_STATUS_CLOSED: HoldingStatus.ValueType  # 2
+Global___HoldingStatus: _TypeAlias = HoldingStatus  # noqa: Y015
+
+class _HoldingSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldingSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldingSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLDING_SOURCE_UNSPECIFIED: _HoldingSource.ValueType  # 0
+    HOLDING_SOURCE_OPPORTUNITY: _HoldingSource.ValueType  # 1
+    """Opened by a won opportunity, before core banking reports it."""
+    HOLDING_SOURCE_CORE_BANKING: _HoldingSource.ValueType  # 2
+    """From a core-banking snapshot (ImportHoldings)."""
+
+class HoldingSource(_HoldingSource, metaclass=_HoldingSourceEnumTypeWrapper): ...
+
+HOLDING_SOURCE_UNSPECIFIED: HoldingSource.ValueType  # 0
+HOLDING_SOURCE_OPPORTUNITY: HoldingSource.ValueType  # 1
+"""Opened by a won opportunity, before core banking reports it."""
+HOLDING_SOURCE_CORE_BANKING: HoldingSource.ValueType  # 2
+"""From a core-banking snapshot (ImportHoldings)."""
+Global___HoldingSource: _TypeAlias = HoldingSource  # noqa: Y015
+
 class _KycStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -429,6 +467,7 @@ class Account(_message.Message):
     BUSINESS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     KYC_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -482,6 +521,10 @@ class Account(_message.Message):
 
     @_builtins.property
     def kyc(self) -> Global___Kyc: ...
+    @_builtins.property
+    def totals(self) -> Global___HoldingTotals:
+        """Sums over the open product holdings."""
+
     def __init__(
         self,
         *,
@@ -515,14 +558,120 @@ class Account(_message.Message):
         business: Global___BusinessProfile | None = ...,
         version: _builtins.int = ...,
         kyc: Global___Kyc | None = ...,
+        totals: Global___HoldingTotals | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class Holding(_message.Message):
+    """A product the customer holds with the bank. Amounts are VND."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDING_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_TYPE_FIELD_NUMBER: _builtins.int
+    CORE_REF_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    OPEN_DATE_FIELD_NUMBER: _builtins.int
+    CLOSE_DATE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    holding_id: _builtins.str
+    account_id: _builtins.str
+    product_type: _common_pb2.ProductType.ValueType
+    core_ref: _builtins.str
+    """The core-banking arrangement id (account or contract number); empty until core banking
+    reports a holding that a won opportunity opened.
+    """
+    status: Global___HoldingStatus.ValueType
+    source: Global___HoldingSource.ValueType
+    opportunity_id: _builtins.str
+    @_builtins.property
+    def balance(self) -> _common_pb2.Money:
+        """Deposits: the balance; insurance: the cash value; loans and cards: the amount owed."""
+
+    @_builtins.property
+    def limit(self) -> _common_pb2.Money:
+        """Cards and loans: the credit limit or the amount granted."""
+
+    @_builtins.property
+    def open_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def close_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        holding_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        product_type: _common_pb2.ProductType.ValueType = ...,
+        core_ref: _builtins.str = ...,
+        status: Global___HoldingStatus.ValueType = ...,
+        balance: _common_pb2.Money | None = ...,
+        limit: _common_pb2.Money | None = ...,
+        open_date: _common_pb2.Date | None = ...,
+        close_date: _common_pb2.Date | None = ...,
+        source: Global___HoldingSource.ValueType = ...,
+        opportunity_id: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "close_date", b"close_date", "limit", b"limit", "open_date", b"open_date", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "balance", b"balance", "close_date", b"close_date", "core_ref", b"core_ref", "holding_id", b"holding_id", "limit", b"limit", "open_date", b"open_date", "opportunity_id", b"opportunity_id", "product_type", b"product_type", "source", b"source", "status", b"status", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Holding: _TypeAlias = Holding  # noqa: Y015
+
+@_typing.final
+class HoldingTotals(_message.Message):
+    """Sums over open holdings, in VND."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPOSITS_FIELD_NUMBER: _builtins.int
+    LOANS_FIELD_NUMBER: _builtins.int
+    AUM_FIELD_NUMBER: _builtins.int
+    OPEN_HOLDINGS_FIELD_NUMBER: _builtins.int
+    open_holdings: _builtins.int
+    @_builtins.property
+    def deposits(self) -> _common_pb2.Money:
+        """CASA and term deposits."""
+
+    @_builtins.property
+    def loans(self) -> _common_pb2.Money:
+        """Loans and card balances owed."""
+
+    @_builtins.property
+    def aum(self) -> _common_pb2.Money:
+        """Assets under management: deposits plus insurance cash values."""
+
+    def __init__(
+        self,
+        *,
+        deposits: _common_pb2.Money | None = ...,
+        loans: _common_pb2.Money | None = ...,
+        aum: _common_pb2.Money | None = ...,
+        open_holdings: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aum", b"aum", "deposits", b"deposits", "loans", b"loans"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aum", b"aum", "deposits", b"deposits", "loans", b"loans", "open_holdings", b"open_holdings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldingTotals: _TypeAlias = HoldingTotals  # noqa: Y015
 
 @_typing.final
 class Kyc(_message.Message):

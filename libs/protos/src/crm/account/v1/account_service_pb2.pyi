@@ -23,6 +23,29 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _HoldingRowOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldingRowOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldingRowOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLDING_ROW_OUTCOME_UNSPECIFIED: _HoldingRowOutcome.ValueType  # 0
+    HOLDING_ROW_OUTCOME_OPENED: _HoldingRowOutcome.ValueType  # 1
+    HOLDING_ROW_OUTCOME_UPDATED: _HoldingRowOutcome.ValueType  # 2
+    HOLDING_ROW_OUTCOME_CLOSED: _HoldingRowOutcome.ValueType  # 3
+    HOLDING_ROW_OUTCOME_UNCHANGED: _HoldingRowOutcome.ValueType  # 4
+    HOLDING_ROW_OUTCOME_REJECTED: _HoldingRowOutcome.ValueType  # 5
+
+class HoldingRowOutcome(_HoldingRowOutcome, metaclass=_HoldingRowOutcomeEnumTypeWrapper): ...
+
+HOLDING_ROW_OUTCOME_UNSPECIFIED: HoldingRowOutcome.ValueType  # 0
+HOLDING_ROW_OUTCOME_OPENED: HoldingRowOutcome.ValueType  # 1
+HOLDING_ROW_OUTCOME_UPDATED: HoldingRowOutcome.ValueType  # 2
+HOLDING_ROW_OUTCOME_CLOSED: HoldingRowOutcome.ValueType  # 3
+HOLDING_ROW_OUTCOME_UNCHANGED: HoldingRowOutcome.ValueType  # 4
+HOLDING_ROW_OUTCOME_REJECTED: HoldingRowOutcome.ValueType  # 5
+Global___HoldingRowOutcome: _TypeAlias = HoldingRowOutcome  # noqa: Y015
+
 class _ConsentDecision:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -64,6 +87,179 @@ MATCH_FIELD_NATIONAL_ID: MatchField.ValueType  # 1
 MATCH_FIELD_PHONE: MatchField.ValueType  # 2
 MATCH_FIELD_EMAIL: MatchField.ValueType  # 3
 Global___MatchField: _TypeAlias = MatchField  # noqa: Y015
+
+@_typing.final
+class HoldingRecord(_message.Message):
+    """One row of a core-banking snapshot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    CORE_REF_FIELD_NUMBER: _builtins.int
+    PRODUCT_TYPE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    OPEN_DATE_FIELD_NUMBER: _builtins.int
+    CLOSE_DATE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    core_ref: _builtins.str
+    product_type: _common_pb2.ProductType.ValueType
+    status: _account_pb2.HoldingStatus.ValueType
+    @_builtins.property
+    def balance(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def limit(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def open_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def close_date(self) -> _common_pb2.Date:
+        """CLOSED only; defaults to the import day."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        core_ref: _builtins.str = ...,
+        product_type: _common_pb2.ProductType.ValueType = ...,
+        status: _account_pb2.HoldingStatus.ValueType = ...,
+        balance: _common_pb2.Money | None = ...,
+        limit: _common_pb2.Money | None = ...,
+        open_date: _common_pb2.Date | None = ...,
+        close_date: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "close_date", b"close_date", "limit", b"limit", "open_date", b"open_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "balance", b"balance", "close_date", b"close_date", "core_ref", b"core_ref", "limit", b"limit", "open_date", b"open_date", "product_type", b"product_type", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldingRecord: _TypeAlias = HoldingRecord  # noqa: Y015
+
+@_typing.final
+class ImportHoldingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A repeated request_id re-applies the same snapshot, which changes nothing."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___HoldingRecord]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        rows: _abc.Iterable[Global___HoldingRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportHoldingsRequest: _TypeAlias = ImportHoldingsRequest  # noqa: Y015
+
+@_typing.final
+class HoldingRowResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    HOLDING_ID_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    row: _builtins.int
+    """0-based index into rows."""
+    outcome: Global___HoldingRowOutcome.ValueType
+    holding_id: _builtins.str
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.FieldViolation]:
+        """Why the row was rejected; field names are HoldingRecord's."""
+
+    def __init__(
+        self,
+        *,
+        row: _builtins.int = ...,
+        outcome: Global___HoldingRowOutcome.ValueType = ...,
+        holding_id: _builtins.str = ...,
+        violations: _abc.Iterable[_common_pb2.FieldViolation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holding_id", b"holding_id", "outcome", b"outcome", "row", b"row", "violations", b"violations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldingRowResult: _TypeAlias = HoldingRowResult  # noqa: Y015
+
+@_typing.final
+class ImportHoldingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    applied: _builtins.int
+    rejected: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___HoldingRowResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___HoldingRowResult] | None = ...,
+        applied: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "rejected", b"rejected", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportHoldingsResponse: _TypeAlias = ImportHoldingsResponse  # noqa: Y015
+
+@_typing.final
+class ListHoldingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldingsRequest: _TypeAlias = ListHoldingsRequest  # noqa: Y015
+
+@_typing.final
+class ListHoldingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDINGS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holdings(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.Holding]: ...
+    @_builtins.property
+    def totals(self) -> _account_pb2.HoldingTotals: ...
+    def __init__(
+        self,
+        *,
+        holdings: _abc.Iterable[_account_pb2.Holding] | None = ...,
+        totals: _account_pb2.HoldingTotals | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holdings", b"holdings", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldingsResponse: _TypeAlias = ListHoldingsResponse  # noqa: Y015
 
 @_typing.final
 class RecordKycOutcomeRequest(_message.Message):

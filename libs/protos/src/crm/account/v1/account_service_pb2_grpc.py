@@ -100,6 +100,16 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.FromString,
                 _registered_method=True)
+        self.ImportHoldings = channel.unary_unary(
+                '/crm.account.v1.AccountService/ImportHoldings',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsResponse.FromString,
+                _registered_method=True)
+        self.ListHoldings = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListHoldings',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -195,6 +205,21 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportHoldings(self, request, context):
+        """Applies a core-banking snapshot of holdings (up to 10,000 rows a call), upserting by
+        core_ref; a bad row is reported and skipped, the others are applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHoldings(self, request, context):
+        """The account's holdings, open first, and their totals.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -262,6 +287,16 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.RecordKycOutcome,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.SerializeToString,
+            ),
+            'ImportHoldings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportHoldings,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsResponse.SerializeToString,
+            ),
+            'ListHoldings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHoldings,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -616,6 +651,60 @@ class AccountService:
             '/crm.account.v1.AccountService/RecordKycOutcome',
             crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.RecordKycOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportHoldings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ImportHoldings',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ImportHoldingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHoldings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListHoldings',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from crm.account.v1 import account_pb2 as crm_dot_account_dot_v1_dot_account__pb
 from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/account/v1/events.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\"j\n\x0e\x41\x63\x63ountCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x0e\x41\x63\x63ountUpdated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"j\n\x0e\x43onsentChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Consent\"\xac\x01\n\x10KycStatusChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12 \n\x03kyc\x18\x03 \x01(\x0b\x32\x13.crm.account.v1.Kyc\x12\x32\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x19.crm.account.v1.KycStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/account/v1/events.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\"j\n\x0e\x41\x63\x63ountCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x0e\x41\x63\x63ountUpdated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"j\n\x0e\x43onsentChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Consent\"\xac\x01\n\x10KycStatusChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12 \n\x03kyc\x18\x03 \x01(\x0b\x32\x13.crm.account.v1.Kyc\x12\x32\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x19.crm.account.v1.KycStatus\"i\n\rHoldingOpened\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holding\"i\n\rHoldingClosed\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holdingb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,4 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONSENTCHANGED']._serialized_end=452
   _globals['_KYCSTATUSCHANGED']._serialized_start=455
   _globals['_KYCSTATUSCHANGED']._serialized_end=627
+  _globals['_HOLDINGOPENED']._serialized_start=629
+  _globals['_HOLDINGOPENED']._serialized_end=734
+  _globals['_HOLDINGCLOSED']._serialized_start=736
+  _globals['_HOLDINGCLOSED']._serialized_end=841
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from crm.common.v1 import common_pb2 as _common_pb2
 from crm.opportunity.v1 import opportunity_pb2 as _opportunity_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -43,3 +44,39 @@ class OpportunityCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpportunityCreated: _TypeAlias = OpportunityCreated  # noqa: Y015
+
+@_typing.final
+class OpportunityWon(_message.Message):
+    """The opportunity closed as won: the account service opens the holding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    WON_AMOUNT_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    @_builtins.property
+    def won_amount(self) -> _common_pb2.Money:
+        """The final amount (a card's limit, a loan's amount, a deposit's principal)."""
+
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        won_amount: _common_pb2.Money | None = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "metadata", b"metadata", "opportunity", b"opportunity", "won_amount", b"won_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "metadata", b"metadata", "opportunity", b"opportunity", "won_amount", b"won_amount"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityWon: _TypeAlias = OpportunityWon  # noqa: Y015
