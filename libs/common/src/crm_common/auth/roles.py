@@ -29,6 +29,8 @@ CONSENT_READ = "consents.read"
 KYC_WRITE = "kyc.write"
 # Loading core-banking snapshots of product holdings (the core-banking integration).
 HOLDINGS_IMPORT = "holdings.import"
+# Working the duplicate queue and merging accounts (data stewards).
+DUPLICATES_MANAGE = "accounts.merge"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
@@ -46,7 +48,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
     "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT}),
     "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, CONSENT_READ}),
-    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT}),
+    "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, PII_READ, DUPLICATES_MANAGE}),
+    "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE}),
 }
 
 

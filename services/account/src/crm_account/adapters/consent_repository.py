@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from crm_account.adapters.orm import consent_history, consents
 from crm_account.domain.consent import Consent, ConsentPurpose, ConsentStatus
@@ -77,3 +78,25 @@ class ConsentRepository:
         query = select(consent_history).where(consent_history.c.account_id == account_id)
         rows, after = newest_first(self.conn, query, consent_history.c.recorded_at, consent_history.c.consent_id, page)
         return [_consent(r) for r in rows], after
+
+    def merge_into(self, merged_id: str, survivor_id: str) -> list[Consent]:
+        """Gives the survivor the merged account's decisions: its history, and per scope the
+        decision that supersedes the survivor's own. Returns those that now come into force."""
+        self.conn.execute(update(consent_history).where(consent_history.c.account_id == merged_id).values(account_id=survivor_id))
+        now_in_force = []
+        for theirs in self.all_in_force(merged_id):
+            moved = replace(theirs, account_id=survivor_id)
+            self.conn.execute(
+                delete(consents).where(
+                    consents.c.account_id == merged_id, consents.c.purpose == str(theirs.purpose), consents.c.channel == str(theirs.channel or "")
+                )
+            )
+            if moved.supersedes(self.in_force(survivor_id, moved.purpose, moved.channel)):
+                self.conn.execute(
+                    delete(consents).where(
+                        consents.c.account_id == survivor_id, consents.c.purpose == str(moved.purpose), consents.c.channel == str(moved.channel or "")
+                    )
+                )
+                self.conn.execute(insert(consents).values(_row(moved)))
+                now_in_force.append(moved)
+        return now_in_force

@@ -51,3 +51,14 @@ class ProtoAccountEvents:
 
     def holding_closed(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingClosed:
         return new_event(events_pb2.HoldingClosed, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))
+
+    def accounts_merged(self, survivor: Account, merged_id: str, correlation_id: str) -> events_pb2.AccountsMerged:
+        return new_event(
+            events_pb2.AccountsMerged,
+            PRODUCER,
+            correlation_id,
+            survivor.updated_at,
+            survivor_id=survivor.account_id,
+            merged_id=merged_id,
+            survivor=account_to_proto(survivor, show_pii=False),
+        )

@@ -97,6 +97,9 @@ class HoldingRepository:
         query = select(holdings).where(holdings.c.account_id == account_id).order_by(open_first, holdings.c.opened_on.desc(), holdings.c.holding_id)
         return [_holding(r) for r in self.conn.execute(query)]
 
+    def move(self, merged_id: str, survivor_id: str) -> None:
+        self.conn.execute(update(holdings).where(holdings.c.account_id == merged_id).values(account_id=survivor_id))
+
     def insert_many(self, new: list[Holding]) -> None:
         """Raises IntegrityError when a core_ref or an opportunity already has a holding."""
         bulk_insert(self.conn, holdings, [_row(h) for h in new])

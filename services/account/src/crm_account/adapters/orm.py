@@ -72,7 +72,13 @@ accounts = Table(
     Column("total_loans", BigInteger, nullable=False),
     Column("total_aum", BigInteger, nullable=False),
     Column("open_holdings", Integer, nullable=False),
+    # Duplicate detection's name + date of birth blocking key ("nguyen|a|1990-01-01"; '' unknown).
+    Column("name_dob_key", String(120), nullable=False),
+    # The survivor this account was merged into ('' while it is an account of its own).
+    Column("merged_into", String(36), nullable=False),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
+    Index("ix_accounts_name_dob_key", "name_dob_key"),
+    Index("ix_accounts_tax_code", "tax_code"),
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
     Index("ix_accounts_owner_id", "owner_id"),
@@ -188,3 +194,38 @@ Index("uq_holdings_core_ref", holdings.c.core_ref, unique=True, postgresql_where
 # A won opportunity opens one holding, however often its event is delivered.
 _from_opportunity = holdings.c.opportunity_id != ""
 Index("uq_holdings_opportunity_id", holdings.c.opportunity_id, unique=True, postgresql_where=_from_opportunity, sqlite_where=_from_opportunity)
+
+# Pairs of accounts that may be one customer (account_id < other_id), for the stewards' queue.
+duplicate_candidates = Table(
+    "duplicate_candidates",
+    metadata,
+    # "<account_id>:<other_id>": one key for the pair, so the queue pages by (time, pair).
+    Column("pair_id", String(73), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("other_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("score", Integer, nullable=False),
+    # JSON list of reasons (PII masked).
+    Column("reasons", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("reviewed_by", String(200), nullable=False),
+    Column("review_reason", String(500), nullable=False),
+    Index("ix_duplicate_candidates_status_detected_at", "status", "detected_at", "pair_id"),
+    Index("ix_duplicate_candidates_account_id", "account_id"),
+    Index("ix_duplicate_candidates_other_id", "other_id"),
+)
+
+# Every merge: who absorbed whom, when, by whom, and where each field's value came from.
+account_merges = Table(
+    "account_merges",
+    metadata,
+    Column("merge_id", String(36), primary_key=True),
+    Column("survivor_id", String(36), nullable=False),
+    Column("merged_id", String(36), nullable=False, unique=True),
+    Column("merged_at", UtcDateTime, nullable=False),
+    Column("merged_by", String(200), nullable=False),
+    Column("reason", String(500), nullable=False),
+    # JSON object: field name -> account id.
+    Column("field_sources", Text, nullable=False),
+    Index("ix_account_merges_survivor_id", "survivor_id"),
+)

@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
 from crm_account.domain.consent import Consent, ConsentDraft
+from crm_account.domain.duplicates import DuplicateCandidate
 from crm_account.domain.holdings import Holding, HoldingRecordDraft
 from crm_account.domain.kyc import Kyc, KycOutcomeDraft
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField, Totals
@@ -104,6 +105,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         version=account.version,
         kyc=kyc_to_proto(account.kyc),
         totals=totals_to_proto(account.totals),
+        merged_into=account.merged_into,
     )
     if p.date_of_birth is not None:
         message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
@@ -260,4 +262,15 @@ def holding_record_from_proto(row: account_service_pb2.HoldingRecord) -> Holding
         limit=(row.limit.currency_code, row.limit.amount_minor),
         opened_on=_ymd(row, "open_date"),
         closed_on=_ymd(row, "close_date"),
+    )
+
+
+def duplicate_to_proto(candidate: DuplicateCandidate, status: str = "", detected_at: datetime | None = None) -> account_pb2.DuplicateCandidate:
+    return account_pb2.DuplicateCandidate(
+        account_id=candidate.account_id,
+        other_id=candidate.other_id,
+        score=candidate.score,
+        reasons=list(candidate.reasons),
+        status=enum_number(account_pb2.DuplicateStatus, "DUPLICATE_STATUS_", status),
+        detect_time=timestamp(detected_at),
     )

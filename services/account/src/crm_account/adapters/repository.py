@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts
+from crm_account.domain.duplicates import name_dob_key
 from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
     Account,
@@ -41,6 +42,8 @@ from crm_common.pagination import Page, newest_first
 from crm_common.pii import BlindIndex, FieldCipher
 
 PHONE, EMAIL, NATIONAL_ID = "phone", "email", "national_id"
+# Merged accounts can be merged again; a chain longer than this is a loop, not history.
+MAX_MERGE_HOPS = 10
 
 
 class PiiCodec:
@@ -152,6 +155,8 @@ class AccountRepository:
             "total_loans": account.totals.loans,
             "total_aum": account.totals.aum,
             "open_holdings": account.totals.open_holdings,
+            "name_dob_key": name_dob_key(p.full_name, p.date_of_birth),
+            "merged_into": account.merged_into,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -286,16 +291,61 @@ class AccountRepository:
                 updated_at=row.kyc_updated_at,
             ),
             totals=Totals(row.total_deposits, row.total_loans, row.total_aum, row.open_holdings),
+            merged_into=row.merged_into,
         )
 
-    def get(self, account_id: str, for_update: bool = False) -> Account:
-        query = select(accounts).where(accounts.c.account_id == account_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
-        if row is None:
-            raise NotFound("account", account_id)
-        return self._load([row])[0]
+    def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:
+        """The account; for an id merged into another, the survivor (unless `follow_merges` is off)."""
+        wanted = account_id
+        for _hop in range(MAX_MERGE_HOPS):
+            query = select(accounts).where(accounts.c.account_id == wanted)
+            if for_update:
+                query = query.with_for_update()
+            row = self.conn.execute(query).first()
+            if row is None:
+                raise NotFound("account", account_id)
+            if not (follow_merges and row.merged_into):
+                return self._load([row])[0]
+            wanted = row.merged_into
+        raise NotFound("account", account_id)
+
+    def resolve_id(self, account_id: str) -> str:
+        """The id of the account `account_id` is now (itself, or the survivor it was merged into)."""
+        wanted = account_id
+        for _hop in range(MAX_MERGE_HOPS):
+            merged_into = self.conn.scalar(select(accounts.c.merged_into).where(accounts.c.account_id == wanted))
+            if merged_into is None:
+                raise NotFound("account", account_id)
+            if not merged_into:
+                return wanted
+            wanted = merged_into
+        raise NotFound("account", account_id)
+
+    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50) -> list[Account]:
+        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys)."""
+        clauses = []
+        contact_indexes = []
+        for name, value in keys.items():
+            if name == "national_id":
+                clauses.append(accounts.c.national_id_bidx == self.pii.index(NATIONAL_ID, value))
+            elif name == "business.tax_code":
+                clauses.append(accounts.c.tax_code == value)
+            elif name == "name+dob":
+                clauses.append(accounts.c.name_dob_key == value)
+            else:
+                contact_indexes.append(self.pii.index(PHONE if name.startswith("phones") else EMAIL, value))
+        if contact_indexes:
+            holders = select(account_contact_points.c.account_id).where(account_contact_points.c.value_bidx.in_(contact_indexes))
+            clauses.append(accounts.c.account_id.in_(holders))
+        if not clauses:
+            return []
+        query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "", accounts.c.account_id != exclude_id).limit(limit)
+        return self._load(list(self.conn.execute(query).all()))
+
+    def absorb(self, merged_id: str, survivor_id: str) -> None:
+        """Moves what hangs off the merged account (match keys, timeline) to the survivor."""
+        for table in (account_match_keys, account_changes):
+            self.conn.execute(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id))
 
     def get_many(self, account_ids: list[str]) -> list[Account]:
         """The accounts with these ids that exist, in no particular order."""
@@ -337,7 +387,8 @@ class AccountRepository:
         clauses = self._holding(self.pii.key_indexes(keys))
         if not clauses:
             return []
-        return self._load(list(self.conn.execute(select(accounts).where(or_(*clauses)).order_by(accounts.c.created_at)).all()))
+        query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "").order_by(accounts.c.created_at)
+        return self._load(list(self.conn.execute(query).all()))
 
     def search(self, keys: ContactKeys, name: str, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
         """Accounts holding all of `keys` and with a name word starting with `name`, newest first."""
@@ -345,7 +396,8 @@ class AccountRepository:
         if name:
             prefix = fold(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(or_(accounts.c.name_folded.like(f"{prefix}%", escape="\\"), accounts.c.name_folded.like(f"% {prefix}%", escape="\\")))
-        rows, after = newest_first(self.conn, select(accounts).where(*clauses), accounts.c.created_at, accounts.c.account_id, page)
+        query = select(accounts).where(*clauses, accounts.c.merged_into == "")
+        rows, after = newest_first(self.conn, query, accounts.c.created_at, accounts.c.account_id, page)
         return self._load(rows), after
 
     def changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:

@@ -78,6 +78,7 @@ class ChangeKind(StrEnum):
     ACQUISITION_RECORDED = "ACQUISITION_RECORDED"
     CONSENT_CHANGED = "CONSENT_CHANGED"
     KYC_STATUS_CHANGED = "KYC_STATUS_CHANGED"
+    MERGED = "MERGED"
 
 
 # A national id names one person; a phone or an email may be shared within a family, and an
@@ -215,6 +216,8 @@ class Account:
     version: int = 1
     kyc: Kyc = field(default_factory=Kyc)
     totals: Totals = field(default_factory=Totals)
+    # Set when this account was merged into another (a tombstone that resolves to it).
+    merged_into: str = ""
 
     @property
     def keys(self) -> ContactKeys:

@@ -12,6 +12,7 @@ from crm_account.adapters.proto_mapping import (
     consent_draft_from_proto,
     consent_to_proto,
     draft_from_proto,
+    duplicate_to_proto,
     enum_name,
     enum_number,
     holding_record_from_proto,
@@ -31,6 +32,7 @@ from crm_common.auth.roles import (
     ACCOUNT_WRITE,
     CONSENT_READ,
     CONSENT_WRITE,
+    DUPLICATES_MANAGE,
     HOLDINGS_IMPORT,
     KYC_WRITE,
     PII_READ,
@@ -54,6 +56,10 @@ PERMISSIONS: dict[str, str | None] = {
     "RecordKycOutcome": KYC_WRITE,
     "ImportHoldings": HOLDINGS_IMPORT,
     "ListHoldings": ACCOUNT_READ,
+    "FindDuplicates": ACCOUNT_READ,
+    "ListDuplicateCandidates": DUPLICATES_MANAGE,
+    "DismissDuplicateCandidate": DUPLICATES_MANAGE,
+    "MergeAccounts": DUPLICATES_MANAGE,
 }
 
 
@@ -220,3 +226,38 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ListHoldingsResponse:
         found, account = self.handlers.list_holdings(request.account_id)
         return account_service_pb2.ListHoldingsResponse(holdings=[holding_to_proto(h) for h in found], totals=totals_to_proto(account.totals))
+
+    def FindDuplicates(
+        self, request: account_service_pb2.FindDuplicatesRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.FindDuplicatesResponse:
+        draft = draft_from_proto(request.account) if request.HasField("account") else None
+        found = self.handlers.find_duplicates(commands.FindDuplicates(account_id=request.account_id, account=draft))
+        return account_service_pb2.FindDuplicatesResponse(candidates=[duplicate_to_proto(c) for c in found])
+
+    def ListDuplicateCandidates(
+        self, request: account_service_pb2.ListDuplicateCandidatesRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListDuplicateCandidatesResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        found, after = self.handlers.duplicate_queue(request.min_score, page)
+        return account_service_pb2.ListDuplicateCandidatesResponse(
+            candidates=[duplicate_to_proto(s.candidate, s.status, s.detected_at) for s in found],
+            page=common_pb2.PageResponse(next_page_token=next_token(after)),
+        )
+
+    def DismissDuplicateCandidate(
+        self, request: account_service_pb2.DismissDuplicateCandidateRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.DismissDuplicateCandidateResponse:
+        stored = self.handlers.dismiss_duplicate(
+            commands.DismissDuplicate(key=idempotency_key(request), account_id=request.account_id, other_id=request.other_id, reason=request.reason)
+        )
+        return account_service_pb2.DismissDuplicateCandidateResponse(
+            candidate=duplicate_to_proto(stored.candidate, stored.status, stored.detected_at)
+        )
+
+    def MergeAccounts(
+        self, request: account_service_pb2.MergeAccountsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.MergeAccountsResponse:
+        survivor, sources = self.handlers.merge_accounts(
+            commands.MergeAccounts(key=idempotency_key(request), survivor_id=request.survivor_id, merged_id=request.merged_id, reason=request.reason)
+        )
+        return account_service_pb2.MergeAccountsResponse(account=_shown(survivor), field_sources=sources)

@@ -114,3 +114,27 @@ class OpenWonHolding:
     amount: int
     won_on: date
     correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class FindDuplicates:
+    """Exactly one of an existing account and a customer not yet created."""
+
+    account_id: str = ""
+    account: AccountDraft | None = None
+
+
+@dataclass(frozen=True)
+class DismissDuplicate:
+    key: Idempotent
+    account_id: str
+    other_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MergeAccounts:
+    key: Idempotent
+    survivor_id: str
+    merged_id: str
+    reason: str

@@ -5,11 +5,13 @@ timeline entry, the inbox mark and the idempotency record commit together or not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from crm_account.adapters.duplicate_repository import DISMISSED, MERGED, OPEN, StoredCandidate
 from crm_account.domain.consent import Consent, ConsentDecision, clean_consent, decide, scope_violations
+from crm_account.domain.duplicates import DuplicateCandidate, MergePlan, candidate_keys, plan_merge, score_pair
 from crm_account.domain.holdings import (
     MAX_ROWS,
     Holding,
@@ -38,7 +40,7 @@ from crm_account.service_layer import commands
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument
+from crm_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -58,6 +60,7 @@ class AccountEvents(Protocol):
     def kyc_status_changed(self, account: Account, previous: KycStatus, correlation_id: str) -> Any: ...
     def holding_opened(self, holding: Holding, correlation_id: str) -> Any: ...
     def holding_closed(self, holding: Holding, correlation_id: str) -> Any: ...
+    def accounts_merged(self, survivor: Account, merged_id: str, correlation_id: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,20 @@ class AccountHandlers:
         uow.accounts.add(account)
         self._record(uow, account, ChangeKind.CREATED, [])
         uow.publish(self.events.created(account, correlation_id))
+        self._detect_duplicates(uow, account)
         return account
+
+    def _detect_duplicates(self, uow: AccountUnitOfWork, account: Account) -> list[DuplicateCandidate]:
+        """Scores the accounts sharing a blocking key with `account` and queues the pairs."""
+        found = self._score_candidates(uow, account)
+        uow.duplicates.record(found, self.clock())
+        return found
+
+    @staticmethod
+    def _score_candidates(uow: AccountUnitOfWork, account: Account) -> list[DuplicateCandidate]:
+        others = uow.accounts.candidates_for(candidate_keys(account.profile), account.account_id)
+        scored = [c for c in (score_pair(account, other) for other in others) if c is not None]
+        return sorted(scored, key=lambda c: (-c.score, c.other_id))
 
     def _record(self, uow: AccountUnitOfWork, account: Account, kind: ChangeKind, fields: list[str], reason: str = "") -> None:
         uow.accounts.add_change(AccountChange(new_id(), account.account_id, kind, account.updated_at, account.updated_by, tuple(fields), reason))
@@ -249,6 +265,7 @@ class AccountHandlers:
                 uow.accounts.claim_match_keys(account, strict=False)
                 self._record(uow, account, ChangeKind.UPDATED, changed)
                 uow.publish(self.events.updated(account, changed, cmd.key.request_id))
+                self._detect_duplicates(uow, account)
             return account, account.account_id
 
         return run_idempotent(self.uow, "UpdateAccount", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
@@ -311,8 +328,7 @@ class AccountHandlers:
     def list_account_changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
         _raise_if(_account_id(account_id))
         with self.uow() as uow:
-            uow.accounts.get(account_id)  # NOT_FOUND rather than an empty timeline
-            return uow.accounts.changes(account_id, page)
+            return uow.accounts.changes(uow.accounts.resolve_id(account_id), page)  # NOT_FOUND, not an empty timeline
 
     def record_consent(self, cmd: commands.RecordConsent) -> tuple[Consent, bool]:
         """Records a grant or a withdrawal; returns it and whether it is now the one in force."""
@@ -364,22 +380,20 @@ class AccountHandlers:
         _raise_if(_account_id(cmd.account_id) + violations)
         assert purpose is not None
         with self.uow() as uow:
-            current = uow.consents.in_force(cmd.account_id, purpose, channel)
-            if current is None:
-                uow.accounts.get(cmd.account_id)  # NOT_FOUND for an unknown account, not NOT_GIVEN
+            # Also NOT_FOUND for an unknown account (rather than NOT_GIVEN), and an id merged
+            # away answers with the survivor's consent.
+            current = uow.consents.in_force(uow.accounts.resolve_id(cmd.account_id), purpose, channel)
             return ConsentCheck(decide(current, self.clock()), current)
 
     def list_consents(self, account_id: str) -> list[Consent]:
         _raise_if(_account_id(account_id))
         with self.uow() as uow:
-            uow.accounts.get(account_id)
-            return uow.consents.all_in_force(account_id)
+            return uow.consents.all_in_force(uow.accounts.resolve_id(account_id))
 
     def consent_history(self, account_id: str, page: Page) -> tuple[list[Consent], dict[str, Any] | None]:
         _raise_if(_account_id(account_id))
         with self.uow() as uow:
-            uow.accounts.get(account_id)
-            return uow.consents.history(account_id, page)
+            return uow.consents.history(uow.accounts.resolve_id(account_id), page)
 
     def record_kyc_outcome(self, cmd: commands.RecordKycOutcome) -> Account:
         """An onboarding outcome; FAILED_PRECONDITION for a move the onboarding flow never makes."""
@@ -531,7 +545,113 @@ class AccountHandlers:
         _raise_if(_account_id(account_id))
         with self.uow() as uow:
             account = uow.accounts.get(account_id)
-            return uow.holdings.for_account(account_id), account
+            return uow.holdings.for_account(account.account_id), account
+
+    def find_duplicates(self, cmd: commands.FindDuplicates) -> list[DuplicateCandidate]:
+        """Live scores against every account sharing a blocking key; nothing is stored."""
+        if bool(cmd.account_id) == (cmd.account is not None):
+            raise InvalidArgument([FieldViolation(f, "exactly one of account_id and account") for f in ("account_id", "account")])
+        if cmd.account is not None:
+            probe = Account(
+                account_id="",
+                profile=self._profile(cmd.account, []),
+                source_lead_id="",
+                acquisition=None,
+                created_at=self.clock(),
+                created_by="",
+                updated_at=self.clock(),
+                updated_by="",
+            )
+            with self.uow() as uow:
+                return self._score_candidates(uow, probe)
+        _raise_if(_account_id(cmd.account_id))
+        with self.uow() as uow:
+            return self._score_candidates(uow, uow.accounts.get(cmd.account_id))
+
+    def duplicate_queue(self, min_score: int, page: Page) -> tuple[list[StoredCandidate], dict[str, Any] | None]:
+        if not 0 <= min_score <= 100:
+            raise InvalidArgument(FieldViolation("min_score", "between 0 and 100"))
+        with self.uow() as uow:
+            return uow.duplicates.queue(min_score or 60, page)
+
+    def dismiss_duplicate(self, cmd: commands.DismissDuplicate) -> StoredCandidate:
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _account_id(cmd.other_id, "other_id")
+        _raise_if(violations + _reason(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[StoredCandidate, str]:
+            stored = uow.duplicates.get(cmd.account_id, cmd.other_id)
+            if stored.status != OPEN:
+                raise FailedPrecondition(f"the pair was already {stored.status}")
+            uow.duplicates.review(cmd.account_id, cmd.other_id, DISMISSED, current_principal().subject, cmd.reason.strip())
+            return uow.duplicates.get(cmd.account_id, cmd.other_id), "dismissed"
+
+        return run_idempotent(self.uow, "DismissDuplicateCandidate", cmd.key, first, lambda uow, _r: uow.duplicates.get(cmd.account_id, cmd.other_id))
+
+    def merge_accounts(self, cmd: commands.MergeAccounts) -> tuple[Account, dict[str, str]]:
+        """Merges `merged_id` into `survivor_id` (survivorship: domain.duplicates.plan_merge).
+
+        The merged account becomes a tombstone: its PII cleared, CLOSED, `merged_into` set, so
+        its id keeps resolving; its contact points, holdings, consents, timeline and match keys
+        go to the survivor. AccountsMerged tells the other services to relink.
+        """
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.survivor_id, "survivor_id") + _account_id(cmd.merged_id, "merged_id")
+        _raise_if(violations + _reason(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[Account, dict[str, str]], str]:
+            survivor = uow.accounts.get(cmd.survivor_id, for_update=True, follow_merges=False)
+            merged = uow.accounts.get(cmd.merged_id, for_update=True, follow_merges=False)
+            for account in (survivor, merged):
+                if account.merged_into:
+                    raise FailedPrecondition(f"account {account.account_id} was already merged into {account.merged_into}")
+            plan = plan_merge(survivor, merged)
+            actor, now = current_principal().subject, self.clock()
+            self._bury(uow, merged, survivor.account_id, actor, now)
+            merged_survivor = self._absorb(uow, survivor, merged, plan, actor, now, cmd)
+            return (merged_survivor, plan.field_sources), survivor.account_id
+
+        def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Account, dict[str, str]]:
+            return uow.accounts.get(ref), {}
+
+        return run_idempotent(self.uow, "MergeAccounts", cmd.key, first, repeat)
+
+    @staticmethod
+    def _bury(uow: AccountUnitOfWork, merged: Account, survivor_id: str, actor: str, now: datetime) -> None:
+        """The merged account as a tombstone; saved first so its national id is free for the survivor."""
+        read_version = merged.version
+        merged.profile = replace(
+            merged.profile, national_id="", national_id_legacy=False, phones=(), emails=(), lifecycle_stage=LifecycleStage.CLOSED
+        )
+        merged.merged_into = survivor_id
+        merged.updated_at, merged.updated_by, merged.version = now, actor, merged.version + 1
+        uow.accounts.save(merged, read_version)
+
+    def _absorb(
+        self, uow: AccountUnitOfWork, survivor: Account, merged: Account, plan: MergePlan, actor: str, now: datetime, cmd: commands.MergeAccounts
+    ) -> Account:
+        """The survivor after taking in everything of `merged` (reloaded: totals were recomputed)."""
+        read_version = survivor.version
+        survivor.profile = plan.profile
+        survivor.tier_override, survivor.tier_override_reason = plan.tier_override, plan.tier_override_reason
+        survivor.customer_since, survivor.acquisition = plan.customer_since, plan.acquisition
+        if survivor.kyc.status is KycStatus.NOT_STARTED:
+            survivor.kyc = merged.kyc  # the one verification there is
+        survivor.updated_at, survivor.updated_by, survivor.version = now, actor, survivor.version + 1
+        uow.accounts.save(survivor, read_version)
+        uow.accounts.absorb(merged.account_id, survivor.account_id)
+        uow.accounts.claim_match_keys(survivor, strict=False)
+        uow.holdings.move(merged.account_id, survivor.account_id)
+        for consent in uow.consents.merge_into(merged.account_id, survivor.account_id):
+            uow.publish(self.events.consent_changed(consent, cmd.key.request_id))
+        from_merged = sorted(name for name, source in plan.field_sources.items() if merged.account_id in source)
+        self._record(uow, survivor, ChangeKind.MERGED, from_merged, f"absorbed {merged.account_id}: {cmd.reason.strip()}")
+        uow.duplicates.review(survivor.account_id, merged.account_id, MERGED, actor, cmd.reason.strip())
+        uow.duplicates.forget_open(merged.account_id)
+        uow.duplicates.record_merge(plan, actor, cmd.reason.strip(), now)
+        self._resummarise(uow, [survivor.account_id], actor, now)
+        merged_survivor = uow.accounts.get(survivor.account_id)
+        uow.publish(self.events.accounts_merged(merged_survivor, merged.account_id, cmd.key.request_id))
+        self._detect_duplicates(uow, merged_survivor)
+        return merged_survivor
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

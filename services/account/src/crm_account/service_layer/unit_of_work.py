@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy import Engine, MetaData
 
 from crm_account.adapters.consent_repository import ConsentRepository
+from crm_account.adapters.duplicate_repository import DuplicateRepository
 from crm_account.adapters.holding_repository import HoldingRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_common.events.outbox import RelayWakeup
@@ -17,6 +18,7 @@ class AccountUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
     consents: ConsentRepository
     holdings: HoldingRepository
+    duplicates: DuplicateRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -27,4 +29,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
         self.accounts = AccountRepository(self.conn, self.pii)
         self.consents = ConsentRepository(self.conn)
         self.holdings = HoldingRepository(self.conn)
+        self.duplicates = DuplicateRepository(self.conn)
         return self

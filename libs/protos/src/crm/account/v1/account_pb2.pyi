@@ -303,6 +303,29 @@ CONSENT_STATUS_GRANTED: ConsentStatus.ValueType  # 1
 CONSENT_STATUS_WITHDRAWN: ConsentStatus.ValueType  # 2
 Global___ConsentStatus: _TypeAlias = ConsentStatus  # noqa: Y015
 
+class _DuplicateStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_STATUS_UNSPECIFIED: _DuplicateStatus.ValueType  # 0
+    DUPLICATE_STATUS_OPEN: _DuplicateStatus.ValueType  # 1
+    """Waiting for a data steward."""
+    DUPLICATE_STATUS_MERGED: _DuplicateStatus.ValueType  # 2
+    DUPLICATE_STATUS_DISMISSED: _DuplicateStatus.ValueType  # 3
+    """Judged two different customers; not raised again."""
+
+class DuplicateStatus(_DuplicateStatus, metaclass=_DuplicateStatusEnumTypeWrapper): ...
+
+DUPLICATE_STATUS_UNSPECIFIED: DuplicateStatus.ValueType  # 0
+DUPLICATE_STATUS_OPEN: DuplicateStatus.ValueType  # 1
+"""Waiting for a data steward."""
+DUPLICATE_STATUS_MERGED: DuplicateStatus.ValueType  # 2
+DUPLICATE_STATUS_DISMISSED: DuplicateStatus.ValueType  # 3
+"""Judged two different customers; not raised again."""
+Global___DuplicateStatus: _TypeAlias = DuplicateStatus  # noqa: Y015
+
 @_typing.final
 class ContactTimeWindow(_message.Message):
     """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
@@ -468,6 +491,7 @@ class Account(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     KYC_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
+    MERGED_INTO_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -493,6 +517,8 @@ class Account(_message.Message):
     branch_id: _builtins.str
     version: _builtins.int
     """Bumped by every change; UpdateAccount may require the version the caller read."""
+    merged_into: _builtins.str
+    """Set on an account merged into another; GetAccount of this id answers with that account."""
     @_builtins.property
     def phone(self) -> _common_pb2.PhoneNumber: ...
     @_builtins.property
@@ -559,10 +585,11 @@ class Account(_message.Message):
         version: _builtins.int = ...,
         kyc: Global___Kyc | None = ...,
         totals: Global___HoldingTotals | None = ...,
+        merged_into: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -903,3 +930,42 @@ class Consent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Consent: _TypeAlias = Consent  # noqa: Y015
+
+@_typing.final
+class DuplicateCandidate(_message.Message):
+    """Two accounts that may be one customer, with why (reasons mask PII)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    OTHER_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DETECT_TIME_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    other_id: _builtins.str
+    score: _builtins.int
+    """0-100: 85+ likely, 60+ possible."""
+    status: Global___DuplicateStatus.ValueType
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def detect_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        other_id: _builtins.str = ...,
+        score: _builtins.int = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        status: Global___DuplicateStatus.ValueType = ...,
+        detect_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["detect_time", b"detect_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "detect_time", b"detect_time", "other_id", b"other_id", "reasons", b"reasons", "score", b"score", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateCandidate: _TypeAlias = DuplicateCandidate  # noqa: Y015

@@ -110,6 +110,26 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.FromString,
                 _registered_method=True)
+        self.FindDuplicates = channel.unary_unary(
+                '/crm.account.v1.AccountService/FindDuplicates',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesResponse.FromString,
+                _registered_method=True)
+        self.ListDuplicateCandidates = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListDuplicateCandidates',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesResponse.FromString,
+                _registered_method=True)
+        self.DismissDuplicateCandidate = channel.unary_unary(
+                '/crm.account.v1.AccountService/DismissDuplicateCandidate',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateResponse.FromString,
+                _registered_method=True)
+        self.MergeAccounts = channel.unary_unary(
+                '/crm.account.v1.AccountService/MergeAccounts',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -220,6 +240,35 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindDuplicates(self, request, context):
+        """Scores the accounts that may be the same customer as an account, or as a customer not
+        yet created (before an RM creates one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDuplicateCandidates(self, request, context):
+        """The stewards' queue: candidates found when accounts were created or changed, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DismissDuplicateCandidate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeAccounts(self, request, context):
+        """Merges one account into another (survivorship per field); the merged id keeps resolving to
+        the survivor, and AccountsMerged tells every service to relink its records.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +346,26 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ListHoldings,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.SerializeToString,
+            ),
+            'FindDuplicates': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindDuplicates,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesResponse.SerializeToString,
+            ),
+            'ListDuplicateCandidates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDuplicateCandidates,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesResponse.SerializeToString,
+            ),
+            'DismissDuplicateCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DismissDuplicateCandidate,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateResponse.SerializeToString,
+            ),
+            'MergeAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeAccounts,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -705,6 +774,114 @@ class AccountService:
             '/crm.account.v1.AccountService/ListHoldings',
             crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.ListHoldingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/FindDuplicates',
+            crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.FindDuplicatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDuplicateCandidates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListDuplicateCandidates',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListDuplicateCandidatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DismissDuplicateCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/DismissDuplicateCandidate',
+            crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.DismissDuplicateCandidateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/MergeAccounts',
+            crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,95 @@
+"""The stewards' queue of duplicate candidates, and the record of merges."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from crm_account.adapters.orm import account_merges, duplicate_candidates
+from crm_account.domain.duplicates import DuplicateCandidate, MergePlan
+from crm_common.db import new_id
+from crm_common.errors import NotFound
+from crm_common.pagination import Page, newest_first
+
+OPEN, MERGED, DISMISSED = "OPEN", "MERGED", "DISMISSED"
+
+
+def ordered(a: str, b: str) -> tuple[str, str]:
+    """A pair is stored once, smaller id first."""
+    return (a, b) if a < b else (b, a)
+
+
+def pair_id(a: str, b: str) -> str:
+    return ":".join(ordered(a, b))
+
+
+def _pair(a: str, b: str) -> Any:
+    return duplicate_candidates.c.pair_id == pair_id(a, b)
+
+
+class StoredCandidate:
+    def __init__(self, row: Any) -> None:
+        self.candidate = DuplicateCandidate(row.account_id, row.other_id, row.score, tuple(json.loads(row.reasons)))
+        self.status: str = row.status
+        self.detected_at: datetime = row.detected_at
+
+
+class DuplicateRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def record(self, found: list[DuplicateCandidate], now: datetime) -> None:
+        """Adds new pairs to the queue and refreshes the score of open ones; a dismissed or
+        merged pair stays as the steward left it."""
+        for candidate in found:
+            first, second = ordered(candidate.account_id, candidate.other_id)
+            status = self.conn.scalar(select(duplicate_candidates.c.status).where(_pair(first, second)))
+            values = {"score": candidate.score, "reasons": json.dumps(list(candidate.reasons), ensure_ascii=False)}
+            if status is None:
+                row = {
+                    "pair_id": pair_id(first, second),
+                    "account_id": first,
+                    "other_id": second,
+                    "status": OPEN,
+                    "detected_at": now,
+                    "reviewed_by": "",
+                    "review_reason": "",
+                }
+                self.conn.execute(insert(duplicate_candidates).values(**row, **values))
+            elif status == OPEN:
+                self.conn.execute(update(duplicate_candidates).where(_pair(first, second)).values(**values))
+
+    def get(self, a: str, b: str) -> StoredCandidate:
+        row = self.conn.execute(select(duplicate_candidates).where(_pair(a, b))).first()
+        if row is None:
+            raise NotFound("duplicate_candidate", pair_id(a, b))
+        return StoredCandidate(row)
+
+    def review(self, a: str, b: str, status: str, actor: str, reason: str) -> None:
+        self.conn.execute(update(duplicate_candidates).where(_pair(a, b)).values(status=status, reviewed_by=actor, review_reason=reason))
+
+    def forget_open(self, account_id: str) -> None:
+        """Drops the open pairs of an account that no longer exists on its own (merged away)."""
+        involves = or_(duplicate_candidates.c.account_id == account_id, duplicate_candidates.c.other_id == account_id)
+        self.conn.execute(delete(duplicate_candidates).where(involves, duplicate_candidates.c.status == OPEN))
+
+    def queue(self, min_score: int, page: Page) -> tuple[list[StoredCandidate], dict[str, Any] | None]:
+        query = select(duplicate_candidates).where(duplicate_candidates.c.status == OPEN, duplicate_candidates.c.score >= min_score)
+        rows, after = newest_first(self.conn, query, duplicate_candidates.c.detected_at, duplicate_candidates.c.pair_id, page)
+        return [StoredCandidate(r) for r in rows], after
+
+    def record_merge(self, plan: MergePlan, actor: str, reason: str, now: datetime) -> None:
+        self.conn.execute(
+            insert(account_merges).values(
+                merge_id=new_id(),
+                survivor_id=plan.survivor_id,
+                merged_id=plan.merged_id,
+                merged_at=now,
+                merged_by=actor,
+                reason=reason,
+                field_sources=json.dumps(plan.field_sources),
+            )
+        )
