@@ -98,6 +98,7 @@ status:
 bench: setup infra
 	$(PY) bench/lead_capture.py
 	$(PY) bench/account_holdings_import.py
+	$(PY) bench/account_duplicate_detection.py
 
 # Remove the virtualenv, local databases and caches.
 clean:

@@ -5,6 +5,7 @@ The worker process (eventlet) builds handlers only; gRPC is imported by build_ap
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from crm_account.adapters.orm import metadata
 from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import TierThresholds
+from crm_account.domain.screening import load_watchlist
 from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.db import service_engine
@@ -28,7 +30,10 @@ if TYPE_CHECKING:
 def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
     pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
-    return AccountHandlers(uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents(), tiers=tiers)
+    watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
+    return AccountHandlers(
+        uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents(), tiers=tiers, watchlist=watchlist
+    )
 
 
 def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:

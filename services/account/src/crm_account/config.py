@@ -15,3 +15,6 @@ class AccountSettings(ServiceSettings):
     # Assets under management (VND) from which the derived value tier is AFFLUENT, PRIVATE.
     tier_affluent_aum_vnd: int = 1_000_000_000
     tier_private_aum_vnd: int = 25_000_000_000
+    # The sanctions/PEP list the bank supplies (.csv or .jsonl, domain/screening.py); empty:
+    # accounts are not screened. Read at start: roll the pods out to load a new list.
+    account_watchlist_file: str = ""

@@ -27,6 +27,8 @@ CONSENT_WRITE = "consents.write"
 CONSENT_READ = "consents.read"
 # Recording KYC outcomes: the onboarding system (eKYC/LOS) with a service identity, compliance.
 KYC_WRITE = "kyc.write"
+# Working the watchlist-hit queue: confirming or dismissing matches (compliance officers).
+KYC_REVIEW = "kyc.review"
 # Loading core-banking snapshots of product holdings (the core-banking integration).
 HOLDINGS_IMPORT = "holdings.import"
 # Working the duplicate queue and merging accounts (data stewards).
@@ -47,7 +49,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL, ACCOUNT_TIER}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
     "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT}),
-    "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, CONSENT_READ}),
+    "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ}),
     "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, PII_READ, DUPLICATES_MANAGE}),
     "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE}),
 }

@@ -6,7 +6,7 @@ keyed hash beside them (`*_bidx`, a blind index) that equality lookups and match
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from crm_common.db import UtcDateTime, new_metadata
 
@@ -228,4 +228,26 @@ account_merges = Table(
     # JSON object: field name -> account id.
     Column("field_sources", Text, nullable=False),
     Index("ix_account_merges_survivor_id", "survivor_id"),
+)
+
+# Watchlist hits held for compliance review; one per account and listed entry.
+screening_hits = Table(
+    "screening_hits",
+    metadata,
+    Column("hit_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False),
+    Column("entry_id", String(100), nullable=False),
+    Column("list_kind", String(12), nullable=False),
+    Column("list_source", String(100), nullable=False),
+    Column("matched_name", String(300), nullable=False),
+    Column("score", Float, nullable=False),
+    # JSON list of reasons.
+    Column("reasons", Text, nullable=False),
+    Column("list_version", String(64), nullable=False),
+    Column("review", String(20), nullable=False),
+    Column("review_note", String(500), nullable=False),
+    Column("reviewed_by", String(200), nullable=False),
+    Column("screened_at", UtcDateTime, nullable=False),
+    Index("uq_screening_hits_account_id_entry_id", "account_id", "entry_id", unique=True),
+    Index("ix_screening_hits_review_screened_at", "review", "screened_at", "hit_id"),
 )

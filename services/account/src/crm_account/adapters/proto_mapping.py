@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.common.v1 import common_pb2
+from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentDraft
 from crm_account.domain.duplicates import DuplicateCandidate
 from crm_account.domain.holdings import Holding, HoldingRecordDraft
@@ -273,4 +274,31 @@ def duplicate_to_proto(candidate: DuplicateCandidate, status: str = "", detected
         reasons=list(candidate.reasons),
         status=enum_number(account_pb2.DuplicateStatus, "DUPLICATE_STATUS_", status),
         detect_time=timestamp(detected_at),
+    )
+
+
+_REVIEW_NAMES = {"PENDING_REVIEW": "PENDING", "CONFIRMED_MATCH": "CONFIRMED_MATCH", "FALSE_POSITIVE": "FALSE_POSITIVE"}
+
+
+def review_from_proto(number: int) -> str:
+    """The domain's ReviewStatus name of a ScreeningReview ('' unset, '?' unknown)."""
+    name = enum_name(account_pb2.ScreeningReview, "SCREENING_REVIEW_", number)
+    return {"PENDING": "PENDING_REVIEW"}.get(name, name)
+
+
+def hit_to_proto(hit: StoredHit) -> account_pb2.ScreeningHit:
+    return account_pb2.ScreeningHit(
+        hit_id=hit.hit_id,
+        account_id=hit.account_id,
+        entry_id=hit.entry_id,
+        list_kind=enum_number(account_pb2.WatchlistKind, "WATCHLIST_KIND_", hit.list_kind),
+        list_source=hit.list_source,
+        matched_name=hit.matched_name,
+        score=hit.score,
+        reasons=list(hit.reasons),
+        list_version=hit.list_version,
+        review=enum_number(account_pb2.ScreeningReview, "SCREENING_REVIEW_", _REVIEW_NAMES[str(hit.review)]),
+        review_note=hit.review_note,
+        reviewed_by=hit.reviewed_by,
+        screen_time=timestamp(hit.screened_at),
     )

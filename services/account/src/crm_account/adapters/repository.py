@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, union, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts
 from crm_account.domain.duplicates import name_dob_key
@@ -322,24 +322,31 @@ class AccountRepository:
         raise NotFound("account", account_id)
 
     def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50) -> list[Account]:
-        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys)."""
-        clauses = []
+        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys).
+
+        One UNION of single-index lookups, not one query with an OR across them: PostgreSQL
+        cannot combine an OR over a subquery with the other indexes and would scan the table.
+        """
+        lookups = []
         contact_indexes = []
         for name, value in keys.items():
             if name == "national_id":
-                clauses.append(accounts.c.national_id_bidx == self.pii.index(NATIONAL_ID, value))
+                lookups.append(select(accounts.c.account_id).where(accounts.c.national_id_bidx == self.pii.index(NATIONAL_ID, value)))
             elif name == "business.tax_code":
-                clauses.append(accounts.c.tax_code == value)
+                lookups.append(select(accounts.c.account_id).where(accounts.c.tax_code == value).limit(limit))
             elif name == "name+dob":
-                clauses.append(accounts.c.name_dob_key == value)
+                lookups.append(select(accounts.c.account_id).where(accounts.c.name_dob_key == value).limit(limit))
             else:
                 contact_indexes.append(self.pii.index(PHONE if name.startswith("phones") else EMAIL, value))
         if contact_indexes:
-            holders = select(account_contact_points.c.account_id).where(account_contact_points.c.value_bidx.in_(contact_indexes))
-            clauses.append(accounts.c.account_id.in_(holders))
-        if not clauses:
+            points = account_contact_points.c
+            lookups.append(select(points.account_id).where(points.value_bidx.in_(contact_indexes)).limit(limit))
+        if not lookups:
             return []
-        query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "", accounts.c.account_id != exclude_id).limit(limit)
+        ids = {account_id for account_id in self.conn.scalars(union(*[q.subquery().select() for q in lookups])) if account_id != exclude_id}
+        if not ids:
+            return []
+        query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "").limit(limit)
         return self._load(list(self.conn.execute(query).all()))
 
     def absorb(self, merged_id: str, survivor_id: str) -> None:

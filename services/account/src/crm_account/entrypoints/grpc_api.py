@@ -15,10 +15,12 @@ from crm_account.adapters.proto_mapping import (
     duplicate_to_proto,
     enum_name,
     enum_number,
+    hit_to_proto,
     holding_record_from_proto,
     holding_to_proto,
     kyc_outcome_from_proto,
     match_field_to_proto,
+    review_from_proto,
     totals_to_proto,
 )
 from crm_account.domain.model import Account
@@ -34,6 +36,7 @@ from crm_common.auth.roles import (
     CONSENT_WRITE,
     DUPLICATES_MANAGE,
     HOLDINGS_IMPORT,
+    KYC_REVIEW,
     KYC_WRITE,
     PII_READ,
 )
@@ -60,6 +63,9 @@ PERMISSIONS: dict[str, str | None] = {
     "ListDuplicateCandidates": DUPLICATES_MANAGE,
     "DismissDuplicateCandidate": DUPLICATES_MANAGE,
     "MergeAccounts": DUPLICATES_MANAGE,
+    "ScreenAccount": KYC_WRITE,
+    "ListScreeningHits": KYC_REVIEW,
+    "ReviewScreeningHit": KYC_REVIEW,
 }
 
 
@@ -261,3 +267,28 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             commands.MergeAccounts(key=idempotency_key(request), survivor_id=request.survivor_id, merged_id=request.merged_id, reason=request.reason)
         )
         return account_service_pb2.MergeAccountsResponse(account=_shown(survivor), field_sources=sources)
+
+    def ScreenAccount(
+        self, request: account_service_pb2.ScreenAccountRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ScreenAccountResponse:
+        hits, version = self.handlers.screen_account(request.account_id)
+        return account_service_pb2.ScreenAccountResponse(hits=[hit_to_proto(h) for h in hits], list_version=version)
+
+    def ListScreeningHits(
+        self, request: account_service_pb2.ListScreeningHitsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListScreeningHitsResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        hits, after = self.handlers.screening_queue(review_from_proto(request.review), page)
+        return account_service_pb2.ListScreeningHitsResponse(
+            hits=[hit_to_proto(h) for h in hits], page=common_pb2.PageResponse(next_page_token=next_token(after))
+        )
+
+    def ReviewScreeningHit(
+        self, request: account_service_pb2.ReviewScreeningHitRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ReviewScreeningHitResponse:
+        hit, account = self.handlers.review_screening_hit(
+            commands.ReviewScreeningHit(
+                key=idempotency_key(request), hit_id=request.hit_id, review=review_from_proto(request.review), note=request.note
+            )
+        )
+        return account_service_pb2.ReviewScreeningHitResponse(hit=hit_to_proto(hit), account=_shown(account))

@@ -138,3 +138,12 @@ class MergeAccounts:
     survivor_id: str
     merged_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ReviewScreeningHit:
+    key: Idempotent
+    hit_id: str
+    # CONFIRMED_MATCH or FALSE_POSITIVE ('' unset, '?' unknown).
+    review: str
+    note: str

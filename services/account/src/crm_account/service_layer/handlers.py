@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crm_account.adapters.duplicate_repository import DISMISSED, MERGED, OPEN, StoredCandidate
+from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentDecision, clean_consent, decide, scope_violations
 from crm_account.domain.duplicates import DuplicateCandidate, MergePlan, candidate_keys, plan_merge, score_pair
 from crm_account.domain.holdings import (
@@ -23,10 +24,11 @@ from crm_account.domain.holdings import (
     from_won_opportunity,
     new_from_record,
 )
-from crm_account.domain.kyc import KycStatus, clean_outcome, expired, next_kyc
+from crm_account.domain.kyc import KycStatus, RiskRating, clean_outcome, expired, next_kyc
 from crm_account.domain.model import (
     Account,
     AccountChange,
+    AccountType,
     ChangeKind,
     LifecycleStage,
     MatchField,
@@ -36,6 +38,7 @@ from crm_account.domain.model import (
     is_valid_id,
 )
 from crm_account.domain.profile import MAX_ID, UPDATABLE_FIELDS, AccountDraft, clean_keys, clean_profile, draft_of
+from crm_account.domain.screening import ListKind, ReviewStatus, Watchlist, screen
 from crm_account.service_layer import commands
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
@@ -135,11 +138,14 @@ class AccountHandlers:
         events: AccountEvents,
         clock: Callable[[], datetime] = utcnow,
         tiers: TierThresholds | None = None,
+        watchlist: Watchlist | None = None,
     ) -> None:
         self.uow = uow
         self.events = events
         self.clock = clock
         self.tiers = tiers or TierThresholds()
+        # None when no list is configured: accounts are then not screened.
+        self.watchlist = watchlist
 
     def _profile(self, draft: AccountDraft, extra: list[FieldViolation], rename: dict[str, str] | None = None) -> Profile:
         profile, violations = clean_profile(draft, self.clock().date())
@@ -166,7 +172,15 @@ class AccountHandlers:
         self._record(uow, account, ChangeKind.CREATED, [])
         uow.publish(self.events.created(account, correlation_id))
         self._detect_duplicates(uow, account)
+        self._screen(uow, account)
         return account
+
+    def _screen(self, uow: AccountUnitOfWork, account: Account) -> list[StoredHit]:
+        """Holds the account's watchlist hits for review (persons only; nothing without a list)."""
+        if self.watchlist is None or account.profile.account_type is not AccountType.PERSON:
+            return []
+        hits = screen(self.watchlist, account.profile.full_name, account.profile.date_of_birth)
+        return uow.screening.record(account.account_id, hits, self.watchlist.version, self.clock())
 
     def _detect_duplicates(self, uow: AccountUnitOfWork, account: Account) -> list[DuplicateCandidate]:
         """Scores the accounts sharing a blocking key with `account` and queues the pairs."""
@@ -266,6 +280,8 @@ class AccountHandlers:
                 self._record(uow, account, ChangeKind.UPDATED, changed)
                 uow.publish(self.events.updated(account, changed, cmd.key.request_id))
                 self._detect_duplicates(uow, account)
+                if {"full_name", "date_of_birth"} & set(changed):
+                    self._screen(uow, account)
             return account, account.account_id
 
         return run_idempotent(self.uow, "UpdateAccount", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
@@ -408,11 +424,12 @@ class AccountHandlers:
 
         return run_idempotent(self.uow, "RecordKycOutcome", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
 
-    def _change_kyc(self, uow: AccountUnitOfWork, account: Account, kyc: Any, actor: str, correlation_id: str) -> None:
+    def _change_kyc(self, uow: AccountUnitOfWork, account: Account, kyc: Any, actor: str, correlation_id: str, note: str = "") -> None:
         previous, read_version = account.kyc.status, account.version
         account.set_kyc(kyc, actor, self.clock())
         uow.accounts.save(account, read_version)
-        self._record(uow, account, ChangeKind.KYC_STATUS_CHANGED, ["kyc"], f"{previous} → {kyc.status}" + (f": {kyc.reason}" if kyc.reason else ""))
+        why = note or kyc.reason
+        self._record(uow, account, ChangeKind.KYC_STATUS_CHANGED, ["kyc"], f"{previous} → {kyc.status}" + (f": {why}" if why else ""))
         uow.publish(self.events.kyc_status_changed(account, previous, correlation_id))
 
     def expire_kyc_reviews(self, batch: int = 200) -> int:
@@ -640,6 +657,7 @@ class AccountHandlers:
         uow.accounts.absorb(merged.account_id, survivor.account_id)
         uow.accounts.claim_match_keys(survivor, strict=False)
         uow.holdings.move(merged.account_id, survivor.account_id)
+        uow.screening.move(merged.account_id, survivor.account_id)
         for consent in uow.consents.merge_into(merged.account_id, survivor.account_id):
             uow.publish(self.events.consent_changed(consent, cmd.key.request_id))
         from_merged = sorted(name for name, source in plan.field_sources.items() if merged.account_id in source)
@@ -652,6 +670,58 @@ class AccountHandlers:
         uow.publish(self.events.accounts_merged(merged_survivor, merged.account_id, cmd.key.request_id))
         self._detect_duplicates(uow, merged_survivor)
         return merged_survivor
+
+    def screen_account(self, account_id: str) -> tuple[list[StoredHit], str]:
+        """Screens the account now; FAILED_PRECONDITION when no watchlist is configured."""
+        _raise_if(_account_id(account_id))
+        if self.watchlist is None:
+            raise FailedPrecondition("no watchlist is configured (ACCOUNT_WATCHLIST_FILE)")
+        with self.uow() as uow:
+            hits = self._screen(uow, uow.accounts.get(account_id))
+            uow.commit()
+            return hits, self.watchlist.version
+
+    def screening_queue(self, review: str, page: Page) -> tuple[list[StoredHit], dict[str, Any] | None]:
+        status = ReviewStatus.__members__.get(review or "PENDING_REVIEW")
+        if status is None:
+            raise InvalidArgument(FieldViolation("review", "unknown value"))
+        with self.uow() as uow:
+            return uow.screening.queue(status, page)
+
+    def review_screening_hit(self, cmd: commands.ReviewScreeningHit) -> tuple[StoredHit, Account]:
+        """A compliance officer's verdict. A confirmed sanctions match rejects the account's KYC
+        (whatever its status: a compliance decision, not an onboarding step) with a HIGH risk;
+        a confirmed PEP raises the risk to HIGH; a false positive closes the hit."""
+        verdict = ReviewStatus.__members__.get(cmd.review)
+        violations = request_id_violations(cmd.key.request_id) + _reason(cmd.note, required=True)
+        if verdict not in (ReviewStatus.CONFIRMED_MATCH, ReviewStatus.FALSE_POSITIVE):
+            violations.append(FieldViolation("review", "CONFIRMED_MATCH or FALSE_POSITIVE"))
+        if not cmd.hit_id:
+            violations.append(FieldViolation("hit_id", "required"))
+        _raise_if([FieldViolation("note" if v.field == "reason" else v.field, v.description) for v in violations])
+        assert verdict is not None
+        note = cmd.note.strip()
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[StoredHit, Account], str]:
+            hit = uow.screening.get(cmd.hit_id, for_update=True)
+            if hit.review is not ReviewStatus.PENDING_REVIEW:
+                raise FailedPrecondition(f"the hit was already reviewed: {hit.review}")
+            actor, now = current_principal().subject, self.clock()
+            uow.screening.review(hit.hit_id, verdict, note, actor)
+            account = uow.accounts.get(hit.account_id, for_update=True)
+            if verdict is ReviewStatus.CONFIRMED_MATCH:
+                listed = f"{hit.list_kind} list match {hit.entry_id} ({hit.list_source})"
+                kyc = replace(account.kyc, risk_rating=RiskRating.HIGH, updated_at=now)
+                if hit.list_kind is ListKind.SANCTIONS:
+                    kyc = replace(kyc, status=KycStatus.REJECTED, reason=listed)
+                self._change_kyc(uow, account, kyc, actor, cmd.key.request_id, note=f"{listed}: {note}")
+            return (uow.screening.get(hit.hit_id), account), hit.hit_id
+
+        def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[StoredHit, Account]:
+            hit = uow.screening.get(ref)
+            return hit, uow.accounts.get(hit.account_id)
+
+        return run_idempotent(self.uow, "ReviewScreeningHit", cmd.key, first, repeat)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

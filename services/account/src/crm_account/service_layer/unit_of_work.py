@@ -10,6 +10,7 @@ from crm_account.adapters.consent_repository import ConsentRepository
 from crm_account.adapters.duplicate_repository import DuplicateRepository
 from crm_account.adapters.holding_repository import HoldingRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
+from crm_account.adapters.screening_repository import ScreeningRepository
 from crm_common.events.outbox import RelayWakeup
 from crm_common.unit_of_work import SqlUnitOfWork
 
@@ -19,6 +20,7 @@ class AccountUnitOfWork(SqlUnitOfWork):
     consents: ConsentRepository
     holdings: HoldingRepository
     duplicates: DuplicateRepository
+    screening: ScreeningRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -30,4 +32,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
         self.consents = ConsentRepository(self.conn)
         self.holdings = HoldingRepository(self.conn)
         self.duplicates = DuplicateRepository(self.conn)
+        self.screening = ScreeningRepository(self.conn)
         return self

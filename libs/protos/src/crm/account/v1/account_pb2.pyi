@@ -326,6 +326,44 @@ DUPLICATE_STATUS_DISMISSED: DuplicateStatus.ValueType  # 3
 """Judged two different customers; not raised again."""
 Global___DuplicateStatus: _TypeAlias = DuplicateStatus  # noqa: Y015
 
+class _WatchlistKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WatchlistKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WatchlistKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WATCHLIST_KIND_UNSPECIFIED: _WatchlistKind.ValueType  # 0
+    WATCHLIST_KIND_SANCTIONS: _WatchlistKind.ValueType  # 1
+    WATCHLIST_KIND_PEP: _WatchlistKind.ValueType  # 2
+    """Politically exposed persons."""
+
+class WatchlistKind(_WatchlistKind, metaclass=_WatchlistKindEnumTypeWrapper): ...
+
+WATCHLIST_KIND_UNSPECIFIED: WatchlistKind.ValueType  # 0
+WATCHLIST_KIND_SANCTIONS: WatchlistKind.ValueType  # 1
+WATCHLIST_KIND_PEP: WatchlistKind.ValueType  # 2
+"""Politically exposed persons."""
+Global___WatchlistKind: _TypeAlias = WatchlistKind  # noqa: Y015
+
+class _ScreeningReview:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScreeningReviewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScreeningReview.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCREENING_REVIEW_UNSPECIFIED: _ScreeningReview.ValueType  # 0
+    SCREENING_REVIEW_PENDING: _ScreeningReview.ValueType  # 1
+    SCREENING_REVIEW_CONFIRMED_MATCH: _ScreeningReview.ValueType  # 2
+    SCREENING_REVIEW_FALSE_POSITIVE: _ScreeningReview.ValueType  # 3
+
+class ScreeningReview(_ScreeningReview, metaclass=_ScreeningReviewEnumTypeWrapper): ...
+
+SCREENING_REVIEW_UNSPECIFIED: ScreeningReview.ValueType  # 0
+SCREENING_REVIEW_PENDING: ScreeningReview.ValueType  # 1
+SCREENING_REVIEW_CONFIRMED_MATCH: ScreeningReview.ValueType  # 2
+SCREENING_REVIEW_FALSE_POSITIVE: ScreeningReview.ValueType  # 3
+Global___ScreeningReview: _TypeAlias = ScreeningReview  # noqa: Y015
+
 @_typing.final
 class ContactTimeWindow(_message.Message):
     """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
@@ -969,3 +1007,66 @@ class DuplicateCandidate(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DuplicateCandidate: _TypeAlias = DuplicateCandidate  # noqa: Y015
+
+@_typing.final
+class ScreeningHit(_message.Message):
+    """A customer's name close to a watchlist entry, held for a compliance officer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HIT_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    LIST_KIND_FIELD_NUMBER: _builtins.int
+    LIST_SOURCE_FIELD_NUMBER: _builtins.int
+    MATCHED_NAME_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    LIST_VERSION_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
+    REVIEW_NOTE_FIELD_NUMBER: _builtins.int
+    REVIEWED_BY_FIELD_NUMBER: _builtins.int
+    SCREEN_TIME_FIELD_NUMBER: _builtins.int
+    hit_id: _builtins.str
+    account_id: _builtins.str
+    entry_id: _builtins.str
+    list_kind: Global___WatchlistKind.ValueType
+    list_source: _builtins.str
+    """Who lists the person ("UN", "OFAC", "SBV"...)."""
+    matched_name: _builtins.str
+    """The listed name or alias that came closest."""
+    score: _builtins.float
+    """0-100: name similarity adjusted by the date of birth."""
+    list_version: _builtins.str
+    """The sha256 of the list file that produced the hit."""
+    review: Global___ScreeningReview.ValueType
+    review_note: _builtins.str
+    reviewed_by: _builtins.str
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def screen_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        hit_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        list_kind: Global___WatchlistKind.ValueType = ...,
+        list_source: _builtins.str = ...,
+        matched_name: _builtins.str = ...,
+        score: _builtins.float = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        list_version: _builtins.str = ...,
+        review: Global___ScreeningReview.ValueType = ...,
+        review_note: _builtins.str = ...,
+        reviewed_by: _builtins.str = ...,
+        screen_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["screen_time", b"screen_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "entry_id", b"entry_id", "hit_id", b"hit_id", "list_kind", b"list_kind", "list_source", b"list_source", "list_version", b"list_version", "matched_name", b"matched_name", "reasons", b"reasons", "review", b"review", "review_note", b"review_note", "reviewed_by", b"reviewed_by", "score", b"score", "screen_time", b"screen_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreeningHit: _TypeAlias = ScreeningHit  # noqa: Y015

@@ -89,6 +89,151 @@ MATCH_FIELD_EMAIL: MatchField.ValueType  # 3
 Global___MatchField: _TypeAlias = MatchField  # noqa: Y015
 
 @_typing.final
+class ScreenAccountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreenAccountRequest: _TypeAlias = ScreenAccountRequest  # noqa: Y015
+
+@_typing.final
+class ScreenAccountResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    LIST_VERSION_FIELD_NUMBER: _builtins.int
+    list_version: _builtins.str
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.ScreeningHit]:
+        """Every hit of this screening, new or already known."""
+
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[_account_pb2.ScreeningHit] | None = ...,
+        list_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "list_version", b"list_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreenAccountResponse: _TypeAlias = ScreenAccountResponse  # noqa: Y015
+
+@_typing.final
+class ListScreeningHitsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
+    review: _account_pb2.ScreeningReview.ValueType
+    """UNSPECIFIED means PENDING."""
+    @_builtins.property
+    def page(self) -> _common_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        page: _common_pb2.PageRequest | None = ...,
+        review: _account_pb2.ScreeningReview.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScreeningHitsRequest: _TypeAlias = ListScreeningHitsRequest  # noqa: Y015
+
+@_typing.final
+class ListScreeningHitsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.ScreeningHit]: ...
+    @_builtins.property
+    def page(self) -> _common_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[_account_pb2.ScreeningHit] | None = ...,
+        page: _common_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScreeningHitsResponse: _TypeAlias = ListScreeningHitsResponse  # noqa: Y015
+
+@_typing.final
+class ReviewScreeningHitRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HIT_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    hit_id: _builtins.str
+    review: _account_pb2.ScreeningReview.ValueType
+    """CONFIRMED_MATCH or FALSE_POSITIVE."""
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        hit_id: _builtins.str = ...,
+        review: _account_pb2.ScreeningReview.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hit_id", b"hit_id", "note", b"note", "request_id", b"request_id", "review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewScreeningHitRequest: _TypeAlias = ReviewScreeningHitRequest  # noqa: Y015
+
+@_typing.final
+class ReviewScreeningHitResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HIT_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hit(self) -> _account_pb2.ScreeningHit: ...
+    @_builtins.property
+    def account(self) -> _account_pb2.Account: ...
+    def __init__(
+        self,
+        *,
+        hit: _account_pb2.ScreeningHit | None = ...,
+        account: _account_pb2.Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "hit", b"hit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "hit", b"hit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewScreeningHitResponse: _TypeAlias = ReviewScreeningHitResponse  # noqa: Y015
+
+@_typing.final
 class FindDuplicatesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -130,6 +130,21 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
                 _registered_method=True)
+        self.ScreenAccount = channel.unary_unary(
+                '/crm.account.v1.AccountService/ScreenAccount',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountResponse.FromString,
+                _registered_method=True)
+        self.ListScreeningHits = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListScreeningHits',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsResponse.FromString,
+                _registered_method=True)
+        self.ReviewScreeningHit = channel.unary_unary(
+                '/crm.account.v1.AccountService/ReviewScreeningHit',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -269,6 +284,28 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScreenAccount(self, request, context):
+        """Screens the account's name against the configured watchlist now (accounts are also
+        screened when created or renamed); new hits are held for review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScreeningHits(self, request, context):
+        """The compliance queue, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewScreeningHit(self, request, context):
+        """A confirmed sanctions match rejects the account's KYC; a confirmed PEP raises its risk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -366,6 +403,21 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.MergeAccounts,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.SerializeToString,
+            ),
+            'ScreenAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScreenAccount,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountResponse.SerializeToString,
+            ),
+            'ListScreeningHits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScreeningHits,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsResponse.SerializeToString,
+            ),
+            'ReviewScreeningHit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewScreeningHit,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -882,6 +934,87 @@ class AccountService:
             '/crm.account.v1.AccountService/MergeAccounts',
             crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScreenAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ScreenAccount',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScreeningHits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListScreeningHits',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListScreeningHitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewScreeningHit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ReviewScreeningHit',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.FromString,
             options,
             channel_credentials,
             insecure,

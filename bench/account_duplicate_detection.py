@@ -1,0 +1,158 @@
+"""Duplicate detection for a new customer against a large customer base, through gRPC.
+
+Starts `crm-account api` on a fresh PostgreSQL database, loads N existing person accounts
+(each with a phone, an email, a date of birth, and for a third a CCCD; PII encrypted with the
+dev keys, blind indexes computed) with COPY (setup, not measured), then times FindDuplicates
+for new customers, one call at a time: a third share a phone with an existing customer, a
+third share name and date of birth, a third match nobody.
+
+    .venv/bin/python bench/account_duplicate_detection.py --accounts 1000000 --queries 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import psycopg
+from sqlalchemy import String
+
+from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
+from crm.common.v1 import common_pb2
+from crm_account.adapters.orm import accounts
+from crm_account.domain.duplicates import name_dob_key
+from crm_common.contact import fold
+from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, load_pii
+from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
+
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+MIDDLE = ["Văn", "Thị", "Minh", "Hữu", "Đức", "Thanh", "Ngọc", "Quốc", "Thu", "Hoàng", "Gia", "Bảo"]
+GIVEN = ["An", "Anh", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Huy", "Khánh", "Lan", "Linh", "Long"]
+GIVEN += ["Mai", "Minh", "Nam", "Nga", "Ngọc", "Phong", "Phúc", "Quân", "Quang", "Sơn", "Tâm", "Thảo", "Trang", "Tú", "Tuấn", "Vy", "Yến"]
+PREFIXES = ["090", "091", "093", "094", "096", "097", "098", "086", "088", "032", "033", "034", "035", "036", "037", "038", "039", "070"]
+
+
+def person(n: int, rng: random.Random) -> tuple[str, date, str, str, str]:
+    name = f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
+    born = date(1950, 1, 1) + timedelta(days=rng.randrange(55 * 365))
+    phone = f"+84{PREFIXES[n % len(PREFIXES)][1:]}{n:07d}"
+    email = f"kh{n}@example.vn"
+    cccd = (
+        f"0{rng.choice(['01', '79', '48', '31', '92'])}{(born.year // 100 - 19) * 2 + rng.randrange(2)}{born.year % 100:02d}{n % 1_000_000:06d}"
+        if n % 3 == 0
+        else ""
+    )
+    return name, born, phone, email, cccd
+
+
+def load_accounts(url: str, count: int) -> list[tuple[str, date, str, str, str]]:
+    cipher, index = load_pii(DEV_PII_KEYS, DEV_PII_INDEX_KEY)
+    rng = random.Random(42)
+    people = []
+    now = datetime.now(UTC)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DROP INDEX ix_accounts_name_folded_trgm")  # rebuilt after the load: much faster than row by row
+        # Every text column empty and every count zero unless set below.
+        defaults: dict[str, object] = {c.name: "" for c in accounts.columns if isinstance(c.type, String) and not c.nullable}
+        defaults |= {"national_id_legacy": False, "version": 1, "total_deposits": 0, "total_loans": 0, "total_aum": 0, "open_holdings": 0}
+        defaults |= {"account_type": "PERSON", "lifecycle_stage": "ACTIVE", "preferred_language": "vi", "best_contact_times": "[]"}
+        defaults |= {"derived_tier": "MASS", "kyc_status": "NOT_STARTED", "created_by": "bench", "updated_by": "bench"}
+        columns = [c.name for c in accounts.columns if c.name in defaults or c.name in ("date_of_birth", "created_at", "updated_at")]
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY accounts ({', '.join(columns)}) FROM STDIN") as copy_accounts:
+                points = []
+                for n in range(count):
+                    name, born, phone, email, cccd = person(n, rng)
+                    people.append((name, born, phone, email, cccd))
+                    account_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                    nid_enc = cipher.encrypt(cccd, f"national_id:{account_id}")
+                    row = defaults | {
+                        "account_id": account_id,
+                        "full_name": name,
+                        "name_folded": fold(name),
+                        "gender": "FEMALE" if " Thị " in name else "MALE",
+                        "date_of_birth": born,
+                        "national_id_enc": nid_enc,
+                        "national_id_bidx": index("national_id", cccd),
+                        "created_at": now,
+                        "updated_at": now,
+                        "name_dob_key": name_dob_key(name, born),
+                    }
+                    copy_accounts.write_row([row[c] for c in columns])
+                    points.append((account_id, "phone", 0, cipher.encrypt(phone, f"phone:{account_id}"), index("phone", phone)))
+                    points.append((account_id, "email", 0, cipher.encrypt(email, f"email:{account_id}"), index("email", email)))
+            with cur.copy("COPY account_contact_points (account_id, kind, position, value_enc, value_bidx) FROM STDIN") as copy_points:
+                for point in points:
+                    copy_points.write_row(point)
+        conn.execute("CREATE INDEX ix_accounts_name_folded_trgm ON accounts USING gin (name_folded gin_trgm_ops)")
+        conn.execute("ANALYZE")
+    return people
+
+
+def probes(people: list[tuple[str, date, str, str, str]], queries: int) -> list[account_pb2.AccountInput]:
+    rng = random.Random(7)
+    made = []
+    for q in range(queries):
+        name, born, phone, _email, _cccd = people[rng.randrange(len(people))]
+        dob = common_pb2.Date(year=born.year, month=born.month, day=born.day)
+        if q % 3 == 0:  # the same customer again, by phone, name without diacritics
+            made.append(account_pb2.AccountInput(full_name=fold(name).title(), phones=[phone], date_of_birth=dob))
+        elif q % 3 == 1:  # same name and birthday, new contact points
+            made.append(account_pb2.AccountInput(full_name=name, phones=[f"+8470{q:07d}"], date_of_birth=dob))
+        else:  # nobody
+            made.append(account_pb2.AccountInput(full_name="Khách Mới Tinh", phones=[f"+8479{q:07d}"], emails=[f"moi{q}@example.vn"]))
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    exe = str(Path(sys.executable).with_name("crm-account"))
+    with postgres_database("bench_dedupe") as url, rabbitmq_vhost("bench") as amqp_uri:
+        spec = ServiceSpec("account", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
+        stack = Stack([spec], amqp_uri, Path("var/bench"))
+        subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
+        setup = time.perf_counter()
+        people = load_accounts(url, args.accounts)
+        print(f"account_duplicate_detection: {args.accounts:,} accounts loaded in {time.perf_counter() - setup:.0f} s (setup)")
+        stack.run_dir.mkdir(parents=True, exist_ok=True)
+        stack.start_process(spec, "api")
+        try:
+            stack.wait_healthy(spec, 30)
+            channel = grpc.insecure_channel(spec.target)
+            stub = account_service_pb2_grpc.AccountServiceStub(channel)
+            metadata = bearer("rm-bench", ["rm"])
+            made = probes(people, args.queries)
+            for probe in made[:20]:  # warm-up: connections, plans, caches
+                stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata)
+            latencies, found = [], [0, 0, 0]
+            for q, probe in enumerate(made):
+                started = time.perf_counter()
+                reply = stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata, timeout=10)
+                latencies.append(time.perf_counter() - started)
+                found[q % 3] += bool(reply.candidates)
+            latencies.sort()
+            pick = lambda pct: latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000  # noqa: E731
+            print(
+                f"  FindDuplicates  {len(latencies)} calls, one at a time: p50 {pick(50):.1f} ms   p99 {pick(99):.1f} ms   max {latencies[-1] * 1000:.1f} ms"
+            )
+            asked = [len(range(k, len(made), 3)) for k in range(3)]
+            print(f"  found candidates: same phone {found[0]}/{asked[0]}, same name+birthday {found[1]}/{asked[1]}, nobody {found[2]}/{asked[2]}")
+            channel.close()
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
