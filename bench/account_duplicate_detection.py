@@ -143,10 +143,9 @@ def main() -> None:
                 latencies.append(time.perf_counter() - started)
                 found[q % 3] += bool(reply.candidates)
             latencies.sort()
-            pick = lambda pct: latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000  # noqa: E731
-            print(
-                f"  FindDuplicates  {len(latencies)} calls, one at a time: p50 {pick(50):.1f} ms   p99 {pick(99):.1f} ms   max {latencies[-1] * 1000:.1f} ms"
-            )
+            p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
+            calls = f"{len(latencies)} calls, one at a time"
+            print(f"  FindDuplicates  {calls}: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1] * 1000:.1f} ms")
             asked = [len(range(k, len(made), 3)) for k in range(3)]
             print(f"  found candidates: same phone {found[0]}/{asked[0]}, same name+birthday {found[1]}/{asked[1]}, nobody {found[2]}/{asked[2]}")
             channel.close()
