@@ -251,3 +251,37 @@ screening_hits = Table(
     Index("uq_screening_hits_account_id_entry_id", "account_id", "entry_id", unique=True),
     Index("ix_screening_hits_review_screened_at", "review", "screened_at", "hit_id"),
 )
+
+# Each relationship in both directions, read from account_id ("A is PARENT of B").
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True),
+    Column("related_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("note", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+# A person belongs to at most one household (account_id is the key).
+household_members = Table(
+    "household_members",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.household_id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("joined_at", UtcDateTime, nullable=False),
+    Index("ix_household_members_household_id", "household_id"),
+)

@@ -14,6 +14,7 @@ from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentDraft
 from crm_account.domain.duplicates import DuplicateCandidate
 from crm_account.domain.holdings import Holding, HoldingRecordDraft
+from crm_account.domain.households import Household, Member, Relationship
 from crm_account.domain.kyc import Kyc, KycOutcomeDraft
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField, Totals
 from crm_account.domain.profile import AccountDraft, WindowDraft
@@ -107,6 +108,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         kyc=kyc_to_proto(account.kyc),
         totals=totals_to_proto(account.totals),
         merged_into=account.merged_into,
+        household_id=account.household_id,
     )
     if p.date_of_birth is not None:
         message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
@@ -301,4 +303,44 @@ def hit_to_proto(hit: StoredHit) -> account_pb2.ScreeningHit:
         review_note=hit.review_note,
         reviewed_by=hit.reviewed_by,
         screen_time=timestamp(hit.screened_at),
+    )
+
+
+def relationship_to_proto(relationship: Relationship) -> account_pb2.Relationship:
+    return account_pb2.Relationship(
+        account_id=relationship.account_id,
+        related_id=relationship.related_id,
+        kind=enum_number(account_pb2.RelationshipKind, "RELATIONSHIP_KIND_", relationship.kind),
+        note=relationship.note,
+        create_time=timestamp(relationship.created_at),
+        created_by=relationship.created_by,
+    )
+
+
+def household_to_proto(household: Household, members: list[tuple[Member, Account]]) -> account_pb2.Household:
+    total = Totals(
+        deposits=sum(a.totals.deposits for _, a in members),
+        loans=sum(a.totals.loans for _, a in members),
+        aum=sum(a.totals.aum for _, a in members),
+        open_holdings=sum(a.totals.open_holdings for _, a in members),
+    )
+    return account_pb2.Household(
+        household_id=household.household_id,
+        name=household.name,
+        members=[
+            account_pb2.HouseholdMember(
+                account_id=m.account_id,
+                role=enum_number(account_pb2.HouseholdRole, "HOUSEHOLD_ROLE_", m.role),
+                full_name=a.profile.full_name,
+                totals=totals_to_proto(a.totals),
+            )
+            for m, a in members
+        ],
+        totals=totals_to_proto(total),
+        audit=common_pb2.AuditStamps(
+            create_time=timestamp(household.created_at),
+            created_by=household.created_by,
+            update_time=timestamp(household.updated_at),
+            updated_by=household.updated_by,
+        ),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, union, update
 
-from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts
+from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts, household_members
 from crm_account.domain.duplicates import name_dob_key
 from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
@@ -231,7 +231,12 @@ class AccountRepository:
         )
         for point in self.conn.execute(query):
             points[(point.account_id, point.kind)].append(self.pii.open(point.kind, point.value_enc, point.account_id))
-        return [self._to_account(row, points) for row in rows]
+        homes = select(household_members.c.account_id, household_members.c.household_id).where(household_members.c.account_id.in_(ids))
+        household_of = {account_id: household_id for account_id, household_id in self.conn.execute(homes)}
+        loaded = [self._to_account(row, points) for row in rows]
+        for account in loaded:
+            account.household_id = household_of.get(account.account_id, "")
+        return loaded
 
     def _to_account(self, row: Any, points: dict[tuple[str, str], list[str]]) -> Account:
         acquisition = None

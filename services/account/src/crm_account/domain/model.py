@@ -79,6 +79,10 @@ class ChangeKind(StrEnum):
     CONSENT_CHANGED = "CONSENT_CHANGED"
     KYC_STATUS_CHANGED = "KYC_STATUS_CHANGED"
     MERGED = "MERGED"
+    RELATIONSHIP_ADDED = "RELATIONSHIP_ADDED"
+    RELATIONSHIP_REMOVED = "RELATIONSHIP_REMOVED"
+    HOUSEHOLD_JOINED = "HOUSEHOLD_JOINED"
+    HOUSEHOLD_LEFT = "HOUSEHOLD_LEFT"
 
 
 # A national id names one person; a phone or an email may be shared within a family, and an
@@ -218,6 +222,8 @@ class Account:
     totals: Totals = field(default_factory=Totals)
     # Set when this account was merged into another (a tombstone that resolves to it).
     merged_into: str = ""
+    # The household the person belongs to ('' for none); kept by the household records.
+    household_id: str = ""
 
     @property
     def keys(self) -> ContactKeys:

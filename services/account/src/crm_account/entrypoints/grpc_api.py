@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
@@ -18,8 +20,10 @@ from crm_account.adapters.proto_mapping import (
     hit_to_proto,
     holding_record_from_proto,
     holding_to_proto,
+    household_to_proto,
     kyc_outcome_from_proto,
     match_field_to_proto,
+    relationship_to_proto,
     review_from_proto,
     totals_to_proto,
 )
@@ -66,6 +70,13 @@ PERMISSIONS: dict[str, str | None] = {
     "ScreenAccount": KYC_WRITE,
     "ListScreeningHits": KYC_REVIEW,
     "ReviewScreeningHit": KYC_REVIEW,
+    "AddRelationship": ACCOUNT_WRITE,
+    "RemoveRelationship": ACCOUNT_WRITE,
+    "ListRelationships": ACCOUNT_READ,
+    "CreateHousehold": ACCOUNT_WRITE,
+    "AddHouseholdMember": ACCOUNT_WRITE,
+    "RemoveHouseholdMember": ACCOUNT_WRITE,
+    "GetHousehold": ACCOUNT_READ,
 }
 
 
@@ -292,3 +303,67 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             )
         )
         return account_service_pb2.ReviewScreeningHitResponse(hit=hit_to_proto(hit), account=_shown(account))
+
+    def _relationship(self, request: Any) -> commands.ChangeRelationship:
+        return commands.ChangeRelationship(
+            key=idempotency_key(request),
+            account_id=request.account_id,
+            related_id=request.related_id,
+            kind=enum_name(account_pb2.RelationshipKind, "RELATIONSHIP_KIND_", request.kind),
+            note=getattr(request, "note", ""),
+        )
+
+    def AddRelationship(
+        self, request: account_service_pb2.AddRelationshipRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.AddRelationshipResponse:
+        relationship = self.handlers.add_relationship(self._relationship(request))
+        return account_service_pb2.AddRelationshipResponse(relationship=relationship_to_proto(relationship))
+
+    def RemoveRelationship(
+        self, request: account_service_pb2.RemoveRelationshipRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.RemoveRelationshipResponse:
+        self.handlers.remove_relationship(self._relationship(request))
+        return account_service_pb2.RemoveRelationshipResponse()
+
+    def ListRelationships(
+        self, request: account_service_pb2.ListRelationshipsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ListRelationshipsResponse:
+        found = self.handlers.list_relationships(request.account_id)
+        return account_service_pb2.ListRelationshipsResponse(relationships=[relationship_to_proto(r) for r in found])
+
+    def CreateHousehold(
+        self, request: account_service_pb2.CreateHouseholdRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.CreateHouseholdResponse:
+        household, members = self.handlers.create_household(
+            commands.CreateHousehold(
+                key=idempotency_key(request),
+                name=request.name,
+                head_account_id=request.head_account_id,
+                member_account_ids=tuple(request.member_account_ids),
+            )
+        )
+        return account_service_pb2.CreateHouseholdResponse(household=household_to_proto(household, members))
+
+    def AddHouseholdMember(
+        self, request: account_service_pb2.AddHouseholdMemberRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.AddHouseholdMemberResponse:
+        household, members = self.handlers.add_household_member(
+            commands.ChangeHouseholdMember(key=idempotency_key(request), household_id=request.household_id, account_id=request.account_id)
+        )
+        return account_service_pb2.AddHouseholdMemberResponse(household=household_to_proto(household, members))
+
+    def RemoveHouseholdMember(
+        self, request: account_service_pb2.RemoveHouseholdMemberRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.RemoveHouseholdMemberResponse:
+        remaining = self.handlers.remove_household_member(
+            commands.ChangeHouseholdMember(key=idempotency_key(request), household_id=request.household_id, account_id=request.account_id)
+        )
+        if remaining is None:  # the last member left: the household ended
+            return account_service_pb2.RemoveHouseholdMemberResponse()
+        return account_service_pb2.RemoveHouseholdMemberResponse(household=household_to_proto(*remaining))
+
+    def GetHousehold(
+        self, request: account_service_pb2.GetHouseholdRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.GetHouseholdResponse:
+        household, members = self.handlers.get_household(request.household_id)
+        return account_service_pb2.GetHouseholdResponse(household=household_to_proto(household, members))

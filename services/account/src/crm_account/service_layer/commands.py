@@ -147,3 +147,28 @@ class ReviewScreeningHit:
     # CONFIRMED_MATCH or FALSE_POSITIVE ('' unset, '?' unknown).
     review: str
     note: str
+
+
+@dataclass(frozen=True)
+class ChangeRelationship:
+    key: Idempotent
+    account_id: str
+    related_id: str
+    # A RelationshipKind name ('' unset, '?' unknown).
+    kind: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CreateHousehold:
+    key: Idempotent
+    name: str
+    head_account_id: str
+    member_account_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChangeHouseholdMember:
+    key: Idempotent
+    household_id: str
+    account_id: str

@@ -24,6 +24,18 @@ from crm_account.domain.holdings import (
     from_won_opportunity,
     new_from_record,
 )
+from crm_account.domain.households import (
+    MAX_HOUSEHOLD_MEMBERS,
+    MAX_HOUSEHOLD_NAME,
+    MAX_NOTE,
+    Household,
+    HouseholdRole,
+    Member,
+    Relationship,
+    RelationshipKind,
+    check_joinable,
+    check_relationship,
+)
 from crm_account.domain.kyc import KycStatus, RiskRating, clean_outcome, expired, next_kyc
 from crm_account.domain.model import (
     Account,
@@ -43,7 +55,7 @@ from crm_account.service_layer import commands
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
+from crm_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -632,6 +644,16 @@ class AccountHandlers:
         return run_idempotent(self.uow, "MergeAccounts", cmd.key, first, repeat)
 
     @staticmethod
+    def _move_membership(uow: AccountUnitOfWork, merged: Account, survivor: Account, now: datetime) -> None:
+        """The survivor takes the merged account's place in its household unless it has one."""
+        if not merged.household_id:
+            return
+        role = next(m.role for m in uow.households.members(merged.household_id) if m.account_id == merged.account_id)
+        uow.households.remove_member(merged.account_id)
+        if not survivor.household_id:
+            uow.households.add_member(merged.household_id, Member(survivor.account_id, role), now)
+
+    @staticmethod
     def _bury(uow: AccountUnitOfWork, merged: Account, survivor_id: str, actor: str, now: datetime) -> None:
         """The merged account as a tombstone; saved first so its national id is free for the survivor."""
         read_version = merged.version
@@ -658,6 +680,8 @@ class AccountHandlers:
         uow.accounts.claim_match_keys(survivor, strict=False)
         uow.holdings.move(merged.account_id, survivor.account_id)
         uow.screening.move(merged.account_id, survivor.account_id)
+        uow.households.move_relationships(merged.account_id, survivor.account_id)
+        self._move_membership(uow, merged, survivor, now)
         for consent in uow.consents.merge_into(merged.account_id, survivor.account_id):
             uow.publish(self.events.consent_changed(consent, cmd.key.request_id))
         from_merged = sorted(name for name, source in plan.field_sources.items() if merged.account_id in source)
@@ -722,6 +746,165 @@ class AccountHandlers:
             return hit, uow.accounts.get(hit.account_id)
 
         return run_idempotent(self.uow, "ReviewScreeningHit", cmd.key, first, repeat)
+
+    # --- relationships and households ----------------------------------------------------
+
+    def _relationship_command(self, cmd: commands.ChangeRelationship) -> RelationshipKind:
+        kind = RelationshipKind.__members__.get(cmd.kind)
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _account_id(cmd.related_id, "related_id")
+        if kind is None:
+            violations.append(FieldViolation("kind", "required" if not cmd.kind else "unknown value"))
+        if len(cmd.note) > MAX_NOTE:
+            violations.append(FieldViolation("note", f"at most {MAX_NOTE} characters"))
+        _raise_if(violations)
+        assert kind is not None
+        return kind
+
+    def add_relationship(self, cmd: commands.ChangeRelationship) -> Relationship:
+        """Records the relationship both ways; ALREADY_EXISTS when it is known, FAILED_PRECONDITION
+        when it cannot hold (itself, the wrong account types, a second spouse)."""
+        kind = self._relationship_command(cmd)
+
+        def first(uow: AccountUnitOfWork) -> tuple[Relationship, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            related = uow.accounts.get(cmd.related_id, for_update=True)
+            check_relationship(kind, account, related)
+            actor, now = current_principal().subject, self.clock()
+            relationship = Relationship(account.account_id, related.account_id, kind, cmd.note.strip(), now, actor)
+            if uow.households.has(relationship):
+                raise AlreadyExists("relationship", f"{account.account_id}/{kind}/{related.account_id}", "the relationship is already recorded")
+            if kind is RelationshipKind.SPOUSE:
+                for side in (account, related):
+                    if any(r.kind is RelationshipKind.SPOUSE for r in uow.households.relationships_of(side.account_id)):
+                        raise FailedPrecondition(f"account {side.account_id} already has a spouse")
+            uow.households.add_relationship(relationship)
+            self._record_relationship(uow, relationship, ChangeKind.RELATIONSHIP_ADDED)
+            return relationship, f"{relationship.account_id}/{kind}/{relationship.related_id}"
+
+        def repeat(uow: AccountUnitOfWork, ref: str) -> Relationship:
+            account_id, kind_name, related_id = ref.split("/")
+            found = [r for r in uow.households.relationships_of(account_id) if r.related_id == related_id and r.kind == kind_name]
+            if not found:
+                raise NotFound("relationship", ref)
+            return found[0]
+
+        return run_idempotent(self.uow, "AddRelationship", cmd.key, first, repeat)
+
+    def remove_relationship(self, cmd: commands.ChangeRelationship) -> None:
+        kind = self._relationship_command(cmd)
+
+        def first(uow: AccountUnitOfWork) -> tuple[None, str]:
+            account_id, related_id = uow.accounts.resolve_id(cmd.account_id), uow.accounts.resolve_id(cmd.related_id)
+            actor, now = current_principal().subject, self.clock()
+            relationship = Relationship(account_id, related_id, kind, "", now, actor)
+            if not uow.households.has(relationship):
+                raise NotFound("relationship", f"{account_id}/{kind}/{related_id}")
+            uow.households.remove_relationship(relationship)
+            for side in (relationship, relationship.inverse()):
+                change = (f"relationship.{side.kind}",)
+                uow.accounts.add_change(
+                    AccountChange(new_id(), side.account_id, ChangeKind.RELATIONSHIP_REMOVED, now, actor, change, side.related_id)
+                )
+            return None, "removed"
+
+        run_idempotent(self.uow, "RemoveRelationship", cmd.key, first, lambda uow, _ref: None)
+
+    @staticmethod
+    def _record_relationship(uow: AccountUnitOfWork, relationship: Relationship, kind: ChangeKind) -> None:
+        """A timeline entry on both accounts, each naming the relationship from its side."""
+        for side in (relationship, relationship.inverse()):
+            fields = (f"relationship.{side.kind}",)
+            uow.accounts.add_change(
+                AccountChange(new_id(), side.account_id, kind, relationship.created_at, relationship.created_by, fields, side.related_id)
+            )
+
+    def list_relationships(self, account_id: str) -> list[Relationship]:
+        _raise_if(_account_id(account_id))
+        with self.uow() as uow:
+            return uow.households.relationships_of(uow.accounts.resolve_id(account_id))
+
+    def _household_view(self, uow: AccountUnitOfWork, household_id: str) -> tuple[Household, list[tuple[Member, Account]]]:
+        household = uow.households.get_household(household_id)
+        members = uow.households.members(household_id)
+        loaded = {a.account_id: a for a in uow.accounts.get_many([m.account_id for m in members])}
+        return household, [(m, loaded[m.account_id]) for m in members]
+
+    def _join(self, uow: AccountUnitOfWork, household_id: str, account_id: str, role: HouseholdRole, actor: str, now: datetime) -> None:
+        account = uow.accounts.get(account_id, for_update=True)
+        check_joinable(account, account.household_id)
+        uow.households.add_member(household_id, Member(account.account_id, role), now)
+        uow.accounts.add_change(AccountChange(new_id(), account.account_id, ChangeKind.HOUSEHOLD_JOINED, now, actor, ("household",), household_id))
+
+    def create_household(self, cmd: commands.CreateHousehold) -> tuple[Household, list[tuple[Member, Account]]]:
+        """A household of person accounts that belong to no other, headed by one of them."""
+        others = tuple(dict.fromkeys(m for m in cmd.member_account_ids if m != cmd.head_account_id))
+        violations = request_id_violations(cmd.key.request_id) + _account_id(cmd.head_account_id, "head_account_id")
+        for i, member_id in enumerate(others):
+            violations += _account_id(member_id, f"member_account_ids[{i}]")
+        name = cmd.name.strip()
+        if not name:
+            violations.append(FieldViolation("name", "required"))
+        elif len(name) > MAX_HOUSEHOLD_NAME:
+            violations.append(FieldViolation("name", f"at most {MAX_HOUSEHOLD_NAME} characters"))
+        if len(others) + 1 > MAX_HOUSEHOLD_MEMBERS:
+            violations.append(FieldViolation("member_account_ids", f"at most {MAX_HOUSEHOLD_MEMBERS} members"))
+        _raise_if(violations)
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[Household, list[tuple[Member, Account]]], str]:
+            actor, now = current_principal().subject, self.clock()
+            household = Household(new_id(), name, now, actor, now, actor)
+            uow.households.add_household(household)
+            self._join(uow, household.household_id, cmd.head_account_id, HouseholdRole.HEAD, actor, now)
+            for member_id in others:
+                self._join(uow, household.household_id, member_id, HouseholdRole.MEMBER, actor, now)
+            return self._household_view(uow, household.household_id), household.household_id
+
+        return run_idempotent(self.uow, "CreateHousehold", cmd.key, first, self._household_view)
+
+    def add_household_member(self, cmd: commands.ChangeHouseholdMember) -> tuple[Household, list[tuple[Member, Account]]]:
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.household_id, "household_id") + _account_id(cmd.account_id))
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[Household, list[tuple[Member, Account]]], str]:
+            uow.households.get_household(cmd.household_id, for_update=True)
+            if len(uow.households.members(cmd.household_id)) >= MAX_HOUSEHOLD_MEMBERS:
+                raise FailedPrecondition(f"a household has at most {MAX_HOUSEHOLD_MEMBERS} members")
+            actor, now = current_principal().subject, self.clock()
+            self._join(uow, cmd.household_id, cmd.account_id, HouseholdRole.MEMBER, actor, now)
+            uow.households.touch(cmd.household_id, actor, now)
+            return self._household_view(uow, cmd.household_id), cmd.household_id
+
+        return run_idempotent(self.uow, "AddHouseholdMember", cmd.key, first, self._household_view)
+
+    def remove_household_member(self, cmd: commands.ChangeHouseholdMember) -> tuple[Household, list[tuple[Member, Account]]] | None:
+        """Removes a member; the head only when last (the household then ends: None)."""
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.household_id, "household_id") + _account_id(cmd.account_id))
+
+        def first(uow: AccountUnitOfWork) -> tuple[tuple[Household, list[tuple[Member, Account]]] | None, str]:
+            uow.households.get_household(cmd.household_id, for_update=True)
+            account_id = uow.accounts.resolve_id(cmd.account_id)
+            members = {m.account_id: m for m in uow.households.members(cmd.household_id)}
+            if account_id not in members:
+                raise NotFound("household_member", f"{cmd.household_id}/{account_id}")
+            if members[account_id].role is HouseholdRole.HEAD and len(members) > 1:
+                raise FailedPrecondition("the head leaves last: remove the other members first, or create the household anew")
+            actor, now = current_principal().subject, self.clock()
+            uow.households.remove_member(account_id)
+            uow.accounts.add_change(AccountChange(new_id(), account_id, ChangeKind.HOUSEHOLD_LEFT, now, actor, ("household",), cmd.household_id))
+            if len(members) == 1:
+                uow.households.remove_household(cmd.household_id)
+                return None, ""
+            uow.households.touch(cmd.household_id, actor, now)
+            return self._household_view(uow, cmd.household_id), cmd.household_id
+
+        def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Household, list[tuple[Member, Account]]] | None:
+            return self._household_view(uow, ref) if ref else None
+
+        return run_idempotent(self.uow, "RemoveHouseholdMember", cmd.key, first, repeat)
+
+    def get_household(self, household_id: str) -> tuple[Household, list[tuple[Member, Account]]]:
+        _raise_if(_account_id(household_id, "household_id"))
+        with self.uow() as uow:
+            return self._household_view(uow, household_id)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

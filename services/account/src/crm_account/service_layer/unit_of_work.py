@@ -9,6 +9,7 @@ from sqlalchemy import Engine, MetaData
 from crm_account.adapters.consent_repository import ConsentRepository
 from crm_account.adapters.duplicate_repository import DuplicateRepository
 from crm_account.adapters.holding_repository import HoldingRepository
+from crm_account.adapters.household_repository import HouseholdRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.adapters.screening_repository import ScreeningRepository
 from crm_common.events.outbox import RelayWakeup
@@ -21,6 +22,7 @@ class AccountUnitOfWork(SqlUnitOfWork):
     holdings: HoldingRepository
     duplicates: DuplicateRepository
     screening: ScreeningRepository
+    households: HouseholdRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -33,4 +35,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
         self.holdings = HoldingRepository(self.conn)
         self.duplicates = DuplicateRepository(self.conn)
         self.screening = ScreeningRepository(self.conn)
+        self.households = HouseholdRepository(self.conn)
         return self

@@ -364,6 +364,63 @@ SCREENING_REVIEW_CONFIRMED_MATCH: ScreeningReview.ValueType  # 2
 SCREENING_REVIEW_FALSE_POSITIVE: ScreeningReview.ValueType  # 3
 Global___ScreeningReview: _TypeAlias = ScreeningReview  # noqa: Y015
 
+class _RelationshipKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RelationshipKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RelationshipKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RELATIONSHIP_KIND_UNSPECIFIED: _RelationshipKind.ValueType  # 0
+    RELATIONSHIP_KIND_SPOUSE: _RelationshipKind.ValueType  # 1
+    RELATIONSHIP_KIND_PARENT: _RelationshipKind.ValueType  # 2
+    RELATIONSHIP_KIND_CHILD: _RelationshipKind.ValueType  # 3
+    RELATIONSHIP_KIND_GUARANTOR: _RelationshipKind.ValueType  # 4
+    """A guarantees B's loans."""
+    RELATIONSHIP_KIND_GUARANTEED_BY: _RelationshipKind.ValueType  # 5
+    RELATIONSHIP_KIND_OWNER: _RelationshipKind.ValueType  # 6
+    """A person who owns the business account B."""
+    RELATIONSHIP_KIND_OWNED_BY: _RelationshipKind.ValueType  # 7
+    RELATIONSHIP_KIND_CONTACT: _RelationshipKind.ValueType  # 8
+    """A person who is a contact of the business account B (accountant, director...)."""
+    RELATIONSHIP_KIND_HAS_CONTACT: _RelationshipKind.ValueType  # 9
+
+class RelationshipKind(_RelationshipKind, metaclass=_RelationshipKindEnumTypeWrapper):
+    """How one account relates to another, read from the first: "A is SPOUSE of B", "A is
+    PARENT of B", "A is OWNER of company B". Every relationship is kept in both directions.
+    """
+
+RELATIONSHIP_KIND_UNSPECIFIED: RelationshipKind.ValueType  # 0
+RELATIONSHIP_KIND_SPOUSE: RelationshipKind.ValueType  # 1
+RELATIONSHIP_KIND_PARENT: RelationshipKind.ValueType  # 2
+RELATIONSHIP_KIND_CHILD: RelationshipKind.ValueType  # 3
+RELATIONSHIP_KIND_GUARANTOR: RelationshipKind.ValueType  # 4
+"""A guarantees B's loans."""
+RELATIONSHIP_KIND_GUARANTEED_BY: RelationshipKind.ValueType  # 5
+RELATIONSHIP_KIND_OWNER: RelationshipKind.ValueType  # 6
+"""A person who owns the business account B."""
+RELATIONSHIP_KIND_OWNED_BY: RelationshipKind.ValueType  # 7
+RELATIONSHIP_KIND_CONTACT: RelationshipKind.ValueType  # 8
+"""A person who is a contact of the business account B (accountant, director...)."""
+RELATIONSHIP_KIND_HAS_CONTACT: RelationshipKind.ValueType  # 9
+Global___RelationshipKind: _TypeAlias = RelationshipKind  # noqa: Y015
+
+class _HouseholdRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HouseholdRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HouseholdRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOUSEHOLD_ROLE_UNSPECIFIED: _HouseholdRole.ValueType  # 0
+    HOUSEHOLD_ROLE_HEAD: _HouseholdRole.ValueType  # 1
+    HOUSEHOLD_ROLE_MEMBER: _HouseholdRole.ValueType  # 2
+
+class HouseholdRole(_HouseholdRole, metaclass=_HouseholdRoleEnumTypeWrapper): ...
+
+HOUSEHOLD_ROLE_UNSPECIFIED: HouseholdRole.ValueType  # 0
+HOUSEHOLD_ROLE_HEAD: HouseholdRole.ValueType  # 1
+HOUSEHOLD_ROLE_MEMBER: HouseholdRole.ValueType  # 2
+Global___HouseholdRole: _TypeAlias = HouseholdRole  # noqa: Y015
+
 @_typing.final
 class ContactTimeWindow(_message.Message):
     """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
@@ -530,6 +587,7 @@ class Account(_message.Message):
     KYC_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
     MERGED_INTO_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -557,6 +615,8 @@ class Account(_message.Message):
     """Bumped by every change; UpdateAccount may require the version the caller read."""
     merged_into: _builtins.str
     """Set on an account merged into another; GetAccount of this id answers with that account."""
+    household_id: _builtins.str
+    """The household the person belongs to, if any."""
     @_builtins.property
     def phone(self) -> _common_pb2.PhoneNumber: ...
     @_builtins.property
@@ -624,10 +684,11 @@ class Account(_message.Message):
         kyc: Global___Kyc | None = ...,
         totals: Global___HoldingTotals | None = ...,
         merged_into: _builtins.str = ...,
+        household_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1070,3 +1131,104 @@ class ScreeningHit(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ScreeningHit: _TypeAlias = ScreeningHit  # noqa: Y015
+
+@_typing.final
+class Relationship(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RELATED_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    related_id: _builtins.str
+    kind: Global___RelationshipKind.ValueType
+    note: _builtins.str
+    """E.g. the contact's role at the company."""
+    created_by: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        related_id: _builtins.str = ...,
+        kind: Global___RelationshipKind.ValueType = ...,
+        note: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "kind", b"kind", "note", b"note", "related_id", b"related_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Relationship: _TypeAlias = Relationship  # noqa: Y015
+
+@_typing.final
+class HouseholdMember(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    FULL_NAME_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    role: Global___HouseholdRole.ValueType
+    full_name: _builtins.str
+    @_builtins.property
+    def totals(self) -> Global___HoldingTotals: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        role: Global___HouseholdRole.ValueType = ...,
+        full_name: _builtins.str = ...,
+        totals: Global___HoldingTotals | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "full_name", b"full_name", "role", b"role", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdMember: _TypeAlias = HouseholdMember  # noqa: Y015
+
+@_typing.final
+class Household(_message.Message):
+    """Person accounts grouped as one family; its totals sum the members'."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    AUDIT_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdMember]: ...
+    @_builtins.property
+    def totals(self) -> Global___HoldingTotals: ...
+    @_builtins.property
+    def audit(self) -> _common_pb2.AuditStamps: ...
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        members: _abc.Iterable[Global___HouseholdMember] | None = ...,
+        totals: Global___HoldingTotals | None = ...,
+        audit: _common_pb2.AuditStamps | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "household_id", b"household_id", "members", b"members", "name", b"name", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Household: _TypeAlias = Household  # noqa: Y015

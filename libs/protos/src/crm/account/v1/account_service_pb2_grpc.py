@@ -145,6 +145,41 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.FromString,
                 _registered_method=True)
+        self.AddRelationship = channel.unary_unary(
+                '/crm.account.v1.AccountService/AddRelationship',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipResponse.FromString,
+                _registered_method=True)
+        self.RemoveRelationship = channel.unary_unary(
+                '/crm.account.v1.AccountService/RemoveRelationship',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipResponse.FromString,
+                _registered_method=True)
+        self.ListRelationships = channel.unary_unary(
+                '/crm.account.v1.AccountService/ListRelationships',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsResponse.FromString,
+                _registered_method=True)
+        self.CreateHousehold = channel.unary_unary(
+                '/crm.account.v1.AccountService/CreateHousehold',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdResponse.FromString,
+                _registered_method=True)
+        self.AddHouseholdMember = channel.unary_unary(
+                '/crm.account.v1.AccountService/AddHouseholdMember',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberResponse.FromString,
+                _registered_method=True)
+        self.RemoveHouseholdMember = channel.unary_unary(
+                '/crm.account.v1.AccountService/RemoveHouseholdMember',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberResponse.FromString,
+                _registered_method=True)
+        self.GetHousehold = channel.unary_unary(
+                '/crm.account.v1.AccountService/GetHousehold',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -306,6 +341,51 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddRelationship(self, request, context):
+        """Records a relationship (and its inverse on the other account).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveRelationship(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelationships(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateHousehold(self, request, context):
+        """Groups person accounts as a household; a person belongs to at most one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddHouseholdMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveHouseholdMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHousehold(self, request, context):
+        """The household, its members and the sum of their holdings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -418,6 +498,41 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ReviewScreeningHit,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.SerializeToString,
+            ),
+            'AddRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddRelationship,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipResponse.SerializeToString,
+            ),
+            'RemoveRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveRelationship,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipResponse.SerializeToString,
+            ),
+            'ListRelationships': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationships,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsResponse.SerializeToString,
+            ),
+            'CreateHousehold': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateHousehold,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdResponse.SerializeToString,
+            ),
+            'AddHouseholdMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddHouseholdMember,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberResponse.SerializeToString,
+            ),
+            'RemoveHouseholdMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveHouseholdMember,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberResponse.SerializeToString,
+            ),
+            'GetHousehold': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHousehold,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1015,6 +1130,195 @@ class AccountService:
             '/crm.account.v1.AccountService/ReviewScreeningHit',
             crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.ReviewScreeningHitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/AddRelationship',
+            crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.AddRelationshipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/RemoveRelationship',
+            crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.RemoveRelationshipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationships(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ListRelationships',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ListRelationshipsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateHousehold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/CreateHousehold',
+            crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.CreateHouseholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddHouseholdMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/AddHouseholdMember',
+            crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.AddHouseholdMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveHouseholdMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/RemoveHouseholdMember',
+            crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.RemoveHouseholdMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHousehold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/GetHousehold',
+            crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.FromString,
             options,
             channel_credentials,
             insecure,
