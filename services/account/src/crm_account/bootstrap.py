@@ -32,7 +32,11 @@ def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeu
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
     watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
     return AccountHandlers(
-        uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup), events=ProtoAccountEvents(), tiers=tiers, watchlist=watchlist
+        uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup),
+        events=ProtoAccountEvents(),
+        tiers=tiers,
+        watchlist=watchlist,
+        erasure_services=tuple(s.strip() for s in settings.account_erasure_services.split(",") if s.strip()),
     )
 
 

@@ -18,3 +18,6 @@ class AccountSettings(ServiceSettings):
     # The sanctions/PEP list the bank supplies (.csv or .jsonl, domain/screening.py); empty:
     # accounts are not screened. Read at start: roll the pods out to load a new list.
     account_watchlist_file: str = ""
+    # The services that hold copies of a person's data: an erasure completes when each has
+    # published ErasureConfirmed (comma-separated).
+    account_erasure_services: str = "lead,opportunity"

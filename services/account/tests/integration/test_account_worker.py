@@ -116,6 +116,8 @@ def test_event_without_account_id_raises(api: LiveService, worker: AccountWorker
 
 def test_each_consumed_event_has_its_own_queue() -> None:
     assert sorted(consumer_queues(AccountWorker)) == [
+        "evt-lead-ErasureConfirmed--account.on_lead_erasure_confirmed",
         "evt-lead-LeadConverted--account.on_lead_converted",
+        "evt-opportunity-ErasureConfirmed--account.on_opportunity_erasure_confirmed",
         "evt-opportunity-OpportunityWon--account.on_opportunity_won",
     ]

@@ -33,6 +33,8 @@ KYC_REVIEW = "kyc.review"
 HOLDINGS_IMPORT = "holdings.import"
 # Working the duplicate queue and merging accounts (data stewards).
 DUPLICATES_MANAGE = "accounts.merge"
+# Data-subject rights: exports, legal holds and erasure (the data protection officer).
+PRIVACY_MANAGE = "privacy.manage"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
@@ -51,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT}),
     "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ}),
     "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, PII_READ, DUPLICATES_MANAGE}),
+    "privacy_officer": frozenset({ACCOUNT_READ, PII_READ, PRIVACY_MANAGE}),
     "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE}),
 }
 

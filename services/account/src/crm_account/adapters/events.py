@@ -13,6 +13,7 @@ from crm_account.domain.consent import Consent
 from crm_account.domain.holdings import Holding
 from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account
+from crm_account.domain.privacy import ErasureRequest
 from crm_common.events.envelope import new_event
 
 PRODUCER = "account"
@@ -61,4 +62,21 @@ class ProtoAccountEvents:
             survivor_id=survivor.account_id,
             merged_id=merged_id,
             survivor=account_to_proto(survivor, show_pii=False),
+        )
+
+    def erasure_requested(self, request: ErasureRequest, lead_ids: list[str], correlation_id: str) -> events_pb2.ErasureRequested:
+        return new_event(
+            events_pb2.ErasureRequested,
+            PRODUCER,
+            correlation_id,
+            request.requested_at,
+            erasure_id=request.erasure_id,
+            account_id=request.account_id,
+            lead_ids=lead_ids,
+        )
+
+    def erasure_completed(self, request: ErasureRequest, correlation_id: str) -> events_pb2.ErasureCompleted:
+        completed_at = request.completed_at or request.requested_at
+        return new_event(
+            events_pb2.ErasureCompleted, PRODUCER, correlation_id, completed_at, erasure_id=request.erasure_id, account_id=request.account_id
         )

@@ -76,6 +76,9 @@ accounts = Table(
     Column("name_dob_key", String(120), nullable=False),
     # The survivor this account was merged into ('' while it is an account of its own).
     Column("merged_into", String(36), nullable=False),
+    Column("legal_hold", Boolean, nullable=False),
+    Column("legal_hold_reason", String(500), nullable=False),
+    Column("erased_at", UtcDateTime, nullable=True),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
     Index("ix_accounts_name_dob_key", "name_dob_key"),
     Index("ix_accounts_tax_code", "tax_code"),
@@ -284,4 +287,19 @@ household_members = Table(
     Column("role", String(10), nullable=False),
     Column("joined_at", UtcDateTime, nullable=False),
     Index("ix_household_members_household_id", "household_id"),
+)
+
+# Data-subject erasure requests, tracked until every service holding copies has confirmed.
+erasure_requests = Table(
+    "erasure_requests",
+    metadata,
+    Column("erasure_id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.account_id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("reason", String(500), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    # JSON lists of service names.
+    Column("pending_services", Text, nullable=False),
+    Column("confirmed_services", Text, nullable=False),
+    Column("completed_at", UtcDateTime, nullable=True),
 )

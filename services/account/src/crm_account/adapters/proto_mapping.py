@@ -17,6 +17,7 @@ from crm_account.domain.holdings import Holding, HoldingRecordDraft
 from crm_account.domain.households import Household, Member, Relationship
 from crm_account.domain.kyc import Kyc, KycOutcomeDraft
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField, Totals
+from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
 from crm_common.vietnam import province
@@ -109,6 +110,9 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         totals=totals_to_proto(account.totals),
         merged_into=account.merged_into,
         household_id=account.household_id,
+        legal_hold=account.legal_hold,
+        legal_hold_reason=account.legal_hold_reason,
+        erase_time=timestamp(account.erased_at),
     )
     if p.date_of_birth is not None:
         message.date_of_birth.CopyFrom(common_pb2.Date(year=p.date_of_birth.year, month=p.date_of_birth.month, day=p.date_of_birth.day))
@@ -343,4 +347,18 @@ def household_to_proto(household: Household, members: list[tuple[Member, Account
             update_time=timestamp(household.updated_at),
             updated_by=household.updated_by,
         ),
+    )
+
+
+def erasure_to_proto(request: ErasureRequest) -> account_pb2.ErasureRequest:
+    return account_pb2.ErasureRequest(
+        erasure_id=request.erasure_id,
+        account_id=request.account_id,
+        status=enum_number(account_pb2.ErasureStatus, "ERASURE_STATUS_", request.status),
+        reason=request.reason,
+        pending_services=request.pending,
+        confirmed_services=request.confirmed,
+        request_time=timestamp(request.requested_at),
+        requested_by=request.requested_by,
+        complete_time=timestamp(request.completed_at),
     )

@@ -157,6 +157,9 @@ class AccountRepository:
             "open_holdings": account.totals.open_holdings,
             "name_dob_key": name_dob_key(p.full_name, p.date_of_birth),
             "merged_into": account.merged_into,
+            "legal_hold": account.legal_hold,
+            "legal_hold_reason": account.legal_hold_reason,
+            "erased_at": account.erased_at,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -297,6 +300,9 @@ class AccountRepository:
             ),
             totals=Totals(row.total_deposits, row.total_loans, row.total_aum, row.open_holdings),
             merged_into=row.merged_into,
+            legal_hold=row.legal_hold,
+            legal_hold_reason=row.legal_hold_reason,
+            erased_at=row.erased_at,
         )
 
     def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:
@@ -353,6 +359,11 @@ class AccountRepository:
             return []
         query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "").limit(limit)
         return self._load(list(self.conn.execute(query).all()))
+
+    def forget(self, account_id: str) -> None:
+        """Drops what would still point at an erased person: match keys (blind indexes of their
+        contact points) and open duplicate pairs."""
+        self.conn.execute(delete(account_match_keys).where(account_match_keys.c.account_id == account_id))
 
     def absorb(self, merged_id: str, survivor_id: str) -> None:
         """Moves what hangs off the merged account (match keys, timeline) to the survivor."""

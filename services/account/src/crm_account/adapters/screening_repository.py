@@ -100,6 +100,11 @@ class ScreeningRepository:
             if row.entry_id not in taken:
                 self.conn.execute(update(screening_hits).where(screening_hits.c.hit_id == row.hit_id).values(account_id=survivor_id))
 
+    def queue_of(self, account_id: str) -> list[StoredHit]:
+        """Every hit of one account, reviewed or not."""
+        query = select(screening_hits).where(screening_hits.c.account_id == account_id).order_by(screening_hits.c.screened_at)
+        return [_hit(r) for r in self.conn.execute(query)]
+
     def queue(self, review: ReviewStatus, page: Page) -> tuple[list[StoredHit], dict[str, Any] | None]:
         query = select(screening_hits).where(screening_hits.c.review == str(review))
         rows, after = newest_first(self.conn, query, screening_hits.c.screened_at, screening_hits.c.hit_id, page)

@@ -83,6 +83,10 @@ class ChangeKind(StrEnum):
     RELATIONSHIP_REMOVED = "RELATIONSHIP_REMOVED"
     HOUSEHOLD_JOINED = "HOUSEHOLD_JOINED"
     HOUSEHOLD_LEFT = "HOUSEHOLD_LEFT"
+    LEGAL_HOLD_SET = "LEGAL_HOLD_SET"
+    LEGAL_HOLD_LIFTED = "LEGAL_HOLD_LIFTED"
+    DATA_EXPORTED = "DATA_EXPORTED"
+    ERASED = "ERASED"
 
 
 # A national id names one person; a phone or an email may be shared within a family, and an
@@ -224,6 +228,11 @@ class Account:
     merged_into: str = ""
     # The household the person belongs to ('' for none); kept by the household records.
     household_id: str = ""
+    # A legal hold blocks erasure.
+    legal_hold: bool = False
+    legal_hold_reason: str = ""
+    # When the person's data was erased (the account is then an anonymous shell).
+    erased_at: datetime | None = None
 
     @property
     def keys(self) -> ContactKeys:

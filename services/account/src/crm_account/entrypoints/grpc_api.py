@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
 from crm.common.v1 import common_pb2
@@ -17,6 +20,7 @@ from crm_account.adapters.proto_mapping import (
     duplicate_to_proto,
     enum_name,
     enum_number,
+    erasure_to_proto,
     hit_to_proto,
     holding_record_from_proto,
     holding_to_proto,
@@ -43,6 +47,7 @@ from crm_common.auth.roles import (
     KYC_REVIEW,
     KYC_WRITE,
     PII_READ,
+    PRIVACY_MANAGE,
 )
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
@@ -77,6 +82,10 @@ PERMISSIONS: dict[str, str | None] = {
     "AddHouseholdMember": ACCOUNT_WRITE,
     "RemoveHouseholdMember": ACCOUNT_WRITE,
     "GetHousehold": ACCOUNT_READ,
+    "ExportPersonalData": PRIVACY_MANAGE,
+    "SetLegalHold": PRIVACY_MANAGE,
+    "RequestErasure": PRIVACY_MANAGE,
+    "GetErasureRequest": PRIVACY_MANAGE,
 }
 
 
@@ -367,3 +376,47 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.GetHouseholdResponse:
         household, members = self.handlers.get_household(request.household_id)
         return account_service_pb2.GetHouseholdResponse(household=household_to_proto(household, members))
+
+    def ExportPersonalData(
+        self, request: account_service_pb2.ExportPersonalDataRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.ExportPersonalDataResponse:
+        data = self.handlers.export_personal_data(request.account_id)
+
+        def plain(messages: Any) -> list[dict[str, Any]]:
+            return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in messages]
+
+        document = {
+            "schema": "crm.account.export/v1",
+            "export_time": datetime.now(UTC).isoformat(),
+            "account": json_format.MessageToDict(account_to_proto(data.account, show_pii=True), preserving_proto_field_name=True),
+            "consents_in_force": plain(consent_to_proto(c) for c in data.consents),
+            "consent_history": plain(consent_to_proto(c) for c in data.consent_history),
+            "holdings": plain(holding_to_proto(h) for h in data.holdings),
+            "relationships": plain(relationship_to_proto(r) for r in data.relationships),
+            "timeline": plain(change_to_proto(c) for c in data.timeline),
+            "screening_hits": plain(hit_to_proto(h) for h in data.screening_hits),
+            "erasure": json_format.MessageToDict(erasure_to_proto(data.erasure), preserving_proto_field_name=True) if data.erasure else None,
+        }
+        body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+        return account_service_pb2.ExportPersonalDataResponse(document=body, content_type="application/json; charset=utf-8")
+
+    def SetLegalHold(
+        self, request: account_service_pb2.SetLegalHoldRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.SetLegalHoldResponse:
+        account = self.handlers.set_legal_hold(
+            commands.SetLegalHold(key=idempotency_key(request), account_id=request.account_id, legal_hold=request.legal_hold, reason=request.reason)
+        )
+        return account_service_pb2.SetLegalHoldResponse(account=_shown(account))
+
+    def RequestErasure(
+        self, request: account_service_pb2.RequestErasureRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.RequestErasureResponse:
+        erasure = self.handlers.request_erasure(
+            commands.RequestErasure(key=idempotency_key(request), account_id=request.account_id, reason=request.reason)
+        )
+        return account_service_pb2.RequestErasureResponse(erasure=erasure_to_proto(erasure))
+
+    def GetErasureRequest(
+        self, request: account_service_pb2.GetErasureRequestRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.GetErasureRequestResponse:
+        return account_service_pb2.GetErasureRequestResponse(erasure=erasure_to_proto(self.handlers.get_erasure(request.erasure_id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm.common.v1 import common_pb2
+from crm.common.v1.common_pb2 import ErasureConfirmed
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
@@ -84,3 +85,19 @@ class AccountWorker:
     def on_opportunity_won(self, delivery: Delivery) -> str:
         """A won opportunity opens the product holding (core banking reports it later)."""
         return self.handlers.open_won_holding(won_holding_command(delivery))
+
+    def _erasure_confirmed(self, delivery: Delivery) -> str:
+        event: ErasureConfirmed = delivery.event
+        return self.handlers.confirm_erasure(
+            commands.ConfirmErasure(consumer=delivery.consumer, event_id=delivery.event_id, erasure_id=event.erasure_id, service=event.service)
+        )
+
+    @event_handler("lead", ErasureConfirmed)
+    def on_lead_erasure_confirmed(self, delivery: Delivery) -> str:
+        """The lead service anonymised its copies of an erased person."""
+        return self._erasure_confirmed(delivery)
+
+    @event_handler("opportunity", ErasureConfirmed)
+    def on_opportunity_erasure_confirmed(self, delivery: Delivery) -> str:
+        """The opportunity service anonymised its copies of an erased person."""
+        return self._erasure_confirmed(delivery)

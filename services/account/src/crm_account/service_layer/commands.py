@@ -172,3 +172,28 @@ class ChangeHouseholdMember:
     key: Idempotent
     household_id: str
     account_id: str
+
+
+@dataclass(frozen=True)
+class SetLegalHold:
+    key: Idempotent
+    account_id: str
+    legal_hold: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestErasure:
+    key: Idempotent
+    account_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConfirmErasure:
+    """A service's ErasureConfirmed event `event_id`."""
+
+    consumer: str
+    event_id: str
+    erasure_id: str
+    service: str

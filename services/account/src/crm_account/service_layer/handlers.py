@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from crm_account.adapters.duplicate_repository import DISMISSED, MERGED, OPEN, StoredCandidate
 from crm_account.adapters.screening_repository import StoredHit
@@ -49,6 +49,7 @@ from crm_account.domain.model import (
     best_match,
     is_valid_id,
 )
+from crm_account.domain.privacy import ErasureRequest, check_erasable, erase
 from crm_account.domain.profile import MAX_ID, UPDATABLE_FIELDS, AccountDraft, clean_keys, clean_profile, draft_of
 from crm_account.domain.screening import ListKind, ReviewStatus, Watchlist, screen
 from crm_account.service_layer import commands
@@ -76,6 +77,22 @@ class AccountEvents(Protocol):
     def holding_opened(self, holding: Holding, correlation_id: str) -> Any: ...
     def holding_closed(self, holding: Holding, correlation_id: str) -> Any: ...
     def accounts_merged(self, survivor: Account, merged_id: str, correlation_id: str) -> Any: ...
+    def erasure_requested(self, request: ErasureRequest, lead_ids: list[str], correlation_id: str) -> Any: ...
+    def erasure_completed(self, request: ErasureRequest, correlation_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything this service holds about a person (an export's content)."""
+
+    account: Account
+    consents: list[Consent]
+    consent_history: list[Consent]
+    holdings: list[Holding]
+    relationships: list[Relationship]
+    timeline: list[AccountChange]
+    screening_hits: list[StoredHit]
+    erasure: ErasureRequest | None
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,20 @@ def _reason(value: str, required: bool) -> list[FieldViolation]:
     return []
 
 
+T = TypeVar("T")
+
+
+def _every_page(fetch: Callable[[str, Page], tuple[list[T], dict[str, Any] | None]], key: str) -> list[T]:
+    """All rows of a keyset-paged listing."""
+    rows: list[T] = []
+    after: dict[str, Any] | None = None
+    while True:
+        found, after = fetch(key, Page(size=500, after=after))
+        rows.extend(found)
+        if after is None:
+            return rows
+
+
 def _raise_if(violations: list[FieldViolation]) -> None:
     if violations:
         raise InvalidArgument(violations)
@@ -151,6 +182,7 @@ class AccountHandlers:
         clock: Callable[[], datetime] = utcnow,
         tiers: TierThresholds | None = None,
         watchlist: Watchlist | None = None,
+        erasure_services: tuple[str, ...] = (),
     ) -> None:
         self.uow = uow
         self.events = events
@@ -158,6 +190,8 @@ class AccountHandlers:
         self.tiers = tiers or TierThresholds()
         # None when no list is configured: accounts are then not screened.
         self.watchlist = watchlist
+        # The services that hold copies of a person's data and confirm an erasure.
+        self.erasure_services = erasure_services
 
     def _profile(self, draft: AccountDraft, extra: list[FieldViolation], rename: dict[str, str] | None = None) -> Profile:
         profile, violations = clean_profile(draft, self.clock().date())
@@ -905,6 +939,98 @@ class AccountHandlers:
         _raise_if(_account_id(household_id, "household_id"))
         with self.uow() as uow:
             return self._household_view(uow, household_id)
+
+    # --- data-subject rights ---------------------------------------------------------------
+
+    def export_personal_data(self, account_id: str) -> PersonalData:
+        """Everything held about the person, for a machine-readable export; the export itself
+        goes on the account's timeline."""
+        _raise_if(_account_id(account_id))
+        with self.uow() as uow:
+            account = uow.accounts.get(account_id)
+            data = PersonalData(
+                account=account,
+                consents=uow.consents.all_in_force(account.account_id),
+                consent_history=_every_page(uow.consents.history, account.account_id),
+                holdings=uow.holdings.for_account(account.account_id),
+                relationships=uow.households.relationships_of(account.account_id),
+                timeline=_every_page(uow.accounts.changes, account.account_id),
+                screening_hits=uow.screening.queue_of(account.account_id),
+                erasure=uow.privacy.for_account(account.account_id),
+            )
+            actor = current_principal().subject
+            uow.accounts.add_change(
+                AccountChange(new_id(), account.account_id, ChangeKind.DATA_EXPORTED, self.clock(), actor, (), f"exported by {actor}")
+            )
+            uow.commit()
+            return data
+
+    def set_legal_hold(self, cmd: commands.SetLegalHold) -> Account:
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _reason(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            if account.erased_at is not None:
+                raise FailedPrecondition(f"account {account.account_id} was erased")
+            read_version, now, actor = account.version, self.clock(), current_principal().subject
+            account.legal_hold, account.legal_hold_reason = cmd.legal_hold, cmd.reason.strip() if cmd.legal_hold else ""
+            account.updated_at, account.updated_by, account.version = now, actor, account.version + 1
+            uow.accounts.save(account, read_version)
+            kind = ChangeKind.LEGAL_HOLD_SET if cmd.legal_hold else ChangeKind.LEGAL_HOLD_LIFTED
+            self._record(uow, account, kind, ["legal_hold"], cmd.reason.strip())
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "SetLegalHold", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
+
+    def request_erasure(self, cmd: commands.RequestErasure) -> ErasureRequest:
+        """Erases the person here, in one transaction with the announcement to the others."""
+        _raise_if(request_id_violations(cmd.key.request_id) + _account_id(cmd.account_id) + _reason(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[ErasureRequest, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            check_erasable(account, account.totals.open_holdings)
+            actor, now = current_principal().subject, self.clock()
+            request = ErasureRequest(new_id(), account.account_id, cmd.reason.strip(), now, actor, pending=list(self.erasure_services))
+            lead_ids = sorted({i for i in (account.source_lead_id, account.acquisition.lead_id if account.acquisition else "") if i})
+            read_version = account.version
+            erase(account, actor, now)
+            uow.accounts.save(account, read_version)
+            uow.accounts.forget(account.account_id)
+            uow.privacy.forget_consents_and_hits(account.account_id)
+            uow.duplicates.forget_open(account.account_id)
+            for relationship in uow.households.relationships_of(account.account_id):
+                uow.households.remove_relationship(relationship)
+            if account.household_id:
+                uow.households.remove_member(account.account_id)
+            if request.complete_if_done(now):  # no other service to wait for
+                uow.publish(self.events.erasure_completed(request, cmd.key.request_id))
+            uow.privacy.add(request)
+            self._record(uow, account, ChangeKind.ERASED, [], f"erasure {request.erasure_id}")
+            uow.publish(self.events.erasure_requested(request, lead_ids, cmd.key.request_id))
+            return request, request.erasure_id
+
+        return run_idempotent(self.uow, "RequestErasure", cmd.key, first, lambda uow, ref: uow.privacy.get(ref))
+
+    def get_erasure(self, erasure_id: str) -> ErasureRequest:
+        _raise_if(_account_id(erasure_id, "erasure_id"))
+        with self.uow() as uow:
+            return uow.privacy.get(erasure_id)
+
+    def confirm_erasure(self, cmd: commands.ConfirmErasure) -> str:
+        """A service anonymised its copies; the request completes with the last confirmation.
+
+        An unknown erasure raises, so the event is retried and then dead-lettered, not lost.
+        """
+        _raise_if(_account_id(cmd.erasure_id, "erasure_id"))
+        with self.uow() as uow:
+            if not uow.claim_event(cmd.consumer, cmd.event_id):
+                return "duplicate"
+            request = uow.privacy.get(cmd.erasure_id, for_update=True)
+            if request.confirm(cmd.service, self.clock()):
+                uow.publish(self.events.erasure_completed(request, ""))
+            uow.privacy.save(request)
+            uow.commit()
+            return str(request.status)
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.

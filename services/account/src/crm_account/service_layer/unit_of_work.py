@@ -10,6 +10,7 @@ from crm_account.adapters.consent_repository import ConsentRepository
 from crm_account.adapters.duplicate_repository import DuplicateRepository
 from crm_account.adapters.holding_repository import HoldingRepository
 from crm_account.adapters.household_repository import HouseholdRepository
+from crm_account.adapters.privacy_repository import PrivacyRepository
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.adapters.screening_repository import ScreeningRepository
 from crm_common.events.outbox import RelayWakeup
@@ -23,6 +24,7 @@ class AccountUnitOfWork(SqlUnitOfWork):
     duplicates: DuplicateRepository
     screening: ScreeningRepository
     households: HouseholdRepository
+    privacy: PrivacyRepository
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -36,4 +38,5 @@ class AccountUnitOfWork(SqlUnitOfWork):
         self.duplicates = DuplicateRepository(self.conn)
         self.screening = ScreeningRepository(self.conn)
         self.households = HouseholdRepository(self.conn)
+        self.privacy = PrivacyRepository(self.conn)
         return self

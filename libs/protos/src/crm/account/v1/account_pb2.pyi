@@ -421,6 +421,25 @@ HOUSEHOLD_ROLE_HEAD: HouseholdRole.ValueType  # 1
 HOUSEHOLD_ROLE_MEMBER: HouseholdRole.ValueType  # 2
 Global___HouseholdRole: _TypeAlias = HouseholdRole  # noqa: Y015
 
+class _ErasureStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErasureStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErasureStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERASURE_STATUS_UNSPECIFIED: _ErasureStatus.ValueType  # 0
+    ERASURE_STATUS_IN_PROGRESS: _ErasureStatus.ValueType  # 1
+    """The account is anonymised; waiting for the other services' confirmations."""
+    ERASURE_STATUS_COMPLETED: _ErasureStatus.ValueType  # 2
+
+class ErasureStatus(_ErasureStatus, metaclass=_ErasureStatusEnumTypeWrapper): ...
+
+ERASURE_STATUS_UNSPECIFIED: ErasureStatus.ValueType  # 0
+ERASURE_STATUS_IN_PROGRESS: ErasureStatus.ValueType  # 1
+"""The account is anonymised; waiting for the other services' confirmations."""
+ERASURE_STATUS_COMPLETED: ErasureStatus.ValueType  # 2
+Global___ErasureStatus: _TypeAlias = ErasureStatus  # noqa: Y015
+
 @_typing.final
 class ContactTimeWindow(_message.Message):
     """When the customer prefers to be contacted, in Vietnam time (UTC+7)."""
@@ -588,6 +607,9 @@ class Account(_message.Message):
     TOTALS_FIELD_NUMBER: _builtins.int
     MERGED_INTO_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_REASON_FIELD_NUMBER: _builtins.int
+    ERASE_TIME_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -617,6 +639,9 @@ class Account(_message.Message):
     """Set on an account merged into another; GetAccount of this id answers with that account."""
     household_id: _builtins.str
     """The household the person belongs to, if any."""
+    legal_hold: _builtins.bool
+    """A legal hold (litigation, investigation) blocks erasure."""
+    legal_hold_reason: _builtins.str
     @_builtins.property
     def phone(self) -> _common_pb2.PhoneNumber: ...
     @_builtins.property
@@ -648,6 +673,10 @@ class Account(_message.Message):
     @_builtins.property
     def totals(self) -> Global___HoldingTotals:
         """Sums over the open product holdings."""
+
+    @_builtins.property
+    def erase_time(self) -> _timestamp_pb2.Timestamp:
+        """Set once the person's data was erased (the account is then an anonymous shell)."""
 
     def __init__(
         self,
@@ -685,10 +714,13 @@ class Account(_message.Message):
         totals: Global___HoldingTotals | None = ...,
         merged_into: _builtins.str = ...,
         household_id: _builtins.str = ...,
+        legal_hold: _builtins.bool = ...,
+        legal_hold_reason: _builtins.str = ...,
+        erase_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "erase_time", b"erase_time", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "erase_time", b"erase_time", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "legal_hold", b"legal_hold", "legal_hold_reason", b"legal_hold_reason", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1232,3 +1264,54 @@ class Household(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Household: _TypeAlias = Household  # noqa: Y015
+
+@_typing.final
+class ErasureRequest(_message.Message):
+    """A data subject's request to be erased (Decree 13/2023/ND-CP), tracked to completion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PENDING_SERVICES_FIELD_NUMBER: _builtins.int
+    CONFIRMED_SERVICES_FIELD_NUMBER: _builtins.int
+    REQUEST_TIME_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    account_id: _builtins.str
+    status: Global___ErasureStatus.ValueType
+    reason: _builtins.str
+    requested_by: _builtins.str
+    @_builtins.property
+    def pending_services(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Services that still have to confirm."""
+
+    @_builtins.property
+    def confirmed_services(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def request_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        erasure_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        status: Global___ErasureStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        pending_services: _abc.Iterable[_builtins.str] | None = ...,
+        confirmed_services: _abc.Iterable[_builtins.str] | None = ...,
+        request_time: _timestamp_pb2.Timestamp | None = ...,
+        requested_by: _builtins.str = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "request_time", b"request_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "complete_time", b"complete_time", "confirmed_services", b"confirmed_services", "erasure_id", b"erasure_id", "pending_services", b"pending_services", "reason", b"reason", "request_time", b"request_time", "requested_by", b"requested_by", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasureRequest: _TypeAlias = ErasureRequest  # noqa: Y015

@@ -180,6 +180,26 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.FromString,
                 _registered_method=True)
+        self.ExportPersonalData = channel.unary_unary(
+                '/crm.account.v1.AccountService/ExportPersonalData',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataResponse.FromString,
+                _registered_method=True)
+        self.SetLegalHold = channel.unary_unary(
+                '/crm.account.v1.AccountService/SetLegalHold',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldResponse.FromString,
+                _registered_method=True)
+        self.RequestErasure = channel.unary_unary(
+                '/crm.account.v1.AccountService/RequestErasure',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureResponse.FromString,
+                _registered_method=True)
+        self.GetErasureRequest = channel.unary_unary(
+                '/crm.account.v1.AccountService/GetErasureRequest',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -386,6 +406,35 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPersonalData(self, request, context):
+        """Everything this service holds about the person, as one machine-readable JSON document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLegalHold(self, request, context):
+        """Places or lifts a legal hold (litigation, investigation), which blocks erasure.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestErasure(self, request, context):
+        """Anonymises the person here at once and announces it (ErasureRequested) so that every
+        service anonymises its copies; completes when all have confirmed. FAILED_PRECONDITION
+        under a legal hold or while products are open (the bank must keep those records).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetErasureRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -533,6 +582,26 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.GetHousehold,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.SerializeToString,
+            ),
+            'ExportPersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPersonalData,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataResponse.SerializeToString,
+            ),
+            'SetLegalHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLegalHold,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldResponse.SerializeToString,
+            ),
+            'RequestErasure': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestErasure,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureResponse.SerializeToString,
+            ),
+            'GetErasureRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetErasureRequest,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1319,6 +1388,114 @@ class AccountService:
             '/crm.account.v1.AccountService/GetHousehold',
             crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.GetHouseholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/ExportPersonalData',
+            crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.ExportPersonalDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLegalHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/SetLegalHold',
+            crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.SetLegalHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestErasure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/RequestErasure',
+            crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.RequestErasureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetErasureRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/GetErasureRequest',
+            crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.GetErasureRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

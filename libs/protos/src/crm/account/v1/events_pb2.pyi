@@ -220,3 +220,67 @@ class AccountsMerged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccountsMerged: _TypeAlias = AccountsMerged  # noqa: Y015
+
+@_typing.final
+class ErasureRequested(_message.Message):
+    """A person's data was erased here: anonymise every copy of it linked to account_id, then
+    publish crm.common.v1.ErasureConfirmed on your own exchange.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    LEAD_IDS_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    account_id: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Leads the account was converted from (also linked by account_id in the lead store)."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        erasure_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        lead_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "erasure_id", b"erasure_id", "lead_ids", b"lead_ids", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasureRequested: _TypeAlias = ErasureRequested  # noqa: Y015
+
+@_typing.final
+class ErasureCompleted(_message.Message):
+    """Every service confirmed: the erasure is complete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    account_id: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        erasure_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "erasure_id", b"erasure_id", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasureCompleted: _TypeAlias = ErasureCompleted  # noqa: Y015

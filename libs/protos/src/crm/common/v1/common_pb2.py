@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63rm/common/v1/common.proto\x12\rcrm.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\x1b\n\x0bPhoneNumber\x12\x0c\n\x04\x65\x31\x36\x34\x18\x01 \x01(\t\"0\n\x04\x44\x61te\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"\x97\x01\n\x0b\x41uditStamps\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x04 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x8a\x01\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t*\xf7\x01\n\x0bProductType\x12\x1c\n\x18PRODUCT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PRODUCT_TYPE_CREDIT_CARD\x10\x01\x12\x1f\n\x1bPRODUCT_TYPE_UNSECURED_LOAN\x10\x02\x12\x19\n\x15PRODUCT_TYPE_MORTGAGE\x10\x03\x12\x1d\n\x19PRODUCT_TYPE_TERM_DEPOSIT\x10\x04\x12\x15\n\x11PRODUCT_TYPE_CASA\x10\x05\x12\x1e\n\x1aPRODUCT_TYPE_BANCASSURANCE\x10\x06\x12\x1a\n\x16PRODUCT_TYPE_AUTO_LOAN\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63rm/common/v1/common.proto\x12\rcrm.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\x1b\n\x0bPhoneNumber\x12\x0c\n\x04\x65\x31\x36\x34\x18\x01 \x01(\t\"0\n\x04\x44\x61te\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"\x97\x01\n\x0b\x41uditStamps\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x04 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x8a\x01\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\"\x97\x01\n\x10\x45rasureConfirmed\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\nerasure_id\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x1a\n\x12records_anonymised\x18\x05 \x01(\x05*\xf7\x01\n\x0bProductType\x12\x1c\n\x18PRODUCT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PRODUCT_TYPE_CREDIT_CARD\x10\x01\x12\x1f\n\x1bPRODUCT_TYPE_UNSECURED_LOAN\x10\x02\x12\x19\n\x15PRODUCT_TYPE_MORTGAGE\x10\x03\x12\x1d\n\x19PRODUCT_TYPE_TERM_DEPOSIT\x10\x04\x12\x15\n\x11PRODUCT_TYPE_CASA\x10\x05\x12\x1e\n\x1aPRODUCT_TYPE_BANCASSURANCE\x10\x06\x12\x1a\n\x16PRODUCT_TYPE_AUTO_LOAN\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRODUCTTYPE']._serialized_start=656
-  _globals['_PRODUCTTYPE']._serialized_end=903
+  _globals['_PRODUCTTYPE']._serialized_start=810
+  _globals['_PRODUCTTYPE']._serialized_end=1057
   _globals['_MONEY']._serialized_start=78
   _globals['_MONEY']._serialized_end=130
   _globals['_PHONENUMBER']._serialized_start=132
@@ -50,4 +50,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FIELDVIOLATION']._serialized_end=512
   _globals['_EVENTMETADATA']._serialized_start=515
   _globals['_EVENTMETADATA']._serialized_end=653
+  _globals['_ERASURECONFIRMED']._serialized_start=656
+  _globals['_ERASURECONFIRMED']._serialized_end=807
 # @@protoc_insertion_point(module_scope)

@@ -260,3 +260,40 @@ class EventMetadata(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventMetadata: _TypeAlias = EventMetadata  # noqa: Y015
+
+@_typing.final
+class ErasureConfirmed(_message.Message):
+    """Published by every service that holds copies of a person's data, on its own exchange, once
+    it has anonymised them for an erasure the account service announced (ErasureRequested).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    RECORDS_ANONYMISED_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    account_id: _builtins.str
+    service: _builtins.str
+    """The confirming service ("lead", "opportunity"...)."""
+    records_anonymised: _builtins.int
+    @_builtins.property
+    def metadata(self) -> Global___EventMetadata: ...
+    def __init__(
+        self,
+        *,
+        metadata: Global___EventMetadata | None = ...,
+        erasure_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        service: _builtins.str = ...,
+        records_anonymised: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "erasure_id", b"erasure_id", "metadata", b"metadata", "records_anonymised", b"records_anonymised", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasureConfirmed: _TypeAlias = ErasureConfirmed  # noqa: Y015

@@ -1,0 +1,152 @@
+"""Data-subject rights through the real gRPC API over SQLite and PostgreSQL: export, legal hold,
+erasure and its tracking to completion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import text
+
+from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
+from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
+from crm.common.v1 import common_pb2
+from crm_account.entrypoints.worker import AccountWorker
+from crm_account.service_layer.handlers import AccountHandlers
+from crm_common.auth import Principal, use_principal
+from crm_common.db import new_id
+from crm_common.events.envelope import new_event
+from crm_common.testing import LiveService, bearer, delivery
+
+RM = bearer("rm-1", ["rm"])
+DPO = bearer("dpo-1", ["privacy_officer"])
+CORE_BANKING = bearer("core-banking", ["service"])
+CALL_CENTRE = bearer("ts-1", ["telesales"])
+R = account_service_pb2
+K = account_pb2
+
+
+@pytest.fixture
+def account_id(api: LiveService, stub: AccountServiceStub) -> str:
+    account = account_pb2.AccountInput(
+        full_name="Đinh Thị Phương",
+        national_id="079301012345",
+        date_of_birth=common_pb2.Date(year=2001, month=5, day=17),
+        gender=K.GENDER_FEMALE,
+        phones=["0912345678"],
+        emails=["phuong.dinh@example.vn"],
+        address=account_pb2.Address(line="9 Pasteur", province_code="79"),
+    )
+    created = stub.CreateAccount(R.CreateAccountRequest(request_id=new_id(), account=account), metadata=RM).account
+    consent = R.RecordConsentRequest(
+        request_id=new_id(),
+        account_id=created.account_id,
+        purpose=K.CONSENT_PURPOSE_MARKETING,
+        channel=K.CONTACT_CHANNEL_SMS,
+        status=K.CONSENT_STATUS_GRANTED,
+        source="branch_form",
+        evidence_ref="form-77",
+    )
+    stub.RecordConsent(consent, metadata=CALL_CENTRE)
+    return str(created.account_id)
+
+
+def erase(stub: AccountServiceStub, account_id: str, metadata: Any = DPO) -> account_pb2.ErasureRequest:
+    reply: R.RequestErasureResponse = stub.RequestErasure(
+        R.RequestErasureRequest(request_id=new_id(), account_id=account_id, reason="customer's request, ticket 4411"), metadata=metadata
+    )
+    return reply.erasure
+
+
+def rpc_error(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_the_export_holds_everything_in_machine_readable_form(stub: AccountServiceStub, account_id: str) -> None:
+    reply = stub.ExportPersonalData(R.ExportPersonalDataRequest(account_id=account_id), metadata=DPO)
+    assert reply.content_type.startswith("application/json")
+    document = json.loads(reply.document)
+    assert document["schema"] == "crm.account.export/v1"
+    assert (document["account"]["national_id"], document["account"]["emails"]) == ("079301012345", ["phuong.dinh@example.vn"])
+    assert [c["source"] for c in document["consents_in_force"]] == ["branch_form"]
+    assert [c["evidence_ref"] for c in document["consent_history"]] == ["form-77"]
+    assert {entry["kind"] for entry in document["timeline"]} >= {"CREATED", "CONSENT_CHANGED"}
+    changes = stub.ListAccountChanges(R.ListAccountChangesRequest(account_id=account_id), metadata=RM).changes
+    assert changes[0].kind == "DATA_EXPORTED" and "dpo-1" in changes[0].reason
+
+
+def test_erasure_anonymises_here_at_once_and_completes_with_every_confirmation(
+    api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+) -> None:
+    erasure = erase(stub, account_id)
+    assert (erasure.status, list(erasure.pending_services)) == (K.ERASURE_STATUS_IN_PROGRESS, ["lead", "opportunity"])
+
+    account = stub.GetAccount(R.GetAccountRequest(account_id=account_id), metadata=RM).account
+    assert (account.full_name, account.national_id, list(account.phones), list(account.emails)) == ("(erased)", "", [], [])
+    assert (account.lifecycle_stage, account.HasField("date_of_birth"), account.HasField("address")) == (K.LIFECYCLE_STAGE_CLOSED, False, False)
+    assert account.erase_time.seconds > 0
+    assert list(stub.SearchAccounts(R.SearchAccountsRequest(phone="0912345678"), metadata=RM).accounts) == []
+    with api.engine.connect() as conn:
+        for table in ("account_contact_points", "account_match_keys", "consents", "consent_history"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
+        stored = " ".join(str(v) for row in conn.execute(text("SELECT * FROM accounts")) for v in row)
+    assert "Phương" not in stored and "Pasteur" not in stored
+    [requested] = api.events(events_pb2.ErasureRequested)
+    assert (requested.erasure_id, requested.account_id) == (erasure.erasure_id, account_id)
+
+    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+
+    def confirmed(service: str) -> Any:
+        event = new_event(
+            common_pb2.ErasureConfirmed, service, "", datetime.now(UTC), erasure_id=erasure.erasure_id, account_id=account_id, service=service
+        )
+        return delivery(event, f"account.on_{service}_erasure_confirmed")
+
+    with use_principal(Principal("service:account", ("service",))):
+        lead_done = confirmed("lead")
+        assert worker.on_lead_erasure_confirmed(lead_done) == "IN_PROGRESS"
+        assert worker.on_lead_erasure_confirmed(lead_done) == "duplicate"
+        assert worker.on_opportunity_erasure_confirmed(confirmed("opportunity")) == "COMPLETED"
+    done = stub.GetErasureRequest(R.GetErasureRequestRequest(erasure_id=erasure.erasure_id), metadata=DPO).erasure
+    assert (done.status, list(done.pending_services), sorted(done.confirmed_services)) == (K.ERASURE_STATUS_COMPLETED, [], ["lead", "opportunity"])
+    [completed] = api.events(events_pb2.ErasureCompleted)
+    assert completed.erasure_id == erasure.erasure_id
+    assert rpc_error(erase, stub, account_id).code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_legal_hold_blocks_erasure_until_lifted(stub: AccountServiceStub, account_id: str) -> None:
+    def hold(on: bool) -> None:
+        request = R.SetLegalHoldRequest(request_id=new_id(), account_id=account_id, legal_hold=on, reason="court order 12/2026")
+        stub.SetLegalHold(request, metadata=DPO)
+
+    hold(True)
+    error = rpc_error(erase, stub, account_id)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "legal hold: court order 12/2026" in (error.details() or "")
+    hold(False)
+    assert erase(stub, account_id).status == K.ERASURE_STATUS_IN_PROGRESS
+
+
+def test_open_products_block_erasure(stub: AccountServiceStub, account_id: str) -> None:
+    row = R.HoldingRecord(
+        account_id=account_id,
+        core_ref="CASA-1",
+        product_type=common_pb2.PRODUCT_TYPE_CASA,
+        status=K.HOLDING_STATUS_OPEN,
+        balance=common_pb2.Money(amount_minor=5),
+    )
+    stub.ImportHoldings(R.ImportHoldingsRequest(request_id=new_id(), rows=[row]), metadata=CORE_BANKING)
+    error = rpc_error(erase, stub, account_id)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "open product" in (error.details() or "")
+
+
+def test_only_the_privacy_officer(stub: AccountServiceStub, account_id: str) -> None:
+    assert rpc_error(erase, stub, account_id, RM).code() == grpc.StatusCode.PERMISSION_DENIED
+    export = R.ExportPersonalDataRequest(account_id=account_id)
+    assert rpc_error(stub.ExportPersonalData, export, metadata=RM).code() == grpc.StatusCode.PERMISSION_DENIED
