@@ -12,8 +12,7 @@ from enum import StrEnum
 from crm_account.domain.kyc import Kyc
 from crm_account.domain.model import Account, LifecycleStage, Profile
 from crm_common.errors import FailedPrecondition
-
-ERASED_NAME = "(erased)"
+from crm_common.events.erasure import ERASED_NAME
 
 
 class ErasureStatus(StrEnum):

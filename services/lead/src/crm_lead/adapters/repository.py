@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from crm_common.contact import fold
 from crm_common.errors import Aborted, NotFound
+from crm_common.events.erasure import ERASED_NAME
 from crm_common.pagination import Page, newest_first
 from crm_lead.adapters.orm import contact_attempts, conversions, imports, lead_behaviours, lead_opportunities, leads, metadata, teams
 from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, LeadFilter, ScoreReason, Source, Status
@@ -305,6 +306,21 @@ class LeadRepository:
         if row is None:
             raise NotFound("import", import_id)
         return list(row.results)
+
+    def anonymise_person(self, account_id: str, lead_ids: list[str]) -> int:
+        """Blanks every personal field of the leads of an erased person (those converted into
+        `account_id`, and `lead_ids`); returns how many leads were touched. Ids, statuses,
+        dates and campaign attribution stay, so reports still count them."""
+        person = or_(leads.c.account_id == account_id, leads.c.lead_id.in_(lead_ids)) if lead_ids else leads.c.account_id == account_id
+        touched = list(self.conn.scalars(select(leads.c.lead_id).where(person)))
+        if not touched:
+            return 0
+        blank = {"full_name": ERASED_NAME, "name_folded": "", "phone_e164": "", "email": "", "national_id": "", "province_code": ""}
+        blank |= {"cookie_id": "", "landing_page_url": "", "referrer_url": "", "note": "", "status_note": ""}
+        self.conn.execute(update(leads).where(leads.c.lead_id.in_(touched)).values(blank))
+        self.conn.execute(update(contact_attempts).where(contact_attempts.c.lead_id.in_(touched)).values(note=""))
+        self.conn.execute(update(lead_behaviours).where(lead_behaviours.c.lead_id.in_(touched)).values(detail=""))
+        return len(touched)
 
     def record_opportunity(self, lead_id: str, opportunity_id: str, status: str, amount_minor: int | None, currency: str, now: datetime) -> None:
         updated = self.conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crm.account.v1.events_pb2 import ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_lead.adapters.proto_mapping import enum_name
@@ -32,3 +33,9 @@ class LeadWorker:
             opportunity.amount.currency_code if opportunity.HasField("amount") else "",
         )
         return "ok" if first else "duplicate"
+
+    @event_handler("account", ErasureRequested)
+    def on_erasure_requested(self, delivery: Delivery) -> str:
+        """A person was erased: blank their leads' personal fields and confirm."""
+        event: ErasureRequested = delivery.event
+        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))

@@ -15,6 +15,7 @@ from crm_common.auth import current_principal
 from crm_common.auth.roles import LEAD_READ_ALL
 from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
 from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request, run_idempotent
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
@@ -503,6 +504,17 @@ class LeadHandlers:
         return done
 
     # -- events from other services
+    def erase_person(self, consumer: str, event_id: str, erasure_id: str, account_id: str, lead_ids: list[str]) -> str:
+        """Anonymises the leads of a person the account service erased, and confirms it in the
+        same transaction (ErasureConfirmed through the outbox). "duplicate" for a redelivery."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            touched = uow.leads.anonymise_person(account_id, lead_ids)
+            uow.publish(erasure_confirmed("lead", erasure_id, account_id, touched))
+            uow.commit()
+        return f"{touched} lead(s) anonymised"
+
     def on_opportunity_created(
         self, consumer: str, event_id: str, opportunity_id: str, lead_id: str, status: str, amount_minor: int | None, currency: str
     ) -> bool:

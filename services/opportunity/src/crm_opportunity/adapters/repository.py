@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
@@ -53,6 +53,9 @@ def _to_opportunity(row: Any) -> Opportunity:
 class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def count_for_account(self, account_id: str) -> int:
+        return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(opportunities.c.account_id == account_id)) or 0)
 
     def add(self, opportunity: Opportunity) -> None:
         """Raises IntegrityError when its lead already has an open opportunity."""

@@ -1,15 +1,24 @@
 """The event worker (nameko, eventlet): the opportunity service's reactions to other services' events.
 
-None yet: lead conversion calls this service synchronously. The worker runs anyway, so
-deployments, health checks and `crm-opportunity dlq` are in place when the first handler
-(won/lost from the LOS, account merges) arrives.
+Lead conversion calls this service synchronously; the worker handles the account service's
+erasures (won/lost from the LOS and account merges come with issue 5).
 """
 
 from __future__ import annotations
 
-from crm_common.events.consumer import EventContext
+from crm.account.v1.events_pb2 import ErasureRequested
+from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
+from crm_opportunity.bootstrap import build_handlers
+from crm_opportunity.config import OpportunitySettings
 
 
 class OpportunityWorker:
     name = "opportunity"
     context = EventContext()
+    handlers = ServiceHandlers(OpportunitySettings, lambda _settings, engine: build_handlers(engine))
+
+    @event_handler("account", ErasureRequested)
+    def on_erasure_requested(self, delivery: Delivery) -> str:
+        """A person was erased: confirm (opportunities hold no personal data of their own)."""
+        event: ErasureRequested = delivery.event
+        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import AlreadyExists, FieldViolation, InvalidArgument
+from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
@@ -106,3 +107,16 @@ class OpportunityHandlers:
         where = OpportunityFilter(account_id=query.account_id, owner_id=query.owner_id.strip(), source_lead_id=query.source_lead_id.strip())
         with self.uow() as uow:
             return uow.opportunities.list(where, page)
+
+    def erase_person(self, consumer: str, event_id: str, erasure_id: str, account_id: str) -> str:
+        """Confirms an erasure the account service announced. Opportunities hold no personal
+        data of their own (the account id links them; amounts, stages and owners are the bank's),
+        so nothing is blanked; the confirmation says how many were checked. "duplicate" for a
+        redelivered event."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            linked = uow.opportunities.count_for_account(account_id)
+            uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, 0))
+            uow.commit()
+        return f"{linked} opportunity(ies) hold no personal data"
