@@ -9,15 +9,20 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from nameko.testing.services import worker_factory
 from sqlalchemy import update
 
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm_account.adapters.orm import accounts
+from crm_account.entrypoints.worker import AccountWorker
 from crm_account.service_layer.handlers import AccountHandlers
+from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
+from crm_common.errors import InvalidArgument
+from crm_common.events.envelope import new_event
 from crm_common.grpc.status import field_violations
-from crm_common.testing import LiveService, bearer
+from crm_common.testing import LiveService, bearer, delivery
 
 RM = bearer("rm-1", ["rm"])
 ONBOARDING = bearer("ekyc", ["service"])  # the onboarding system's service identity
@@ -112,3 +117,28 @@ def test_the_sweep_expires_verifications_whose_review_is_due(
     assert (account.kyc.status, account.kyc.risk_rating, account.kyc.reason) == (K.KYC_STATUS_EXPIRED, K.RISK_RATING_MEDIUM, "periodic review due")
     assert handlers.expire_kyc_reviews() == 0
     assert api.events(events_pb2.KycStatusChanged)[-1].previous_status == K.KYC_STATUS_VERIFIED
+
+
+def reported(account_id: str, status: int, **fields: Any) -> Any:
+    event = new_event(events_pb2.KycOutcomeReported, "onboarding", "case-9", datetime.now(UTC), account_id=account_id, status=status, **fields)
+    return delivery(event, "account.on_kyc_outcome_reported")
+
+
+def test_the_onboarding_system_may_report_by_event_once(
+    api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+) -> None:
+    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+    message = reported(account_id, K.KYC_STATUS_VERIFIED, risk_rating=K.RISK_RATING_MEDIUM, source_system="ekyc", reference="EKYC-77")
+    with use_principal(Principal("service:onboarding", ("service",))):
+        assert worker.on_kyc_outcome_reported(message) == "VERIFIED"
+        assert worker.on_kyc_outcome_reported(message) == "duplicate"
+    kyc = stub.GetAccount(account_service_pb2.GetAccountRequest(account_id=account_id), metadata=RM).account.kyc
+    assert (kyc.status, kyc.risk_rating, kyc.reference) == (K.KYC_STATUS_VERIFIED, K.RISK_RATING_MEDIUM, "EKYC-77")
+    assert len(api.events(events_pb2.KycStatusChanged)) == 1
+
+
+def test_a_bad_reported_outcome_raises_so_it_is_dead_lettered(api: LiveService, handlers: AccountHandlers, account_id: str) -> None:
+    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+    with use_principal(Principal("service:onboarding", ("service",))), pytest.raises(InvalidArgument):
+        worker.on_kyc_outcome_reported(reported(account_id, K.KYC_STATUS_REJECTED))  # no reason
+    assert api.count("inbox") == 0

@@ -118,6 +118,7 @@ def test_each_consumed_event_has_its_own_queue() -> None:
     assert sorted(consumer_queues(AccountWorker)) == [
         "evt-lead-ErasureConfirmed--account.on_lead_erasure_confirmed",
         "evt-lead-LeadConverted--account.on_lead_converted",
+        "evt-onboarding-KycOutcomeReported--account.on_kyc_outcome_reported",
         "evt-opportunity-ErasureConfirmed--account.on_opportunity_erasure_confirmed",
         "evt-opportunity-OpportunityWon--account.on_opportunity_won",
     ]

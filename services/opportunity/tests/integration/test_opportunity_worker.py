@@ -8,11 +8,14 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
 from crm.account.v1 import events_pb2 as account_events
+from crm.common.v1 import common_pb2
 from crm.common.v1.common_pb2 import ErasureConfirmed
+from crm.opportunity.v1 import opportunity_service_pb2
+from crm.opportunity.v1.opportunity_service_pb2_grpc import OpportunityServiceStub
 from crm_common.db import new_id
 from crm_common.events.dead_letters import consumer_queues
 from crm_common.events.envelope import new_event
-from crm_common.testing import LiveService, delivery
+from crm_common.testing import LiveService, bearer, delivery
 from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
@@ -21,7 +24,10 @@ CONSUMER = "opportunity.on_erasure_requested"
 
 def test_the_worker_consumes_erasures_on_its_own_queue() -> None:
     assert OpportunityWorker.name == "opportunity"
-    assert consumer_queues(OpportunityWorker) == ["evt-account-ErasureRequested--opportunity.on_erasure_requested"]
+    assert sorted(consumer_queues(OpportunityWorker)) == [
+        "evt-account-AccountsMerged--opportunity.on_accounts_merged",
+        "evt-account-ErasureRequested--opportunity.on_erasure_requested",
+    ]
 
 
 def test_an_erasure_is_confirmed_once(api: LiveService) -> None:
@@ -38,3 +44,24 @@ def test_an_erasure_is_confirmed_once(api: LiveService) -> None:
         "opportunity",
         "opportunity",
     )
+
+
+def test_a_merge_relinks_the_merged_accounts_opportunities_once(api: LiveService) -> None:
+    stub = OpportunityServiceStub(api.channel)
+    merged_id, survivor_id, bystander = new_id(), new_id(), new_id()
+    for account_id, lead_id in ((merged_id, "lead-1"), (merged_id, "lead-2"), (bystander, "lead-3")):
+        request = opportunity_service_pb2.CreateOpportunityRequest(
+            request_id=new_id(), account_id=account_id, product=common_pb2.PRODUCT_TYPE_CREDIT_CARD, source_lead_id=lead_id
+        )
+        stub.CreateOpportunity(request, metadata=bearer("rm-1", ["rm"]))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    event = new_event(account_events.AccountsMerged, "account", "merge-1", datetime.now(UTC), survivor_id=survivor_id, merged_id=merged_id)
+    consumer = "opportunity.on_accounts_merged"
+    assert worker.on_accounts_merged(delivery(event, consumer)) == "2 opportunity(ies) relinked"
+    assert worker.on_accounts_merged(delivery(event, consumer)) == "duplicate"
+
+    def of(account_id: str) -> int:
+        listing = opportunity_service_pb2.ListOpportunitiesRequest(account_id=account_id)
+        return len(stub.ListOpportunities(listing, metadata=bearer("rm-1", ["rm"])).opportunities)
+
+    assert (of(merged_id), of(survivor_id), of(bystander)) == (0, 2, 1)

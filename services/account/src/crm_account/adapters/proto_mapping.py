@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from crm.account.v1 import account_pb2, account_service_pb2
+from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.common.v1 import common_pb2
 from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentDraft
@@ -212,7 +212,8 @@ def kyc_to_proto(kyc: Kyc) -> account_pb2.Kyc:
     )
 
 
-def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest) -> KycOutcomeDraft:
+def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest | events_pb2.KycOutcomeReported) -> KycOutcomeDraft:
+    """From the RPC or the onboarding system's event: the two carry the same fields."""
     return KycOutcomeDraft(
         status=enum_name(account_pb2.KycStatus, "KYC_STATUS_", request.status),
         reason=request.reason,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from crm.account.v1.events_pb2 import KycOutcomeReported
 from crm.common.v1 import common_pb2
 from crm.common.v1.common_pb2 import ErasureConfirmed
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
+from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
 from crm_account.bootstrap import build_handlers
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import ProductType
@@ -101,3 +103,17 @@ class AccountWorker:
     def on_opportunity_erasure_confirmed(self, delivery: Delivery) -> str:
         """The opportunity service anonymised its copies of an erased person."""
         return self._erasure_confirmed(delivery)
+
+    @event_handler("onboarding", KycOutcomeReported)
+    def on_kyc_outcome_reported(self, delivery: Delivery) -> str:
+        """The onboarding system (eKYC/LOS) reports a KYC outcome on its own exchange."""
+        event: KycOutcomeReported = delivery.event
+        return self.handlers.record_reported_kyc_outcome(
+            commands.ReportedKycOutcome(
+                consumer=delivery.consumer,
+                event_id=delivery.event_id,
+                account_id=event.account_id,
+                outcome=kyc_outcome_from_proto(event),
+                correlation_id=event.metadata.correlation_id,
+            )
+        )

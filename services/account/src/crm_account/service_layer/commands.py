@@ -197,3 +197,14 @@ class ConfirmErasure:
     event_id: str
     erasure_id: str
     service: str
+
+
+@dataclass(frozen=True)
+class ReportedKycOutcome:
+    """An outcome the onboarding system published (KycOutcomeReported event `event_id`)."""
+
+    consumer: str
+    event_id: str
+    account_id: str
+    outcome: KycOutcomeDraft
+    correlation_id: str = ""

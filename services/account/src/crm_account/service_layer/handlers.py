@@ -470,6 +470,20 @@ class AccountHandlers:
 
         return run_idempotent(self.uow, "RecordKycOutcome", cmd.key, first, lambda uow, ref: uow.accounts.get(ref))
 
+    def record_reported_kyc_outcome(self, cmd: commands.ReportedKycOutcome) -> str:
+        """The same outcome by event, once per event. A bad or impossible outcome raises: the
+        message is retried, then parked in the dead-letter queue for a person to look at."""
+        outcome, violations = clean_outcome(cmd.outcome, self.clock())
+        _raise_if(_account_id(cmd.account_id) + violations)
+        assert outcome is not None
+        with self.uow() as uow:
+            if not uow.claim_event(cmd.consumer, cmd.event_id):
+                return "duplicate"
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            self._change_kyc(uow, account, next_kyc(account.kyc, outcome), current_principal().subject, cmd.correlation_id)
+            uow.commit()
+        return str(outcome.status)
+
     def _change_kyc(self, uow: AccountUnitOfWork, account: Account, kyc: Any, actor: str, correlation_id: str, note: str = "") -> None:
         previous, read_version = account.kyc.status, account.version
         account.set_kyc(kyc, actor, self.clock())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
@@ -53,6 +53,11 @@ def _to_opportunity(row: Any) -> Opportunity:
 class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def relink_account(self, merged_id: str, survivor_id: str) -> int:
+        """Moves every opportunity of a merged-away account to the survivor; returns how many."""
+        result = self.conn.execute(update(opportunities).where(opportunities.c.account_id == merged_id).values(account_id=survivor_id))
+        return int(result.rowcount or 0)
 
     def count_for_account(self, account_id: str) -> int:
         return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(opportunities.c.account_id == account_id)) or 0)

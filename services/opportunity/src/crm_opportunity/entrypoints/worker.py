@@ -1,12 +1,12 @@
 """The event worker (nameko, eventlet): the opportunity service's reactions to other services' events.
 
 Lead conversion calls this service synchronously; the worker handles the account service's
-erasures (won/lost from the LOS and account merges come with issue 5).
+merges and erasures (won/lost from the LOS come with issue 5).
 """
 
 from __future__ import annotations
 
-from crm.account.v1.events_pb2 import ErasureRequested
+from crm.account.v1.events_pb2 import AccountsMerged, ErasureRequested
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.config import OpportunitySettings
@@ -22,3 +22,9 @@ class OpportunityWorker:
         """A person was erased: confirm (opportunities hold no personal data of their own)."""
         event: ErasureRequested = delivery.event
         return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
+
+    @event_handler("account", AccountsMerged)
+    def on_accounts_merged(self, delivery: Delivery) -> str:
+        """Two accounts became one: relink the merged account's opportunities to the survivor."""
+        event: AccountsMerged = delivery.event
+        return self.handlers.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)

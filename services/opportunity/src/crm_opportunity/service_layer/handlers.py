@@ -120,3 +120,13 @@ class OpportunityHandlers:
             uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, 0))
             uow.commit()
         return f"{linked} opportunity(ies) hold no personal data"
+
+    def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str) -> str:
+        """AccountsMerged: the merged account's opportunities now belong to the survivor.
+        "duplicate" for a redelivered event."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            moved = uow.opportunities.relink_account(merged_id, survivor_id)
+            uow.commit()
+        return f"{moved} opportunity(ies) relinked"

@@ -8,6 +8,7 @@ from crm.account.v1 import account_pb2 as _account_pb2
 from crm.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -284,3 +285,49 @@ class ErasureCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ErasureCompleted: _TypeAlias = ErasureCompleted  # noqa: Y015
+
+@_typing.final
+class KycOutcomeReported(_message.Message):
+    """Published BY the bank's onboarding system (eKYC/LOS) to the "onboarding.events" exchange
+    (routing key KycOutcomeReported): the same outcome RecordKycOutcome takes, by event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RISK_RATING_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SOURCE_SYSTEM_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    status: _account_pb2.KycStatus.ValueType
+    reason: _builtins.str
+    risk_rating: _account_pb2.RiskRating.ValueType
+    reference: _builtins.str
+    source_system: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        account_id: _builtins.str = ...,
+        status: _account_pb2.KycStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        risk_rating: _account_pb2.RiskRating.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        reference: _builtins.str = ...,
+        source_system: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "expire_time", b"expire_time", "metadata", b"metadata", "reason", b"reason", "reference", b"reference", "risk_rating", b"risk_rating", "source_system", b"source_system", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KycOutcomeReported: _TypeAlias = KycOutcomeReported  # noqa: Y015
