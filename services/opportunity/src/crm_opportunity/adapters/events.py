@@ -15,3 +15,18 @@ class ProtoOpportunityEvents:
         return new_event(
             events_pb2.OpportunityCreated, PRODUCER, correlation_id, opportunity.created_at, opportunity=opportunity_to_proto(opportunity)
         )
+
+    def won(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.OpportunityWon:
+        message = opportunity_to_proto(opportunity)
+        return new_event(
+            events_pb2.OpportunityWon,
+            PRODUCER,
+            correlation_id,
+            opportunity.updated_at,
+            opportunity=message,
+            won_amount=message.amount,
+            close_time=message.close_time,
+        )
+
+    def lost(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.OpportunityLost:
+        return new_event(events_pb2.OpportunityLost, PRODUCER, correlation_id, opportunity.updated_at, opportunity=opportunity_to_proto(opportunity))

@@ -28,6 +28,9 @@ opportunities = Table(
     Column("created_by", String(200), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("lost_reason", String(30), nullable=False),
+    Column("competitor", String(200), nullable=False),
     # Every list is newest first, optionally filtered by one of these.
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),

@@ -52,4 +52,7 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
             update_time=timestamp(opportunity.updated_at),
             updated_by=opportunity.updated_by,
         ),
+        close_time=timestamp(opportunity.closed_at),
+        lost_reason=opportunity.lost_reason,
+        competitor=opportunity.competitor,
     )

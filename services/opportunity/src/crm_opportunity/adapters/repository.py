@@ -41,6 +41,9 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
         "created_by": opportunity.created_by,
         "updated_at": opportunity.updated_at,
         "updated_by": opportunity.updated_by,
+        "closed_at": opportunity.closed_at,
+        "lost_reason": opportunity.lost_reason,
+        "competitor": opportunity.competitor,
     }
 
 
@@ -66,8 +69,13 @@ class OpportunityRepository:
         """Raises IntegrityError when its lead already has an open opportunity."""
         self.conn.execute(opportunities.insert().values(_to_row(opportunity)))
 
-    def get(self, opportunity_id: str) -> Opportunity:
-        row = self.conn.execute(select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)).first()
+    def save(self, opportunity: Opportunity) -> None:
+        row = _to_row(opportunity)
+        self.conn.execute(update(opportunities).where(opportunities.c.opportunity_id == row.pop("opportunity_id")).values(row))
+
+    def get(self, opportunity_id: str, for_update: bool = False) -> Opportunity:
+        query = select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("opportunity", opportunity_id)
         return _to_opportunity(row)

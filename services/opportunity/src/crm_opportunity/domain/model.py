@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from crm_common.errors import FailedPrecondition
+
 DEFAULT_CURRENCY = "VND"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -26,6 +28,19 @@ class Status(StrEnum):
     OPEN = "OPEN"
     WON = "WON"
     LOST = "LOST"
+
+
+class LostReason(StrEnum):
+    PRICE = "PRICE"
+    COMPETITOR = "COMPETITOR"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    CUSTOMER_WITHDREW = "CUSTOMER_WITHDREW"
+    NO_RESPONSE = "NO_RESPONSE"
+    OTHER = "OTHER"
+
+
+# The stages a closed opportunity sits in, with their certainty.
+WON_STAGE, LOST_STAGE = "closed_won", "closed_lost"
 
 
 def is_valid_id(value: str) -> bool:
@@ -67,3 +82,22 @@ class Opportunity:
     created_by: str
     updated_at: datetime
     updated_by: str
+    closed_at: datetime | None = None
+    lost_reason: str = ""
+    competitor: str = ""
+
+    def _close(self, status: Status, stage: str, probability: int, actor: str, now: datetime) -> None:
+        if self.status is not Status.OPEN:
+            raise FailedPrecondition(f"opportunity {self.opportunity_id} is already {self.status}")
+        self.status, self.stage, self.probability_percent = status, stage, probability
+        self.closed_at, self.updated_at, self.updated_by = now, now, actor
+
+    def win(self, final_amount: Money | None, actor: str, now: datetime) -> None:
+        """Won, at the final amount (the opportunity's own when none is given)."""
+        self._close(Status.WON, WON_STAGE, 100, actor, now)
+        if final_amount is not None:
+            self.amount = final_amount
+
+    def lose(self, reason: LostReason, competitor: str, actor: str, now: datetime) -> None:
+        self._close(Status.LOST, LOST_STAGE, 0, actor, now)
+        self.lost_reason, self.competitor = str(reason), competitor

@@ -7,7 +7,7 @@ from datetime import datetime
 import grpc
 
 from crm.common.v1 import common_pb2
-from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.auth.roles import OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.requests import idempotency_key, optional_time
@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, str | None] = {
     "CreateOpportunity": OPPORTUNITY_WRITE,
     "GetOpportunity": OPPORTUNITY_READ,
     "ListOpportunities": OPPORTUNITY_READ,
+    "WinOpportunity": OPPORTUNITY_WRITE,
+    "LoseOpportunity": OPPORTUNITY_WRITE,
 }
 
 
@@ -74,3 +76,24 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
             opportunities=[opportunity_to_proto(o) for o in found],
             page=common_pb2.PageResponse(next_page_token=next_token(after)),
         )
+
+    def WinOpportunity(
+        self, request: opportunity_service_pb2.WinOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.WinOpportunityResponse:
+        final = (request.final_amount.amount_minor, request.final_amount.currency_code or "VND") if request.HasField("final_amount") else None
+        won = self.handlers.win_opportunity(
+            commands.WinOpportunity(key=idempotency_key(request), opportunity_id=request.opportunity_id, final_amount=final)
+        )
+        return opportunity_service_pb2.WinOpportunityResponse(opportunity=opportunity_to_proto(won))
+
+    def LoseOpportunity(
+        self, request: opportunity_service_pb2.LoseOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.LoseOpportunityResponse:
+        known = request.reason in opportunity_pb2.LostReason.values() and request.reason != 0
+        reason = opportunity_pb2.LostReason.Name(request.reason).removeprefix("LOST_REASON_") if known else ("?" if request.reason else "")
+        lost = self.handlers.lose_opportunity(
+            commands.LoseOpportunity(
+                key=idempotency_key(request), opportunity_id=request.opportunity_id, reason=reason, competitor=request.competitor
+            )
+        )
+        return opportunity_service_pb2.LoseOpportunityResponse(opportunity=opportunity_to_proto(lost))

@@ -19,3 +19,20 @@ class ListOpportunities:
     account_id: str = ""
     owner_id: str = ""
     source_lead_id: str = ""
+
+
+@dataclass(frozen=True)
+class WinOpportunity:
+    key: Idempotent
+    opportunity_id: str
+    # (amount_minor, currency); None: the opportunity's own amount.
+    final_amount: tuple[int, str] | None
+
+
+@dataclass(frozen=True)
+class LoseOpportunity:
+    key: Idempotent
+    opportunity_id: str
+    # A LostReason name ('' unset, '?' unknown).
+    reason: str
+    competitor: str

@@ -15,20 +15,31 @@ from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
-from crm_opportunity.domain.drafting import NewOpportunity, clean_opportunity
-from crm_opportunity.domain.model import Opportunity, Status, is_valid_id
+from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
+from crm_opportunity.domain.model import LostReason, Opportunity, Status, is_valid_id
 from crm_opportunity.domain.pipeline import pipeline_for
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
 # The role the suite's services act under (crm_common.auth.roles).
 SERVICE_ROLE = "service"
+MAX_COMPETITOR = 200
+
+
+def _opportunity_id(value: str) -> list[FieldViolation]:
+    if not value:
+        return [FieldViolation("opportunity_id", "required")]
+    if not is_valid_id(value):
+        return [FieldViolation("opportunity_id", "not a valid opportunity id")]
+    return []
 
 
 class OpportunityEvents(Protocol):
     """Builds the service's domain events (protobuf messages) from domain objects."""
 
     def created(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+    def won(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+    def lost(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
 
 
 class OpportunityHandlers:
@@ -92,6 +103,47 @@ class OpportunityHandlers:
             updated_at=now,
             updated_by=actor,
         )
+
+    def win_opportunity(self, cmd: commands.WinOpportunity) -> Opportunity:
+        """Won at the final amount; OpportunityWon lets the account service open the holding."""
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        final = clean_money(cmd.final_amount[0], cmd.final_amount[1], violations, "final_amount") if cmd.final_amount else None
+        if final is not None and final.amount_minor <= 0:
+            violations.append(FieldViolation("final_amount.amount_minor", "must be positive"))
+        if violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity.win(final, current_principal().subject, self.clock())
+            uow.opportunities.save(opportunity)
+            uow.publish(self.events.won(opportunity, cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "WinOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def lose_opportunity(self, cmd: commands.LoseOpportunity) -> Opportunity:
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        reason = LostReason.__members__.get(cmd.reason)
+        if reason is None:
+            violations.append(FieldViolation("reason", "required" if not cmd.reason else "unknown value"))
+        competitor = cmd.competitor.strip()
+        if len(competitor) > MAX_COMPETITOR:
+            violations.append(FieldViolation("competitor", f"at most {MAX_COMPETITOR} characters"))
+        if reason is LostReason.COMPETITOR and not competitor:
+            violations.append(FieldViolation("competitor", "required when the reason is COMPETITOR"))
+        if violations:
+            raise InvalidArgument(violations)
+        assert reason is not None
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity.lose(reason, competitor, current_principal().subject, self.clock())
+            uow.opportunities.save(opportunity)
+            uow.publish(self.events.lost(opportunity, cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "LoseOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
 
     def get_opportunity(self, opportunity_id: str) -> Opportunity:
         if not opportunity_id:

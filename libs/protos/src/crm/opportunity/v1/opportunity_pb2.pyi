@@ -38,6 +38,32 @@ OPPORTUNITY_STATUS_WON: OpportunityStatus.ValueType  # 2
 OPPORTUNITY_STATUS_LOST: OpportunityStatus.ValueType  # 3
 Global___OpportunityStatus: _TypeAlias = OpportunityStatus  # noqa: Y015
 
+class _LostReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LostReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LostReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOST_REASON_UNSPECIFIED: _LostReason.ValueType  # 0
+    LOST_REASON_PRICE: _LostReason.ValueType  # 1
+    LOST_REASON_COMPETITOR: _LostReason.ValueType  # 2
+    LOST_REASON_NOT_ELIGIBLE: _LostReason.ValueType  # 3
+    LOST_REASON_CUSTOMER_WITHDREW: _LostReason.ValueType  # 4
+    LOST_REASON_NO_RESPONSE: _LostReason.ValueType  # 5
+    LOST_REASON_OTHER: _LostReason.ValueType  # 6
+
+class LostReason(_LostReason, metaclass=_LostReasonEnumTypeWrapper):
+    """Why an opportunity was lost (the bank's list; OTHER needs a competitor or is plain other)."""
+
+LOST_REASON_UNSPECIFIED: LostReason.ValueType  # 0
+LOST_REASON_PRICE: LostReason.ValueType  # 1
+LOST_REASON_COMPETITOR: LostReason.ValueType  # 2
+LOST_REASON_NOT_ELIGIBLE: LostReason.ValueType  # 3
+LOST_REASON_CUSTOMER_WITHDREW: LostReason.ValueType  # 4
+LOST_REASON_NO_RESPONSE: LostReason.ValueType  # 5
+LOST_REASON_OTHER: LostReason.ValueType  # 6
+Global___LostReason: _TypeAlias = LostReason  # noqa: Y015
+
 @_typing.final
 class Opportunity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -55,6 +81,9 @@ class Opportunity(_message.Message):
     STAGE_FIELD_NUMBER: _builtins.int
     PROBABILITY_PERCENT_FIELD_NUMBER: _builtins.int
     AUDIT_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    LOST_REASON_FIELD_NUMBER: _builtins.int
+    COMPETITOR_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -65,12 +94,19 @@ class Opportunity(_message.Message):
     status: Global___OpportunityStatus.ValueType
     stage: _builtins.str
     probability_percent: _builtins.int
+    lost_reason: _builtins.str
+    """LOST only: one of LostReason's names, and the competitor where known."""
+    competitor: _builtins.str
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
     def expected_close_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def audit(self) -> _common_pb2.AuditStamps: ...
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp:
+        """Set when won or lost."""
+
     def __init__(
         self,
         *,
@@ -87,10 +123,13 @@ class Opportunity(_message.Message):
         stage: _builtins.str = ...,
         probability_percent: _builtins.int = ...,
         audit: _common_pb2.AuditStamps | None = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+        lost_reason: _builtins.str = ...,
+        competitor: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "expected_close_time", b"expected_close_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "audit", b"audit", "campaign_id", b"campaign_id", "expected_close_time", b"expected_close_time", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "audit", b"audit", "campaign_id", b"campaign_id", "close_time", b"close_time", "competitor", b"competitor", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

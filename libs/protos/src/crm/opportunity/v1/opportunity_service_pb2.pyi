@@ -22,6 +22,102 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class WinOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    FINAL_AMOUNT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    @_builtins.property
+    def final_amount(self) -> _common_pb2.Money:
+        """Defaults to the opportunity's amount."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        final_amount: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["final_amount", b"final_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["final_amount", b"final_amount", "opportunity_id", b"opportunity_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WinOpportunityRequest: _TypeAlias = WinOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class WinOpportunityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WinOpportunityResponse: _TypeAlias = WinOpportunityResponse  # noqa: Y015
+
+@_typing.final
+class LoseOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    COMPETITOR_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    reason: _opportunity_pb2.LostReason.ValueType
+    competitor: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        reason: _opportunity_pb2.LostReason.ValueType = ...,
+        competitor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["competitor", b"competitor", "opportunity_id", b"opportunity_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoseOpportunityRequest: _TypeAlias = LoseOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class LoseOpportunityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoseOpportunityResponse: _TypeAlias = LoseOpportunityResponse  # noqa: Y015
+
+@_typing.final
 class CreateOpportunityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -50,6 +50,16 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesResponse.FromString,
                 _registered_method=True)
+        self.WinOpportunity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/WinOpportunity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityResponse.FromString,
+                _registered_method=True)
+        self.LoseOpportunity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/LoseOpportunity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -74,6 +84,21 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WinOpportunity(self, request, context):
+        """Closes an open opportunity as won, with the final amount; the account service opens the
+        holding from OpportunityWon.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoseOpportunity(self, request, context):
+        """Closes an open opportunity as lost, with a reason and the competitor where known.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +116,16 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.ListOpportunities,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesResponse.SerializeToString,
+            ),
+            'WinOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.WinOpportunity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityResponse.SerializeToString,
+            ),
+            'LoseOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoseOpportunity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +210,60 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/ListOpportunities',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListOpportunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WinOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/WinOpportunity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.WinOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoseOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/LoseOpportunity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,106 @@
+"""Closing opportunities as won or lost through the real gRPC API over SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+
+from crm.common.v1 import common_pb2
+from crm.opportunity.v1 import events_pb2, opportunity_pb2, opportunity_service_pb2
+from crm.opportunity.v1.opportunity_service_pb2_grpc import OpportunityServiceStub
+from crm_common.db import new_id
+from crm_common.grpc.status import field_violations
+from crm_common.testing import LiveService, bearer
+
+RM = bearer("rm-1", ["rm"])
+S = opportunity_service_pb2
+OPP = opportunity_pb2
+
+
+def open_one(stub: OpportunityServiceStub, amount: int = 80_000_000) -> OPP.Opportunity:
+    request = S.CreateOpportunityRequest(
+        request_id=new_id(), account_id=new_id(), product=common_pb2.PRODUCT_TYPE_CREDIT_CARD, amount=common_pb2.Money(amount_minor=amount)
+    )
+    reply: S.CreateOpportunityResponse = stub.CreateOpportunity(request, metadata=RM)
+    return reply.opportunity
+
+
+def win(stub: OpportunityServiceStub, opportunity_id: str, request_id: str | None = None, **fields: Any) -> OPP.Opportunity:
+    reply: S.WinOpportunityResponse = stub.WinOpportunity(
+        S.WinOpportunityRequest(request_id=request_id or new_id(), opportunity_id=opportunity_id, **fields), metadata=RM
+    )
+    return reply.opportunity
+
+
+def lose(stub: OpportunityServiceStub, opportunity_id: str, reason: int, competitor: str = "") -> OPP.Opportunity:
+    request = S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=opportunity_id, reason=reason, competitor=competitor)  # type: ignore[arg-type]
+    reply: S.LoseOpportunityResponse = stub.LoseOpportunity(request, metadata=RM)
+    return reply.opportunity
+
+
+def rpc_error(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_won_at_the_final_amount_is_announced_once(api: LiveService, stub: OpportunityServiceStub) -> None:
+    opportunity = open_one(stub)
+    won = win(stub, opportunity.opportunity_id, "win-1", final_amount=common_pb2.Money(amount_minor=60_000_000))
+    assert (won.status, won.stage, won.probability_percent, won.amount.amount_minor) == (OPP.OPPORTUNITY_STATUS_WON, "closed_won", 100, 60_000_000)
+    assert won.close_time.seconds > 0
+    again = win(stub, opportunity.opportunity_id, "win-1", final_amount=common_pb2.Money(amount_minor=60_000_000))
+    assert again == won  # an idempotent repeat
+    [event] = api.events(events_pb2.OpportunityWon)
+    assert (event.opportunity.opportunity_id, event.won_amount.amount_minor, event.close_time) == (
+        opportunity.opportunity_id,
+        60_000_000,
+        won.close_time,
+    )
+
+
+def test_won_without_a_final_amount_keeps_the_opportunitys(stub: OpportunityServiceStub, api: LiveService) -> None:
+    assert win(stub, open_one(stub, 45_000_000).opportunity_id).amount.amount_minor == 45_000_000
+
+
+def test_lost_to_a_competitor(api: LiveService, stub: OpportunityServiceStub) -> None:
+    lost = lose(stub, open_one(stub).opportunity_id, OPP.LOST_REASON_COMPETITOR, "Ngân hàng B")
+    assert (lost.status, lost.stage, lost.probability_percent, lost.lost_reason, lost.competitor) == (
+        OPP.OPPORTUNITY_STATUS_LOST,
+        "closed_lost",
+        0,
+        "COMPETITOR",
+        "Ngân hàng B",
+    )
+    assert len(api.events(events_pb2.OpportunityLost)) == 1
+
+
+def test_a_closed_opportunity_cannot_close_again(api: LiveService, stub: OpportunityServiceStub) -> None:
+    opportunity = open_one(stub)
+    win(stub, opportunity.opportunity_id)
+    for call in (lambda: win(stub, opportunity.opportunity_id), lambda: lose(stub, opportunity.opportunity_id, OPP.LOST_REASON_PRICE)):
+        error = rpc_error(call)
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "already WON" in (error.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("call", "fields"),
+    [
+        (lambda stub, oid: lose(stub, oid, 0), ["reason"]),
+        (lambda stub, oid: lose(stub, oid, 42), ["reason"]),
+        (lambda stub, oid: lose(stub, oid, OPP.LOST_REASON_COMPETITOR), ["competitor"]),
+        (lambda stub, oid: win(stub, oid, final_amount=common_pb2.Money(amount_minor=0)), ["final_amount.amount_minor"]),
+        (lambda stub, oid: win(stub, "not-an-id"), ["opportunity_id"]),
+    ],
+)
+def test_bad_input_is_invalid(api: LiveService, stub: OpportunityServiceStub, call: Callable[..., Any], fields: list[str]) -> None:
+    error = rpc_error(call, stub, open_one(stub).opportunity_id)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(error)] == fields
+
+
+def test_unknown_opportunity_is_not_found(api: LiveService, stub: OpportunityServiceStub) -> None:
+    assert rpc_error(win, stub, new_id()).code() == grpc.StatusCode.NOT_FOUND
