@@ -9,13 +9,22 @@ Both run in batches of one transaction each and can be re-run after an interrupt
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, insert, select, update
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from crm_account.adapters.orm import account_contact_points, account_match_keys, accounts
 from crm_account.adapters.repository import NATIONAL_ID
 from crm_common.pii import BlindIndex, FieldCipher
 
 BATCH = 500
+
+
+def _update_point(conn: Connection, point: Any, **values: str) -> None:
+    c = account_contact_points.c
+    conn.execute(
+        update(account_contact_points).where(c.account_id == point.account_id, c.kind == point.kind, c.position == point.position).values(values)
+    )
 
 
 def reencrypt(engine: Engine, cipher: FieldCipher) -> int:
@@ -40,16 +49,7 @@ def reencrypt(engine: Engine, cipher: FieldCipher) -> int:
             points = conn.execute(select(account_contact_points).where(account_contact_points.c.account_id.in_([r.account_id for r in rows]))).all()
             for point in points:
                 if cipher.needs_rotation(point.value_enc):
-                    token = cipher.reencrypt(point.value_enc, f"{point.kind}:{point.account_id}")
-                    conn.execute(
-                        update(account_contact_points)
-                        .where(
-                            account_contact_points.c.account_id == point.account_id,
-                            account_contact_points.c.kind == point.kind,
-                            account_contact_points.c.position == point.position,
-                        )
-                        .values(value_enc=token)
-                    )
+                    _update_point(conn, point, value_enc=cipher.reencrypt(point.value_enc, f"{point.kind}:{point.account_id}"))
                     rewritten += 1
             after = rows[-1].account_id
 
@@ -83,15 +83,7 @@ def reindex(engine: Engine, cipher: FieldCipher, index: BlindIndex) -> int:
                 ).all()
                 for point in points:
                     bidx = index(point.kind, cipher.decrypt(point.value_enc, f"{point.kind}:{point.account_id}"))
-                    conn.execute(
-                        update(account_contact_points)
-                        .where(
-                            account_contact_points.c.account_id == point.account_id,
-                            account_contact_points.c.kind == point.kind,
-                            account_contact_points.c.position == point.position,
-                        )
-                        .values(value_bidx=bidx)
-                    )
+                    _update_point(conn, point, value_bidx=bidx)
                     if point.position == 0:
                         keys.append(bidx)
                 for key in keys:
