@@ -15,6 +15,7 @@ from crm_common.lifecycle import Background, DatabaseHealth
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
+from crm_opportunity.domain.pipeline import load_pipelines
 from crm_opportunity.service_layer.handlers import OpportunityHandlers
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
 
 
-def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None) -> OpportunityHandlers:
-    return OpportunityHandlers(uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup), events=ProtoOpportunityEvents())
+def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "") -> OpportunityHandlers:
+    return OpportunityHandlers(
+        uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup), events=ProtoOpportunityEvents(), pipelines=load_pipelines(pipelines_file)
+    )
 
 
 def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list[Background]]:
@@ -37,7 +40,7 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
-        OpportunityServicer(build_handlers(engine, wakeup)),
+        OpportunityServicer(build_handlers(engine, wakeup, settings.opportunity_pipelines_file)),
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )

@@ -10,3 +10,6 @@ class OpportunitySettings(ServiceSettings):
     grpc_port: int = 50053
     metrics_port: int = 9473
     worker_metrics_port: int = 9483
+    # The bank's pipelines (JSON, the shape of crm_opportunity/data/pipelines.json); empty:
+    # the seeded defaults. Checked at start.
+    opportunity_pipelines_file: str = ""

@@ -30,3 +30,13 @@ class ProtoOpportunityEvents:
 
     def lost(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.OpportunityLost:
         return new_event(events_pb2.OpportunityLost, PRODUCER, correlation_id, opportunity.updated_at, opportunity=opportunity_to_proto(opportunity))
+
+    def stage_changed(self, opportunity: Opportunity, previous_stage: str, correlation_id: str) -> events_pb2.OpportunityStageChanged:
+        return new_event(
+            events_pb2.OpportunityStageChanged,
+            PRODUCER,
+            correlation_id,
+            opportunity.updated_at,
+            opportunity=opportunity_to_proto(opportunity),
+            previous_stage=previous_stage,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, and_
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, and_
 
 from crm_common.db import UtcDateTime, new_metadata
 
@@ -31,6 +31,10 @@ opportunities = Table(
     Column("closed_at", UtcDateTime, nullable=True),
     Column("lost_reason", String(30), nullable=False),
     Column("competitor", String(200), nullable=False),
+    Column("pipeline_version", Integer, nullable=False),
+    # JSON list of the checklist items done.
+    Column("checklist", Text, nullable=False),
+    Column("stage_entered_at", UtcDateTime, nullable=True),
     # Every list is newest first, optionally filtered by one of these.
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),
@@ -46,4 +50,15 @@ Index(
     unique=True,
     postgresql_where=_open_from_lead,
     sqlite_where=_open_from_lead,
+)
+
+# Every stage an opportunity was in, when it entered and left it (time in stage, conversion rates).
+stage_history = Table(
+    "stage_history",
+    metadata,
+    Column("opportunity_id", String(36), ForeignKey("opportunities.opportunity_id", ondelete="CASCADE"), primary_key=True),
+    Column("entered_at", UtcDateTime, primary_key=True),
+    Column("stage", String(50), primary_key=True),
+    Column("left_at", UtcDateTime, nullable=True),
+    Column("moved_by", String(200), nullable=False),
 )

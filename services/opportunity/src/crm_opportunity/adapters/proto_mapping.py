@@ -8,7 +8,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
-from crm_opportunity.domain.model import Opportunity, Product
+from crm_opportunity.domain.model import Opportunity, Product, StageVisit
+from crm_opportunity.domain.pipeline import Pipeline
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -55,4 +56,36 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         close_time=timestamp(opportunity.closed_at),
         lost_reason=opportunity.lost_reason,
         competitor=opportunity.competitor,
+        pipeline_version=opportunity.pipeline_version,
+        checklist=list(opportunity.checklist),
+        stage_enter_time=timestamp(opportunity.stage_entered_at),
+    )
+
+
+def pipeline_to_proto(pipeline: Pipeline) -> opportunity_pb2.Pipeline:
+    return opportunity_pb2.Pipeline(
+        product=product_to_proto(pipeline.product),
+        version=pipeline.version,
+        allow_skip=pipeline.allow_skip,
+        stages=[
+            opportunity_pb2.PipelineStage(
+                name=s.name,
+                probability_percent=s.probability_percent,
+                forecast_category=opportunity_pb2.ForecastCategory.Value(f"FORECAST_CATEGORY_{s.forecast}"),
+                norm_days=s.norm_days,
+                required_fields=list(s.required_fields),
+                checklist=list(s.checklist),
+            )
+            for s in pipeline.stages
+        ],
+    )
+
+
+def visit_to_proto(visit: StageVisit, now: datetime) -> opportunity_pb2.StageVisit:
+    return opportunity_pb2.StageVisit(
+        stage=visit.stage,
+        enter_time=timestamp(visit.entered_at),
+        leave_time=timestamp(visit.left_at),
+        moved_by=visit.moved_by,
+        seconds_in_stage=int(((visit.left_at or now) - visit.entered_at).total_seconds()),
     )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
-from crm_opportunity.adapters.orm import opportunities
-from crm_opportunity.domain.model import Money, Opportunity, Product, Status
+from crm_opportunity.adapters.orm import opportunities, stage_history
+from crm_opportunity.domain.model import Money, Opportunity, Product, StageVisit, Status
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,17 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
         "closed_at": opportunity.closed_at,
         "lost_reason": opportunity.lost_reason,
         "competitor": opportunity.competitor,
+        "pipeline_version": opportunity.pipeline_version,
+        "checklist": json.dumps(list(opportunity.checklist)),
+        "stage_entered_at": opportunity.stage_entered_at,
     }
 
 
 def _to_opportunity(row: Any) -> Opportunity:
     data = dict(row._mapping)
     amount = Money(data.pop("amount_minor"), data.pop("currency"))
-    return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"])})
+    checklist = tuple(json.loads(data.pop("checklist")))
+    return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"]), "checklist": checklist})
 
 
 class OpportunityRepository:
@@ -68,6 +73,21 @@ class OpportunityRepository:
     def add(self, opportunity: Opportunity) -> None:
         """Raises IntegrityError when its lead already has an open opportunity."""
         self.conn.execute(opportunities.insert().values(_to_row(opportunity)))
+
+    def enter_stage(self, opportunity: Opportunity, actor: str) -> None:
+        """Closes the stage the opportunity was in and opens the one it is in now."""
+        h = stage_history.c
+        still_open = (h.opportunity_id == opportunity.opportunity_id, h.left_at.is_(None))
+        self.conn.execute(update(stage_history).where(*still_open).values(left_at=opportunity.stage_entered_at))
+        self.conn.execute(
+            insert(stage_history).values(
+                opportunity_id=opportunity.opportunity_id, stage=opportunity.stage, entered_at=opportunity.stage_entered_at, moved_by=actor
+            )
+        )
+
+    def stage_history(self, opportunity_id: str) -> list[StageVisit]:
+        query = select(stage_history).where(stage_history.c.opportunity_id == opportunity_id).order_by(stage_history.c.entered_at)
+        return [StageVisit(r.stage, r.entered_at, r.left_at, r.moved_by) for r in self.conn.execute(query)]
 
     def save(self, opportunity: Opportunity) -> None:
         row = _to_row(opportunity)

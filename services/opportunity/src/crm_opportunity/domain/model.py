@@ -85,12 +85,31 @@ class Opportunity:
     closed_at: datetime | None = None
     lost_reason: str = ""
     competitor: str = ""
+    # The pipeline version it was opened under, the checklist items done, and since when it
+    # has been in its stage.
+    pipeline_version: int = 1
+    checklist: tuple[str, ...] = ()
+    stage_entered_at: datetime | None = None
+
+    def present_fields(self) -> set[str]:
+        """Which of the fields a stage may require are set."""
+        present = {"amount"} if self.amount.amount_minor > 0 else set()
+        return present | ({"expected_close_at"} if self.expected_close_at else set()) | ({"owner_id"} if self.owner_id else set())
+
+    def tick(self, items: tuple[str, ...]) -> None:
+        self.checklist = tuple(sorted(set(self.checklist) | set(items)))
+
+    def move_to(self, stage: str, probability_percent: int, actor: str, now: datetime) -> None:
+        if self.status is not Status.OPEN:
+            raise FailedPrecondition(f"opportunity {self.opportunity_id} is {self.status}: it no longer moves")
+        self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
+        self.updated_at, self.updated_by = now, actor
 
     def _close(self, status: Status, stage: str, probability: int, actor: str, now: datetime) -> None:
         if self.status is not Status.OPEN:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is already {self.status}")
         self.status, self.stage, self.probability_percent = status, stage, probability
-        self.closed_at, self.updated_at, self.updated_by = now, now, actor
+        self.closed_at, self.updated_at, self.updated_by, self.stage_entered_at = now, now, actor, now
 
     def win(self, final_amount: Money | None, actor: str, now: datetime) -> None:
         """Won, at the final amount (the opportunity's own when none is given)."""
@@ -101,3 +120,13 @@ class Opportunity:
     def lose(self, reason: LostReason, competitor: str, actor: str, now: datetime) -> None:
         self._close(Status.LOST, LOST_STAGE, 0, actor, now)
         self.lost_reason, self.competitor = str(reason), competitor
+
+
+@dataclass(frozen=True)
+class StageVisit:
+    """One stay of an opportunity in a stage (left_at None: it is still there)."""
+
+    stage: str
+    entered_at: datetime
+    left_at: datetime | None
+    moved_by: str

@@ -1,14 +1,38 @@
-"""Sales pipelines: the ordered stages an opportunity of a product moves through.
+"""Sales pipelines: the ordered stages an opportunity of a product moves through, as data.
 
-Only the entry stage is seeded for now, the same for every product; the 5-7 stage pipelines
-per product come with stage moves.
+The defaults of a Vietnamese retail bank ship in `data/pipelines.json`; a bank replaces them
+with its own file (OPPORTUNITY_PIPELINES_FILE). Each pipeline has a version: an opportunity
+keeps the version it was opened under. Each stage says how likely a win is from there, which
+forecast category it counts in, how many days an opportunity normally stays, and what must be
+true to leave it forward (required fields, checklist items): "income documents collected"
+before "submitted to LOS".
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
+from crm_common.errors import FailedPrecondition
 from crm_opportunity.domain.model import Product
+
+# Opportunity fields a stage may require before it is left.
+REQUIRABLE_FIELDS = ("amount", "expected_close_at", "owner_id")
+
+
+class ForecastCategory(StrEnum):
+    PIPELINE = "PIPELINE"
+    BEST_CASE = "BEST_CASE"
+    COMMIT = "COMMIT"
+    CLOSED = "CLOSED"
+
+
+class PipelineError(ValueError):
+    """A pipelines file that cannot be used, naming what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -16,21 +40,118 @@ class Stage:
     name: str
     # Chance of winning once here, for the weighted pipeline and forecast.
     probability_percent: int
+    forecast: ForecastCategory = ForecastCategory.PIPELINE
+    # How long an opportunity normally stays (next-best-action rules flag idle ones).
+    norm_days: int = 7
+    # What must be true to leave the stage forward.
+    required_fields: tuple[str, ...] = ()
+    checklist: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Pipeline:
     product: Product
+    version: int
     stages: tuple[Stage, ...]
+    # Whether a move may jump over stages (their exit criteria still apply).
+    allow_skip: bool = False
 
     @property
     def first(self) -> Stage:
         return self.stages[0]
 
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
 
-DEFAULT_STAGES = (Stage("qualification", 10),)
+    def position(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.stages) if s.name == name)
 
-PIPELINES = {product: Pipeline(product, DEFAULT_STAGES) for product in Product}
+
+def unmet_exit_criteria(stage: Stage, present_fields: set[str], done: set[str]) -> list[str]:
+    """What keeps an opportunity from leaving `stage` forward, in the pipeline's own words."""
+    missing = [f"field {name} is not set" for name in stage.required_fields if name not in present_fields]
+    return missing + [f"checklist item {item} is not done" for item in stage.checklist if item not in done]
+
+
+def check_move(pipeline: Pipeline, current: str, target: str, present_fields: set[str], done: set[str]) -> None:
+    """FailedPrecondition, saying precisely why, for a move the pipeline does not allow.
+
+    Backward moves are always allowed (a loan file sent back for documents). A forward move
+    needs the exit criteria of every stage it leaves behind, and moves one stage at a time
+    unless the pipeline allows skipping.
+    """
+    if pipeline.stage(target) is None:
+        names = ", ".join(s.name for s in pipeline.stages)
+        raise FailedPrecondition(f"{pipeline.product} pipeline v{pipeline.version} has no stage {target!r} (stages: {names})")
+    here, there = pipeline.position(current), pipeline.position(target)
+    if there == here:
+        raise FailedPrecondition(f"the opportunity is already at {target}")
+    if there < here:
+        return
+    if there > here + 1 and not pipeline.allow_skip:
+        skipped = ", ".join(s.name for s in pipeline.stages[here + 1 : there])
+        raise FailedPrecondition(f"cannot skip from {current} to {target}: the {pipeline.product} pipeline goes through {skipped} first")
+    for left in pipeline.stages[here:there]:
+        unmet = unmet_exit_criteria(left, present_fields, done)
+        if unmet:
+            raise FailedPrecondition(f"cannot leave {left.name} for {target}: " + "; ".join(unmet))
+
+
+def _stage(raw: dict[str, Any], where: str) -> Stage:
+    try:
+        stage = Stage(
+            name=str(raw["name"]),
+            probability_percent=int(raw["probability"]),
+            forecast=ForecastCategory(raw.get("forecast", "PIPELINE")),
+            norm_days=int(raw.get("norm_days", 7)),
+            required_fields=tuple(raw.get("required_fields", ())),
+            checklist=tuple(raw.get("checklist", ())),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PipelineError(f"{where}: {exc}") from None
+    if not 0 <= stage.probability_percent <= 100:
+        raise PipelineError(f"{where}: probability must be 0-100")
+    unknown = set(stage.required_fields) - set(REQUIRABLE_FIELDS)
+    if unknown:
+        raise PipelineError(f"{where}: unknown required fields {sorted(unknown)} (known: {', '.join(REQUIRABLE_FIELDS)})")
+    return stage
+
+
+def parse_pipelines(text: str) -> dict[Product, Pipeline]:
+    """Every product's pipeline from the JSON text; PipelineError naming what is wrong."""
+    try:
+        raw = json.loads(text)["pipelines"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(f"not a pipelines document: {exc}") from None
+    pipelines: dict[Product, Pipeline] = {}
+    for i, entry in enumerate(raw):
+        where = f"pipelines[{i}]"
+        try:
+            product = Product(entry["product"])
+        except (KeyError, ValueError):
+            raise PipelineError(f"{where}: unknown product {entry.get('product')!r}") from None
+        stages = tuple(_stage(s, f"{where}.stages[{j}]") for j, s in enumerate(entry.get("stages", ())))
+        if not 5 <= len(stages) <= 7:
+            raise PipelineError(f"{where}: a pipeline has 5 to 7 stages, not {len(stages)}")
+        if len({s.name for s in stages}) != len(stages):
+            raise PipelineError(f"{where}: stage names repeat")
+        if product in pipelines:
+            raise PipelineError(f"{where}: a second pipeline for {product}")
+        pipelines[product] = Pipeline(product, int(entry.get("version", 1)), stages, bool(entry.get("allow_skip", False)))
+    missing = set(Product) - set(pipelines)
+    if missing:
+        raise PipelineError(f"no pipeline for {', '.join(sorted(missing))}")
+    return pipelines
+
+
+def load_pipelines(path: str = "") -> dict[Product, Pipeline]:
+    """The bank's pipelines file, or the seeded defaults."""
+    if path:
+        return parse_pipelines(Path(path).read_text(encoding="utf-8"))
+    return parse_pipelines(resources.files("crm_opportunity").joinpath("data/pipelines.json").read_text(encoding="utf-8"))
+
+
+PIPELINES = load_pipelines()
 
 
 def pipeline_for(product: Product) -> Pipeline:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
@@ -12,7 +12,7 @@ from crm_common.auth.roles import OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
-from crm_opportunity.adapters.proto_mapping import opportunity_to_proto, product_name
+from crm_opportunity.adapters.proto_mapping import opportunity_to_proto, pipeline_to_proto, product_name, visit_to_proto
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.handlers import OpportunityHandlers
@@ -23,6 +23,9 @@ PERMISSIONS: dict[str, str | None] = {
     "ListOpportunities": OPPORTUNITY_READ,
     "WinOpportunity": OPPORTUNITY_WRITE,
     "LoseOpportunity": OPPORTUNITY_WRITE,
+    "MoveStage": OPPORTUNITY_WRITE,
+    "GetPipeline": OPPORTUNITY_READ,
+    "ListStageHistory": OPPORTUNITY_READ,
 }
 
 
@@ -97,3 +100,24 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
             )
         )
         return opportunity_service_pb2.LoseOpportunityResponse(opportunity=opportunity_to_proto(lost))
+
+    def MoveStage(
+        self, request: opportunity_service_pb2.MoveStageRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.MoveStageResponse:
+        command = commands.MoveStage(
+            key=idempotency_key(request), opportunity_id=request.opportunity_id, stage=request.stage, completed_items=tuple(request.completed_items)
+        )
+        return opportunity_service_pb2.MoveStageResponse(opportunity=opportunity_to_proto(self.handlers.move_stage(command)))
+
+    def GetPipeline(
+        self, request: opportunity_service_pb2.GetPipelineRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetPipelineResponse:
+        pipeline = self.handlers.get_pipeline(product_name(request.product))
+        return opportunity_service_pb2.GetPipelineResponse(pipeline=pipeline_to_proto(pipeline))
+
+    def ListStageHistory(
+        self, request: opportunity_service_pb2.ListStageHistoryRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.ListStageHistoryResponse:
+        now = datetime.now(UTC)
+        visits = self.handlers.stage_history(request.opportunity_id)
+        return opportunity_service_pb2.ListStageHistoryResponse(visits=[visit_to_proto(v, now) for v in visits])

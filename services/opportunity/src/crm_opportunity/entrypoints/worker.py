@@ -15,7 +15,9 @@ from crm_opportunity.config import OpportunitySettings
 class OpportunityWorker:
     name = "opportunity"
     context = EventContext()
-    handlers = ServiceHandlers(OpportunitySettings, lambda _settings, engine: build_handlers(engine))
+    handlers = ServiceHandlers(
+        OpportunitySettings, lambda settings, engine: build_handlers(engine, pipelines_file=settings.opportunity_pipelines_file)
+    )
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:

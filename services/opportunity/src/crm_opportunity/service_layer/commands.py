@@ -36,3 +36,11 @@ class LoseOpportunity:
     # A LostReason name ('' unset, '?' unknown).
     reason: str
     competitor: str
+
+
+@dataclass(frozen=True)
+class MoveStage:
+    key: Idempotent
+    opportunity_id: str
+    stage: str
+    completed_items: tuple[str, ...] = ()

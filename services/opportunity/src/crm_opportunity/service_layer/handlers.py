@@ -10,14 +10,14 @@ from typing import Any, Protocol
 
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import AlreadyExists, FieldViolation, InvalidArgument
+from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
 from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
-from crm_opportunity.domain.model import LostReason, Opportunity, Status, is_valid_id
-from crm_opportunity.domain.pipeline import pipeline_for
+from crm_opportunity.domain.model import LostReason, Opportunity, Product, StageVisit, Status, is_valid_id
+from crm_opportunity.domain.pipeline import PIPELINES, Pipeline, check_move
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
@@ -40,13 +40,21 @@ class OpportunityEvents(Protocol):
     def created(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def won(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def lost(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+    def stage_changed(self, opportunity: Opportunity, previous_stage: str, correlation_id: str) -> Any: ...
 
 
 class OpportunityHandlers:
-    def __init__(self, uow: Callable[[], OpportunityUnitOfWork], events: OpportunityEvents, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        uow: Callable[[], OpportunityUnitOfWork],
+        events: OpportunityEvents,
+        clock: Callable[[], datetime] = utcnow,
+        pipelines: dict[Product, Pipeline] | None = None,
+    ) -> None:
         self.uow = uow
         self.events = events
         self.clock = clock
+        self.pipelines = pipelines or PIPELINES
 
     def create_opportunity(self, cmd: commands.CreateOpportunity) -> Opportunity:
         """Opens an opportunity at its pipeline's first stage.
@@ -71,6 +79,7 @@ class OpportunityHandlers:
                     )
             opportunity = self._open(new)
             uow.opportunities.add(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.created_by)
             uow.publish(self.events.created(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -82,7 +91,8 @@ class OpportunityHandlers:
     def _open(self, new: NewOpportunity) -> Opportunity:
         now, principal = self.clock(), current_principal()
         actor = principal.subject
-        stage = pipeline_for(new.product).first
+        pipeline = self.pipelines[new.product]
+        stage = pipeline.first
         return Opportunity(
             opportunity_id=new_id(),
             account_id=new.account_id,
@@ -102,6 +112,8 @@ class OpportunityHandlers:
             created_by=actor,
             updated_at=now,
             updated_by=actor,
+            pipeline_version=pipeline.version,
+            stage_entered_at=now,
         )
 
     def win_opportunity(self, cmd: commands.WinOpportunity) -> Opportunity:
@@ -117,6 +129,7 @@ class OpportunityHandlers:
             opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
             opportunity.win(final, current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
             uow.publish(self.events.won(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -140,10 +153,58 @@ class OpportunityHandlers:
             opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
             opportunity.lose(reason, competitor, current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
             uow.publish(self.events.lost(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
         return run_idempotent(self.uow, "LoseOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def move_stage(self, cmd: commands.MoveStage) -> Opportunity:
+        """Moves an open opportunity within its pipeline, recording the stay in the stage left."""
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        if not cmd.stage.strip():
+            violations.append(FieldViolation("stage", "required"))
+        for i, item in enumerate(cmd.completed_items):
+            if not item.strip() or len(item) > 100:
+                violations.append(FieldViolation(f"completed_items[{i}]", "1 to 100 characters"))
+        if violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            if opportunity.status is not Status.OPEN:
+                raise FailedPrecondition(f"opportunity {opportunity.opportunity_id} is {opportunity.status}: it no longer moves")
+            pipeline = self.pipelines[opportunity.product]
+            unknown = set(cmd.completed_items) - {item for stage in pipeline.stages for item in stage.checklist}
+            if unknown:
+                raise InvalidArgument(FieldViolation("completed_items", f"not on the {pipeline.product} pipeline's checklists: {sorted(unknown)}"))
+            opportunity.tick(tuple(i.strip() for i in cmd.completed_items))
+            target = cmd.stage.strip()
+            check_move(pipeline, opportunity.stage, target, opportunity.present_fields(), set(opportunity.checklist))
+            previous = opportunity.stage
+            stage = pipeline.stage(target)
+            assert stage is not None
+            opportunity.move_to(stage.name, stage.probability_percent, current_principal().subject, self.clock())
+            uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            uow.publish(self.events.stage_changed(opportunity, previous, cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "MoveStage", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def get_pipeline(self, product: str) -> Pipeline:
+        known = Product.__members__.get(product)
+        if known is None:
+            raise InvalidArgument(FieldViolation("product", "required" if not product else "unknown value"))
+        return self.pipelines[known]
+
+    def stage_history(self, opportunity_id: str) -> list[StageVisit]:
+        violations = _opportunity_id(opportunity_id)
+        if violations:
+            raise InvalidArgument(violations)
+        with self.uow() as uow:
+            uow.opportunities.get(opportunity_id)  # NOT_FOUND rather than an empty history
+            return uow.opportunities.stage_history(opportunity_id)
 
     def get_opportunity(self, opportunity_id: str) -> Opportunity:
         if not opportunity_id:

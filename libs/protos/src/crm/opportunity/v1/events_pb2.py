@@ -27,7 +27,7 @@ from crm.opportunity.v1 import opportunity_pb2 as crm_dot_opportunity_dot_v1_dot
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/opportunity/v1/events.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x12OpportunityCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\xd0\x01\n\x0eOpportunityWon\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12(\n\nwon_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\x12.\n\nclose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0fOpportunityLost\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunityb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/opportunity/v1/events.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x12OpportunityCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\xd0\x01\n\x0eOpportunityWon\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12(\n\nwon_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\x12.\n\nclose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0fOpportunityLost\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x97\x01\n\x17OpportunityStageChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0eprevious_stage\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,4 +40,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPPORTUNITYWON']._serialized_end=487
   _globals['_OPPORTUNITYLOST']._serialized_start=489
   _globals['_OPPORTUNITYLOST']._serialized_end=608
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_start=611
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_end=762
 # @@protoc_insertion_point(module_scope)

@@ -104,3 +104,30 @@ class OpportunityLost(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpportunityLost: _TypeAlias = OpportunityLost  # noqa: Y015
+
+@_typing.final
+class OpportunityStageChanged(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STAGE_FIELD_NUMBER: _builtins.int
+    previous_stage: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        previous_stage: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "opportunity", b"opportunity", "previous_stage", b"previous_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityStageChanged: _TypeAlias = OpportunityStageChanged  # noqa: Y015

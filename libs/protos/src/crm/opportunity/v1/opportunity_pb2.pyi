@@ -3,10 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from crm.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -37,6 +39,27 @@ OPPORTUNITY_STATUS_OPEN: OpportunityStatus.ValueType  # 1
 OPPORTUNITY_STATUS_WON: OpportunityStatus.ValueType  # 2
 OPPORTUNITY_STATUS_LOST: OpportunityStatus.ValueType  # 3
 Global___OpportunityStatus: _TypeAlias = OpportunityStatus  # noqa: Y015
+
+class _ForecastCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ForecastCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ForecastCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FORECAST_CATEGORY_UNSPECIFIED: _ForecastCategory.ValueType  # 0
+    FORECAST_CATEGORY_PIPELINE: _ForecastCategory.ValueType  # 1
+    FORECAST_CATEGORY_BEST_CASE: _ForecastCategory.ValueType  # 2
+    FORECAST_CATEGORY_COMMIT: _ForecastCategory.ValueType  # 3
+    FORECAST_CATEGORY_CLOSED: _ForecastCategory.ValueType  # 4
+
+class ForecastCategory(_ForecastCategory, metaclass=_ForecastCategoryEnumTypeWrapper): ...
+
+FORECAST_CATEGORY_UNSPECIFIED: ForecastCategory.ValueType  # 0
+FORECAST_CATEGORY_PIPELINE: ForecastCategory.ValueType  # 1
+FORECAST_CATEGORY_BEST_CASE: ForecastCategory.ValueType  # 2
+FORECAST_CATEGORY_COMMIT: ForecastCategory.ValueType  # 3
+FORECAST_CATEGORY_CLOSED: ForecastCategory.ValueType  # 4
+Global___ForecastCategory: _TypeAlias = ForecastCategory  # noqa: Y015
 
 class _LostReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -84,6 +107,9 @@ class Opportunity(_message.Message):
     CLOSE_TIME_FIELD_NUMBER: _builtins.int
     LOST_REASON_FIELD_NUMBER: _builtins.int
     COMPETITOR_FIELD_NUMBER: _builtins.int
+    PIPELINE_VERSION_FIELD_NUMBER: _builtins.int
+    CHECKLIST_FIELD_NUMBER: _builtins.int
+    STAGE_ENTER_TIME_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -97,6 +123,8 @@ class Opportunity(_message.Message):
     lost_reason: _builtins.str
     """LOST only: one of LostReason's names, and the competitor where known."""
     competitor: _builtins.str
+    pipeline_version: _builtins.int
+    """The pipeline version it was opened under."""
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -107,6 +135,12 @@ class Opportunity(_message.Message):
     def close_time(self) -> _timestamp_pb2.Timestamp:
         """Set when won or lost."""
 
+    @_builtins.property
+    def checklist(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Checklist items done (exit criteria of the pipeline's stages)."""
+
+    @_builtins.property
+    def stage_enter_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -126,11 +160,120 @@ class Opportunity(_message.Message):
         close_time: _timestamp_pb2.Timestamp | None = ...,
         lost_reason: _builtins.str = ...,
         competitor: _builtins.str = ...,
+        pipeline_version: _builtins.int = ...,
+        checklist: _abc.Iterable[_builtins.str] | None = ...,
+        stage_enter_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time", "stage_enter_time", b"stage_enter_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "audit", b"audit", "campaign_id", b"campaign_id", "close_time", b"close_time", "competitor", b"competitor", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Opportunity: _TypeAlias = Opportunity  # noqa: Y015
+
+@_typing.final
+class PipelineStage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PROBABILITY_PERCENT_FIELD_NUMBER: _builtins.int
+    FORECAST_CATEGORY_FIELD_NUMBER: _builtins.int
+    NORM_DAYS_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELDS_FIELD_NUMBER: _builtins.int
+    CHECKLIST_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    probability_percent: _builtins.int
+    forecast_category: Global___ForecastCategory.ValueType
+    norm_days: _builtins.int
+    """How long an opportunity normally stays here."""
+    @_builtins.property
+    def required_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What must be true to leave the stage forward."""
+
+    @_builtins.property
+    def checklist(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        probability_percent: _builtins.int = ...,
+        forecast_category: Global___ForecastCategory.ValueType = ...,
+        norm_days: _builtins.int = ...,
+        required_fields: _abc.Iterable[_builtins.str] | None = ...,
+        checklist: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checklist", b"checklist", "forecast_category", b"forecast_category", "name", b"name", "norm_days", b"norm_days", "probability_percent", b"probability_percent", "required_fields", b"required_fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PipelineStage: _TypeAlias = PipelineStage  # noqa: Y015
+
+@_typing.final
+class Pipeline(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
+    ALLOW_SKIP_FIELD_NUMBER: _builtins.int
+    product: _common_pb2.ProductType.ValueType
+    version: _builtins.int
+    allow_skip: _builtins.bool
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PipelineStage]: ...
+    def __init__(
+        self,
+        *,
+        product: _common_pb2.ProductType.ValueType = ...,
+        version: _builtins.int = ...,
+        stages: _abc.Iterable[Global___PipelineStage] | None = ...,
+        allow_skip: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_skip", b"allow_skip", "product", b"product", "stages", b"stages", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
+
+@_typing.final
+class StageVisit(_message.Message):
+    """One stay in a stage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    ENTER_TIME_FIELD_NUMBER: _builtins.int
+    LEAVE_TIME_FIELD_NUMBER: _builtins.int
+    MOVED_BY_FIELD_NUMBER: _builtins.int
+    SECONDS_IN_STAGE_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    moved_by: _builtins.str
+    seconds_in_stage: _builtins.int
+    """Time in the stage so far (to leave_time, or to now)."""
+    @_builtins.property
+    def enter_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def leave_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset while the opportunity is still there."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        enter_time: _timestamp_pb2.Timestamp | None = ...,
+        leave_time: _timestamp_pb2.Timestamp | None = ...,
+        moved_by: _builtins.str = ...,
+        seconds_in_stage: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enter_time", b"enter_time", "leave_time", b"leave_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enter_time", b"enter_time", "leave_time", b"leave_time", "moved_by", b"moved_by", "seconds_in_stage", b"seconds_in_stage", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageVisit: _TypeAlias = StageVisit  # noqa: Y015

@@ -22,6 +22,135 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class MoveStageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    COMPLETED_ITEMS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    stage: _builtins.str
+    @_builtins.property
+    def completed_items(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Checklist items done, recorded before the move is checked."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        completed_items: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed_items", b"completed_items", "opportunity_id", b"opportunity_id", "request_id", b"request_id", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveStageRequest: _TypeAlias = MoveStageRequest  # noqa: Y015
+
+@_typing.final
+class MoveStageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveStageResponse: _TypeAlias = MoveStageResponse  # noqa: Y015
+
+@_typing.final
+class GetPipelineRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    product: _common_pb2.ProductType.ValueType
+    def __init__(
+        self,
+        *,
+        product: _common_pb2.ProductType.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPipelineRequest: _TypeAlias = GetPipelineRequest  # noqa: Y015
+
+@_typing.final
+class GetPipelineResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pipeline(self) -> _opportunity_pb2.Pipeline: ...
+    def __init__(
+        self,
+        *,
+        pipeline: _opportunity_pb2.Pipeline | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPipelineResponse: _TypeAlias = GetPipelineResponse  # noqa: Y015
+
+@_typing.final
+class ListStageHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStageHistoryRequest: _TypeAlias = ListStageHistoryRequest  # noqa: Y015
+
+@_typing.final
+class ListStageHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VISITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def visits(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.StageVisit]: ...
+    def __init__(
+        self,
+        *,
+        visits: _abc.Iterable[_opportunity_pb2.StageVisit] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["visits", b"visits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStageHistoryResponse: _TypeAlias = ListStageHistoryResponse  # noqa: Y015
+
+@_typing.final
 class WinOpportunityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

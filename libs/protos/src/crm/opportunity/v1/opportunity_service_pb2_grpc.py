@@ -60,6 +60,21 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.FromString,
                 _registered_method=True)
+        self.MoveStage = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/MoveStage',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageResponse.FromString,
+                _registered_method=True)
+        self.GetPipeline = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetPipeline',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineResponse.FromString,
+                _registered_method=True)
+        self.ListStageHistory = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/ListStageHistory',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -99,6 +114,27 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MoveStage(self, request, context):
+        """Moves an open opportunity to another stage of its pipeline. Forward moves need the exit
+        criteria of the stages left behind (FAILED_PRECONDITION says which are missing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPipeline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStageHistory(self, request, context):
+        """The stages an opportunity went through, with the time spent in each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +162,21 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.LoseOpportunity,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.SerializeToString,
+            ),
+            'MoveStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveStage,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageResponse.SerializeToString,
+            ),
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineResponse.SerializeToString,
+            ),
+            'ListStageHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStageHistory,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +315,87 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/LoseOpportunity',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.LoseOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/MoveStage',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.MoveStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetPipeline',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStageHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/ListStageHistory',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

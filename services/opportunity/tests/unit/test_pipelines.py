@@ -1,0 +1,64 @@
+"""Pipelines as data: the seeded defaults, what a pipelines file must hold, and the move rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crm_common.errors import FailedPrecondition
+from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.pipeline import PIPELINES, PipelineError, check_move, parse_pipelines
+
+
+def document(**changes: object) -> str:
+    raw = json.loads(
+        json.dumps(
+            {
+                "pipelines": [
+                    {"product": p.value, "version": 1, "stages": [{"name": f"s{i}", "probability": i * 10} for i in range(5)]} for p in Product
+                ]
+            }
+        )
+    )
+    raw["pipelines"][0].update(changes)
+    return json.dumps(raw)
+
+
+def test_every_product_has_a_seeded_pipeline_of_5_to_7_stages() -> None:
+    assert set(PIPELINES) == set(Product)
+    assert all(5 <= len(p.stages) <= 7 for p in PIPELINES.values())
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"stages": [{"name": "a", "probability": 1}]}, "5 to 7 stages"),
+        ({"product": "YACHT"}, "unknown product"),
+        ({"stages": [{"name": "a", "probability": 1}] * 5}, "stage names repeat"),
+        ({"stages": [{"name": f"s{i}", "probability": 120} for i in range(5)]}, "probability must be 0-100"),
+        ({"stages": [{"name": f"s{i}", "probability": 1, "required_fields": ["colour"]} for i in range(5)]}, "unknown required fields"),
+    ],
+)
+def test_a_bad_pipelines_file_names_what_is_wrong(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        parse_pipelines(document(**changes))
+
+
+def test_a_product_without_a_pipeline_is_refused() -> None:
+    raw = json.loads(document())
+    raw["pipelines"].pop()
+    with pytest.raises(PipelineError, match="no pipeline for"):
+        parse_pipelines(json.dumps(raw))
+
+
+def test_move_rules() -> None:
+    card = PIPELINES[Product.CREDIT_CARD]
+    check_move(card, "needs_analysis", "qualification", set(), set())  # backward: always
+    with pytest.raises(FailedPrecondition, match="field amount is not set"):
+        check_move(card, "needs_analysis", "documents_collected", set(), set())
+    with pytest.raises(FailedPrecondition, match="cannot skip"):
+        check_move(card, "qualification", "documents_collected", {"amount"}, set())
+    deposit = PIPELINES[Product.TERM_DEPOSIT]
+    with pytest.raises(FailedPrecondition, match="cannot leave proposal for funds_committed: checklist item rate_offer_sent"):
+        check_move(deposit, "qualification", "funds_committed", {"amount", "expected_close_at"}, set())
