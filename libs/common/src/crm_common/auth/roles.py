@@ -39,6 +39,8 @@ PRIVACY_MANAGE = "privacy.manage"
 PII_READ = "pii.read"
 OPPORTUNITY_READ = "opportunities.read"
 OPPORTUNITY_WRITE = "opportunities.write"
+# Recording the loan origination system's decisions (the LOS integration's service identity).
+LOS_DECISION = "opportunities.los_decision"
 
 _TELESALES = {LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY, ACCOUNT_READ, CONSENT_READ, CONSENT_WRITE}
 _RM = _TELESALES | {LEAD_CONVERT, ACCOUNT_WRITE, OPPORTUNITY_READ, OPPORTUNITY_WRITE, PII_READ}
@@ -50,7 +52,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rm": frozenset(_RM),
     "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL, ACCOUNT_TIER}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
-    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT}),
+    "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT, LOS_DECISION}),
     "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ}),
     "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, PII_READ, DUPLICATES_MANAGE}),
     "privacy_officer": frozenset({ACCOUNT_READ, PII_READ, PRIVACY_MANAGE}),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crm.opportunity.v1 import events_pb2
+from crm.opportunity.v1 import events_pb2, opportunity_pb2
 from crm_common.events.envelope import new_event
 from crm_opportunity.adapters.proto_mapping import opportunity_to_proto
-from crm_opportunity.domain.model import Opportunity
+from crm_opportunity.domain.model import Opportunity, Status
 
 PRODUCER = "opportunity"
 
@@ -39,4 +39,25 @@ class ProtoOpportunityEvents:
             opportunity.updated_at,
             opportunity=opportunity_to_proto(opportunity),
             previous_stage=previous_stage,
+        )
+
+    def reopened(self, opportunity: Opportunity, previous_status: Status, reason: str, correlation_id: str) -> events_pb2.OpportunityReopened:
+        return new_event(
+            events_pb2.OpportunityReopened,
+            PRODUCER,
+            correlation_id,
+            opportunity.updated_at,
+            opportunity=opportunity_to_proto(opportunity),
+            previous_status=opportunity_pb2.OpportunityStatus.Value(f"OPPORTUNITY_STATUS_{previous_status}"),
+            reason=reason,
+        )
+
+    def application_submitted(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.ApplicationSubmitted:
+        return new_event(
+            events_pb2.ApplicationSubmitted,
+            PRODUCER,
+            correlation_id,
+            opportunity.updated_at,
+            opportunity=opportunity_to_proto(opportunity),
+            application_id=opportunity.application_id,
         )

@@ -35,11 +35,14 @@ opportunities = Table(
     # JSON list of the checklist items done.
     Column("checklist", Text, nullable=False),
     Column("stage_entered_at", UtcDateTime, nullable=True),
+    Column("application_id", String(36), nullable=False),
+    Column("decision_note", String(500), nullable=False),
     # Every list is newest first, optionally filtered by one of these.
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),
     Index("ix_opportunities_owner_id_created_at", "owner_id", "created_at"),
     Index("ix_opportunities_source_lead_id", "source_lead_id"),
+    Index("ix_opportunities_application_id", "application_id"),
 )
 
 # At most one open opportunity per converted lead: the database settles concurrent conversions.

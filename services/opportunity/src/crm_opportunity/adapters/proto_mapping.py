@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -10,6 +11,7 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
 from crm_opportunity.domain.model import Opportunity, Product, StageVisit
 from crm_opportunity.domain.pipeline import Pipeline
+from crm_opportunity.service_layer.commands import LosDecision
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -59,6 +61,8 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         pipeline_version=opportunity.pipeline_version,
         checklist=list(opportunity.checklist),
         stage_enter_time=timestamp(opportunity.stage_entered_at),
+        application_id=opportunity.application_id,
+        decision_note=opportunity.decision_note,
     )
 
 
@@ -88,4 +92,17 @@ def visit_to_proto(visit: StageVisit, now: datetime) -> opportunity_pb2.StageVis
         leave_time=timestamp(visit.left_at),
         moved_by=visit.moved_by,
         seconds_in_stage=int(((visit.left_at or now) - visit.entered_at).total_seconds()),
+    )
+
+
+def los_decision_from_proto(message: Any) -> LosDecision:
+    """From RecordLosDecisionRequest or the LOS's LosDecisionReported: the same fields."""
+    known = message.decision in opportunity_pb2.LosDecision.values() and message.decision != 0
+    name = opportunity_pb2.LosDecision.Name(message.decision).removeprefix("LOS_DECISION_") if known else ("?" if message.decision else "")
+    amount = message.approved_amount
+    return LosDecision(
+        application_id=message.application_id,
+        decision=name,
+        approved_amount=(amount.amount_minor, amount.currency_code or "VND") if message.HasField("approved_amount") else None,
+        decline_reason=message.decline_reason,
     )

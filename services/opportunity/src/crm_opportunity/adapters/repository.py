@@ -48,6 +48,8 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
         "pipeline_version": opportunity.pipeline_version,
         "checklist": json.dumps(list(opportunity.checklist)),
         "stage_entered_at": opportunity.stage_entered_at,
+        "application_id": opportunity.application_id,
+        "decision_note": opportunity.decision_note,
     }
 
 
@@ -84,6 +86,13 @@ class OpportunityRepository:
                 opportunity_id=opportunity.opportunity_id, stage=opportunity.stage, entered_at=opportunity.stage_entered_at, moved_by=actor
             )
         )
+
+    def by_application(self, application_id: str, for_update: bool = False) -> Opportunity:
+        query = select(opportunities).where(opportunities.c.application_id == application_id, opportunities.c.application_id != "")
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        if row is None:
+            raise NotFound("application", application_id)
+        return _to_opportunity(row)
 
     def stage_history(self, opportunity_id: str) -> list[StageVisit]:
         query = select(stage_history).where(stage_history.c.opportunity_id == opportunity_id).order_by(stage_history.c.entered_at)

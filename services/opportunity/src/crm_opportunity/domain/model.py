@@ -41,6 +41,9 @@ class LostReason(StrEnum):
 
 # The stages a closed opportunity sits in, with their certainty.
 WON_STAGE, LOST_STAGE = "closed_won", "closed_lost"
+# Products that go through the loan origination system, and the stage that hands them over.
+CREDIT_PRODUCTS = frozenset({Product.CREDIT_CARD, Product.UNSECURED_LOAN, Product.MORTGAGE, Product.AUTO_LOAN})
+SUBMITTED_STAGE = "submitted_to_los"
 
 
 def is_valid_id(value: str) -> bool:
@@ -90,6 +93,8 @@ class Opportunity:
     pipeline_version: int = 1
     checklist: tuple[str, ...] = ()
     stage_entered_at: datetime | None = None
+    application_id: str = ""
+    decision_note: str = ""
 
     def present_fields(self) -> set[str]:
         """Which of the fields a stage may require are set."""
@@ -117,9 +122,19 @@ class Opportunity:
         if final_amount is not None:
             self.amount = final_amount
 
-    def lose(self, reason: LostReason, competitor: str, actor: str, now: datetime) -> None:
+    def lose(self, reason: LostReason, competitor: str, actor: str, now: datetime, note: str = "") -> None:
         self._close(Status.LOST, LOST_STAGE, 0, actor, now)
-        self.lost_reason, self.competitor = str(reason), competitor
+        self.lost_reason, self.competitor, self.decision_note = str(reason), competitor, note
+
+    def reopen(self, stage: str, probability_percent: int, reason: str, actor: str, now: datetime) -> Status:
+        """Open again at `stage`; returns the status it had (WON means a clawback)."""
+        if self.status is Status.OPEN:
+            raise FailedPrecondition(f"opportunity {self.opportunity_id} is open")
+        previous = self.status
+        self.status, self.closed_at, self.lost_reason, self.competitor, self.decision_note = Status.OPEN, None, "", "", reason
+        self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
+        self.updated_at, self.updated_by = now, actor
+        return previous
 
 
 @dataclass(frozen=True)

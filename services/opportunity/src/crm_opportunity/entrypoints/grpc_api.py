@@ -8,11 +8,11 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
-from crm_common.auth.roles import OPPORTUNITY_READ, OPPORTUNITY_WRITE
+from crm_common.auth.roles import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
-from crm_opportunity.adapters.proto_mapping import opportunity_to_proto, pipeline_to_proto, product_name, visit_to_proto
+from crm_opportunity.adapters.proto_mapping import los_decision_from_proto, opportunity_to_proto, pipeline_to_proto, product_name, visit_to_proto
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.handlers import OpportunityHandlers
@@ -26,6 +26,9 @@ PERMISSIONS: dict[str, str | None] = {
     "MoveStage": OPPORTUNITY_WRITE,
     "GetPipeline": OPPORTUNITY_READ,
     "ListStageHistory": OPPORTUNITY_READ,
+    "ReopenOpportunity": OPPORTUNITY_WRITE,
+    "SubmitApplication": OPPORTUNITY_WRITE,
+    "RecordLosDecision": LOS_DECISION,
 }
 
 
@@ -121,3 +124,21 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         now = datetime.now(UTC)
         visits = self.handlers.stage_history(request.opportunity_id)
         return opportunity_service_pb2.ListStageHistoryResponse(visits=[visit_to_proto(v, now) for v in visits])
+
+    def ReopenOpportunity(
+        self, request: opportunity_service_pb2.ReopenOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.ReopenOpportunityResponse:
+        command = commands.ReopenOpportunity(key=idempotency_key(request), opportunity_id=request.opportunity_id, reason=request.reason)
+        return opportunity_service_pb2.ReopenOpportunityResponse(opportunity=opportunity_to_proto(self.handlers.reopen_opportunity(command)))
+
+    def SubmitApplication(
+        self, request: opportunity_service_pb2.SubmitApplicationRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.SubmitApplicationResponse:
+        command = commands.SubmitApplication(key=idempotency_key(request), opportunity_id=request.opportunity_id)
+        return opportunity_service_pb2.SubmitApplicationResponse(opportunity=opportunity_to_proto(self.handlers.submit_application(command)))
+
+    def RecordLosDecision(
+        self, request: opportunity_service_pb2.RecordLosDecisionRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.RecordLosDecisionResponse:
+        command = commands.RecordLosDecision(key=idempotency_key(request), decision=los_decision_from_proto(request))
+        return opportunity_service_pb2.RecordLosDecisionResponse(opportunity=opportunity_to_proto(self.handlers.record_los_decision(command)))

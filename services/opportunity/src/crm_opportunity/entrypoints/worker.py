@@ -1,15 +1,18 @@
 """The event worker (nameko, eventlet): the opportunity service's reactions to other services' events.
 
 Lead conversion calls this service synchronously; the worker handles the account service's
-merges and erasures (won/lost from the LOS come with issue 5).
+merges and erasures, and the loan origination system's decisions.
 """
 
 from __future__ import annotations
 
 from crm.account.v1.events_pb2 import AccountsMerged, ErasureRequested
+from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
+from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
 from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.config import OpportunitySettings
+from crm_opportunity.service_layer import commands
 
 
 class OpportunityWorker:
@@ -30,3 +33,11 @@ class OpportunityWorker:
         """Two accounts became one: relink the merged account's opportunities to the survivor."""
         event: AccountsMerged = delivery.event
         return self.handlers.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
+
+    @event_handler("los", LosDecisionReported)
+    def on_los_decision_reported(self, delivery: Delivery) -> str:
+        """The loan origination system decided on an application: won or lost."""
+        event: LosDecisionReported = delivery.event
+        decision = los_decision_from_proto(event)
+        command = commands.ReportedLosDecision(delivery.consumer, delivery.event_id, decision, event.metadata.correlation_id)
+        return self.handlers.record_reported_los_decision(command)

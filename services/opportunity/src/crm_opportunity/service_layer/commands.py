@@ -44,3 +44,41 @@ class MoveStage:
     opportunity_id: str
     stage: str
     completed_items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReopenOpportunity:
+    key: Idempotent
+    opportunity_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubmitApplication:
+    key: Idempotent
+    opportunity_id: str
+
+
+@dataclass(frozen=True)
+class LosDecision:
+    application_id: str
+    # APPROVED or DECLINED ('' unset, '?' unknown).
+    decision: str
+    approved_amount: tuple[int, str] | None = None
+    decline_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecordLosDecision:
+    key: Idempotent
+    decision: LosDecision
+
+
+@dataclass(frozen=True)
+class ReportedLosDecision:
+    """The LOS's LosDecisionReported event `event_id`."""
+
+    consumer: str
+    event_id: str
+    decision: LosDecision
+    correlation_id: str = ""

@@ -16,7 +16,17 @@ from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
 from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
-from crm_opportunity.domain.model import LostReason, Opportunity, Product, StageVisit, Status, is_valid_id
+from crm_opportunity.domain.model import (
+    CREDIT_PRODUCTS,
+    SUBMITTED_STAGE,
+    LostReason,
+    Money,
+    Opportunity,
+    Product,
+    StageVisit,
+    Status,
+    is_valid_id,
+)
 from crm_opportunity.domain.pipeline import PIPELINES, Pipeline, check_move
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -24,6 +34,7 @@ from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 # The role the suite's services act under (crm_common.auth.roles).
 SERVICE_ROLE = "service"
 MAX_COMPETITOR = 200
+MAX_NOTE = 500
 
 
 def _opportunity_id(value: str) -> list[FieldViolation]:
@@ -41,6 +52,8 @@ class OpportunityEvents(Protocol):
     def won(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def lost(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def stage_changed(self, opportunity: Opportunity, previous_stage: str, correlation_id: str) -> Any: ...
+    def reopened(self, opportunity: Opportunity, previous_status: Status, reason: str, correlation_id: str) -> Any: ...
+    def application_submitted(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
 
 
 class OpportunityHandlers:
@@ -191,6 +204,116 @@ class OpportunityHandlers:
             return opportunity, opportunity.opportunity_id
 
         return run_idempotent(self.uow, "MoveStage", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def reopen_opportunity(self, cmd: commands.ReopenOpportunity) -> Opportunity:
+        """Open again at the stage it closed from; OpportunityReopened (a won one: clawback)."""
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        if not cmd.reason.strip():
+            violations.append(FieldViolation("reason", "required: it is kept with the opportunity"))
+        elif len(cmd.reason) > MAX_NOTE:
+            violations.append(FieldViolation("reason", f"at most {MAX_NOTE} characters"))
+        if violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            pipeline = self.pipelines[opportunity.product]
+            visited = [v.stage for v in uow.opportunities.stage_history(opportunity.opportunity_id) if pipeline.stage(v.stage)]
+            stage = pipeline.stage(visited[-1]) if visited else pipeline.first
+            assert stage is not None
+            previous = opportunity.reopen(stage.name, stage.probability_percent, cmd.reason.strip(), current_principal().subject, self.clock())
+            uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            uow.publish(self.events.reopened(opportunity, previous, cmd.reason.strip(), cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "ReopenOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def submit_application(self, cmd: commands.SubmitApplication) -> Opportunity:
+        """Moves a credit opportunity to submitted_to_los (its exit criteria apply) and hands it
+        to the LOS with ApplicationSubmitted."""
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        if violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            if opportunity.product not in CREDIT_PRODUCTS:
+                raise FailedPrecondition(f"{opportunity.product} is not a credit product: nothing goes to the LOS")
+            if opportunity.application_id:
+                raise FailedPrecondition(f"already submitted as application {opportunity.application_id}")
+            if opportunity.status is not Status.OPEN:
+                raise FailedPrecondition(f"opportunity {opportunity.opportunity_id} is {opportunity.status}")
+            pipeline = self.pipelines[opportunity.product]
+            stage = pipeline.stage(SUBMITTED_STAGE)
+            if stage is None:
+                raise FailedPrecondition(f"the {opportunity.product} pipeline has no {SUBMITTED_STAGE} stage")
+            check_move(pipeline, opportunity.stage, stage.name, opportunity.present_fields(), set(opportunity.checklist))
+            previous = opportunity.stage
+            opportunity.move_to(stage.name, stage.probability_percent, current_principal().subject, self.clock())
+            opportunity.application_id = new_id()
+            uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            uow.publish(self.events.stage_changed(opportunity, previous, cmd.key.request_id))
+            uow.publish(self.events.application_submitted(opportunity, cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "SubmitApplication", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def _decide(self, uow: OpportunityUnitOfWork, decision: commands.LosDecision, correlation_id: str) -> Opportunity:
+        opportunity = uow.opportunities.by_application(decision.application_id, for_update=True)
+        actor, now = current_principal().subject, self.clock()
+        if decision.decision == "APPROVED":
+            amount = decision.approved_amount
+            opportunity.win(Money(amount[0], amount[1].strip().upper() or "VND") if amount else None, actor, now)
+            uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, actor)
+            uow.publish(self.events.won(opportunity, correlation_id))
+        else:
+            opportunity.lose(LostReason.NOT_ELIGIBLE, "", actor, now, note=decision.decline_reason.strip())
+            uow.opportunities.save(opportunity)
+            uow.opportunities.enter_stage(opportunity, actor)
+            uow.publish(self.events.lost(opportunity, correlation_id))
+        return opportunity
+
+    @staticmethod
+    def _decision_violations(decision: commands.LosDecision) -> list[FieldViolation]:
+        violations = [] if decision.application_id else [FieldViolation("application_id", "required")]
+        if decision.decision not in ("APPROVED", "DECLINED"):
+            violations.append(FieldViolation("decision", "APPROVED or DECLINED"))
+        if decision.decision == "DECLINED" and not decision.decline_reason.strip():
+            violations.append(FieldViolation("decline_reason", "required when DECLINED"))
+        if len(decision.decline_reason) > MAX_NOTE:
+            violations.append(FieldViolation("decline_reason", f"at most {MAX_NOTE} characters"))
+        if decision.approved_amount is not None:
+            approved = clean_money(decision.approved_amount[0], decision.approved_amount[1], violations, "approved_amount")
+            if approved.amount_minor <= 0:
+                violations.append(FieldViolation("approved_amount.amount_minor", "must be positive"))
+        return violations
+
+    def record_los_decision(self, cmd: commands.RecordLosDecision) -> Opportunity:
+        violations = request_id_violations(cmd.key.request_id) + self._decision_violations(cmd.decision)
+        if violations:
+            raise InvalidArgument(violations)
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = self._decide(uow, cmd.decision, cmd.key.request_id)
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "RecordLosDecision", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def record_reported_los_decision(self, cmd: commands.ReportedLosDecision) -> str:
+        """By event, once per event; a bad or impossible decision raises (retried, then parked
+        in the dead-letter queue for a person)."""
+        violations = self._decision_violations(cmd.decision)
+        if violations:
+            raise InvalidArgument(violations)
+        with self.uow() as uow:
+            if not uow.claim_event(cmd.consumer, cmd.event_id):
+                return "duplicate"
+            opportunity = self._decide(uow, cmd.decision, cmd.correlation_id)
+            uow.commit()
+        return str(opportunity.status)
 
     def get_pipeline(self, product: str) -> Pipeline:
         known = Product.__members__.get(product)

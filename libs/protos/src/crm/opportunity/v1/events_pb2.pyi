@@ -131,3 +131,103 @@ class OpportunityStageChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpportunityStageChanged: _TypeAlias = OpportunityStageChanged  # noqa: Y015
+
+@_typing.final
+class OpportunityReopened(_message.Message):
+    """A closed opportunity was reopened; previous_status WON means incentives paid on it are
+    clawed back.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    previous_status: _opportunity_pb2.OpportunityStatus.ValueType
+    reason: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        previous_status: _opportunity_pb2.OpportunityStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "opportunity", b"opportunity", "previous_status", b"previous_status", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityReopened: _TypeAlias = OpportunityReopened  # noqa: Y015
+
+@_typing.final
+class ApplicationSubmitted(_message.Message):
+    """A credit application went to the loan origination system."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "metadata", b"metadata", "opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationSubmitted: _TypeAlias = ApplicationSubmitted  # noqa: Y015
+
+@_typing.final
+class LosDecisionReported(_message.Message):
+    """Published BY the loan origination system to the "los.events" exchange (routing key
+    LosDecisionReported): the same decision RecordLosDecision takes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    APPROVED_AMOUNT_FIELD_NUMBER: _builtins.int
+    DECLINE_REASON_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    decision: _opportunity_pb2.LosDecision.ValueType
+    decline_reason: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def approved_amount(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        application_id: _builtins.str = ...,
+        decision: _opportunity_pb2.LosDecision.ValueType = ...,
+        approved_amount: _common_pb2.Money | None = ...,
+        decline_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approved_amount", b"approved_amount", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "approved_amount", b"approved_amount", "decision", b"decision", "decline_reason", b"decline_reason", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LosDecisionReported: _TypeAlias = LosDecisionReported  # noqa: Y015

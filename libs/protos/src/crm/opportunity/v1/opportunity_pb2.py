@@ -26,25 +26,27 @@ from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/opportunity/v1/opportunity.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x04\n\x0bOpportunity\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07team_id\x18\x07 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\t \x01(\t\x12\x35\n\x06status\x18\n \x01(\x0e\x32%.crm.opportunity.v1.OpportunityStatus\x12\r\n\x05stage\x18\x0b \x01(\t\x12\x1b\n\x13probability_percent\x18\x0c \x01(\x05\x12)\n\x05\x61udit\x18\r \x01(\x0b\x32\x1a.crm.common.v1.AuditStamps\x12.\n\nclose_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blost_reason\x18\x0f \x01(\t\x12\x12\n\ncompetitor\x18\x10 \x01(\t\x12\x18\n\x10pipeline_version\x18\x11 \x01(\x05\x12\x11\n\tchecklist\x18\x12 \x03(\t\x12\x34\n\x10stage_enter_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\rPipelineStage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x13probability_percent\x18\x02 \x01(\x05\x12?\n\x11\x66orecast_category\x18\x03 \x01(\x0e\x32$.crm.opportunity.v1.ForecastCategory\x12\x11\n\tnorm_days\x18\x04 \x01(\x05\x12\x17\n\x0frequired_fields\x18\x05 \x03(\t\x12\x11\n\tchecklist\x18\x06 \x03(\t\"\x8f\x01\n\x08Pipeline\x12+\n\x07product\x18\x01 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x31\n\x06stages\x18\x03 \x03(\x0b\x32!.crm.opportunity.v1.PipelineStage\x12\x12\n\nallow_skip\x18\x04 \x01(\x08\"\xa7\x01\n\nStageVisit\x12\r\n\x05stage\x18\x01 \x01(\t\x12.\n\nenter_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nleave_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08moved_by\x18\x04 \x01(\t\x12\x18\n\x10seconds_in_stage\x18\x05 \x01(\x03*\x8d\x01\n\x11OpportunityStatus\x12\"\n\x1eOPPORTUNITY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPPORTUNITY_STATUS_OPEN\x10\x01\x12\x1a\n\x16OPPORTUNITY_STATUS_WON\x10\x02\x12\x1b\n\x17OPPORTUNITY_STATUS_LOST\x10\x03*\xb2\x01\n\x10\x46orecastCategory\x12!\n\x1d\x46ORECAST_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46ORECAST_CATEGORY_PIPELINE\x10\x01\x12\x1f\n\x1b\x46ORECAST_CATEGORY_BEST_CASE\x10\x02\x12\x1c\n\x18\x46ORECAST_CATEGORY_COMMIT\x10\x03\x12\x1c\n\x18\x46ORECAST_CATEGORY_CLOSED\x10\x04*\xd1\x01\n\nLostReason\x12\x1b\n\x17LOST_REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11LOST_REASON_PRICE\x10\x01\x12\x1a\n\x16LOST_REASON_COMPETITOR\x10\x02\x12\x1c\n\x18LOST_REASON_NOT_ELIGIBLE\x10\x03\x12!\n\x1dLOST_REASON_CUSTOMER_WITHDREW\x10\x04\x12\x1b\n\x17LOST_REASON_NO_RESPONSE\x10\x05\x12\x15\n\x11LOST_REASON_OTHER\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/opportunity/v1/opportunity.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x05\n\x0bOpportunity\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07team_id\x18\x07 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\t \x01(\t\x12\x35\n\x06status\x18\n \x01(\x0e\x32%.crm.opportunity.v1.OpportunityStatus\x12\r\n\x05stage\x18\x0b \x01(\t\x12\x1b\n\x13probability_percent\x18\x0c \x01(\x05\x12)\n\x05\x61udit\x18\r \x01(\x0b\x32\x1a.crm.common.v1.AuditStamps\x12.\n\nclose_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blost_reason\x18\x0f \x01(\t\x12\x12\n\ncompetitor\x18\x10 \x01(\t\x12\x18\n\x10pipeline_version\x18\x11 \x01(\x05\x12\x11\n\tchecklist\x18\x12 \x03(\t\x12\x34\n\x10stage_enter_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61pplication_id\x18\x14 \x01(\t\x12\x15\n\rdecision_note\x18\x15 \x01(\t\"\xba\x01\n\rPipelineStage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x13probability_percent\x18\x02 \x01(\x05\x12?\n\x11\x66orecast_category\x18\x03 \x01(\x0e\x32$.crm.opportunity.v1.ForecastCategory\x12\x11\n\tnorm_days\x18\x04 \x01(\x05\x12\x17\n\x0frequired_fields\x18\x05 \x03(\t\x12\x11\n\tchecklist\x18\x06 \x03(\t\"\x8f\x01\n\x08Pipeline\x12+\n\x07product\x18\x01 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x31\n\x06stages\x18\x03 \x03(\x0b\x32!.crm.opportunity.v1.PipelineStage\x12\x12\n\nallow_skip\x18\x04 \x01(\x08\"\xa7\x01\n\nStageVisit\x12\r\n\x05stage\x18\x01 \x01(\t\x12.\n\nenter_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nleave_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08moved_by\x18\x04 \x01(\t\x12\x18\n\x10seconds_in_stage\x18\x05 \x01(\x03*\x8d\x01\n\x11OpportunityStatus\x12\"\n\x1eOPPORTUNITY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPPORTUNITY_STATUS_OPEN\x10\x01\x12\x1a\n\x16OPPORTUNITY_STATUS_WON\x10\x02\x12\x1b\n\x17OPPORTUNITY_STATUS_LOST\x10\x03*a\n\x0bLosDecision\x12\x1c\n\x18LOS_DECISION_UNSPECIFIED\x10\x00\x12\x19\n\x15LOS_DECISION_APPROVED\x10\x01\x12\x19\n\x15LOS_DECISION_DECLINED\x10\x02*\xb2\x01\n\x10\x46orecastCategory\x12!\n\x1d\x46ORECAST_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46ORECAST_CATEGORY_PIPELINE\x10\x01\x12\x1f\n\x1b\x46ORECAST_CATEGORY_BEST_CASE\x10\x02\x12\x1c\n\x18\x46ORECAST_CATEGORY_COMMIT\x10\x03\x12\x1c\n\x18\x46ORECAST_CATEGORY_CLOSED\x10\x04*\xd1\x01\n\nLostReason\x12\x1b\n\x17LOST_REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11LOST_REASON_PRICE\x10\x01\x12\x1a\n\x16LOST_REASON_COMPETITOR\x10\x02\x12\x1c\n\x18LOST_REASON_NOT_ELIGIBLE\x10\x03\x12!\n\x1dLOST_REASON_CUSTOMER_WITHDREW\x10\x04\x12\x1b\n\x17LOST_REASON_NO_RESPONSE\x10\x05\x12\x15\n\x11LOST_REASON_OTHER\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.opportunity.v1.opportunity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OPPORTUNITYSTATUS']._serialized_start=1237
-  _globals['_OPPORTUNITYSTATUS']._serialized_end=1378
-  _globals['_FORECASTCATEGORY']._serialized_start=1381
-  _globals['_FORECASTCATEGORY']._serialized_end=1559
-  _globals['_LOSTREASON']._serialized_start=1562
-  _globals['_LOSTREASON']._serialized_end=1771
+  _globals['_OPPORTUNITYSTATUS']._serialized_start=1284
+  _globals['_OPPORTUNITYSTATUS']._serialized_end=1425
+  _globals['_LOSDECISION']._serialized_start=1427
+  _globals['_LOSDECISION']._serialized_end=1524
+  _globals['_FORECASTCATEGORY']._serialized_start=1527
+  _globals['_FORECASTCATEGORY']._serialized_end=1705
+  _globals['_LOSTREASON']._serialized_start=1708
+  _globals['_LOSTREASON']._serialized_end=1917
   _globals['_OPPORTUNITY']._serialized_start=122
-  _globals['_OPPORTUNITY']._serialized_end=729
-  _globals['_PIPELINESTAGE']._serialized_start=732
-  _globals['_PIPELINESTAGE']._serialized_end=918
-  _globals['_PIPELINE']._serialized_start=921
-  _globals['_PIPELINE']._serialized_end=1064
-  _globals['_STAGEVISIT']._serialized_start=1067
-  _globals['_STAGEVISIT']._serialized_end=1234
+  _globals['_OPPORTUNITY']._serialized_end=776
+  _globals['_PIPELINESTAGE']._serialized_start=779
+  _globals['_PIPELINESTAGE']._serialized_end=965
+  _globals['_PIPELINE']._serialized_start=968
+  _globals['_PIPELINE']._serialized_end=1111
+  _globals['_STAGEVISIT']._serialized_start=1114
+  _globals['_STAGEVISIT']._serialized_end=1281
 # @@protoc_insertion_point(module_scope)

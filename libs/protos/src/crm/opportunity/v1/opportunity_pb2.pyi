@@ -40,6 +40,23 @@ OPPORTUNITY_STATUS_WON: OpportunityStatus.ValueType  # 2
 OPPORTUNITY_STATUS_LOST: OpportunityStatus.ValueType  # 3
 Global___OpportunityStatus: _TypeAlias = OpportunityStatus  # noqa: Y015
 
+class _LosDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LosDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LosDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOS_DECISION_UNSPECIFIED: _LosDecision.ValueType  # 0
+    LOS_DECISION_APPROVED: _LosDecision.ValueType  # 1
+    LOS_DECISION_DECLINED: _LosDecision.ValueType  # 2
+
+class LosDecision(_LosDecision, metaclass=_LosDecisionEnumTypeWrapper): ...
+
+LOS_DECISION_UNSPECIFIED: LosDecision.ValueType  # 0
+LOS_DECISION_APPROVED: LosDecision.ValueType  # 1
+LOS_DECISION_DECLINED: LosDecision.ValueType  # 2
+Global___LosDecision: _TypeAlias = LosDecision  # noqa: Y015
+
 class _ForecastCategory:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -110,6 +127,8 @@ class Opportunity(_message.Message):
     PIPELINE_VERSION_FIELD_NUMBER: _builtins.int
     CHECKLIST_FIELD_NUMBER: _builtins.int
     STAGE_ENTER_TIME_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    DECISION_NOTE_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -125,6 +144,10 @@ class Opportunity(_message.Message):
     competitor: _builtins.str
     pipeline_version: _builtins.int
     """The pipeline version it was opened under."""
+    application_id: _builtins.str
+    """Set once submitted to the loan origination system (SubmitApplication)."""
+    decision_note: _builtins.str
+    """Why it closed as it did, in words (the LOS's decline reason, a reopening's reason)."""
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -163,10 +186,12 @@ class Opportunity(_message.Message):
         pipeline_version: _builtins.int = ...,
         checklist: _abc.Iterable[_builtins.str] | None = ...,
         stage_enter_time: _timestamp_pb2.Timestamp | None = ...,
+        application_id: _builtins.str = ...,
+        decision_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time", "stage_enter_time", b"stage_enter_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "application_id", b"application_id", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "decision_note", b"decision_note", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,45 +27,57 @@ from crm.opportunity.v1 import opportunity_pb2 as crm_dot_opportunity_dot_v1_dot
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,crm/opportunity/v1/opportunity_service.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x10MoveStageRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x17\n\x0f\x63ompleted_items\x18\x04 \x03(\t\"I\n\x11MoveStageResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"A\n\x12GetPipelineRequest\x12+\n\x07product\x18\x01 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\"E\n\x13GetPipelineResponse\x12.\n\x08pipeline\x18\x01 \x01(\x0b\x32\x1c.crm.opportunity.v1.Pipeline\"1\n\x17ListStageHistoryRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"J\n\x18ListStageHistoryResponse\x12.\n\x06visits\x18\x01 \x03(\x0b\x32\x1e.crm.opportunity.v1.StageVisit\"o\n\x15WinOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12*\n\x0c\x66inal_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\"N\n\x16WinOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x88\x01\n\x16LoseOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12.\n\x06reason\x18\x03 \x01(\x0e\x32\x1e.crm.opportunity.v1.LostReason\x12\x12\n\ncompetitor\x18\x04 \x01(\t\"O\n\x17LoseOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x9e\x02\n\x18\x43reateOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07team_id\x18\x07 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\t \x01(\t\"Q\n\x19\x43reateOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"/\n\x15GetOpportunityRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"N\n\x16GetOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x82\x01\n\x18ListOpportunitiesRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x04 \x01(\t\"~\n\x19ListOpportunitiesResponse\x12\x36\n\ropportunities\x18\x01 \x03(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse2\xdf\x06\n\x12OpportunityService\x12p\n\x11\x43reateOpportunity\x12,.crm.opportunity.v1.CreateOpportunityRequest\x1a-.crm.opportunity.v1.CreateOpportunityResponse\x12g\n\x0eGetOpportunity\x12).crm.opportunity.v1.GetOpportunityRequest\x1a*.crm.opportunity.v1.GetOpportunityResponse\x12p\n\x11ListOpportunities\x12,.crm.opportunity.v1.ListOpportunitiesRequest\x1a-.crm.opportunity.v1.ListOpportunitiesResponse\x12g\n\x0eWinOpportunity\x12).crm.opportunity.v1.WinOpportunityRequest\x1a*.crm.opportunity.v1.WinOpportunityResponse\x12j\n\x0fLoseOpportunity\x12*.crm.opportunity.v1.LoseOpportunityRequest\x1a+.crm.opportunity.v1.LoseOpportunityResponse\x12X\n\tMoveStage\x12$.crm.opportunity.v1.MoveStageRequest\x1a%.crm.opportunity.v1.MoveStageResponse\x12^\n\x0bGetPipeline\x12&.crm.opportunity.v1.GetPipelineRequest\x1a\'.crm.opportunity.v1.GetPipelineResponse\x12m\n\x10ListStageHistory\x12+.crm.opportunity.v1.ListStageHistoryRequest\x1a,.crm.opportunity.v1.ListStageHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,crm/opportunity/v1/opportunity_service.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x18ReopenOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x19ReopenOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"F\n\x18SubmitApplicationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\"Q\n\x19SubmitApplicationResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\xc0\x01\n\x18RecordLosDecisionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x31\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1f.crm.opportunity.v1.LosDecision\x12-\n\x0f\x61pproved_amount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x16\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\t\"Q\n\x19RecordLosDecisionResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"f\n\x10MoveStageRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x17\n\x0f\x63ompleted_items\x18\x04 \x03(\t\"I\n\x11MoveStageResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"A\n\x12GetPipelineRequest\x12+\n\x07product\x18\x01 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\"E\n\x13GetPipelineResponse\x12.\n\x08pipeline\x18\x01 \x01(\x0b\x32\x1c.crm.opportunity.v1.Pipeline\"1\n\x17ListStageHistoryRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"J\n\x18ListStageHistoryResponse\x12.\n\x06visits\x18\x01 \x03(\x0b\x32\x1e.crm.opportunity.v1.StageVisit\"o\n\x15WinOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12*\n\x0c\x66inal_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\"N\n\x16WinOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x88\x01\n\x16LoseOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12.\n\x06reason\x18\x03 \x01(\x0e\x32\x1e.crm.opportunity.v1.LostReason\x12\x12\n\ncompetitor\x18\x04 \x01(\t\"O\n\x17LoseOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x9e\x02\n\x18\x43reateOpportunityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owner_id\x18\x06 \x01(\t\x12\x0f\n\x07team_id\x18\x07 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\t \x01(\t\"Q\n\x19\x43reateOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"/\n\x15GetOpportunityRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"N\n\x16GetOpportunityResponse\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x82\x01\n\x18ListOpportunitiesRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x16\n\x0esource_lead_id\x18\x04 \x01(\t\"~\n\x19ListOpportunitiesResponse\x12\x36\n\ropportunities\x18\x01 \x03(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse2\xb5\t\n\x12OpportunityService\x12p\n\x11\x43reateOpportunity\x12,.crm.opportunity.v1.CreateOpportunityRequest\x1a-.crm.opportunity.v1.CreateOpportunityResponse\x12g\n\x0eGetOpportunity\x12).crm.opportunity.v1.GetOpportunityRequest\x1a*.crm.opportunity.v1.GetOpportunityResponse\x12p\n\x11ListOpportunities\x12,.crm.opportunity.v1.ListOpportunitiesRequest\x1a-.crm.opportunity.v1.ListOpportunitiesResponse\x12g\n\x0eWinOpportunity\x12).crm.opportunity.v1.WinOpportunityRequest\x1a*.crm.opportunity.v1.WinOpportunityResponse\x12j\n\x0fLoseOpportunity\x12*.crm.opportunity.v1.LoseOpportunityRequest\x1a+.crm.opportunity.v1.LoseOpportunityResponse\x12X\n\tMoveStage\x12$.crm.opportunity.v1.MoveStageRequest\x1a%.crm.opportunity.v1.MoveStageResponse\x12^\n\x0bGetPipeline\x12&.crm.opportunity.v1.GetPipelineRequest\x1a\'.crm.opportunity.v1.GetPipelineResponse\x12m\n\x10ListStageHistory\x12+.crm.opportunity.v1.ListStageHistoryRequest\x1a,.crm.opportunity.v1.ListStageHistoryResponse\x12p\n\x11ReopenOpportunity\x12,.crm.opportunity.v1.ReopenOpportunityRequest\x1a-.crm.opportunity.v1.ReopenOpportunityResponse\x12p\n\x11SubmitApplication\x12,.crm.opportunity.v1.SubmitApplicationRequest\x1a-.crm.opportunity.v1.SubmitApplicationResponse\x12p\n\x11RecordLosDecision\x12,.crm.opportunity.v1.RecordLosDecisionRequest\x1a-.crm.opportunity.v1.RecordLosDecisionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.opportunity.v1.opportunity_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MOVESTAGEREQUEST']._serialized_start=167
-  _globals['_MOVESTAGEREQUEST']._serialized_end=269
-  _globals['_MOVESTAGERESPONSE']._serialized_start=271
-  _globals['_MOVESTAGERESPONSE']._serialized_end=344
-  _globals['_GETPIPELINEREQUEST']._serialized_start=346
-  _globals['_GETPIPELINEREQUEST']._serialized_end=411
-  _globals['_GETPIPELINERESPONSE']._serialized_start=413
-  _globals['_GETPIPELINERESPONSE']._serialized_end=482
-  _globals['_LISTSTAGEHISTORYREQUEST']._serialized_start=484
-  _globals['_LISTSTAGEHISTORYREQUEST']._serialized_end=533
-  _globals['_LISTSTAGEHISTORYRESPONSE']._serialized_start=535
-  _globals['_LISTSTAGEHISTORYRESPONSE']._serialized_end=609
-  _globals['_WINOPPORTUNITYREQUEST']._serialized_start=611
-  _globals['_WINOPPORTUNITYREQUEST']._serialized_end=722
-  _globals['_WINOPPORTUNITYRESPONSE']._serialized_start=724
-  _globals['_WINOPPORTUNITYRESPONSE']._serialized_end=802
-  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_start=805
-  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_end=941
-  _globals['_LOSEOPPORTUNITYRESPONSE']._serialized_start=943
-  _globals['_LOSEOPPORTUNITYRESPONSE']._serialized_end=1022
-  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_start=1025
-  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_end=1311
-  _globals['_CREATEOPPORTUNITYRESPONSE']._serialized_start=1313
-  _globals['_CREATEOPPORTUNITYRESPONSE']._serialized_end=1394
-  _globals['_GETOPPORTUNITYREQUEST']._serialized_start=1396
-  _globals['_GETOPPORTUNITYREQUEST']._serialized_end=1443
-  _globals['_GETOPPORTUNITYRESPONSE']._serialized_start=1445
-  _globals['_GETOPPORTUNITYRESPONSE']._serialized_end=1523
-  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_start=1526
-  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_end=1656
-  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_start=1658
-  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_end=1784
-  _globals['_OPPORTUNITYSERVICE']._serialized_start=1787
-  _globals['_OPPORTUNITYSERVICE']._serialized_end=2650
+  _globals['_REOPENOPPORTUNITYREQUEST']._serialized_start=167
+  _globals['_REOPENOPPORTUNITYREQUEST']._serialized_end=253
+  _globals['_REOPENOPPORTUNITYRESPONSE']._serialized_start=255
+  _globals['_REOPENOPPORTUNITYRESPONSE']._serialized_end=336
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_start=338
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_end=408
+  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_start=410
+  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_end=491
+  _globals['_RECORDLOSDECISIONREQUEST']._serialized_start=494
+  _globals['_RECORDLOSDECISIONREQUEST']._serialized_end=686
+  _globals['_RECORDLOSDECISIONRESPONSE']._serialized_start=688
+  _globals['_RECORDLOSDECISIONRESPONSE']._serialized_end=769
+  _globals['_MOVESTAGEREQUEST']._serialized_start=771
+  _globals['_MOVESTAGEREQUEST']._serialized_end=873
+  _globals['_MOVESTAGERESPONSE']._serialized_start=875
+  _globals['_MOVESTAGERESPONSE']._serialized_end=948
+  _globals['_GETPIPELINEREQUEST']._serialized_start=950
+  _globals['_GETPIPELINEREQUEST']._serialized_end=1015
+  _globals['_GETPIPELINERESPONSE']._serialized_start=1017
+  _globals['_GETPIPELINERESPONSE']._serialized_end=1086
+  _globals['_LISTSTAGEHISTORYREQUEST']._serialized_start=1088
+  _globals['_LISTSTAGEHISTORYREQUEST']._serialized_end=1137
+  _globals['_LISTSTAGEHISTORYRESPONSE']._serialized_start=1139
+  _globals['_LISTSTAGEHISTORYRESPONSE']._serialized_end=1213
+  _globals['_WINOPPORTUNITYREQUEST']._serialized_start=1215
+  _globals['_WINOPPORTUNITYREQUEST']._serialized_end=1326
+  _globals['_WINOPPORTUNITYRESPONSE']._serialized_start=1328
+  _globals['_WINOPPORTUNITYRESPONSE']._serialized_end=1406
+  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_start=1409
+  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_end=1545
+  _globals['_LOSEOPPORTUNITYRESPONSE']._serialized_start=1547
+  _globals['_LOSEOPPORTUNITYRESPONSE']._serialized_end=1626
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_start=1629
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_end=1915
+  _globals['_CREATEOPPORTUNITYRESPONSE']._serialized_start=1917
+  _globals['_CREATEOPPORTUNITYRESPONSE']._serialized_end=1998
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_start=2000
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_end=2047
+  _globals['_GETOPPORTUNITYRESPONSE']._serialized_start=2049
+  _globals['_GETOPPORTUNITYRESPONSE']._serialized_end=2127
+  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_start=2130
+  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_end=2260
+  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_start=2262
+  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_end=2388
+  _globals['_OPPORTUNITYSERVICE']._serialized_start=2391
+  _globals['_OPPORTUNITYSERVICE']._serialized_end=3596
 # @@protoc_insertion_point(module_scope)

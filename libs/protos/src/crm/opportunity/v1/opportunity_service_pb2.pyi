@@ -22,6 +22,148 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class ReopenOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenOpportunityRequest: _TypeAlias = ReopenOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ReopenOpportunityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenOpportunityResponse: _TypeAlias = ReopenOpportunityResponse  # noqa: Y015
+
+@_typing.final
+class SubmitApplicationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitApplicationRequest: _TypeAlias = SubmitApplicationRequest  # noqa: Y015
+
+@_typing.final
+class SubmitApplicationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitApplicationResponse: _TypeAlias = SubmitApplicationResponse  # noqa: Y015
+
+@_typing.final
+class RecordLosDecisionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    APPROVED_AMOUNT_FIELD_NUMBER: _builtins.int
+    DECLINE_REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    application_id: _builtins.str
+    decision: _opportunity_pb2.LosDecision.ValueType
+    decline_reason: _builtins.str
+    """DECLINED: the LOS's reason."""
+    @_builtins.property
+    def approved_amount(self) -> _common_pb2.Money:
+        """APPROVED: the amount granted (defaults to the opportunity's)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+        decision: _opportunity_pb2.LosDecision.ValueType = ...,
+        approved_amount: _common_pb2.Money | None = ...,
+        decline_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approved_amount", b"approved_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "approved_amount", b"approved_amount", "decision", b"decision", "decline_reason", b"decline_reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLosDecisionRequest: _TypeAlias = RecordLosDecisionRequest  # noqa: Y015
+
+@_typing.final
+class RecordLosDecisionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLosDecisionResponse: _TypeAlias = RecordLosDecisionResponse  # noqa: Y015
+
+@_typing.final
 class MoveStageRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -75,6 +75,21 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.FromString,
                 _registered_method=True)
+        self.ReopenOpportunity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/ReopenOpportunity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityResponse.FromString,
+                _registered_method=True)
+        self.SubmitApplication = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/SubmitApplication',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationResponse.FromString,
+                _registered_method=True)
+        self.RecordLosDecision = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/RecordLosDecision',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -135,6 +150,30 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReopenOpportunity(self, request, context):
+        """Reopens a won or lost opportunity at the stage it closed from (OpportunityReopened: a won
+        one reopened claws back incentives).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitApplication(self, request, context):
+        """Hands a credit opportunity to the loan origination system: moves it to submitted_to_los
+        (exit criteria apply) and publishes ApplicationSubmitted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordLosDecision(self, request, context):
+        """The LOS's decision (also accepted as the LosDecisionReported event): approved → won at the
+        approved amount, declined → lost as NOT_ELIGIBLE with the LOS's reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +216,21 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.ListStageHistory,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.SerializeToString,
+            ),
+            'ReopenOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenOpportunity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityResponse.SerializeToString,
+            ),
+            'SubmitApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitApplication,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationResponse.SerializeToString,
+            ),
+            'RecordLosDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLosDecision,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +450,87 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/ListStageHistory',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListStageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/ReopenOpportunity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ReopenOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/SubmitApplication',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.SubmitApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLosDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/RecordLosDecision',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.FromString,
             options,
             channel_credentials,
             insecure,
