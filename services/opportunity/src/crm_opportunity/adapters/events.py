@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from crm.opportunity.v1 import events_pb2, opportunity_pb2
 from crm_common.events.envelope import new_event
-from crm_opportunity.adapters.proto_mapping import opportunity_to_proto
+from crm_opportunity.adapters.proto_mapping import activity_to_proto, opportunity_to_proto
+from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity, Status
 
 PRODUCER = "opportunity"
@@ -60,4 +61,9 @@ class ProtoOpportunityEvents:
             opportunity.updated_at,
             opportunity=opportunity_to_proto(opportunity),
             application_id=opportunity.application_id,
+        )
+
+    def activity_completed(self, activity: Activity, correlation_id: str) -> events_pb2.ActivityCompleted:
+        return new_event(
+            events_pb2.ActivityCompleted, PRODUCER, correlation_id, activity.updated_at, activity=activity_to_proto(activity, activity.updated_at)
         )

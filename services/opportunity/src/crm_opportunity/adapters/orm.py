@@ -65,3 +65,27 @@ stage_history = Table(
     Column("left_at", UtcDateTime, nullable=True),
     Column("moved_by", String(200), nullable=False),
 )
+
+# Calls, meetings, tasks and notes; the worklist reads an owner's open ones by due time.
+activities = Table(
+    "activities",
+    metadata,
+    Column("activity_id", String(36), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("opportunity_id", String(36), nullable=False),
+    Column("owner_id", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("outcome", String(500), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Index("ix_activities_owner_id_status_due_at", "owner_id", "status", "due_at"),
+    Index("ix_activities_opportunity_id_created_at", "opportunity_id", "created_at"),
+    Index("ix_activities_account_id_created_at", "account_id", "created_at"),
+)

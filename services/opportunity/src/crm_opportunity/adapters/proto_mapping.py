@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
+from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity, Product, StageVisit
 from crm_opportunity.domain.pipeline import Pipeline
 from crm_opportunity.service_layer.commands import LosDecision
@@ -105,4 +106,27 @@ def los_decision_from_proto(message: Any) -> LosDecision:
         decision=name,
         approved_amount=(amount.amount_minor, amount.currency_code or "VND") if message.HasField("approved_amount") else None,
         decline_reason=message.decline_reason,
+    )
+
+
+def activity_to_proto(activity: Activity, now: datetime) -> opportunity_pb2.Activity:
+    return opportunity_pb2.Activity(
+        activity_id=activity.activity_id,
+        kind=opportunity_pb2.ActivityKind.Value(f"ACTIVITY_KIND_{activity.kind}"),
+        account_id=activity.account_id,
+        opportunity_id=activity.opportunity_id,
+        owner_id=activity.owner_id,
+        subject=activity.subject,
+        notes=activity.notes,
+        due_time=timestamp(activity.due_at),
+        status=opportunity_pb2.ActivityStatus.Value(f"ACTIVITY_STATUS_{activity.status}"),
+        outcome=activity.outcome,
+        complete_time=timestamp(activity.completed_at),
+        overdue=activity.overdue(now),
+        audit=common_pb2.AuditStamps(
+            create_time=timestamp(activity.created_at),
+            created_by=activity.created_by,
+            update_time=timestamp(activity.updated_at),
+            updated_by=activity.updated_by,
+        ),
     )

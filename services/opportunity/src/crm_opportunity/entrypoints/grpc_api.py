@@ -12,7 +12,15 @@ from crm_common.auth.roles import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WR
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
-from crm_opportunity.adapters.proto_mapping import los_decision_from_proto, opportunity_to_proto, pipeline_to_proto, product_name, visit_to_proto
+from crm_opportunity.adapters.proto_mapping import (
+    activity_to_proto,
+    los_decision_from_proto,
+    opportunity_to_proto,
+    pipeline_to_proto,
+    product_name,
+    visit_to_proto,
+)
+from crm_opportunity.domain.activities import ActivityDraft
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.handlers import OpportunityHandlers
@@ -29,6 +37,11 @@ PERMISSIONS: dict[str, str | None] = {
     "ReopenOpportunity": OPPORTUNITY_WRITE,
     "SubmitApplication": OPPORTUNITY_WRITE,
     "RecordLosDecision": LOS_DECISION,
+    "CreateActivity": OPPORTUNITY_WRITE,
+    "CompleteActivity": OPPORTUNITY_WRITE,
+    "CancelActivity": OPPORTUNITY_WRITE,
+    "ListActivities": OPPORTUNITY_READ,
+    "GetWorklist": OPPORTUNITY_READ,
 }
 
 
@@ -142,3 +155,53 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     ) -> opportunity_service_pb2.RecordLosDecisionResponse:
         command = commands.RecordLosDecision(key=idempotency_key(request), decision=los_decision_from_proto(request))
         return opportunity_service_pb2.RecordLosDecisionResponse(opportunity=opportunity_to_proto(self.handlers.record_los_decision(command)))
+
+    def CreateActivity(
+        self, request: opportunity_service_pb2.CreateActivityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.CreateActivityResponse:
+        kind = (
+            opportunity_pb2.ActivityKind.Name(request.kind).removeprefix("ACTIVITY_KIND_")
+            if request.kind in opportunity_pb2.ActivityKind.values()
+            else "?"
+        )
+        draft = ActivityDraft(
+            kind="" if request.kind == 0 else kind,
+            subject=request.subject,
+            notes=request.notes,
+            due_at=optional_time(request, "due_time"),
+        )
+        command = commands.CreateActivity(
+            key=idempotency_key(request), draft=draft, opportunity_id=request.opportunity_id, account_id=request.account_id, owner_id=request.owner_id
+        )
+        activity = self.handlers.create_activity(command)
+        return opportunity_service_pb2.CreateActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+
+    def CompleteActivity(
+        self, request: opportunity_service_pb2.CompleteActivityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.CompleteActivityResponse:
+        command = commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, outcome=request.outcome)
+        activity = self.handlers.finish_activity(command)
+        return opportunity_service_pb2.CompleteActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+
+    def CancelActivity(
+        self, request: opportunity_service_pb2.CancelActivityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.CancelActivityResponse:
+        activity = self.handlers.finish_activity(commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, cancel=True))
+        return opportunity_service_pb2.CancelActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+
+    def ListActivities(
+        self, request: opportunity_service_pb2.ListActivitiesRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.ListActivitiesResponse:
+        page = parse_page(request.page.page_size, request.page.page_token)
+        found, after = self.handlers.list_activities(request.opportunity_id, request.account_id, page)
+        now = datetime.now(UTC)
+        return opportunity_service_pb2.ListActivitiesResponse(
+            activities=[activity_to_proto(a, now) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
+        )
+
+    def GetWorklist(
+        self, request: opportunity_service_pb2.GetWorklistRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetWorklistResponse:
+        found, overdue = self.handlers.worklist(request.owner_id, request.limit)
+        now = datetime.now(UTC)
+        return opportunity_service_pb2.GetWorklistResponse(activities=[activity_to_proto(a, now) for a in found], overdue_count=overdue)

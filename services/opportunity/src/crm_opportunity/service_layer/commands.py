@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_common.unit_of_work import Idempotent
+from crm_opportunity.domain.activities import ActivityDraft
 from crm_opportunity.domain.drafting import OpportunityDraft
 
 
@@ -82,3 +83,22 @@ class ReportedLosDecision:
     event_id: str
     decision: LosDecision
     correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreateActivity:
+    key: Idempotent
+    draft: ActivityDraft
+    # One of the two.
+    opportunity_id: str = ""
+    account_id: str = ""
+    owner_id: str = ""
+
+
+@dataclass(frozen=True)
+class FinishActivity:
+    key: Idempotent
+    activity_id: str
+    # '' to cancel.
+    outcome: str = ""
+    cancel: bool = False

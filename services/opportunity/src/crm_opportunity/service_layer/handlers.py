@@ -15,6 +15,7 @@ from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
+from crm_opportunity.domain.activities import MAX_OUTCOME, Activity, ActivityKind, ActivityStatus, clean_activity
 from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
 from crm_opportunity.domain.model import (
     CREDIT_PRODUCTS,
@@ -54,6 +55,7 @@ class OpportunityEvents(Protocol):
     def stage_changed(self, opportunity: Opportunity, previous_stage: str, correlation_id: str) -> Any: ...
     def reopened(self, opportunity: Opportunity, previous_status: Status, reason: str, correlation_id: str) -> Any: ...
     def application_submitted(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+    def activity_completed(self, activity: Activity, correlation_id: str) -> Any: ...
 
 
 class OpportunityHandlers:
@@ -315,6 +317,88 @@ class OpportunityHandlers:
             uow.commit()
         return str(opportunity.status)
 
+    # --- activities ---------------------------------------------------------------------
+
+    def create_activity(self, cmd: commands.CreateActivity) -> Activity:
+        """On an opportunity (its account implied) or an account; a note is done when written."""
+        kind, violations = clean_activity(cmd.draft)
+        violations = request_id_violations(cmd.key.request_id) + violations
+        if bool(cmd.opportunity_id) == bool(cmd.account_id):
+            violations += [FieldViolation(f, "exactly one of opportunity_id and account_id") for f in ("opportunity_id", "account_id")]
+        elif cmd.opportunity_id:
+            violations += _opportunity_id(cmd.opportunity_id)
+        elif not is_valid_id(cmd.account_id):
+            violations.append(FieldViolation("account_id", "not a valid account id"))
+        if len(cmd.owner_id) > 200:
+            violations.append(FieldViolation("owner_id", "at most 200 characters"))
+        if violations:
+            raise InvalidArgument(violations)
+        assert kind is not None
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Activity, str]:
+            account_id = uow.opportunities.get(cmd.opportunity_id).account_id if cmd.opportunity_id else cmd.account_id
+            actor, now = current_principal().subject, self.clock()
+            done = kind is ActivityKind.NOTE
+            activity = Activity(
+                activity_id=new_id(),
+                kind=kind,
+                account_id=account_id,
+                opportunity_id=cmd.opportunity_id,
+                owner_id=cmd.owner_id.strip() or actor,
+                subject=cmd.draft.subject.strip(),
+                notes=cmd.draft.notes,
+                due_at=cmd.draft.due_at,
+                status=ActivityStatus.COMPLETED if done else ActivityStatus.OPEN,
+                outcome="",
+                completed_at=now if done else None,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                updated_by=actor,
+            )
+            uow.activities.add(activity)
+            return activity, activity.activity_id
+
+        return run_idempotent(self.uow, "CreateActivity", cmd.key, first, lambda uow, ref: uow.activities.get(ref))
+
+    def finish_activity(self, cmd: commands.FinishActivity) -> Activity:
+        """Completes an open activity with its outcome (ActivityCompleted), or cancels it."""
+        violations = request_id_violations(cmd.key.request_id)
+        if not is_valid_id(cmd.activity_id):
+            violations.append(FieldViolation("activity_id", "required" if not cmd.activity_id else "not a valid activity id"))
+        if not cmd.cancel and not cmd.outcome.strip():
+            violations.append(FieldViolation("outcome", "required: what happened"))
+        if len(cmd.outcome) > MAX_OUTCOME:
+            violations.append(FieldViolation("outcome", f"at most {MAX_OUTCOME} characters"))
+        if violations:
+            raise InvalidArgument(violations)
+        method = "CancelActivity" if cmd.cancel else "CompleteActivity"
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Activity, str]:
+            activity = uow.activities.get(cmd.activity_id, for_update=True)
+            actor, now = current_principal().subject, self.clock()
+            if cmd.cancel:
+                activity.cancel(actor, now)
+            else:
+                activity.complete(cmd.outcome.strip(), actor, now)
+                uow.publish(self.events.activity_completed(activity, cmd.key.request_id))
+            uow.activities.save(activity)
+            return activity, activity.activity_id
+
+        return run_idempotent(self.uow, method, cmd.key, first, lambda uow, ref: uow.activities.get(ref))
+
+    def list_activities(self, opportunity_id: str, account_id: str, page: Page) -> tuple[list[Activity], dict[str, Any] | None]:
+        if bool(opportunity_id) == bool(account_id):
+            raise InvalidArgument([FieldViolation(f, "exactly one of opportunity_id and account_id") for f in ("opportunity_id", "account_id")])
+        with self.uow() as uow:
+            return uow.activities.of(opportunity_id, account_id, page)
+
+    def worklist(self, owner_id: str, limit: int) -> tuple[list[Activity], int]:
+        if not 0 <= limit <= 500:
+            raise InvalidArgument(FieldViolation("limit", "between 1 and 500 (0: 100)"))
+        with self.uow() as uow:
+            return uow.activities.worklist(owner_id.strip() or current_principal().subject, self.clock(), limit or 100)
+
     def get_pipeline(self, product: str) -> Pipeline:
         known = Product.__members__.get(product)
         if known is None:
@@ -345,17 +429,16 @@ class OpportunityHandlers:
             return uow.opportunities.list(where, page)
 
     def erase_person(self, consumer: str, event_id: str, erasure_id: str, account_id: str) -> str:
-        """Confirms an erasure the account service announced. Opportunities hold no personal
-        data of their own (the account id links them; amounts, stages and owners are the bank's),
-        so nothing is blanked; the confirmation says how many were checked. "duplicate" for a
-        redelivered event."""
+        """Anonymises what this service holds about a person the account service erased (what
+        people wrote in activities: subjects, notes, outcomes; opportunities themselves hold
+        amounts, stages and owners, the bank's data) and confirms. "duplicate" for a redelivery."""
         with self.uow() as uow:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
-            linked = uow.opportunities.count_for_account(account_id)
-            uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, 0))
+            blanked = uow.activities.anonymise_account(account_id)
+            uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, blanked))
             uow.commit()
-        return f"{linked} opportunity(ies) hold no personal data"
+        return f"{blanked} activity(ies) anonymised"
 
     def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str) -> str:
         """AccountsMerged: the merged account's opportunities now belong to the survivor.
@@ -364,5 +447,6 @@ class OpportunityHandlers:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
             moved = uow.opportunities.relink_account(merged_id, survivor_id)
+            activities = uow.activities.relink_account(merged_id, survivor_id)
             uow.commit()
-        return f"{moved} opportunity(ies) relinked"
+        return f"{moved} opportunity(ies) and {activities} activity(ies) relinked"

@@ -1,17 +1,20 @@
-"""The opportunity service's unit of work: the platform's transaction plus the opportunity repository."""
+"""The opportunity service's unit of work: the platform's transaction plus its repositories."""
 
 from __future__ import annotations
 
 from typing import Self
 
 from crm_common.unit_of_work import SqlUnitOfWork
+from crm_opportunity.adapters.activity_repository import ActivityRepository
 from crm_opportunity.adapters.repository import OpportunityRepository
 
 
 class OpportunityUnitOfWork(SqlUnitOfWork):
     opportunities: OpportunityRepository
+    activities: ActivityRepository
 
     def __enter__(self) -> Self:
         super().__enter__()
         self.opportunities = OpportunityRepository(self.conn)
+        self.activities = ActivityRepository(self.conn)
         return self

@@ -231,3 +231,27 @@ class LosDecisionReported(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LosDecisionReported: _TypeAlias = LosDecisionReported  # noqa: Y015
+
+@_typing.final
+class ActivityCompleted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    ACTIVITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def activity(self) -> _opportunity_pb2.Activity: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        activity: _opportunity_pb2.Activity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activity", b"activity", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activity", b"activity", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivityCompleted: _TypeAlias = ActivityCompleted  # noqa: Y015

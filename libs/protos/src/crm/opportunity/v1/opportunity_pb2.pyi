@@ -104,6 +104,48 @@ LOST_REASON_NO_RESPONSE: LostReason.ValueType  # 5
 LOST_REASON_OTHER: LostReason.ValueType  # 6
 Global___LostReason: _TypeAlias = LostReason  # noqa: Y015
 
+class _ActivityKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ActivityKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ActivityKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACTIVITY_KIND_UNSPECIFIED: _ActivityKind.ValueType  # 0
+    ACTIVITY_KIND_CALL: _ActivityKind.ValueType  # 1
+    ACTIVITY_KIND_MEETING: _ActivityKind.ValueType  # 2
+    ACTIVITY_KIND_TASK: _ActivityKind.ValueType  # 3
+    ACTIVITY_KIND_NOTE: _ActivityKind.ValueType  # 4
+    """A note is done when written: it has no due date and is never open."""
+
+class ActivityKind(_ActivityKind, metaclass=_ActivityKindEnumTypeWrapper): ...
+
+ACTIVITY_KIND_UNSPECIFIED: ActivityKind.ValueType  # 0
+ACTIVITY_KIND_CALL: ActivityKind.ValueType  # 1
+ACTIVITY_KIND_MEETING: ActivityKind.ValueType  # 2
+ACTIVITY_KIND_TASK: ActivityKind.ValueType  # 3
+ACTIVITY_KIND_NOTE: ActivityKind.ValueType  # 4
+"""A note is done when written: it has no due date and is never open."""
+Global___ActivityKind: _TypeAlias = ActivityKind  # noqa: Y015
+
+class _ActivityStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ActivityStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ActivityStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACTIVITY_STATUS_UNSPECIFIED: _ActivityStatus.ValueType  # 0
+    ACTIVITY_STATUS_OPEN: _ActivityStatus.ValueType  # 1
+    ACTIVITY_STATUS_COMPLETED: _ActivityStatus.ValueType  # 2
+    ACTIVITY_STATUS_CANCELLED: _ActivityStatus.ValueType  # 3
+
+class ActivityStatus(_ActivityStatus, metaclass=_ActivityStatusEnumTypeWrapper): ...
+
+ACTIVITY_STATUS_UNSPECIFIED: ActivityStatus.ValueType  # 0
+ACTIVITY_STATUS_OPEN: ActivityStatus.ValueType  # 1
+ACTIVITY_STATUS_COMPLETED: ActivityStatus.ValueType  # 2
+ACTIVITY_STATUS_CANCELLED: ActivityStatus.ValueType  # 3
+Global___ActivityStatus: _TypeAlias = ActivityStatus  # noqa: Y015
+
 @_typing.final
 class Opportunity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -302,3 +344,65 @@ class StageVisit(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StageVisit: _TypeAlias = StageVisit  # noqa: Y015
+
+@_typing.final
+class Activity(_message.Message):
+    """A call, meeting, task or note on an opportunity or an account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVITY_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    AUDIT_FIELD_NUMBER: _builtins.int
+    activity_id: _builtins.str
+    kind: Global___ActivityKind.ValueType
+    account_id: _builtins.str
+    opportunity_id: _builtins.str
+    """Empty for an activity on the account only."""
+    owner_id: _builtins.str
+    subject: _builtins.str
+    notes: _builtins.str
+    status: Global___ActivityStatus.ValueType
+    outcome: _builtins.str
+    overdue: _builtins.bool
+    """Open and past its due time."""
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def audit(self) -> _common_pb2.AuditStamps: ...
+    def __init__(
+        self,
+        *,
+        activity_id: _builtins.str = ...,
+        kind: Global___ActivityKind.ValueType = ...,
+        account_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        notes: _builtins.str = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___ActivityStatus.ValueType = ...,
+        outcome: _builtins.str = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+        overdue: _builtins.bool = ...,
+        audit: _common_pb2.AuditStamps | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "complete_time", b"complete_time", "due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "activity_id", b"activity_id", "audit", b"audit", "complete_time", b"complete_time", "due_time", b"due_time", "kind", b"kind", "notes", b"notes", "opportunity_id", b"opportunity_id", "outcome", b"outcome", "overdue", b"overdue", "owner_id", b"owner_id", "status", b"status", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Activity: _TypeAlias = Activity  # noqa: Y015

@@ -90,6 +90,31 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.FromString,
                 _registered_method=True)
+        self.CreateActivity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/CreateActivity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityResponse.FromString,
+                _registered_method=True)
+        self.CompleteActivity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/CompleteActivity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityResponse.FromString,
+                _registered_method=True)
+        self.CancelActivity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/CancelActivity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityResponse.FromString,
+                _registered_method=True)
+        self.ListActivities = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/ListActivities',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesResponse.FromString,
+                _registered_method=True)
+        self.GetWorklist = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetWorklist',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -174,6 +199,40 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateActivity(self, request, context):
+        """A call, meeting, task or note on an opportunity (its account implied) or an account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteActivity(self, request, context):
+        """Completes an open activity with its outcome (ActivityCompleted), or cancels it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelActivity(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListActivities(self, request, context):
+        """An opportunity's or an account's activities, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorklist(self, request, context):
+        """An RM's open activities: overdue first, then by due time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +290,31 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.RecordLosDecision,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.SerializeToString,
+            ),
+            'CreateActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateActivity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityResponse.SerializeToString,
+            ),
+            'CompleteActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteActivity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityResponse.SerializeToString,
+            ),
+            'CancelActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelActivity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityResponse.SerializeToString,
+            ),
+            'ListActivities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActivities,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesResponse.SerializeToString,
+            ),
+            'GetWorklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorklist,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -531,6 +615,141 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/RecordLosDecision',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.RecordLosDecisionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/CreateActivity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CreateActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/CompleteActivity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CompleteActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/CancelActivity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.CancelActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListActivities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/ListActivities',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.ListActivitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetWorklist',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.FromString,
             options,
             channel_credentials,
             insecure,

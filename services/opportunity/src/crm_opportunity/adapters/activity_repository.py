@@ -1,0 +1,75 @@
+"""Activities and the RM's worklist."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, insert, select, update
+
+from crm_common.errors import NotFound
+from crm_common.events.erasure import ERASED_NAME
+from crm_common.pagination import Page, newest_first
+from crm_opportunity.adapters.orm import activities
+from crm_opportunity.domain.activities import Activity, ActivityKind, ActivityStatus
+
+
+def _activity(row: Any) -> Activity:
+    data = dict(row._mapping)
+    return Activity(**{**data, "kind": ActivityKind(data["kind"]), "status": ActivityStatus(data["status"])})
+
+
+def _row(activity: Activity) -> dict[str, Any]:
+    row = asdict(activity)
+    row["kind"], row["status"] = str(activity.kind), str(activity.status)
+    return row
+
+
+class ActivityRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, activity: Activity) -> None:
+        self.conn.execute(insert(activities).values(_row(activity)))
+
+    def save(self, activity: Activity) -> None:
+        row = _row(activity)
+        self.conn.execute(update(activities).where(activities.c.activity_id == row.pop("activity_id")).values(row))
+
+    def get(self, activity_id: str, for_update: bool = False) -> Activity:
+        query = select(activities).where(activities.c.activity_id == activity_id)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        if row is None:
+            raise NotFound("activity", activity_id)
+        return _activity(row)
+
+    def of(self, opportunity_id: str, account_id: str, page: Page) -> tuple[list[Activity], dict[str, Any] | None]:
+        where = activities.c.opportunity_id == opportunity_id if opportunity_id else activities.c.account_id == account_id
+        rows, after = newest_first(self.conn, select(activities).where(where), activities.c.created_at, activities.c.activity_id, page)
+        return [_activity(r) for r in rows], after
+
+    def worklist(self, owner_id: str, now: datetime, limit: int) -> tuple[list[Activity], int]:
+        """The owner's open activities, overdue first, then by due time (none last); and how many are overdue."""
+        a = activities.c
+        mine = (a.owner_id == owner_id, a.status == str(ActivityStatus.OPEN))
+        no_due_last = case((a.due_at.is_(None), 1), else_=0)
+        rows = self.conn.execute(select(activities).where(*mine).order_by(no_due_last, a.due_at, a.activity_id).limit(limit))
+        overdue = self.conn.scalar(select(func.count()).select_from(activities).where(*mine, a.due_at < now))
+        return [_activity(r) for r in rows], int(overdue or 0)
+
+    def met_with(self, opportunity_ids: list[str], now: datetime) -> set[str]:
+        """Opportunities with a meeting held or planned (for next best actions)."""
+        a = activities.c
+        query = select(a.opportunity_id).where(a.opportunity_id.in_(opportunity_ids), a.kind == str(ActivityKind.MEETING), a.status != "CANCELLED")
+        return set(self.conn.scalars(query.distinct()))
+
+    def relink_account(self, merged_id: str, survivor_id: str) -> int:
+        result = self.conn.execute(update(activities).where(activities.c.account_id == merged_id).values(account_id=survivor_id))
+        return int(result.rowcount or 0)
+
+    def anonymise_account(self, account_id: str) -> int:
+        """Blanks what people wrote about an erased person: subjects, notes, outcomes."""
+        blank = {"subject": ERASED_NAME, "notes": "", "outcome": ""}
+        result = self.conn.execute(update(activities).where(activities.c.account_id == account_id).values(blank))
+        return int(result.rowcount or 0)
