@@ -37,6 +37,8 @@ opportunities = Table(
     Column("stage_entered_at", UtcDateTime, nullable=True),
     Column("application_id", String(36), nullable=False),
     Column("decision_note", String(500), nullable=False),
+    Column("territory_id", String(100), nullable=False),
+    Column("forecast_category", String(12), nullable=False),
     # Every list is newest first, optionally filtered by one of these.
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),
@@ -88,4 +90,25 @@ activities = Table(
     Index("ix_activities_owner_id_status_due_at", "owner_id", "status", "due_at"),
     Index("ix_activities_opportunity_id_created_at", "opportunity_id", "created_at"),
     Index("ix_activities_account_id_created_at", "account_id", "created_at"),
+)
+
+# Each opportunity's contribution to the forecast, summed per key (domain/forecast.py), once per
+# scope it counts in (its owner, its team, its territory): kept with every change, so a
+# forecast sums the few rows of one scope, not every opportunity.
+forecast_rollup = Table(
+    "forecast_rollup",
+    metadata,
+    # owner_id, team_id or territory_id
+    Column("scope_kind", String(12), primary_key=True),
+    Column("scope_id", String(200), primary_key=True),
+    Column("product", String(30), primary_key=True),
+    Column("stage", String(50), primary_key=True),
+    Column("forecast_category", String(12), primary_key=True),
+    Column("status", String(10), primary_key=True),
+    Column("period_month", String(7), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("opportunity_count", BigInteger, nullable=False),
+    Column("amount_sum", BigInteger, nullable=False),
+    Column("weighted_sum", BigInteger, nullable=False),
+    Index("ix_forecast_rollup_scope_period_month", "scope_kind", "scope_id", "period_month"),
 )

@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
 from crm_opportunity.domain.activities import Activity
+from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures
 from crm_opportunity.domain.model import Opportunity, Product, StageVisit
 from crm_opportunity.domain.pipeline import Pipeline
 from crm_opportunity.service_layer.commands import LosDecision
@@ -64,6 +65,8 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         stage_enter_time=timestamp(opportunity.stage_entered_at),
         application_id=opportunity.application_id,
         decision_note=opportunity.decision_note,
+        territory_id=opportunity.territory_id,
+        forecast_category=opportunity_pb2.ForecastCategory.Value(f"FORECAST_CATEGORY_{opportunity.forecast_category}"),
     )
 
 
@@ -129,4 +132,20 @@ def activity_to_proto(activity: Activity, now: datetime) -> opportunity_pb2.Acti
             update_time=timestamp(activity.updated_at),
             updated_by=activity.updated_by,
         ),
+    )
+
+
+def _vnd(amount: int) -> common_pb2.Money:
+    return common_pb2.Money(currency_code=FORECAST_CURRENCY, amount_minor=amount)
+
+
+def figures_to_proto(figures: Figures) -> opportunity_pb2.ForecastFigures:
+    return opportunity_pb2.ForecastFigures(
+        open_count=figures.open_count,
+        open_pipeline=_vnd(figures.open_pipeline),
+        weighted_pipeline=_vnd(figures.weighted_pipeline),
+        commit=_vnd(figures.commit),
+        best_case=_vnd(figures.best_case),
+        won_count=figures.won_count,
+        won=_vnd(figures.won),
     )

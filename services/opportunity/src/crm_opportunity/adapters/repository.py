@@ -6,11 +6,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
-from crm_opportunity.adapters.orm import opportunities, stage_history
+from crm_opportunity.adapters.orm import forecast_rollup, opportunities, stage_history
+from crm_opportunity.domain.forecast import SCOPES, Contribution, RollupRow, contribution
 from crm_opportunity.domain.model import Money, Opportunity, Product, StageVisit, Status
 
 
@@ -50,6 +52,8 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
         "stage_entered_at": opportunity.stage_entered_at,
         "application_id": opportunity.application_id,
         "decision_note": opportunity.decision_note,
+        "territory_id": opportunity.territory_id,
+        "forecast_category": opportunity.forecast_category,
     }
 
 
@@ -58,6 +62,16 @@ def _to_opportunity(row: Any) -> Opportunity:
     amount = Money(data.pop("amount_minor"), data.pop("currency"))
     checklist = tuple(json.loads(data.pop("checklist")))
     return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"]), "checklist": checklist})
+
+
+def _insert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _days_between(conn: Connection, start: Any, end: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
 
 
 class OpportunityRepository:
@@ -75,6 +89,68 @@ class OpportunityRepository:
     def add(self, opportunity: Opportunity) -> None:
         """Raises IntegrityError when its lead already has an open opportunity."""
         self.conn.execute(opportunities.insert().values(_to_row(opportunity)))
+        self._roll(contribution(opportunity))
+
+    def _roll(self, *changes: Contribution) -> None:
+        """Adds contributions (negative ones to take an old state out) to the rollup."""
+        for change in changes:
+            what = {k: v for k, v in vars(change.key).items() if k != "scopes"}
+            sums = {"opportunity_count": change.count, "amount_sum": change.amount, "weighted_sum": change.weighted}
+            for kind, scope_id in change.key.scopes:
+                upsert = _insert(self.conn)(forecast_rollup).values(scope_kind=kind, scope_id=scope_id, **what, **sums)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["scope_kind", "scope_id", *what],
+                    set_={
+                        "opportunity_count": forecast_rollup.c.opportunity_count + change.count,
+                        "amount_sum": forecast_rollup.c.amount_sum + change.amount,
+                        "weighted_sum": forecast_rollup.c.weighted_sum + change.weighted,
+                    },
+                )
+                self.conn.execute(upsert)
+
+    def rollup(self, scope: tuple[str, str], months: tuple[str, str], currency: str) -> list[RollupRow]:
+        """The rollup of one owner, team or territory ((column, value)) over inclusive months."""
+        r = forecast_rollup.c
+        kind, scope_id = scope
+        query = (
+            select(r.product, r.stage, r.forecast_category, r.status, func.sum(r.opportunity_count), func.sum(r.amount_sum), func.sum(r.weighted_sum))
+            .where(r.scope_kind == kind, r.scope_id == scope_id, r.period_month >= months[0], r.period_month <= months[1], r.currency == currency)
+            .group_by(r.product, r.stage, r.forecast_category, r.status)
+        )
+        return [RollupRow(str(p), str(st), str(fc), str(status), int(n), int(a), int(w)) for p, st, fc, status, n, a, w in self.conn.execute(query)]
+
+    def rebuild_rollup(self) -> int:
+        """Recomputes the whole rollup from the opportunities in one set-based statement (after
+        a bulk load or a repair): the same sums `contribution` makes one by one."""
+        o = opportunities.c
+        moment = case((o.status == str(Status.OPEN), o.expected_close_at), else_=o.closed_at)
+        if self.conn.dialect.name == "postgresql":
+            month = func.coalesce(func.to_char(func.timezone("UTC", moment), "YYYY-MM"), "")
+        else:
+            month = func.coalesce(func.strftime("%Y-%m", moment), "")
+        what = (o.product, o.stage, o.forecast_category, o.status, month, o.currency)
+        sums = (func.count(), func.sum(o.amount_minor), func.sum(o.amount_minor * o.probability_percent // 100))
+        self.conn.execute(delete(forecast_rollup))
+        columns = [c.name for c in forecast_rollup.columns]
+        for kind in SCOPES:
+            scoped = select(literal(kind), o[kind], *what, *sums).where(o[kind] != "").group_by(o[kind], *what)
+            self.conn.execute(insert(forecast_rollup).from_select(columns, scoped))
+        return int(self.conn.scalar(select(func.count()).select_from(opportunities)) or 0)
+
+    def stage_metrics(self, product: str, scope: tuple[str, str] | None) -> list[tuple[str, int, int, float]]:
+        """Per stage: stays entered, stays that moved on (to any later stay), average days of the
+        stays that ended."""
+        h, o = stage_history.c, opportunities.c
+        ended_days = func.avg(_days_between(self.conn, h.entered_at, h.left_at))
+        query = (
+            select(h.stage, func.count(), func.count(h.left_at), ended_days)
+            .select_from(stage_history.join(opportunities, h.opportunity_id == o.opportunity_id))
+            .where(o.product == product)
+            .group_by(h.stage)
+        )
+        if scope is not None:
+            query = query.where(o[scope[0]] == scope[1])
+        return [(stage, int(entered), int(left), float(days or 0.0)) for stage, entered, left, days in self.conn.execute(query)]
 
     def enter_stage(self, opportunity: Opportunity, actor: str) -> None:
         """Closes the stage the opportunity was in and opens the one it is in now."""
@@ -99,8 +175,13 @@ class OpportunityRepository:
         return [StageVisit(r.stage, r.entered_at, r.left_at, r.moved_by) for r in self.conn.execute(query)]
 
     def save(self, opportunity: Opportunity) -> None:
+        """Writes the opportunity and moves its forecast contribution from its stored state."""
+        before = self.get(opportunity.opportunity_id)
         row = _to_row(opportunity)
         self.conn.execute(update(opportunities).where(opportunities.c.opportunity_id == row.pop("opportunity_id")).values(row))
+        old, new = contribution(before), contribution(opportunity)
+        if old != new:
+            self._roll(old.negated(), new)
 
     def get(self, opportunity_id: str, for_update: bool = False) -> Opportunity:
         query = select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)

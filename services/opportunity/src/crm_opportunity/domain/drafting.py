@@ -27,6 +27,7 @@ class OpportunityDraft:
     team_id: str = ""
     source_lead_id: str = ""
     campaign_id: str = ""
+    territory_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class NewOpportunity:
     team_id: str
     source_lead_id: str
     campaign_id: str
+    territory_id: str = ""
 
 
 def clean_money(amount_minor: int | None, currency: str, violations: list[FieldViolation], prefix: str = "amount") -> Money:
@@ -70,7 +72,7 @@ def clean_opportunity(draft: OpportunityDraft) -> tuple[NewOpportunity | None, l
         product = Product(draft.product)
     amount = clean_money(draft.amount_minor, draft.currency, violations)
     ids = {}
-    for field in ("owner_id", "team_id", "source_lead_id", "campaign_id"):
+    for field in ("owner_id", "team_id", "source_lead_id", "campaign_id", "territory_id"):
         ids[field] = getattr(draft, field).strip()
         if len(ids[field]) > MAX_ID:
             violations.append(FieldViolation(field, f"at most {MAX_ID} characters"))

@@ -95,6 +95,9 @@ class Opportunity:
     stage_entered_at: datetime | None = None
     application_id: str = ""
     decision_note: str = ""
+    territory_id: str = ""
+    # The forecast category of its stage; CLOSED once won or lost.
+    forecast_category: str = "PIPELINE"
 
     def present_fields(self) -> set[str]:
         """Which of the fields a stage may require are set."""
@@ -104,10 +107,11 @@ class Opportunity:
     def tick(self, items: tuple[str, ...]) -> None:
         self.checklist = tuple(sorted(set(self.checklist) | set(items)))
 
-    def move_to(self, stage: str, probability_percent: int, actor: str, now: datetime) -> None:
+    def move_to(self, stage: str, probability_percent: int, forecast_category: str, actor: str, now: datetime) -> None:
         if self.status is not Status.OPEN:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is {self.status}: it no longer moves")
         self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
+        self.forecast_category = forecast_category
         self.updated_at, self.updated_by = now, actor
 
     def _close(self, status: Status, stage: str, probability: int, actor: str, now: datetime) -> None:
@@ -115,6 +119,7 @@ class Opportunity:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is already {self.status}")
         self.status, self.stage, self.probability_percent = status, stage, probability
         self.closed_at, self.updated_at, self.updated_by, self.stage_entered_at = now, now, actor, now
+        self.forecast_category = "CLOSED"
 
     def win(self, final_amount: Money | None, actor: str, now: datetime) -> None:
         """Won, at the final amount (the opportunity's own when none is given)."""
@@ -126,13 +131,14 @@ class Opportunity:
         self._close(Status.LOST, LOST_STAGE, 0, actor, now)
         self.lost_reason, self.competitor, self.decision_note = str(reason), competitor, note
 
-    def reopen(self, stage: str, probability_percent: int, reason: str, actor: str, now: datetime) -> Status:
+    def reopen(self, stage: str, probability_percent: int, forecast_category: str, reason: str, actor: str, now: datetime) -> Status:
         """Open again at `stage`; returns the status it had (WON means a clawback)."""
         if self.status is Status.OPEN:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is open")
         previous = self.status
         self.status, self.closed_at, self.lost_reason, self.competitor, self.decision_note = Status.OPEN, None, "", "", reason
         self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
+        self.forecast_category = forecast_category
         self.updated_at, self.updated_by = now, actor
         return previous
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
@@ -14,6 +15,7 @@ from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
 from crm_opportunity.adapters.proto_mapping import (
     activity_to_proto,
+    figures_to_proto,
     los_decision_from_proto,
     opportunity_to_proto,
     pipeline_to_proto,
@@ -42,6 +44,8 @@ PERMISSIONS: dict[str, str | None] = {
     "CancelActivity": OPPORTUNITY_WRITE,
     "ListActivities": OPPORTUNITY_READ,
     "GetWorklist": OPPORTUNITY_READ,
+    "GetForecast": OPPORTUNITY_READ,
+    "GetStageMetrics": OPPORTUNITY_READ,
 }
 
 
@@ -73,6 +77,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
                     team_id=request.team_id,
                     source_lead_id=request.source_lead_id,
                     campaign_id=request.campaign_id,
+                    territory_id=request.territory_id,
                 ),
             )
         )
@@ -205,3 +210,33 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         found, overdue = self.handlers.worklist(request.owner_id, request.limit)
         now = datetime.now(UTC)
         return opportunity_service_pb2.GetWorklistResponse(activities=[activity_to_proto(a, now) for a in found], overdue_count=overdue)
+
+    def GetForecast(
+        self, request: opportunity_service_pb2.GetForecastRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetForecastResponse:
+        scope = {"owner_id": request.owner_id, "team_id": request.team_id, "territory_id": request.territory_id}
+        forecast = self.handlers.forecast(commands.GetForecast(**scope, from_month=request.from_month, to_month=request.to_month))
+
+        def line(product: str, stage: str, figures: Any) -> opportunity_pb2.ForecastLine:
+            code = common_pb2.ProductType.Value(f"PRODUCT_TYPE_{product}")
+            return opportunity_pb2.ForecastLine(product=code, stage=stage, figures=figures_to_proto(figures))
+
+        return opportunity_service_pb2.GetForecastResponse(
+            total=figures_to_proto(forecast.total),
+            by_product=[line(product, "", f) for product, f in forecast.by_product.items()],
+            by_stage=[line(product, stage, f) for (product, stage), f in forecast.by_stage.items()],
+        )
+
+    def GetStageMetrics(
+        self, request: opportunity_service_pb2.GetStageMetricsRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetStageMetricsResponse:
+        scope = {"owner_id": request.owner_id, "team_id": request.team_id, "territory_id": request.territory_id}
+        metrics = self.handlers.stage_metrics(commands.GetStageMetrics(product=product_name(request.product), **scope))
+        return opportunity_service_pb2.GetStageMetricsResponse(
+            stages=[
+                opportunity_pb2.StageMetrics(
+                    stage=m.stage, entered=m.entered, advanced=m.advanced, conversion_bp=m.conversion_bp, average_days_in_stage=m.average_days
+                )
+                for m in metrics
+            ]
+        )

@@ -102,3 +102,21 @@ class FinishActivity:
     # '' to cancel.
     outcome: str = ""
     cancel: bool = False
+
+
+@dataclass(frozen=True)
+class GetForecast:
+    owner_id: str = ""
+    team_id: str = ""
+    territory_id: str = ""
+    from_month: str = ""
+    to_month: str = ""
+
+
+@dataclass(frozen=True)
+class GetStageMetrics:
+    # A Product name ('' unset, a number when unknown).
+    product: str
+    owner_id: str = ""
+    team_id: str = ""
+    territory_id: str = ""

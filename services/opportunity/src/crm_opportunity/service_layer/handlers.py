@@ -5,6 +5,7 @@ the idempotency record commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
 from crm_opportunity.domain.activities import MAX_OUTCOME, Activity, ActivityKind, ActivityStatus, clean_activity
 from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
+from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures, RollupRow, figures, month_range
 from crm_opportunity.domain.model import (
     CREDIT_PRODUCTS,
     SUBMITTED_STAGE,
@@ -38,6 +40,12 @@ MAX_COMPETITOR = 200
 MAX_NOTE = 500
 
 
+def _scopes(owner_id: str, team_id: str, territory_id: str) -> list[tuple[str, str]]:
+    """The (column, value) scopes given, of owner, team and territory."""
+    given = (("owner_id", owner_id), ("team_id", team_id), ("territory_id", territory_id))
+    return [(name, value.strip()) for name, value in given if value.strip()]
+
+
 def _opportunity_id(value: str) -> list[FieldViolation]:
     if not value:
         return [FieldViolation("opportunity_id", "required")]
@@ -56,6 +64,24 @@ class OpportunityEvents(Protocol):
     def reopened(self, opportunity: Opportunity, previous_status: Status, reason: str, correlation_id: str) -> Any: ...
     def application_submitted(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def activity_completed(self, activity: Activity, correlation_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Forecast:
+    total: Figures
+    by_product: dict[str, Figures]
+    # (product, stage) → figures
+    by_stage: dict[tuple[str, str], Figures]
+
+
+@dataclass(frozen=True)
+class StageMetric:
+    stage: str
+    entered: int
+    # Stays that ended by moving on (to a later stage, or won/lost).
+    advanced: int
+    conversion_bp: int
+    average_days: float
 
 
 class OpportunityHandlers:
@@ -129,6 +155,8 @@ class OpportunityHandlers:
             updated_by=actor,
             pipeline_version=pipeline.version,
             stage_entered_at=now,
+            territory_id=new.territory_id,
+            forecast_category=str(stage.forecast),
         )
 
     def win_opportunity(self, cmd: commands.WinOpportunity) -> Opportunity:
@@ -199,7 +227,7 @@ class OpportunityHandlers:
             previous = opportunity.stage
             stage = pipeline.stage(target)
             assert stage is not None
-            opportunity.move_to(stage.name, stage.probability_percent, current_principal().subject, self.clock())
+            opportunity.move_to(stage.name, stage.probability_percent, str(stage.forecast), current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
             uow.publish(self.events.stage_changed(opportunity, previous, cmd.key.request_id))
@@ -223,7 +251,9 @@ class OpportunityHandlers:
             visited = [v.stage for v in uow.opportunities.stage_history(opportunity.opportunity_id) if pipeline.stage(v.stage)]
             stage = pipeline.stage(visited[-1]) if visited else pipeline.first
             assert stage is not None
-            previous = opportunity.reopen(stage.name, stage.probability_percent, cmd.reason.strip(), current_principal().subject, self.clock())
+            previous = opportunity.reopen(
+                stage.name, stage.probability_percent, str(stage.forecast), cmd.reason.strip(), current_principal().subject, self.clock()
+            )
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
             uow.publish(self.events.reopened(opportunity, previous, cmd.reason.strip(), cmd.key.request_id))
@@ -252,7 +282,7 @@ class OpportunityHandlers:
                 raise FailedPrecondition(f"the {opportunity.product} pipeline has no {SUBMITTED_STAGE} stage")
             check_move(pipeline, opportunity.stage, stage.name, opportunity.present_fields(), set(opportunity.checklist))
             previous = opportunity.stage
-            opportunity.move_to(stage.name, stage.probability_percent, current_principal().subject, self.clock())
+            opportunity.move_to(stage.name, stage.probability_percent, str(stage.forecast), current_principal().subject, self.clock())
             opportunity.application_id = new_id()
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
@@ -398,6 +428,59 @@ class OpportunityHandlers:
             raise InvalidArgument(FieldViolation("limit", "between 1 and 500 (0: 100)"))
         with self.uow() as uow:
             return uow.activities.worklist(owner_id.strip() or current_principal().subject, self.clock(), limit or 100)
+
+    # --- forecast --------------------------------------------------------------------------
+
+    def forecast(self, cmd: commands.GetForecast) -> Forecast:
+        """Sums from the rollup: the total, and lines by product and by product and stage."""
+        scopes = [
+            (name, value.strip())
+            for name, value in (("owner_id", cmd.owner_id), ("team_id", cmd.team_id), ("territory_id", cmd.territory_id))
+            if value.strip()
+        ]
+        months, violations = month_range(cmd.from_month, cmd.to_month)
+        if len(scopes) != 1:
+            violations += [FieldViolation(f, "exactly one of owner_id, team_id and territory_id") for f in ("owner_id", "team_id", "territory_id")]
+        if violations:
+            raise InvalidArgument(violations)
+        assert months is not None
+        with self.uow() as uow:
+            rows = uow.opportunities.rollup(scopes[0], months, FORECAST_CURRENCY)
+        by_product: dict[str, list[RollupRow]] = {}
+        by_stage: dict[tuple[str, str], list[RollupRow]] = {}
+        for row in rows:
+            by_product.setdefault(row.product, []).append(row)
+            by_stage.setdefault((row.product, row.stage), []).append(row)
+        return Forecast(
+            total=figures(rows),
+            by_product={product: figures(part) for product, part in sorted(by_product.items())},
+            by_stage={key: figures(part) for key, part in sorted(by_stage.items())},
+        )
+
+    def stage_metrics(self, cmd: commands.GetStageMetrics) -> list[StageMetric]:
+        """Conversion to the next stages and average days in stage, in the pipeline's order."""
+        product = Product.__members__.get(cmd.product)
+        violations = [] if product else [FieldViolation("product", "required" if not cmd.product else "unknown value")]
+        scopes = [
+            (name, value.strip())
+            for name, value in (("owner_id", cmd.owner_id), ("team_id", cmd.team_id), ("territory_id", cmd.territory_id))
+            if value.strip()
+        ]
+        if len(scopes) > 1:
+            violations += [FieldViolation(f, "at most one of owner_id, team_id and territory_id") for f in ("owner_id", "team_id", "territory_id")]
+        if violations:
+            raise InvalidArgument(violations)
+        assert product is not None
+        with self.uow() as uow:
+            measured = {
+                stage: (entered, left, days)
+                for stage, entered, left, days in uow.opportunities.stage_metrics(str(product), scopes[0] if scopes else None)
+            }
+        metrics = []
+        for stage in self.pipelines[product].stages:
+            entered, left, days = measured.get(stage.name, (0, 0, 0.0))
+            metrics.append(StageMetric(stage.name, entered, left, left * 10_000 // entered if entered else 0, round(days, 2)))
+        return metrics
 
     def get_pipeline(self, product: str) -> Pipeline:
         known = Product.__members__.get(product)

@@ -171,6 +171,8 @@ class Opportunity(_message.Message):
     STAGE_ENTER_TIME_FIELD_NUMBER: _builtins.int
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
     DECISION_NOTE_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
+    FORECAST_CATEGORY_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -190,6 +192,9 @@ class Opportunity(_message.Message):
     """Set once submitted to the loan origination system (SubmitApplication)."""
     decision_note: _builtins.str
     """Why it closed as it did, in words (the LOS's decline reason, a reopening's reason)."""
+    territory_id: _builtins.str
+    forecast_category: Global___ForecastCategory.ValueType
+    """The forecast category of its stage (CLOSED once won or lost)."""
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -230,14 +235,131 @@ class Opportunity(_message.Message):
         stage_enter_time: _timestamp_pb2.Timestamp | None = ...,
         application_id: _builtins.str = ...,
         decision_note: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
+        forecast_category: Global___ForecastCategory.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time", "stage_enter_time", b"stage_enter_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "application_id", b"application_id", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "decision_note", b"decision_note", "expected_close_time", b"expected_close_time", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "application_id", b"application_id", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "decision_note", b"decision_note", "expected_close_time", b"expected_close_time", "forecast_category", b"forecast_category", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Opportunity: _TypeAlias = Opportunity  # noqa: Y015
+
+@_typing.final
+class ForecastFigures(_message.Message):
+    """Sums in VND over the opportunities of a scope and period (money as integer đồng)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPEN_COUNT_FIELD_NUMBER: _builtins.int
+    OPEN_PIPELINE_FIELD_NUMBER: _builtins.int
+    WEIGHTED_PIPELINE_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
+    BEST_CASE_FIELD_NUMBER: _builtins.int
+    WON_COUNT_FIELD_NUMBER: _builtins.int
+    WON_FIELD_NUMBER: _builtins.int
+    open_count: _builtins.int
+    won_count: _builtins.int
+    @_builtins.property
+    def open_pipeline(self) -> _common_pb2.Money:
+        """Open opportunities expected to close in the period."""
+
+    @_builtins.property
+    def weighted_pipeline(self) -> _common_pb2.Money:
+        """Each open amount times its stage's probability (integer đồng, rounded down per opportunity)."""
+
+    @_builtins.property
+    def commit(self) -> _common_pb2.Money:
+        """Won in the period plus open in COMMIT stages."""
+
+    @_builtins.property
+    def best_case(self) -> _common_pb2.Money:
+        """Commit plus open in BEST_CASE stages."""
+
+    @_builtins.property
+    def won(self) -> _common_pb2.Money:
+        """Won in the period."""
+
+    def __init__(
+        self,
+        *,
+        open_count: _builtins.int = ...,
+        open_pipeline: _common_pb2.Money | None = ...,
+        weighted_pipeline: _common_pb2.Money | None = ...,
+        commit: _common_pb2.Money | None = ...,
+        best_case: _common_pb2.Money | None = ...,
+        won_count: _builtins.int = ...,
+        won: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["best_case", b"best_case", "commit", b"commit", "open_pipeline", b"open_pipeline", "weighted_pipeline", b"weighted_pipeline", "won", b"won"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_case", b"best_case", "commit", b"commit", "open_count", b"open_count", "open_pipeline", b"open_pipeline", "weighted_pipeline", b"weighted_pipeline", "won", b"won", "won_count", b"won_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForecastFigures: _TypeAlias = ForecastFigures  # noqa: Y015
+
+@_typing.final
+class ForecastLine(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    FIGURES_FIELD_NUMBER: _builtins.int
+    product: _common_pb2.ProductType.ValueType
+    """Set on lines by product; stage also on lines by stage."""
+    stage: _builtins.str
+    @_builtins.property
+    def figures(self) -> Global___ForecastFigures: ...
+    def __init__(
+        self,
+        *,
+        product: _common_pb2.ProductType.ValueType = ...,
+        stage: _builtins.str = ...,
+        figures: Global___ForecastFigures | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures", "product", b"product", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForecastLine: _TypeAlias = ForecastLine  # noqa: Y015
+
+@_typing.final
+class StageMetrics(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    ENTERED_FIELD_NUMBER: _builtins.int
+    ADVANCED_FIELD_NUMBER: _builtins.int
+    CONVERSION_BP_FIELD_NUMBER: _builtins.int
+    AVERAGE_DAYS_IN_STAGE_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    entered: _builtins.int
+    advanced: _builtins.int
+    """Moved on to a later stage or won."""
+    conversion_bp: _builtins.int
+    """advanced / entered, in basis points (10000 = 100 %)."""
+    average_days_in_stage: _builtins.float
+    """Over the stays that ended."""
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        entered: _builtins.int = ...,
+        advanced: _builtins.int = ...,
+        conversion_bp: _builtins.int = ...,
+        average_days_in_stage: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advanced", b"advanced", "average_days_in_stage", b"average_days_in_stage", "conversion_bp", b"conversion_bp", "entered", b"entered", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageMetrics: _TypeAlias = StageMetrics  # noqa: Y015
 
 @_typing.final
 class PipelineStage(_message.Message):

@@ -22,6 +22,116 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class GetForecastRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
+    FROM_MONTH_FIELD_NUMBER: _builtins.int
+    TO_MONTH_FIELD_NUMBER: _builtins.int
+    owner_id: _builtins.str
+    """Exactly one of the three."""
+    team_id: _builtins.str
+    territory_id: _builtins.str
+    from_month: _builtins.str
+    """Inclusive months, "YYYY-MM": open opportunities by expected close, won ones by close."""
+    to_month: _builtins.str
+    def __init__(
+        self,
+        *,
+        owner_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
+        from_month: _builtins.str = ...,
+        to_month: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_month", b"from_month", "owner_id", b"owner_id", "team_id", b"team_id", "territory_id", b"territory_id", "to_month", b"to_month"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetForecastRequest: _TypeAlias = GetForecastRequest  # noqa: Y015
+
+@_typing.final
+class GetForecastResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FIELD_NUMBER: _builtins.int
+    BY_PRODUCT_FIELD_NUMBER: _builtins.int
+    BY_STAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def total(self) -> _opportunity_pb2.ForecastFigures: ...
+    @_builtins.property
+    def by_product(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.ForecastLine]: ...
+    @_builtins.property
+    def by_stage(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.ForecastLine]: ...
+    def __init__(
+        self,
+        *,
+        total: _opportunity_pb2.ForecastFigures | None = ...,
+        by_product: _abc.Iterable[_opportunity_pb2.ForecastLine] | None = ...,
+        by_stage: _abc.Iterable[_opportunity_pb2.ForecastLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_product", b"by_product", "by_stage", b"by_stage", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetForecastResponse: _TypeAlias = GetForecastResponse  # noqa: Y015
+
+@_typing.final
+class GetStageMetricsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
+    product: _common_pb2.ProductType.ValueType
+    owner_id: _builtins.str
+    """At most one; none: the whole bank."""
+    team_id: _builtins.str
+    territory_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        product: _common_pb2.ProductType.ValueType = ...,
+        owner_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_id", b"owner_id", "product", b"product", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStageMetricsRequest: _TypeAlias = GetStageMetricsRequest  # noqa: Y015
+
+@_typing.final
+class GetStageMetricsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.StageMetrics]: ...
+    def __init__(
+        self,
+        *,
+        stages: _abc.Iterable[_opportunity_pb2.StageMetrics] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stages", b"stages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStageMetricsResponse: _TypeAlias = GetStageMetricsResponse  # noqa: Y015
+
+@_typing.final
 class CreateActivityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -649,6 +759,7 @@ class CreateOpportunityRequest(_message.Message):
     TEAM_ID_FIELD_NUMBER: _builtins.int
     SOURCE_LEAD_ID_FIELD_NUMBER: _builtins.int
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -656,6 +767,7 @@ class CreateOpportunityRequest(_message.Message):
     team_id: _builtins.str
     source_lead_id: _builtins.str
     campaign_id: _builtins.str
+    territory_id: _builtins.str
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -672,10 +784,11 @@ class CreateOpportunityRequest(_message.Message):
         team_id: _builtins.str = ...,
         source_lead_id: _builtins.str = ...,
         campaign_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expected_close_time", b"expected_close_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "campaign_id", b"campaign_id", "expected_close_time", b"expected_close_time", "owner_id", b"owner_id", "product", b"product", "request_id", b"request_id", "source_lead_id", b"source_lead_id", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "campaign_id", b"campaign_id", "expected_close_time", b"expected_close_time", "owner_id", b"owner_id", "product", b"product", "request_id", b"request_id", "source_lead_id", b"source_lead_id", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

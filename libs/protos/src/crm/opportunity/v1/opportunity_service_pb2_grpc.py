@@ -115,6 +115,16 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.FromString,
                 _registered_method=True)
+        self.GetForecast = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetForecast',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastResponse.FromString,
+                _registered_method=True)
+        self.GetStageMetrics = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetStageMetrics',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -233,6 +243,21 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetForecast(self, request, context):
+        """Pipeline and forecast for an owner, a team or a territory over whole months, in VND, with
+        lines by product and by stage (from rollups kept with every change: fast at any size).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStageMetrics(self, request, context):
+        """Conversion between stages and average time in stage, for a product's pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +340,16 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.GetWorklist,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.SerializeToString,
+            ),
+            'GetForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetForecast,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastResponse.SerializeToString,
+            ),
+            'GetStageMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStageMetrics,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -750,6 +785,60 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/GetWorklist',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetWorklistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetForecast',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetForecastResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStageMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetStageMetrics',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,138 @@
+"""Forecast for a territory with N opportunities, through gRPC into PostgreSQL.
+
+Starts `crm-opportunity api` on a fresh PostgreSQL database, loads N opportunities of one
+territory with COPY (spread over 50 RMs, 5 teams, every product, their pipelines' stages,
+open/won/lost, and 24 months of close dates; setup, not measured), builds the forecast rollup
+from them in one statement (as `rebuild_rollup` does after a bulk load), then times
+GetForecast for the territory over a quarter and over a year, one call at a time.
+
+    .venv/bin/python bench/opportunity_forecast.py --opportunities 500000 --calls 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import psycopg
+
+from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm_common.db import make_engine
+from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
+from crm_opportunity.adapters.orm import opportunities
+from crm_opportunity.adapters.repository import OpportunityRepository
+from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.pipeline import PIPELINES
+
+TERRITORY = "HCM-Q1"
+COLUMNS = [c.name for c in opportunities.columns]
+
+
+def load(url: str, count: int) -> None:
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    products = list(Product)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur, cur.copy(f"COPY opportunities ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for n in range(count):
+            product = products[n % len(products)]
+            pipeline = PIPELINES[product]
+            close = now + timedelta(days=rng.randrange(-365, 365))
+            fate = rng.random()
+            stage = pipeline.stages[rng.randrange(len(pipeline.stages))]
+            if fate < 0.7:
+                status, stage_name, probability, category, closed_at = "OPEN", stage.name, stage.probability_percent, str(stage.forecast), None
+            elif fate < 0.85:
+                status, stage_name, probability, category, closed_at = "WON", "closed_won", 100, "CLOSED", close
+            else:
+                status, stage_name, probability, category, closed_at = "LOST", "closed_lost", 0, "CLOSED", close
+            owner = f"rm-{n % 50}"
+            row = {
+                "opportunity_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "account_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "product": str(product),
+                "amount_minor": rng.randrange(10, 5_000) * 1_000_000,
+                "currency": "VND",
+                "expected_close_at": close,
+                "owner_id": owner,
+                "team_id": f"team-{n % 5}",
+                "source_lead_id": "",
+                "campaign_id": "",
+                "status": status,
+                "stage": stage_name,
+                "probability_percent": probability,
+                "created_at": close - timedelta(days=60),
+                "created_by": owner,
+                "updated_at": now,
+                "updated_by": owner,
+                "closed_at": closed_at,
+                "lost_reason": "PRICE" if status == "LOST" else "",
+                "competitor": "",
+                "pipeline_version": 1,
+                "checklist": "[]",
+                "stage_entered_at": now - timedelta(days=rng.randrange(30)),
+                "application_id": "",
+                "decision_note": "",
+                "territory_id": TERRITORY,
+                "forecast_category": category,
+            }
+            copy.write_row([row[c] for c in COLUMNS])
+    engine = make_engine(url, pool_size=1)
+    with engine.begin() as connection:
+        OpportunityRepository(connection).rebuild_rollup()
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--opportunities", type=int, default=500_000)
+    parser.add_argument("--calls", type=int, default=500)
+    args = parser.parse_args()
+    exe = str(Path(sys.executable).with_name("crm-opportunity"))
+    with postgres_database("bench_forecast") as url, rabbitmq_vhost("bench") as amqp_uri:
+        spec = ServiceSpec("opportunity", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
+        stack = Stack([spec], amqp_uri, Path("var/bench"))
+        subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
+        setup = time.perf_counter()
+        load(url, args.opportunities)
+        took = time.perf_counter() - setup
+        print(f"opportunity_forecast: {args.opportunities:,} opportunities of {TERRITORY} loaded and rolled up in {took:.0f} s (setup)")
+        stack.run_dir.mkdir(parents=True, exist_ok=True)
+        stack.start_process(spec, "api")
+        try:
+            stack.wait_healthy(spec, 30)
+            channel = grpc.insecure_channel(spec.target)
+            stub = opportunity_service_pb2_grpc.OpportunityServiceStub(channel)
+            metadata = bearer("head-of-sales", ["sales_manager"])
+            now = datetime.now(UTC)
+            quarter_end = (now.replace(day=1) + timedelta(days=93)).strftime("%Y-%m")
+            for label, months in (("quarter", (now.strftime("%Y-%m"), quarter_end)), ("year", (f"{now.year}-01", f"{now.year}-12"))):
+                request = opportunity_service_pb2.GetForecastRequest(territory_id=TERRITORY, from_month=months[0], to_month=months[1])
+                for _ in range(20):  # warm-up
+                    stub.GetForecast(request, metadata=metadata)
+                latencies = []
+                for _ in range(args.calls):
+                    started = time.perf_counter()
+                    reply = stub.GetForecast(request, metadata=metadata, timeout=10)
+                    latencies.append(time.perf_counter() - started)
+                latencies.sort()
+                p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
+                total = reply.total
+                figures = f"{total.open_count:,} open, {total.won_count:,} won, {len(reply.by_stage)} stage lines"
+                timing = f"p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1] * 1000:.1f} ms"
+                print(f"  GetForecast {label:<7} {args.calls} calls: {timing}   ({figures})")
+            channel.close()
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
