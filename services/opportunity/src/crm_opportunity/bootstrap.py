@@ -5,6 +5,7 @@ The worker process (eventlet) builds handlers only; gRPC is imported by build_ap
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from crm_common.lifecycle import Background, DatabaseHealth
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
+from crm_opportunity.domain.next_best_action import default_rules, load_rules
 from crm_opportunity.domain.pipeline import load_pipelines
 from crm_opportunity.service_layer.handlers import OpportunityHandlers
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -23,9 +25,13 @@ if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
 
 
-def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "") -> OpportunityHandlers:
+def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "", rules_file: str = "") -> OpportunityHandlers:
+    rules = load_rules(Path(rules_file).read_text(encoding="utf-8")) if rules_file else default_rules()
     return OpportunityHandlers(
-        uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup), events=ProtoOpportunityEvents(), pipelines=load_pipelines(pipelines_file)
+        uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup),
+        events=ProtoOpportunityEvents(),
+        pipelines=load_pipelines(pipelines_file),
+        rules=rules,
     )
 
 
@@ -40,7 +46,7 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
-        OpportunityServicer(build_handlers(engine, wakeup, settings.opportunity_pipelines_file)),
+        OpportunityServicer(build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)),
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )

@@ -13,3 +13,6 @@ class OpportunitySettings(ServiceSettings):
     # The bank's pipelines (JSON, the shape of crm_opportunity/data/pipelines.json); empty:
     # the seeded defaults. Checked at start.
     opportunity_pipelines_file: str = ""
+    # The bank's next-best-action rules (JSON, the shape of data/nba_rules.json); empty: the
+    # seeded defaults. Checked at start.
+    opportunity_nba_rules_file: str = ""

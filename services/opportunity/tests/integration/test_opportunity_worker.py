@@ -27,6 +27,7 @@ def test_the_worker_consumes_erasures_on_its_own_queue() -> None:
     assert sorted(consumer_queues(OpportunityWorker)) == [
         "evt-account-AccountsMerged--opportunity.on_accounts_merged",
         "evt-account-ErasureRequested--opportunity.on_erasure_requested",
+        "evt-lead-LeadContacted--opportunity.on_lead_contacted",
         "evt-los-LosDecisionReported--opportunity.on_los_decision_reported",
     ]
 

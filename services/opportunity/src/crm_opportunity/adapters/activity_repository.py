@@ -58,11 +58,15 @@ class ActivityRepository:
         overdue = self.conn.scalar(select(func.count()).select_from(activities).where(*mine, a.due_at < now))
         return [_activity(r) for r in rows], int(overdue or 0)
 
-    def met_with(self, opportunity_ids: list[str], now: datetime) -> set[str]:
+    def met_with(self, opportunity_ids: list[str]) -> set[str]:
         """Opportunities with a meeting held or planned (for next best actions)."""
         a = activities.c
-        query = select(a.opportunity_id).where(a.opportunity_id.in_(opportunity_ids), a.kind == str(ActivityKind.MEETING), a.status != "CANCELLED")
-        return set(self.conn.scalars(query.distinct()))
+        found: set[str] = set()
+        for start in range(0, len(opportunity_ids), 1000):
+            part = opportunity_ids[start : start + 1000]
+            meetings = (a.opportunity_id.in_(part), a.kind == str(ActivityKind.MEETING), a.status != str(ActivityStatus.CANCELLED))
+            found.update(self.conn.scalars(select(a.opportunity_id).where(*meetings).distinct()))
+        return found
 
     def relink_account(self, merged_id: str, survivor_id: str) -> int:
         result = self.conn.execute(update(activities).where(activities.c.account_id == merged_id).values(account_id=survivor_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, and_
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, and_
 
 from crm_common.db import UtcDateTime, new_metadata
 
@@ -111,4 +111,14 @@ forecast_rollup = Table(
     Column("amount_sum", BigInteger, nullable=False),
     Column("weighted_sum", BigInteger, nullable=False),
     Index("ix_forecast_rollup_scope_period_month", "scope_kind", "scope_id", "period_month"),
+)
+
+# What the lead service told of each lead's first contact (LeadContacted): the next best
+# actions of the opportunity a lead became use it ("first-contact SLA breached: contact now").
+lead_first_contacts = Table(
+    "lead_first_contacts",
+    metadata,
+    Column("lead_id", String(100), primary_key=True),
+    Column("sla_breached", Boolean, nullable=False),
+    Column("contacted_at", UtcDateTime, nullable=False),
 )

@@ -12,6 +12,7 @@ from crm.opportunity.v1 import opportunity_pb2
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures
 from crm_opportunity.domain.model import Opportunity, Product, StageVisit
+from crm_opportunity.domain.next_best_action import Suggestion
 from crm_opportunity.domain.pipeline import Pipeline
 from crm_opportunity.service_layer.commands import LosDecision
 
@@ -148,4 +149,14 @@ def figures_to_proto(figures: Figures) -> opportunity_pb2.ForecastFigures:
         best_case=_vnd(figures.best_case),
         won_count=figures.won_count,
         won=_vnd(figures.won),
+    )
+
+
+def suggestion_to_proto(suggestion: Suggestion) -> opportunity_pb2.NextBestAction:
+    return opportunity_pb2.NextBestAction(
+        opportunity_id=suggestion.opportunity_id,
+        action=opportunity_pb2.SuggestedAction.Value(f"SUGGESTED_ACTION_{suggestion.action}"),
+        priority=suggestion.priority,
+        reason=suggestion.reason,
+        rule=suggestion.rule,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
-from crm_opportunity.adapters.orm import forecast_rollup, opportunities, stage_history
+from crm_opportunity.adapters.orm import activities, forecast_rollup, lead_first_contacts, opportunities, stage_history
 from crm_opportunity.domain.forecast import SCOPES, Contribution, RollupRow, contribution
 from crm_opportunity.domain.model import Money, Opportunity, Product, StageVisit, Status
 
@@ -57,11 +58,17 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
     }
 
 
+_COLUMNS = tuple(c.name for c in opportunities.columns)
+
+
 def _to_opportunity(row: Any) -> Opportunity:
-    data = dict(row._mapping)
+    # zip over the plain tuple: a book of 2,000 rows is read per call, and RowMapping costs.
+    data = dict(zip(_COLUMNS, tuple(row), strict=True))
     amount = Money(data.pop("amount_minor"), data.pop("currency"))
-    checklist = tuple(json.loads(data.pop("checklist")))
-    return Opportunity(**{**data, "amount": amount, "product": Product(data["product"]), "status": Status(data["status"]), "checklist": checklist})
+    checklist_text = data.pop("checklist")
+    checklist = tuple(json.loads(checklist_text)) if checklist_text != "[]" else ()
+    product, status = Product(data.pop("product")), Status(data.pop("status"))
+    return Opportunity(**data, amount=amount, product=product, status=status, checklist=checklist)
 
 
 def _insert(conn: Connection) -> Any:
@@ -162,6 +169,39 @@ class OpportunityRepository:
                 opportunity_id=opportunity.opportunity_id, stage=opportunity.stage, entered_at=opportunity.stage_entered_at, moved_by=actor
             )
         )
+
+    def open_of_owner(self, owner_id: str) -> list[Opportunity]:
+        return [_to_opportunity(r) for r in self.conn.execute(select(opportunities).where(*self._open_of(owner_id)))]
+
+    @staticmethod
+    def _open_of(owner_id: str) -> tuple[Any, ...]:
+        return (opportunities.c.owner_id == owner_id, opportunities.c.status == str(Status.OPEN))
+
+    def breached_leads_of_owner(self, owner_id: str) -> set[str]:
+        """The source leads of the owner's open opportunities whose first contact broke the SLA."""
+        leads = select(opportunities.c.source_lead_id).where(*self._open_of(owner_id), opportunities.c.source_lead_id != "")
+        f = lead_first_contacts.c
+        return set(self.conn.scalars(select(f.lead_id).where(f.lead_id.in_(leads), f.sla_breached.is_(True))))
+
+    def met_with_of_owner(self, owner_id: str) -> set[str]:
+        """The owner's open opportunities with a meeting held or planned."""
+        a = activities.c
+        mine = select(opportunities.c.opportunity_id).where(*self._open_of(owner_id))
+        meetings = select(a.opportunity_id).where(a.opportunity_id.in_(mine), a.kind == "MEETING", a.status != "CANCELLED").distinct()
+        return set(self.conn.scalars(meetings))
+
+    def record_first_contact(self, lead_id: str, sla_breached: bool, contacted_at: datetime) -> None:
+        """Keeps the first report per lead (a later attempt is not a first contact)."""
+        upsert = _insert(self.conn)(lead_first_contacts).values(lead_id=lead_id, sla_breached=sla_breached, contacted_at=contacted_at)
+        self.conn.execute(upsert.on_conflict_do_nothing())
+
+    def breached_leads(self, lead_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(lead_ids), 1000):
+            part = lead_ids[start : start + 1000]
+            query = select(lead_first_contacts.c.lead_id).where(lead_first_contacts.c.lead_id.in_(part), lead_first_contacts.c.sla_breached.is_(True))
+            found.update(self.conn.scalars(query))
+        return found
 
     def by_application(self, application_id: str, for_update: bool = False) -> Opportunity:
         query = select(opportunities).where(opportunities.c.application_id == application_id, opportunities.c.application_id != "")

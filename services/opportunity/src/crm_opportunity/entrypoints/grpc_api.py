@@ -20,6 +20,7 @@ from crm_opportunity.adapters.proto_mapping import (
     opportunity_to_proto,
     pipeline_to_proto,
     product_name,
+    suggestion_to_proto,
     visit_to_proto,
 )
 from crm_opportunity.domain.activities import ActivityDraft
@@ -46,6 +47,8 @@ PERMISSIONS: dict[str, str | None] = {
     "GetWorklist": OPPORTUNITY_READ,
     "GetForecast": OPPORTUNITY_READ,
     "GetStageMetrics": OPPORTUNITY_READ,
+    "GetNextBestActions": OPPORTUNITY_READ,
+    "GetBookActions": OPPORTUNITY_READ,
 }
 
 
@@ -240,3 +243,15 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
                 for m in metrics
             ]
         )
+
+    def GetNextBestActions(
+        self, request: opportunity_service_pb2.GetNextBestActionsRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetNextBestActionsResponse:
+        found = self.handlers.next_best_actions(request.opportunity_id)
+        return opportunity_service_pb2.GetNextBestActionsResponse(actions=[suggestion_to_proto(s) for s in found])
+
+    def GetBookActions(
+        self, request: opportunity_service_pb2.GetBookActionsRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.GetBookActionsResponse:
+        found, open_count = self.handlers.book_actions(request.owner_id, request.limit)
+        return opportunity_service_pb2.GetBookActionsResponse(actions=[suggestion_to_proto(s) for s in found], open_opportunities=open_count)

@@ -6,7 +6,10 @@ merges and erasures, and the loan origination system's decisions.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from crm.account.v1.events_pb2 import AccountsMerged, ErasureRequested
+from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
@@ -41,3 +44,13 @@ class OpportunityWorker:
         decision = los_decision_from_proto(event)
         command = commands.ReportedLosDecision(delivery.consumer, delivery.event_id, decision, event.metadata.correlation_id)
         return self.handlers.record_reported_los_decision(command)
+
+    @event_handler("lead", LeadContacted)
+    def on_lead_contacted(self, delivery: Delivery) -> str:
+        """A lead's first contact and whether it broke the SLA, for its future opportunity's
+        next best actions (later attempts carry no first-contact facts and are ignored)."""
+        event: LeadContacted = delivery.event
+        if not event.minutes_to_first_contact and not event.first_contact_sla_breached:
+            return "not a first contact"
+        contacted_at = event.metadata.occur_time.ToDatetime(tzinfo=UTC) if event.metadata.HasField("occur_time") else datetime.now(UTC)
+        return self.handlers.record_first_contact(delivery.consumer, delivery.event_id, event.lead_id, event.first_contact_sla_breached, contacted_at)

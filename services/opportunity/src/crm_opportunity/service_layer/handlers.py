@@ -30,6 +30,7 @@ from crm_opportunity.domain.model import (
     Status,
     is_valid_id,
 )
+from crm_opportunity.domain.next_best_action import OpportunityFacts, Rule, Suggestion, default_rules, suggest, suggest_for_book
 from crm_opportunity.domain.pipeline import PIPELINES, Pipeline, check_move
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -91,11 +92,14 @@ class OpportunityHandlers:
         events: OpportunityEvents,
         clock: Callable[[], datetime] = utcnow,
         pipelines: dict[Product, Pipeline] | None = None,
+        rules: list[Rule] | None = None,
     ) -> None:
         self.uow = uow
         self.events = events
         self.clock = clock
         self.pipelines = pipelines or PIPELINES
+        # Next-best-action rules (data/nba_rules.json unless the bank supplies its own).
+        self.rules = rules if rules is not None else default_rules()
 
     def create_opportunity(self, cmd: commands.CreateOpportunity) -> Opportunity:
         """Opens an opportunity at its pipeline's first stage.
@@ -482,6 +486,36 @@ class OpportunityHandlers:
             metrics.append(StageMetric(stage.name, entered, left, left * 10_000 // entered if entered else 0, round(days, 2)))
         return metrics
 
+    # --- next best actions -------------------------------------------------------------
+
+    def _facts(self, uow: OpportunityUnitOfWork, book: list[Opportunity]) -> dict[str, OpportunityFacts]:
+        now = self.clock()
+        met = uow.activities.met_with([o.opportunity_id for o in book])
+        breached = uow.opportunities.breached_leads([o.source_lead_id for o in book if o.source_lead_id])
+        return {o.opportunity_id: OpportunityFacts(o.opportunity_id in met, o.source_lead_id in breached, now) for o in book}
+
+    def next_best_actions(self, opportunity_id: str) -> list[Suggestion]:
+        violations = _opportunity_id(opportunity_id)
+        if violations:
+            raise InvalidArgument(violations)
+        with self.uow() as uow:
+            opportunity = uow.opportunities.get(opportunity_id)
+            facts = self._facts(uow, [opportunity])[opportunity_id]
+        return suggest(opportunity, self.pipelines[opportunity.product], facts, self.rules)
+
+    def book_actions(self, owner_id: str, limit: int) -> tuple[list[Suggestion], int]:
+        """An RM's book, ranked: by priority, then bigger amounts, then sooner closes."""
+        if not 0 <= limit <= 1000:
+            raise InvalidArgument(FieldViolation("limit", "between 1 and 1000 (0: 200)"))
+        owner = owner_id.strip() or current_principal().subject
+        with self.uow() as uow:
+            book = uow.opportunities.open_of_owner(owner)
+            met, breached = uow.opportunities.met_with_of_owner(owner), uow.opportunities.breached_leads_of_owner(owner)
+        now = self.clock()
+        facts = {o.opportunity_id: OpportunityFacts(o.opportunity_id in met, o.source_lead_id in breached, now) for o in book}
+        ranked = suggest_for_book(((o, self.pipelines[o.product], facts[o.opportunity_id]) for o in book), self.rules)
+        return ranked[: limit or 200], len(book)
+
     def get_pipeline(self, product: str) -> Pipeline:
         known = Product.__members__.get(product)
         if known is None:
@@ -522,6 +556,15 @@ class OpportunityHandlers:
             uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, blanked))
             uow.commit()
         return f"{blanked} activity(ies) anonymised"
+
+    def record_first_contact(self, consumer: str, event_id: str, lead_id: str, sla_breached: bool, contacted_at: datetime) -> str:
+        """LeadContacted with its first-contact facts, kept for the opportunity the lead becomes."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            uow.opportunities.record_first_contact(lead_id, sla_breached, contacted_at)
+            uow.commit()
+        return "breached" if sla_breached else "in time"
 
     def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str) -> str:
         """AccountsMerged: the merged account's opportunities now belong to the survivor.

@@ -146,6 +146,33 @@ ACTIVITY_STATUS_COMPLETED: ActivityStatus.ValueType  # 2
 ACTIVITY_STATUS_CANCELLED: ActivityStatus.ValueType  # 3
 Global___ActivityStatus: _TypeAlias = ActivityStatus  # noqa: Y015
 
+class _SuggestedAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SuggestedActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SuggestedAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUGGESTED_ACTION_UNSPECIFIED: _SuggestedAction.ValueType  # 0
+    SUGGESTED_ACTION_CALL_CUSTOMER: _SuggestedAction.ValueType  # 1
+    SUGGESTED_ACTION_COLLECT_DOCUMENTS: _SuggestedAction.ValueType  # 2
+    SUGGESTED_ACTION_COMPLETE_FIELDS: _SuggestedAction.ValueType  # 3
+    SUGGESTED_ACTION_UPDATE_CLOSE_DATE: _SuggestedAction.ValueType  # 4
+    SUGGESTED_ACTION_SCHEDULE_MEETING: _SuggestedAction.ValueType  # 5
+    SUGGESTED_ACTION_CONTACT_NOW: _SuggestedAction.ValueType  # 6
+    SUGGESTED_ACTION_ADVANCE_STAGE: _SuggestedAction.ValueType  # 7
+
+class SuggestedAction(_SuggestedAction, metaclass=_SuggestedActionEnumTypeWrapper): ...
+
+SUGGESTED_ACTION_UNSPECIFIED: SuggestedAction.ValueType  # 0
+SUGGESTED_ACTION_CALL_CUSTOMER: SuggestedAction.ValueType  # 1
+SUGGESTED_ACTION_COLLECT_DOCUMENTS: SuggestedAction.ValueType  # 2
+SUGGESTED_ACTION_COMPLETE_FIELDS: SuggestedAction.ValueType  # 3
+SUGGESTED_ACTION_UPDATE_CLOSE_DATE: SuggestedAction.ValueType  # 4
+SUGGESTED_ACTION_SCHEDULE_MEETING: SuggestedAction.ValueType  # 5
+SUGGESTED_ACTION_CONTACT_NOW: SuggestedAction.ValueType  # 6
+SUGGESTED_ACTION_ADVANCE_STAGE: SuggestedAction.ValueType  # 7
+Global___SuggestedAction: _TypeAlias = SuggestedAction  # noqa: Y015
+
 @_typing.final
 class Opportunity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -528,3 +555,39 @@ class Activity(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Activity: _TypeAlias = Activity  # noqa: Y015
+
+@_typing.final
+class NextBestAction(_message.Message):
+    """What an RM could do next on an open opportunity, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    action: Global___SuggestedAction.ValueType
+    priority: _builtins.int
+    """1 is the most urgent, 5 the least."""
+    reason: _builtins.str
+    """Human-readable, with the numbers that made the rule fire."""
+    rule: _builtins.str
+    """The rule (data/nba_rules.json, or the bank's file) that fired."""
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        action: Global___SuggestedAction.ValueType = ...,
+        priority: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        rule: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "opportunity_id", b"opportunity_id", "priority", b"priority", "reason", b"reason", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NextBestAction: _TypeAlias = NextBestAction  # noqa: Y015

@@ -22,6 +22,93 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class GetNextBestActionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetNextBestActionsRequest: _TypeAlias = GetNextBestActionsRequest  # noqa: Y015
+
+@_typing.final
+class GetNextBestActionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.NextBestAction]: ...
+    def __init__(
+        self,
+        *,
+        actions: _abc.Iterable[_opportunity_pb2.NextBestAction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetNextBestActionsResponse: _TypeAlias = GetNextBestActionsResponse  # noqa: Y015
+
+@_typing.final
+class GetBookActionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    owner_id: _builtins.str
+    """Defaults to the caller."""
+    limit: _builtins.int
+    """1..1000; 0 means 200."""
+    def __init__(
+        self,
+        *,
+        owner_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "owner_id", b"owner_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBookActionsRequest: _TypeAlias = GetBookActionsRequest  # noqa: Y015
+
+@_typing.final
+class GetBookActionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    OPEN_OPPORTUNITIES_FIELD_NUMBER: _builtins.int
+    open_opportunities: _builtins.int
+    """Open opportunities in the book."""
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.NextBestAction]: ...
+    def __init__(
+        self,
+        *,
+        actions: _abc.Iterable[_opportunity_pb2.NextBestAction] | None = ...,
+        open_opportunities: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "open_opportunities", b"open_opportunities"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBookActionsResponse: _TypeAlias = GetBookActionsResponse  # noqa: Y015
+
+@_typing.final
 class GetForecastRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -125,6 +125,16 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.FromString,
                 _registered_method=True)
+        self.GetNextBestActions = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetNextBestActions',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsResponse.FromString,
+                _registered_method=True)
+        self.GetBookActions = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/GetBookActions',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -258,6 +268,20 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNextBestActions(self, request, context):
+        """Ranked suggestions for one open opportunity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBookActions(self, request, context):
+        """Ranked suggestions over an RM's whole book of open opportunities.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -350,6 +374,16 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.GetStageMetrics,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.SerializeToString,
+            ),
+            'GetNextBestActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNextBestActions,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsResponse.SerializeToString,
+            ),
+            'GetBookActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBookActions,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -839,6 +873,60 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/GetStageMetrics',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetStageMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNextBestActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetNextBestActions',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetNextBestActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBookActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/GetBookActions',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,170 @@
+"""Next best actions for an RM with N open opportunities, through gRPC into PostgreSQL.
+
+Starts `crm-opportunity api` on a fresh PostgreSQL database, loads the RM's N open
+opportunities (every product and stage, close dates around today, a third with a meeting, a
+tenth from leads whose first contact broke the SLA) plus 100,000 opportunities of other RMs,
+with COPY (setup, not measured), then times GetBookActions for the RM (the whole book ranked)
+and GetNextBestActions for single opportunities, one call at a time.
+
+    .venv/bin/python bench/opportunity_next_best_actions.py --book 2000 --calls 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import psycopg
+
+from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
+from crm_opportunity.adapters.orm import activities, lead_first_contacts, opportunities
+from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.pipeline import PIPELINES
+
+RM = "rm-bench"
+
+
+def load(url: str, book: int, others: int) -> list[str]:
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    products = list(Product)
+    mine: list[str] = []
+    columns = [c.name for c in opportunities.columns]
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        meetings, breached = [], []
+        with cur.copy(f"COPY opportunities ({', '.join(columns)}) FROM STDIN") as copy:
+            for n in range(book + others):
+                product = products[n % len(products)]
+                stage = PIPELINES[product].stages[rng.randrange(len(PIPELINES[product].stages))]
+                opportunity_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                owner = RM if n < book else f"rm-{n % 100}"
+                lead_id = f"lead-{n}" if n % 10 == 0 else ""
+                row = {
+                    "opportunity_id": opportunity_id,
+                    "account_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "product": str(product),
+                    "amount_minor": rng.randrange(10, 5_000) * 1_000_000,
+                    "currency": "VND",
+                    "expected_close_at": now + timedelta(days=rng.randrange(-30, 90)) if n % 7 else None,
+                    "owner_id": owner,
+                    "team_id": "team-1",
+                    "source_lead_id": lead_id,
+                    "campaign_id": "",
+                    "status": "OPEN",
+                    "stage": stage.name,
+                    "probability_percent": stage.probability_percent,
+                    "created_at": now - timedelta(days=60),
+                    "created_by": owner,
+                    "updated_at": now,
+                    "updated_by": owner,
+                    "closed_at": None,
+                    "lost_reason": "",
+                    "competitor": "",
+                    "pipeline_version": 1,
+                    "checklist": "[]",
+                    "stage_entered_at": now - timedelta(days=rng.randrange(40)),
+                    "application_id": "",
+                    "decision_note": "",
+                    "territory_id": "HCM-Q1",
+                    "forecast_category": str(stage.forecast),
+                }
+                copy.write_row([row[c] for c in columns])
+                if owner == RM:
+                    mine.append(opportunity_id)
+                    if n % 3 == 0:
+                        meetings.append((opportunity_id, row["account_id"]))
+                if lead_id:
+                    breached.append(lead_id)
+        activity_columns = [c.name for c in activities.columns]
+        with cur.copy(f"COPY activities ({', '.join(activity_columns)}) FROM STDIN") as copy:
+            for opportunity_id, account_id in meetings:
+                row = {
+                    "activity_id": str(uuid.uuid4()),
+                    "kind": "MEETING",
+                    "account_id": account_id,
+                    "opportunity_id": opportunity_id,
+                    "owner_id": RM,
+                    "subject": "meeting",
+                    "notes": "",
+                    "due_at": now + timedelta(days=2),
+                    "status": "OPEN",
+                    "outcome": "",
+                    "completed_at": None,
+                    "created_at": now,
+                    "created_by": RM,
+                    "updated_at": now,
+                    "updated_by": RM,
+                }
+                copy.write_row([row[c] for c in activity_columns])
+        with cur.copy(f"COPY {lead_first_contacts.name} (lead_id, sla_breached, contacted_at) FROM STDIN") as copy:
+            for lead_id in breached:
+                copy.write_row([lead_id, True, now - timedelta(days=10)])
+        conn.execute("ANALYZE")
+    return mine
+
+
+def timed(call, calls: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
+    return p50, p99, latencies[-1] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--book", type=int, default=2000)
+    parser.add_argument("--others", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=200, help="actions returned per book call")
+    args = parser.parse_args()
+    exe = str(Path(sys.executable).with_name("crm-opportunity"))
+    with postgres_database("bench_nba") as url, rabbitmq_vhost("bench") as amqp_uri:
+        spec = ServiceSpec("opportunity", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
+        stack = Stack([spec], amqp_uri, Path("var/bench"))
+        subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
+        setup = time.perf_counter()
+        mine = load(url, args.book, args.others)
+        took = time.perf_counter() - setup
+        print(f"opportunity_next_best_actions: {args.book:,} open opportunities of {RM} among {args.others:,} others, loaded in {took:.0f} s")
+        stack.run_dir.mkdir(parents=True, exist_ok=True)
+        stack.start_process(spec, "api")
+        try:
+            stack.wait_healthy(spec, 30)
+            channel = grpc.insecure_channel(spec.target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+            stub = opportunity_service_pb2_grpc.OpportunityServiceStub(channel)
+            metadata = bearer(RM, ["rm"])
+            book = opportunity_service_pb2.GetBookActionsRequest(limit=args.limit)
+            reply = stub.GetBookActions(book, metadata=metadata)
+            for _ in range(10):
+                stub.GetBookActions(book, metadata=metadata)
+            p50, p99, worst = timed(lambda: stub.GetBookActions(book, metadata=metadata, timeout=10), args.calls)
+            shape = f"{reply.open_opportunities:,} open, {len(reply.actions)} actions returned"
+            print(f"  GetBookActions      {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms   ({shape})")
+            rng = random.Random(3)
+
+            def one() -> None:
+                stub.GetNextBestActions(opportunity_service_pb2.GetNextBestActionsRequest(opportunity_id=rng.choice(mine)), metadata=metadata)
+
+            p50, p99, worst = timed(one, args.calls)
+            print(f"  GetNextBestActions  {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms")
+            channel.close()
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
