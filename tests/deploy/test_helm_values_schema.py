@@ -36,6 +36,15 @@ BAD_VALUES = [
     (["services.account.api.pdb.maxUnavailable=lots"], "services.account.api.pdb.maxUnavailable"),
     (["services.lead.api.resources.limits.memory=big"], "services.lead.api.resources.limits.memory"),
     (["serviceMonitor.interval=often"], "serviceMonitor.interval"),
+    # AML watchlist: one source, account only, a .csv or .jsonl key, never through env.
+    (["services.account.watchlist.configMap=aml", "services.account.watchlist.secret=aml"], "services.account.watchlist: Must not validate"),
+    (["services.lead.watchlist.configMap=aml"], "services.lead.watchlist"),
+    (["serviceDefaults.watchlist.secret=aml"], "serviceDefaults.watchlist"),
+    (["services.account.watchlist.key=watchlist.xlsx"], "services.account.watchlist.key"),
+    (["services.account.watchlist.key=../watchlist.csv"], "services.account.watchlist.key"),
+    (["services.account.watchlist.configMap=AML_List"], "services.account.watchlist.configMap"),
+    (["services.account.watchlist.path=/data/list.csv"], "path"),
+    (["services.account.env.ACCOUNT_WATCHLIST_FILE=/data/list.csv"], "services.account.env.ACCOUNT_WATCHLIST_FILE"),
     # Checks the schema cannot express, done by the templates:
     (["services.lead.peers={account,billing}"], 'services.lead.peers: "billing" is not a service of this chart'),
     (["services.account.enabled=false"], 'services.lead.peers: "account" is disabled'),
@@ -61,6 +70,11 @@ def test_good_overrides_are_accepted(tools):
         "services.account.api.pdb.maxUnavailable=25%",
         "networkPolicy.postgresql.cidrs={10.1.2.0/24}",
         "services.opportunity.image.digest=sha256:" + "0" * 64,
+        "services.account.watchlist.secret=crm-aml-pep",
+        "services.account.watchlist.key=PEP-2024.06.JSONL",
+        "services.account.env.KYC_EXPIRY_SWEEP_SECONDS=300",
+        "services.account.env.TIER_AFFLUENT_AUM_VND=2000000000",
+        "services.account.env.ACCOUNT_ERASURE_SERVICES=lead\\,opportunity",
     ]
     assert helm_template(tools, sets=sets, check=False).returncode == 0
 
@@ -68,8 +82,11 @@ def test_good_overrides_are_accepted(tools):
 def test_every_service_object_is_closed():
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert schema["additionalProperties"] is False
-    assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/definitions/service"}
-    assert schema["properties"]["serviceDefaults"] == {"$ref": "#/definitions/service"}
+    # Every service has the same closed schema; only the account service may add its AML watchlist.
+    assert schema["properties"]["services"]["properties"] == {"account": {"$ref": "#/definitions/service"}}
+    assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/definitions/serviceWithoutWatchlist"}
+    assert schema["properties"]["serviceDefaults"] == {"$ref": "#/definitions/serviceWithoutWatchlist"}
+    assert schema["definitions"]["serviceWithoutWatchlist"]["allOf"][0] == {"$ref": "#/definitions/service"}
 
     def walk(node, path):
         if isinstance(node, dict):
@@ -82,5 +99,5 @@ def test_every_service_object_is_closed():
                 walk(child, f"{path}/{i}")
 
     walk(schema["definitions"]["service"], "service")
-    for name in ("api", "worker", "migrations", "resources"):
+    for name in ("api", "worker", "migrations", "resources", "watchlist"):
         walk(schema["definitions"][name], name)
