@@ -330,6 +330,45 @@ def test_settings_configmap(rendered, services, scenario):
         assert data["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4317")
 
 
+def test_account_settings_go_through_the_shared_configmap(render):
+    """The account's plain settings (KYC sweep, tier thresholds, erasure services) are services.account.env:
+    one ConfigMap read by the API and the worker, inlined into the migration Job; the chart sets no defaults
+    of its own for them (the code's apply)."""
+    default = render()
+    data = default.get("ConfigMap", f"{RELEASE}-account")["data"]
+    for key in ("KYC_EXPIRY_SWEEP_SECONDS", "TIER_AFFLUENT_AUM_VND", "TIER_PRIVATE_AUM_VND", "ACCOUNT_ERASURE_SERVICES", "ACCOUNT_WATCHLIST_FILE"):
+        assert key not in data, key
+    sets = {
+        "KYC_EXPIRY_SWEEP_SECONDS": "300",
+        "TIER_AFFLUENT_AUM_VND": "2000000000",
+        "TIER_PRIVATE_AUM_VND": "50000000000",
+        "ACCOUNT_ERASURE_SERVICES": "lead,opportunity",
+    }
+    r = render(sets=[f"services.account.env.{k}={v.replace(',', chr(92) + ',')}" for k, v in sets.items()])
+    data = r.get("ConfigMap", f"{RELEASE}-account")["data"]
+    assert {k: data[k] for k in sets} == sets
+    for suffix in ("api", "worker"):
+        (c,) = containers(r.get("Deployment", f"{RELEASE}-account-{suffix}"))
+        assert {"configMapRef": {"name": f"{RELEASE}-account"}} in c["envFrom"]
+    (job,) = containers(r.get("Job", f"{RELEASE}-account-migrate"))
+    assert {e["name"]: e.get("value") for e in job["env"]}["TIER_PRIVATE_AUM_VND"] == "50000000000"
+    assert "TIER_AFFLUENT_AUM_VND" not in r.get("ConfigMap", f"{RELEASE}-lead")["data"]
+
+
+def test_env_numbers_from_a_values_file_keep_their_digits(render, tmp_path):
+    """YAML numbers reach the templates as float64; 1000000000 must not become "1e+09" (no int parses that)."""
+    values = tmp_path / "account.yaml"
+    values.write_text(
+        "services:\n  account:\n    env:\n"
+        "      TIER_AFFLUENT_AUM_VND: 1000000000\n      TIER_PRIVATE_AUM_VND: 25000000000\n"
+        "      KYC_EXPIRY_SWEEP_SECONDS: 0.5\n      NEGATIVE: -2000000\n      FLAG: true\n"
+    )
+    data = render(values=[values]).get("ConfigMap", f"{RELEASE}-account")["data"]
+    assert data["TIER_AFFLUENT_AUM_VND"] == "1000000000"
+    assert data["TIER_PRIVATE_AUM_VND"] == "25000000000"
+    assert (data["KYC_EXPIRY_SWEEP_SECONDS"], data["NEGATIVE"], data["FLAG"]) == ("0.5", "-2000000", "true")
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_termination_grace_covers_the_grpc_drain(rendered, services, scenario, chart_values):
     r = rendered[scenario]

@@ -105,7 +105,7 @@ def test_without_the_block_nothing_is_mounted(rendered, scenario):
         assert not watchlist_mounts(doc), name
         assert all("ACCOUNT_WATCHLIST_FILE" not in env_of(c) for c in containers(doc)), name
         if doc["kind"] == "Deployment":
-            assert "crm/watchlist" not in doc["spec"]["template"]["metadata"]["annotations"], name
+            assert "crm/watchlist" not in doc["spec"]["template"]["metadata"].get("annotations", {}), name
 
 
 def test_production_values_exercise_the_watchlist(rendered):

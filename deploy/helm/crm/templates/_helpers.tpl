@@ -118,9 +118,69 @@ crm/service: {{ .name }}
 {{- printf "%s_GRPC_TARGET" (. | upper | replace "-" "_") }}
 {{- end }}
 
+{{/*
+AML watchlist of the account service (services.account.watchlist): the account API reads the
+file named by ACCOUNT_WATCHLIST_FILE once at start. Only the API screens (account creation and
+changes, ScreenAccount); the worker and the migration Job never get the variable, so they do not
+load the list. "crm.watchlist.enabled" renders "true" or nothing.
+*/}}
+{{- define "crm.watchlist.dir" -}}
+/etc/crm/watchlist
+{{- end }}
+
+{{- define "crm.watchlist.enabled" -}}
+{{- $w := default dict .svc.watchlist }}
+{{- if and (eq .name "account") (or $w.configMap $w.secret) }}
+{{- if and $w.configMap $w.secret }}
+{{- fail "services.account.watchlist: set configMap or secret, not both" }}
+{{- end }}
+{{- true }}
+{{- end }}
+{{- end }}
+
+{{/* Source of the list for the pod annotation: configMap/<name>/<key> or secret/<name>/<key>. */}}
+{{- define "crm.watchlist.source" -}}
+{{- $w := .svc.watchlist }}
+{{- if $w.configMap }}{{ printf "configMap/%s/%s" $w.configMap $w.key }}{{ else }}{{ printf "secret/%s/%s" $w.secret $w.key }}{{ end }}
+{{- end }}
+
+{{/*
+Volume with the one key of the list. 0444: readable by the service's user whatever fsGroup is;
+the container runs nothing else. Not optional: a missing ConfigMap or Secret keeps the pod from
+starting rather than letting it serve unscreened.
+*/}}
+{{- define "crm.watchlist.volume" -}}
+{{- $w := .svc.watchlist }}
+- name: watchlist
+  {{- if $w.configMap }}
+  configMap:
+    name: {{ $w.configMap }}
+  {{- else }}
+  secret:
+    secretName: {{ $w.secret }}
+  {{- end }}
+    defaultMode: 0444
+    items:
+      - key: {{ $w.key | quote }}
+        path: {{ $w.key | quote }}
+{{- end }}
+
 {{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain + margin. */}}
 {{- define "crm.terminationGracePeriodSeconds" -}}
 {{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
+{{- end }}
+
+{{/*
+An env value as a string. Numbers from a values file arrive as float64, which toString writes
+as 1e+09: whole numbers are written as integers (TIER_AFFLUENT_AUM_VND: 1000000000 stays
+"1000000000"; exact up to 2^53, quote anything larger).
+*/}}
+{{- define "crm.envValue" -}}
+{{- if and (kindIs "float64" .) (eq . (float64 (int64 .))) }}
+{{- int64 . | toString }}
+{{- else }}
+{{- toString . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -159,7 +219,7 @@ into the migration hook, which runs before the ConfigMap exists).
 {{- $_ := set $settings (include "crm.peerEnvName" $peer) (printf "%s-%s:%v" (include "crm.fullname" $root) $peer $v.grpc.port) }}
 {{- end }}
 {{- range $key, $value := .svc.env }}
-{{- $_ := set $settings $key (toString $value) }}
+{{- $_ := set $settings $key (include "crm.envValue" $value) }}
 {{- end }}
 {{- toYaml $settings }}
 {{- end }}

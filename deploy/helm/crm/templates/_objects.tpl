@@ -66,7 +66,7 @@ securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
 {{- end }}
 
-{{/* Pod-level fields shared by every pod of a service: (list $c "<serviceAccountName>"). */}}
+{{/* Pod-level fields shared by every pod of a service: (list $c "<serviceAccountName>" ["<extra volumes YAML>"]). */}}
 {{- define "crm.podCommon" -}}
 {{- $c := index . 0 }}
 {{- $v := $c.root.Values }}
@@ -96,6 +96,11 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $v.tmpSizeLimit }}
+{{- if gt (len .) 2 }}
+{{- with index . 2 }}
+  {{- . | trim | nindent 2 }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* API or worker Deployment: (list $c "api"|"worker"). */}}
@@ -106,6 +111,9 @@ volumes:
 {{- $v := $c.root.Values }}
 {{- $isApi := eq $component "api" }}
 {{- $metricsPort := ternary $v.metrics.apiPort $v.metrics.workerPort $isApi }}
+{{- $watchlist := and $isApi (eq (include "crm.watchlist.enabled" $c) "true") }}
+{{- $extraVolumes := "" }}
+{{- if $watchlist }}{{ $extraVolumes = include "crm.watchlist.volume" $c }}{{ end }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -137,11 +145,15 @@ spec:
         {{- end }}
       annotations:
         checksum/config: {{ include "crm.objects.configMap" $c | sha256sum }}
+        {{- if $watchlist }}
+        {{- /* Where the list comes from; its content is read at start only (roll out after a change). */}}
+        crm/watchlist: {{ include "crm.watchlist.source" $c | quote }}
+        {{- end }}
         {{- with $v.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      {{- include "crm.podCommon" (list $c (include "crm.objectName" (list $c ""))) | trim | nindent 6 }}
+      {{- include "crm.podCommon" (list $c (include "crm.objectName" (list $c "")) $extraVolumes) | trim | nindent 6 }}
       terminationGracePeriodSeconds: {{ include "crm.terminationGracePeriodSeconds" $c.root }}
       {{- with $w.affinity }}
       affinity:
@@ -183,6 +195,10 @@ spec:
           env:
             {{- include "crm.secretEnv" $c | trim | nindent 12 }}
             {{- include "crm.containerEnv" (list $c $component) | trim | nindent 12 }}
+            {{- if $watchlist }}
+            - name: ACCOUNT_WATCHLIST_FILE
+              value: {{ printf "%s/%s" (include "crm.watchlist.dir" $c) $c.svc.watchlist.key | quote }}
+            {{- end }}
           {{- if $isApi }}
           startupProbe:
             grpc:
@@ -224,6 +240,11 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if $watchlist }}
+            - name: watchlist
+              mountPath: {{ include "crm.watchlist.dir" $c }}
+              readOnly: true
+            {{- end }}
 {{- end }}
 
 {{/* HorizontalPodAutoscaler of a workload: (list $c "api"|"worker"). */}}
