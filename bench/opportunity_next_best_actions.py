@@ -3,8 +3,9 @@
 Starts `crm-opportunity api` on a fresh PostgreSQL database, loads the RM's N open
 opportunities (every product and stage, close dates around today, a third with a meeting, a
 tenth from leads whose first contact broke the SLA) plus 100,000 opportunities of other RMs,
-with COPY (setup, not measured), then times GetBookActions for the RM (the whole book ranked)
-and GetNextBestActions for single opportunities, one call at a time.
+with COPY, runs the sweep that keeps every opportunity's suggestions (setup, not measured),
+then times GetBookActions for the RM (the whole book ranked) and GetNextBestActions for single
+opportunities, one call at a time.
 
     .venv/bin/python bench/opportunity_next_best_actions.py --book 2000 --calls 300
 """
@@ -24,9 +25,11 @@ import grpc
 import psycopg
 
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm_common.db import make_engine
 from crm_common.devstack import ServiceSpec, Stack, free_port
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
 from crm_opportunity.adapters.orm import activities, lead_first_contacts, opportunities
+from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.domain.model import Product
 from crm_opportunity.domain.pipeline import PIPELINES
 
@@ -138,8 +141,12 @@ def main() -> None:
         subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
         setup = time.perf_counter()
         mine = load(url, args.book, args.others)
+        engine = make_engine(url, pool_size=2)
+        swept = build_handlers(engine).refresh_all_actions()  # as the API's sweep does
+        engine.dispose()
         took = time.perf_counter() - setup
-        print(f"opportunity_next_best_actions: {args.book:,} open opportunities of {RM} among {args.others:,} others, loaded in {took:.0f} s")
+        shape = f"{args.book:,} open opportunities of {RM} among {args.others:,} others"
+        print(f"opportunity_next_best_actions: {shape}, loaded and swept ({swept:,}) in {took:.0f} s")
         stack.run_dir.mkdir(parents=True, exist_ok=True)
         stack.start_process(spec, "api")
         try:

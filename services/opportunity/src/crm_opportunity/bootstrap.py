@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
-from crm_common.lifecycle import Background, DatabaseHealth
+from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
@@ -44,10 +44,12 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
 
     engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
+    handlers = build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
-        OpportunityServicer(build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)),
+        OpportunityServicer(handlers),
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata)]
+    nba_sweep = PeriodicTask("nba-sweep", settings.opportunity_nba_sweep_seconds, handlers.refresh_all_actions)
+    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]

@@ -16,3 +16,6 @@ class OpportunitySettings(ServiceSettings):
     # The bank's next-best-action rules (JSON, the shape of data/nba_rules.json); empty: the
     # seeded defaults. Checked at start.
     opportunity_nba_rules_file: str = ""
+    # How often the API recomputes every open opportunity's next best actions (idle and close-
+    # date rules move with time, not with changes); each replica sweeps, the work is idempotent.
+    opportunity_nba_sweep_seconds: float = 900.0

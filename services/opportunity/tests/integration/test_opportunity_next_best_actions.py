@@ -106,3 +106,18 @@ def test_bad_requests(api: LiveService, stub: OpportunityServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetBookActions(S.GetBookActionsRequest(limit=5000), metadata=RM)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_sweep_brings_time_driven_actions_into_the_book(api: LiveService, stub: OpportunityServiceStub) -> None:
+    deal = create(stub, 100_000_000, expected_close_time=at(40))
+
+    def book_actions() -> set[int]:
+        return {a.action for a in stub.GetBookActions(S.GetBookActionsRequest(), metadata=RM).actions if a.opportunity_id == deal.opportunity_id}
+
+    assert OPP.SUGGESTED_ACTION_CALL_CUSTOMER not in book_actions()
+    with api.engine.begin() as conn:  # three weeks pass in qualification (norm 7 days), with no change
+        three_weeks_ago = datetime.now(UTC) - timedelta(days=21)
+        conn.execute(update(opportunities).where(opportunities.c.opportunity_id == deal.opportunity_id).values(stage_entered_at=three_weeks_ago))
+    assert OPP.SUGGESTED_ACTION_CALL_CUSTOMER not in book_actions()
+    assert build_handlers(api.engine).refresh_all_actions() >= 1
+    assert OPP.SUGGESTED_ACTION_CALL_CUSTOMER in book_actions()

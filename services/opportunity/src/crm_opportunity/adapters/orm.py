@@ -122,3 +122,23 @@ lead_first_contacts = Table(
     Column("sla_breached", Boolean, nullable=False),
     Column("contacted_at", UtcDateTime, nullable=False),
 )
+
+# Each open opportunity's next best actions as last computed (with every change to it, and by
+# the periodic sweep for the rules that depend on time), so an RM's book is one ordered query.
+next_actions = Table(
+    "next_actions",
+    metadata,
+    Column("opportunity_id", String(36), ForeignKey("opportunities.opportunity_id", ondelete="CASCADE"), primary_key=True),
+    # The suggestion's place among its opportunity's (rule order within a priority).
+    Column("position", Integer, primary_key=True),
+    Column("owner_id", String(200), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("rule", String(100), nullable=False),
+    # The book's order after priority: bigger amounts, then sooner closes (none last).
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("close_at", UtcDateTime, nullable=True),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Index("ix_next_actions_owner_id_priority", "owner_id", "priority"),
+)

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crm_common.db import bulk_insert
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
-from crm_opportunity.adapters.orm import activities, forecast_rollup, lead_first_contacts, opportunities, stage_history
+from crm_opportunity.adapters.orm import forecast_rollup, lead_first_contacts, next_actions, opportunities, stage_history
 from crm_opportunity.domain.forecast import SCOPES, Contribution, RollupRow, contribution
 from crm_opportunity.domain.model import Money, Opportunity, Product, StageVisit, Status
+from crm_opportunity.domain.next_best_action import ActionKind, Suggestion
 
 
 @dataclass(frozen=True)
@@ -170,25 +172,64 @@ class OpportunityRepository:
             )
         )
 
-    def open_of_owner(self, owner_id: str) -> list[Opportunity]:
-        return [_to_opportunity(r) for r in self.conn.execute(select(opportunities).where(*self._open_of(owner_id)))]
-
     @staticmethod
     def _open_of(owner_id: str) -> tuple[Any, ...]:
         return (opportunities.c.owner_id == owner_id, opportunities.c.status == str(Status.OPEN))
 
-    def breached_leads_of_owner(self, owner_id: str) -> set[str]:
-        """The source leads of the owner's open opportunities whose first contact broke the SLA."""
-        leads = select(opportunities.c.source_lead_id).where(*self._open_of(owner_id), opportunities.c.source_lead_id != "")
-        f = lead_first_contacts.c
-        return set(self.conn.scalars(select(f.lead_id).where(f.lead_id.in_(leads), f.sla_breached.is_(True))))
+    def replace_actions(self, computed: list[tuple[Opportunity, list[Suggestion]]], now: datetime) -> None:
+        """Stores each opportunity's suggestions in place of the ones it had."""
+        # One equality delete per opportunity (a primary-key lookup whatever the statistics say):
+        # an IN list prepared while the table was small kept a sequential-scan plan as it grew.
+        self.conn.execute(
+            delete(next_actions).where(next_actions.c.opportunity_id == bindparam("b_id")), [{"b_id": o.opportunity_id} for o, _ in computed]
+        )
+        rows = [
+            {
+                "opportunity_id": o.opportunity_id,
+                "position": position,
+                "owner_id": o.owner_id,
+                "action": str(s.action),
+                "priority": s.priority,
+                "reason": s.reason[:500],
+                "rule": s.rule,
+                "amount_minor": o.amount.amount_minor,
+                "close_at": o.expected_close_at,
+                "computed_at": now,
+            }
+            for o, suggestions in computed
+            for position, s in enumerate(suggestions)
+        ]
+        bulk_insert(self.conn, next_actions, rows)
 
-    def met_with_of_owner(self, owner_id: str) -> set[str]:
-        """The owner's open opportunities with a meeting held or planned."""
-        a = activities.c
-        mine = select(opportunities.c.opportunity_id).where(*self._open_of(owner_id))
-        meetings = select(a.opportunity_id).where(a.opportunity_id.in_(mine), a.kind == "MEETING", a.status != "CANCELLED").distinct()
-        return set(self.conn.scalars(meetings))
+    def refresh_statistics(self) -> None:
+        """Fresh planner statistics for next_actions (PostgreSQL). Statements prepared while the
+        table was small keep a sequential-scan plan as it grows; new statistics re-plan them."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql("ANALYZE next_actions")
+
+    def book(self, owner_id: str, limit: int) -> list[Suggestion]:
+        """The owner's kept suggestions: by priority, then bigger amounts, then sooner closes."""
+        n = next_actions.c
+        no_close_last = case((n.close_at.is_(None), 1), else_=0)
+        query = (
+            select(n.opportunity_id, n.action, n.priority, n.reason, n.rule)
+            .where(n.owner_id == owner_id)
+            .order_by(n.priority, n.amount_minor.desc(), no_close_last, n.close_at, n.opportunity_id, n.position)
+            .limit(limit)
+        )
+        return [Suggestion(oid, ActionKind(action), priority, reason, rule) for oid, action, priority, reason, rule in self.conn.execute(query)]
+
+    def count_open_of_owner(self, owner_id: str) -> int:
+        return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(*self._open_of(owner_id))) or 0)
+
+    def open_batch(self, after: str, size: int) -> list[Opportunity]:
+        """Open opportunities by id, after `after` (the sweep's keyset)."""
+        o = opportunities.c
+        query = select(opportunities).where(o.status == str(Status.OPEN), o.opportunity_id > after).order_by(o.opportunity_id).limit(size)
+        return [_to_opportunity(r) for r in self.conn.execute(query)]
+
+    def with_lead(self, lead_id: str) -> list[Opportunity]:
+        return [_to_opportunity(r) for r in self.conn.execute(select(opportunities).where(opportunities.c.source_lead_id == lead_id))]
 
     def record_first_contact(self, lead_id: str, sla_breached: bool, contacted_at: datetime) -> None:
         """Keeps the first report per lead (a later attempt is not a first contact)."""

@@ -30,7 +30,7 @@ from crm_opportunity.domain.model import (
     Status,
     is_valid_id,
 )
-from crm_opportunity.domain.next_best_action import OpportunityFacts, Rule, Suggestion, default_rules, suggest, suggest_for_book
+from crm_opportunity.domain.next_best_action import OpportunityFacts, Rule, Suggestion, default_rules, suggest
 from crm_opportunity.domain.pipeline import PIPELINES, Pipeline, check_move
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -125,6 +125,7 @@ class OpportunityHandlers:
             opportunity = self._open(new)
             uow.opportunities.add(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.created_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.created(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -177,6 +178,7 @@ class OpportunityHandlers:
             opportunity.win(final, current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.won(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -201,6 +203,7 @@ class OpportunityHandlers:
             opportunity.lose(reason, competitor, current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.lost(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -234,6 +237,7 @@ class OpportunityHandlers:
             opportunity.move_to(stage.name, stage.probability_percent, str(stage.forecast), current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.stage_changed(opportunity, previous, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -260,6 +264,7 @@ class OpportunityHandlers:
             )
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.reopened(opportunity, previous, cmd.reason.strip(), cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
 
@@ -290,6 +295,7 @@ class OpportunityHandlers:
             opportunity.application_id = new_id()
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.stage_changed(opportunity, previous, cmd.key.request_id))
             uow.publish(self.events.application_submitted(opportunity, cmd.key.request_id))
             return opportunity, opportunity.opportunity_id
@@ -304,11 +310,13 @@ class OpportunityHandlers:
             opportunity.win(Money(amount[0], amount[1].strip().upper() or "VND") if amount else None, actor, now)
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, actor)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.won(opportunity, correlation_id))
         else:
             opportunity.lose(LostReason.NOT_ELIGIBLE, "", actor, now, note=decision.decline_reason.strip())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, actor)
+            self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.lost(opportunity, correlation_id))
         return opportunity
 
@@ -391,6 +399,8 @@ class OpportunityHandlers:
                 updated_by=actor,
             )
             uow.activities.add(activity)
+            if activity.kind is ActivityKind.MEETING and activity.opportunity_id:  # "no meeting yet" may no longer hold
+                self._refresh_actions(uow, [uow.opportunities.get(activity.opportunity_id)])
             return activity, activity.activity_id
 
         return run_idempotent(self.uow, "CreateActivity", cmd.key, first, lambda uow, ref: uow.activities.get(ref))
@@ -417,6 +427,8 @@ class OpportunityHandlers:
                 activity.complete(cmd.outcome.strip(), actor, now)
                 uow.publish(self.events.activity_completed(activity, cmd.key.request_id))
             uow.activities.save(activity)
+            if activity.kind is ActivityKind.MEETING and activity.opportunity_id:
+                self._refresh_actions(uow, [uow.opportunities.get(activity.opportunity_id)])
             return activity, activity.activity_id
 
         return run_idempotent(self.uow, method, cmd.key, first, lambda uow, ref: uow.activities.get(ref))
@@ -490,7 +502,7 @@ class OpportunityHandlers:
 
     def _facts(self, uow: OpportunityUnitOfWork, book: list[Opportunity]) -> dict[str, OpportunityFacts]:
         now = self.clock()
-        met = uow.activities.met_with([o.opportunity_id for o in book])
+        met = uow.activities.met_with([o.opportunity_id for o in book]) if book else set()
         breached = uow.opportunities.breached_leads([o.source_lead_id for o in book if o.source_lead_id])
         return {o.opportunity_id: OpportunityFacts(o.opportunity_id in met, o.source_lead_id in breached, now) for o in book}
 
@@ -504,17 +516,39 @@ class OpportunityHandlers:
         return suggest(opportunity, self.pipelines[opportunity.product], facts, self.rules)
 
     def book_actions(self, owner_id: str, limit: int) -> tuple[list[Suggestion], int]:
-        """An RM's book, ranked: by priority, then bigger amounts, then sooner closes."""
+        """An RM's book, ranked: by priority, then bigger amounts, then sooner closes. Read from
+        the suggestions kept per opportunity (recomputed with every change; the rules that
+        depend on time, by the sweep every OPPORTUNITY_NBA_SWEEP_SECONDS)."""
         if not 0 <= limit <= 1000:
             raise InvalidArgument(FieldViolation("limit", "between 1 and 1000 (0: 200)"))
         owner = owner_id.strip() or current_principal().subject
         with self.uow() as uow:
-            book = uow.opportunities.open_of_owner(owner)
-            met, breached = uow.opportunities.met_with_of_owner(owner), uow.opportunities.breached_leads_of_owner(owner)
-        now = self.clock()
-        facts = {o.opportunity_id: OpportunityFacts(o.opportunity_id in met, o.source_lead_id in breached, now) for o in book}
-        ranked = suggest_for_book(((o, self.pipelines[o.product], facts[o.opportunity_id]) for o in book), self.rules)
-        return ranked[: limit or 200], len(book)
+            return uow.opportunities.book(owner, limit or 200), uow.opportunities.count_open_of_owner(owner)
+
+    def _refresh_actions(self, uow: OpportunityUnitOfWork, changed: list[Opportunity]) -> None:
+        """Recomputes and keeps the suggestions of these opportunities (none once closed)."""
+        if not changed:
+            return
+        facts = self._facts(uow, changed)
+        computed = [(o, suggest(o, self.pipelines[o.product], facts[o.opportunity_id], self.rules)) for o in changed]
+        uow.opportunities.replace_actions(computed, self.clock())
+
+    def refresh_all_actions(self, batch: int = 500) -> int:
+        """The sweep: every open opportunity's suggestions recomputed, a batch per transaction
+        (time moves idle and close-date rules without any change). Returns how many."""
+        done, after = 0, ""
+        while True:
+            with self.uow() as uow:
+                if done % (batch * 20) == 0:  # the table may have grown a lot since it was planned
+                    uow.opportunities.refresh_statistics()
+                found = uow.opportunities.open_batch(after, batch)
+                if not found:
+                    uow.commit()
+                    return done
+                self._refresh_actions(uow, found)
+                uow.commit()
+            done += len(found)
+            after = found[-1].opportunity_id
 
     def get_pipeline(self, product: str) -> Pipeline:
         known = Product.__members__.get(product)
@@ -563,6 +597,7 @@ class OpportunityHandlers:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
             uow.opportunities.record_first_contact(lead_id, sla_breached, contacted_at)
+            self._refresh_actions(uow, uow.opportunities.with_lead(lead_id))
             uow.commit()
         return "breached" if sla_breached else "in time"
 
