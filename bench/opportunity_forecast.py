@@ -83,6 +83,8 @@ def load(url: str, count: int) -> None:
                 "decision_note": "",
                 "territory_id": TERRITORY,
                 "forecast_category": category,
+                "next_step": "",
+                "probability_overridden": False,
             }
             copy.write_row([row[c] for c in COLUMNS])
     engine = make_engine(url, pool_size=1)

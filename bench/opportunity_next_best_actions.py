@@ -80,6 +80,8 @@ def load(url: str, book: int, others: int) -> list[str]:
                     "decision_note": "",
                     "territory_id": "HCM-Q1",
                     "forecast_category": str(stage.forecast),
+                    "next_step": "",
+                    "probability_overridden": False,
                 }
                 copy.write_row([row[c] for c in columns])
                 if owner == RM:

@@ -1,5 +1,6 @@
-"""Issue 5's flow end to end: a converted lead becomes a credit-card opportunity that moves
-through every stage of the pipeline to won; the account gets the holding and the forecast shows
+"""Issue 5's flow end to end: a converted lead becomes a credit-card opportunity, which its RM
+updates (amount, probability override, next step: the forecast follows) and moves through every
+stage of the pipeline to won; the account gets the holding and the forecast shows
 the win. Real processes, PostgreSQL and RabbitMQ."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from test_conversion_flow import RM, sql_lead
 
@@ -31,11 +33,28 @@ def test_a_credit_card_goes_through_every_stage_to_won_and_into_the_forecast(sui
     )
     conversion = suite.lead.ConvertLead(convert, metadata=RM).conversion
 
+    # The RM sets the card limit asked for, a probability of their own and the next step.
+    update = opp_svc.UpdateOpportunityRequest(
+        request_id=str(uuid.uuid4()),
+        opportunity_id=conversion.opportunity_id,
+        amount=common_pb2.Money(amount_minor=80_000_000),
+        probability_percent=60,
+        next_step="Hẹn khách ký hồ sơ",
+        update_mask=FieldMask(paths=["amount", "probability_percent", "next_step"]),
+    )
+    updated = suite.opportunity.UpdateOpportunity(update, metadata=RM).opportunity
+    assert (updated.probability_overridden, updated.next_step) == (True, "Hẹn khách ký hồ sơ")
+    close_month = close.ToDatetime().strftime("%Y-%m")
+    weighted = suite.opportunity.GetForecast(
+        opp_svc.GetForecastRequest(owner_id="rm-e2e-card", from_month=close_month, to_month=close_month), metadata=RM
+    ).total.weighted_pipeline
+    assert weighted.amount_minor == 48_000_000
+
     for stage in CARD_STAGES:
         items = CHECKLIST.get(stage, [])
         move = opp_svc.MoveStageRequest(request_id=str(uuid.uuid4()), opportunity_id=conversion.opportunity_id, stage=stage, completed_items=items)
         moved = suite.opportunity.MoveStage(move, metadata=RM).opportunity
-        assert moved.stage == stage
+        assert (moved.stage, moved.probability_overridden) == (stage, False)
     # (the approved stage's own checklist item is ticked when moving into it, ready for the win)
     won = suite.opportunity.WinOpportunity(
         opp_svc.WinOpportunityRequest(request_id=str(uuid.uuid4()), opportunity_id=conversion.opportunity_id), metadata=RM

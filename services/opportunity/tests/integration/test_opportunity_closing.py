@@ -20,9 +20,12 @@ S = opportunity_service_pb2
 OPP = opportunity_pb2
 
 
-def open_one(stub: OpportunityServiceStub, amount: int = 80_000_000) -> OPP.Opportunity:
+def open_one(stub: OpportunityServiceStub, amount: int = 80_000_000, product: int = common_pb2.PRODUCT_TYPE_CREDIT_CARD) -> OPP.Opportunity:
     request = S.CreateOpportunityRequest(
-        request_id=new_id(), account_id=new_id(), product=common_pb2.PRODUCT_TYPE_CREDIT_CARD, amount=common_pb2.Money(amount_minor=amount)
+        request_id=new_id(),
+        account_id=new_id(),
+        product=product,  # type: ignore[arg-type]
+        amount=common_pb2.Money(amount_minor=amount),
     )
     reply: S.CreateOpportunityResponse = stub.CreateOpportunity(request, metadata=RM)
     return reply.opportunity
@@ -35,8 +38,10 @@ def win(stub: OpportunityServiceStub, opportunity_id: str, request_id: str | Non
     return reply.opportunity
 
 
-def lose(stub: OpportunityServiceStub, opportunity_id: str, reason: int, competitor: str = "") -> OPP.Opportunity:
-    request = S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=opportunity_id, reason=reason, competitor=competitor)  # type: ignore[arg-type]
+def lose(stub: OpportunityServiceStub, opportunity_id: str, reason: int | str, competitor: str = "", **fields: Any) -> OPP.Opportunity:
+    """reason: a code of the pipeline's list, or a value of the older LostReason enum."""
+    given = {"reason_code": reason} if isinstance(reason, str) else {"reason": reason}
+    request = S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=opportunity_id, competitor=competitor, **given, **fields)  # type: ignore[arg-type]
     reply: S.LoseOpportunityResponse = stub.LoseOpportunity(request, metadata=RM)
     return reply.opportunity
 
@@ -78,6 +83,34 @@ def test_lost_to_a_competitor(api: LiveService, stub: OpportunityServiceStub) ->
     assert len(api.events(events_pb2.OpportunityLost)) == 1
 
 
+def test_lost_for_a_reason_of_the_products_own_list(api: LiveService, stub: OpportunityServiceStub) -> None:
+    mortgage = open_one(stub, 2_000_000_000, common_pb2.PRODUCT_TYPE_MORTGAGE)
+    lost = lose(stub, mortgage.opportunity_id, "PROPERTY_LEGAL_ISSUE")
+    assert (lost.status, lost.lost_reason, lost.competitor) == (OPP.OPPORTUNITY_STATUS_LOST, "PROPERTY_LEGAL_ISSUE", "")
+    [event] = api.events(events_pb2.OpportunityLost)
+    assert event.opportunity.lost_reason == "PROPERTY_LEGAL_ISSUE"
+
+
+def test_the_pipeline_lists_its_lost_reasons_with_their_labels(api: LiveService, stub: OpportunityServiceStub) -> None:
+    reply = stub.GetPipeline(S.GetPipelineRequest(product=common_pb2.PRODUCT_TYPE_MORTGAGE), metadata=RM)
+    reasons = {r.code: (r.label, r.requires_competitor) for r in reply.pipeline.lost_reasons}
+    assert reasons["COMPETITOR"] == ("Chọn ngân hàng khác", True)
+    assert {"NOT_ELIGIBLE", "COLLATERAL_INSUFFICIENT", "PROPERTY_LEGAL_ISSUE"} <= set(reasons)
+    card = stub.GetPipeline(S.GetPipelineRequest(product=common_pb2.PRODUCT_TYPE_CREDIT_CARD), metadata=RM)
+    assert "PROPERTY_LEGAL_ISSUE" not in {r.code for r in card.pipeline.lost_reasons}
+
+
+def test_a_reason_not_on_the_products_list_changes_nothing(api: LiveService, stub: OpportunityServiceStub) -> None:
+    card = open_one(stub)
+    error = rpc_error(lose, stub, card.opportunity_id, "PROPERTY_LEGAL_ISSUE")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [(field, description)] = field_violations(error)
+    assert field == "reason_code" and "CREDIT_CARD" in description and "CIC_BAD_DEBT" in description
+    reply = stub.GetOpportunity(S.GetOpportunityRequest(opportunity_id=card.opportunity_id), metadata=RM)
+    assert reply.opportunity.status == OPP.OPPORTUNITY_STATUS_OPEN
+    assert api.events(events_pb2.OpportunityLost) == []
+
+
 def test_a_closed_opportunity_cannot_close_again(api: LiveService, stub: OpportunityServiceStub) -> None:
     opportunity = open_one(stub)
     win(stub, opportunity.opportunity_id)
@@ -89,9 +122,13 @@ def test_a_closed_opportunity_cannot_close_again(api: LiveService, stub: Opportu
 @pytest.mark.parametrize(
     ("call", "fields"),
     [
-        (lambda stub, oid: lose(stub, oid, 0), ["reason"]),
+        (lambda stub, oid: lose(stub, oid, 0), ["reason_code"]),
         (lambda stub, oid: lose(stub, oid, 42), ["reason"]),
         (lambda stub, oid: lose(stub, oid, OPP.LOST_REASON_COMPETITOR), ["competitor"]),
+        (lambda stub, oid: lose(stub, oid, "COMPETITOR"), ["competitor"]),
+        (lambda stub, oid: lose(stub, oid, "NOT_A_REASON"), ["reason_code"]),
+        (lambda stub, oid: lose(stub, oid, OPP.LOST_REASON_PRICE, reason_code="OTHER"), ["reason_code"]),
+        (lambda stub, oid: lose(stub, oid, "PRICE", "x" * 201), ["competitor"]),
         (lambda stub, oid: win(stub, oid, final_amount=common_pb2.Money(amount_minor=0)), ["final_amount.amount_minor"]),
         (lambda stub, oid: win(stub, "not-an-id"), ["opportunity_id"]),
     ],

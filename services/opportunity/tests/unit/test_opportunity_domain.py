@@ -1,15 +1,17 @@
-"""The opportunity's domain rules: validation, money, the pipeline's entry stage, product names."""
+"""The opportunity's domain rules: validation, money, the pipeline's entry stage, product names, amending."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from crm.common.v1 import common_pb2
+from crm_common.errors import FailedPrecondition
 from crm_opportunity.adapters.proto_mapping import product_name, product_to_proto
 from crm_opportunity.domain.drafting import OpportunityDraft, clean_opportunity
-from crm_opportunity.domain.model import Money, Product
+from crm_opportunity.domain.model import Money, Opportunity, Product, Status
 from crm_opportunity.domain.pipeline import pipeline_for
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
@@ -88,3 +90,57 @@ class TestProductNames:
     def test_unspecified_and_unknown(self) -> None:
         assert product_name(common_pb2.PRODUCT_TYPE_UNSPECIFIED) == ""
         assert product_name(99) == "99"
+
+
+def an_open_card() -> Opportunity:
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    return Opportunity(
+        "opp-1",
+        ACCOUNT,
+        Product.CREDIT_CARD,
+        Money(80_000_000),
+        None,
+        "rm-1",
+        "team-a",
+        "",
+        "",
+        Status.OPEN,
+        "qualification",
+        10,
+        when,
+        "rm-1",
+        when,
+        "rm-1",
+    )
+
+
+class TestAmend:
+    NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+    def test_only_what_differs_is_changed_and_stamped(self) -> None:
+        card = an_open_card()
+        changed = card.amend({"next_step": "Gọi lại", "team_id": "team-a", "amount": Money(90_000_000)}, "rm-2", self.NOW)
+        assert changed == ["amount", "next_step"]
+        assert (card.amount, card.next_step, card.updated_by, card.updated_at) == (Money(90_000_000), "Gọi lại", "rm-2", self.NOW)
+
+    def test_nothing_changed_leaves_the_stamp(self) -> None:
+        card = an_open_card()
+        assert card.amend({"team_id": "team-a"}, "rm-2", self.NOW) == []
+        assert card.updated_by == "rm-1"
+
+    def test_a_probability_override_lasts_until_the_stage_moves_or_it_closes(self) -> None:
+        card = an_open_card()
+        assert card.amend({"probability_percent": 10}, "rm-1", self.NOW) == ["probability_percent"]  # same figure, now by hand
+        assert card.probability_overridden
+        assert card.amend({"probability_percent": 10}, "rm-1", self.NOW) == []
+        card.move_to("needs_analysis", 25, "PIPELINE", "rm-1", self.NOW)
+        assert (card.probability_percent, card.probability_overridden) == (25, False)
+        card.amend({"probability_percent": 60}, "rm-1", self.NOW)
+        card.win(None, "rm-1", self.NOW)
+        assert (card.probability_percent, card.probability_overridden) == (100, False)
+
+    def test_a_closed_opportunity_does_not_change(self) -> None:
+        card = an_open_card()
+        card.lose("PRICE", "", "rm-1", self.NOW)
+        with pytest.raises(FailedPrecondition, match="reopen it"):
+            card.amend({"next_step": "x"}, "rm-1", self.NOW)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from crm_common.errors import FailedPrecondition
-from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.model import CREDIT_PRODUCTS, Product
 from crm_opportunity.domain.pipeline import PIPELINES, PipelineError, check_move, parse_pipelines
 
 
@@ -17,7 +17,8 @@ def document(**changes: object) -> str:
             {
                 "pipelines": [
                     {"product": p.value, "version": 1, "stages": [{"name": f"s{i}", "probability": i * 10} for i in range(5)]} for p in Product
-                ]
+                ],
+                "lost_reasons": [{"code": "NOT_ELIGIBLE", "label": "Không đủ điều kiện"}, {"code": "PRICE", "label": "Giá"}],
             }
         )
     )
@@ -50,6 +51,44 @@ def test_a_product_without_a_pipeline_is_refused() -> None:
     raw["pipelines"].pop()
     with pytest.raises(PipelineError, match="no pipeline for"):
         parse_pipelines(json.dumps(raw))
+
+
+def lost_reasons(*reasons: dict[str, object]) -> str:
+    raw = json.loads(document())
+    raw["lost_reasons"] = list(reasons)
+    return json.dumps(raw)
+
+
+def test_lost_reasons_apply_to_every_product_or_to_those_named() -> None:
+    mortgage_only = {"code": "PROPERTY_LEGAL_ISSUE", "label": "Pháp lý", "products": ["MORTGAGE"]}
+    pipelines = parse_pipelines(lost_reasons({"code": "NOT_ELIGIBLE", "label": "Không đủ", "requires_competitor": False}, mortgage_only))
+    assert [r.code for r in pipelines[Product.MORTGAGE].lost_reasons] == ["NOT_ELIGIBLE", "PROPERTY_LEGAL_ISSUE"]
+    assert pipelines[Product.CREDIT_CARD].lost_reason("PROPERTY_LEGAL_ISSUE") is None
+    assert pipelines[Product.MORTGAGE].lost_reason("PROPERTY_LEGAL_ISSUE") is not None
+
+
+def test_the_seeded_lost_reasons() -> None:
+    competitor = PIPELINES[Product.CASA].lost_reason("COMPETITOR")
+    assert competitor is not None and competitor.requires_competitor and competitor.label
+    assert all(p.lost_reason("NOT_ELIGIBLE") for p in PIPELINES.values())
+
+
+@pytest.mark.parametrize(
+    ("reasons", "message"),
+    [
+        ([{"code": "price", "label": "Giá"}], "not 2-30 upper-case"),
+        ([{"code": "NOT_ELIGIBLE", "label": "a"}, {"code": "NOT_ELIGIBLE", "label": "b"}], "repeats"),
+        ([{"code": "NOT_ELIGIBLE", "label": " "}], "label required"),
+        ([{"code": "NOT_ELIGIBLE"}], "lost_reasons\\[0\\]"),
+        ([{"code": "NOT_ELIGIBLE", "label": "a", "products": ["YACHT"]}], "lost_reasons\\[0\\]"),
+        # A declining LOS decision loses a credit product as NOT_ELIGIBLE.
+        ([{"code": "PRICE", "label": "Giá"}], "CREDIT_CARD needs NOT_ELIGIBLE"),
+        ([{"code": "NOT_ELIGIBLE", "label": "a", "products": sorted(CREDIT_PRODUCTS)}], "needs at least one reason"),
+    ],
+)
+def test_a_bad_lost_reasons_list_names_what_is_wrong(reasons: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        parse_pipelines(lost_reasons(*reasons))
 
 
 def test_move_rules() -> None:

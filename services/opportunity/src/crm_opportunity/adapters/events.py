@@ -29,6 +29,16 @@ class ProtoOpportunityEvents:
             close_time=message.close_time,
         )
 
+    def updated(self, opportunity: Opportunity, changed_fields: list[str], correlation_id: str) -> events_pb2.OpportunityUpdated:
+        return new_event(
+            events_pb2.OpportunityUpdated,
+            PRODUCER,
+            correlation_id,
+            opportunity.updated_at,
+            opportunity=opportunity_to_proto(opportunity),
+            changed_fields=changed_fields,
+        )
+
     def lost(self, opportunity: Opportunity, correlation_id: str) -> events_pb2.OpportunityLost:
         return new_event(events_pb2.OpportunityLost, PRODUCER, correlation_id, opportunity.updated_at, opportunity=opportunity_to_proto(opportunity))
 

@@ -39,6 +39,8 @@ opportunities = Table(
     Column("decision_note", String(500), nullable=False),
     Column("territory_id", String(100), nullable=False),
     Column("forecast_category", String(12), nullable=False),
+    Column("next_step", String(300), nullable=False),
+    Column("probability_overridden", Boolean, nullable=False),
     # Every list is newest first, optionally filtered by one of these.
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),

@@ -68,6 +68,8 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         decision_note=opportunity.decision_note,
         territory_id=opportunity.territory_id,
         forecast_category=opportunity_pb2.ForecastCategory.Value(f"FORECAST_CATEGORY_{opportunity.forecast_category}"),
+        next_step=opportunity.next_step,
+        probability_overridden=opportunity.probability_overridden,
     )
 
 
@@ -86,6 +88,9 @@ def pipeline_to_proto(pipeline: Pipeline) -> opportunity_pb2.Pipeline:
                 checklist=list(s.checklist),
             )
             for s in pipeline.stages
+        ],
+        lost_reasons=[
+            opportunity_pb2.LostReasonOption(code=r.code, label=r.label, requires_competitor=r.requires_competitor) for r in pipeline.lost_reasons
         ],
     )
 

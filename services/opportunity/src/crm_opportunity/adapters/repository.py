@@ -57,6 +57,8 @@ def _to_row(opportunity: Opportunity) -> dict[str, Any]:
         "decision_note": opportunity.decision_note,
         "territory_id": opportunity.territory_id,
         "forecast_category": opportunity.forecast_category,
+        "next_step": opportunity.next_step,
+        "probability_overridden": opportunity.probability_overridden,
     }
 
 

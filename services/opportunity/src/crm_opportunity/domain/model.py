@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from crm_common.errors import FailedPrecondition
 
@@ -30,20 +31,15 @@ class Status(StrEnum):
     LOST = "LOST"
 
 
-class LostReason(StrEnum):
-    PRICE = "PRICE"
-    COMPETITOR = "COMPETITOR"
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
-    CUSTOMER_WITHDREW = "CUSTOMER_WITHDREW"
-    NO_RESPONSE = "NO_RESPONSE"
-    OTHER = "OTHER"
-
-
 # The stages a closed opportunity sits in, with their certainty.
 WON_STAGE, LOST_STAGE = "closed_won", "closed_lost"
 # Products that go through the loan origination system, and the stage that hands them over.
 CREDIT_PRODUCTS = frozenset({Product.CREDIT_CARD, Product.UNSECURED_LOAN, Product.MORTGAGE, Product.AUTO_LOAN})
 SUBMITTED_STAGE = "submitted_to_los"
+# The lost reason a declining LOS decision records (every credit product's list has it).
+LOS_DECLINED_REASON = "NOT_ELIGIBLE"
+# What UpdateOpportunity may change on an open opportunity (the domain's names).
+UPDATABLE_FIELDS = ("amount", "expected_close_at", "owner_id", "team_id", "territory_id", "probability_percent", "next_step")
 
 
 def is_valid_id(value: str) -> bool:
@@ -98,6 +94,11 @@ class Opportunity:
     territory_id: str = ""
     # The forecast category of its stage; CLOSED once won or lost.
     forecast_category: str = "PIPELINE"
+    # What the RM will do next, in words.
+    next_step: str = ""
+    # probability_percent was set by hand (the RM knows better than the stage); the next stage
+    # move, close or reopen sets the stage's own again.
+    probability_overridden: bool = False
 
     def present_fields(self) -> set[str]:
         """Which of the fields a stage may require are set."""
@@ -111,15 +112,35 @@ class Opportunity:
         if self.status is not Status.OPEN:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is {self.status}: it no longer moves")
         self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
-        self.forecast_category = forecast_category
+        self.forecast_category, self.probability_overridden = forecast_category, False
         self.updated_at, self.updated_by = now, actor
+
+    def amend(self, changes: dict[str, Any], actor: str, now: datetime) -> list[str]:
+        """Applies the changes (UPDATABLE_FIELDS → clean value) to an open opportunity; returns
+        the names of the fields whose value actually changed, in UPDATABLE_FIELDS order."""
+        if self.status is not Status.OPEN:
+            raise FailedPrecondition(f"opportunity {self.opportunity_id} is {self.status}: reopen it before changing it")
+        # Setting the probability is an override even when it equals the stage's figure today.
+        overriding = "probability_percent" in changes and not self.probability_overridden
+        changed = [
+            name
+            for name in UPDATABLE_FIELDS
+            if name in changes and (getattr(self, name) != changes[name] or (name == "probability_percent" and overriding))
+        ]
+        for name in changed:
+            setattr(self, name, changes[name])
+        if "probability_percent" in changes:
+            self.probability_overridden = True
+        if changed:
+            self.updated_at, self.updated_by = now, actor
+        return changed
 
     def _close(self, status: Status, stage: str, probability: int, actor: str, now: datetime) -> None:
         if self.status is not Status.OPEN:
             raise FailedPrecondition(f"opportunity {self.opportunity_id} is already {self.status}")
         self.status, self.stage, self.probability_percent = status, stage, probability
         self.closed_at, self.updated_at, self.updated_by, self.stage_entered_at = now, now, actor, now
-        self.forecast_category = "CLOSED"
+        self.forecast_category, self.probability_overridden = "CLOSED", False
 
     def win(self, final_amount: Money | None, actor: str, now: datetime) -> None:
         """Won, at the final amount (the opportunity's own when none is given)."""
@@ -127,9 +148,9 @@ class Opportunity:
         if final_amount is not None:
             self.amount = final_amount
 
-    def lose(self, reason: LostReason, competitor: str, actor: str, now: datetime, note: str = "") -> None:
+    def lose(self, reason_code: str, competitor: str, actor: str, now: datetime, note: str = "") -> None:
         self._close(Status.LOST, LOST_STAGE, 0, actor, now)
-        self.lost_reason, self.competitor, self.decision_note = str(reason), competitor, note
+        self.lost_reason, self.competitor, self.decision_note = reason_code, competitor, note
 
     def reopen(self, stage: str, probability_percent: int, forecast_category: str, reason: str, actor: str, now: datetime) -> Status:
         """Open again at `stage`; returns the status it had (WON means a clawback)."""
@@ -138,7 +159,7 @@ class Opportunity:
         previous = self.status
         self.status, self.closed_at, self.lost_reason, self.competitor, self.decision_note = Status.OPEN, None, "", "", reason
         self.stage, self.probability_percent, self.stage_entered_at = stage, probability_percent, now
-        self.forecast_category = forecast_category
+        self.forecast_category, self.probability_overridden = forecast_category, False
         self.updated_at, self.updated_by = now, actor
         return previous
 

@@ -5,12 +5,14 @@ with its own file (OPPORTUNITY_PIPELINES_FILE). Each pipeline has a version: an 
 keeps the version it was opened under. Each stage says how likely a win is from there, which
 forecast category it counts in, how many days an opportunity normally stays, and what must be
 true to leave it forward (required fields, checklist items): "income documents collected"
-before "submitted to LOS".
+before "submitted to LOS". The same file holds the bank's list of reasons an opportunity is lost,
+each for every product or for the ones it names.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -18,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from crm_common.errors import FailedPrecondition
-from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.model import CREDIT_PRODUCTS, LOS_DECLINED_REASON, Product
 
 # Opportunity fields a stage may require before it is left.
 REQUIRABLE_FIELDS = ("amount", "expected_close_at", "owner_id")
+# Lost-reason codes are stored (30 characters) and sent by callers: upper-case words.
+_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,29}")
 
 
 class ForecastCategory(StrEnum):
@@ -49,12 +53,25 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class LostReason:
+    code: str
+    label: str
+    # Losing for this reason needs the competitor's name (closed-loop win/loss analysis).
+    requires_competitor: bool = False
+
+
+@dataclass(frozen=True)
 class Pipeline:
     product: Product
     version: int
     stages: tuple[Stage, ...]
     # Whether a move may jump over stages (their exit criteria still apply).
     allow_skip: bool = False
+    # Why an opportunity of the product may be lost, in the bank's order.
+    lost_reasons: tuple[LostReason, ...] = ()
+
+    def lost_reason(self, code: str) -> LostReason | None:
+        return next((r for r in self.lost_reasons if r.code == code), None)
 
     @property
     def first(self) -> Stage:
@@ -117,12 +134,43 @@ def _stage(raw: dict[str, Any], where: str) -> Stage:
     return stage
 
 
+def _lost_reasons(raw: list[dict[str, Any]]) -> dict[Product, tuple[LostReason, ...]]:
+    """Each product's lost reasons; an entry without `products` applies to every product."""
+    by_product: dict[Product, list[LostReason]] = {product: [] for product in Product}
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        where = f"lost_reasons[{i}]"
+        try:
+            reason = LostReason(str(entry["code"]), str(entry["label"]).strip(), bool(entry.get("requires_competitor", False)))
+            products = [Product(p) for p in entry.get("products", list(Product))]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PipelineError(f"{where}: {exc}") from None
+        if not _REASON_CODE.fullmatch(reason.code):
+            raise PipelineError(f"{where}: code {reason.code!r} is not 2-30 upper-case letters, digits and underscores")
+        if reason.code in seen:
+            raise PipelineError(f"{where}: code {reason.code} repeats")
+        if not reason.label:
+            raise PipelineError(f"{where}: label required")
+        seen.add(reason.code)
+        for product in products:
+            by_product[product].append(reason)
+    for product, reasons in by_product.items():
+        # A declining LOS loses the opportunity for this reason (handlers._decide).
+        needed = {LOS_DECLINED_REASON} if product in CREDIT_PRODUCTS else set()
+        missing = needed - {r.code for r in reasons}
+        if not reasons or missing:
+            raise PipelineError(f"lost_reasons: {product} needs {', '.join(sorted(missing)) or 'at least one reason'}")
+    return {product: tuple(reasons) for product, reasons in by_product.items()}
+
+
 def parse_pipelines(text: str) -> dict[Product, Pipeline]:
     """Every product's pipeline from the JSON text; PipelineError naming what is wrong."""
     try:
-        raw = json.loads(text)["pipelines"]
+        document = json.loads(text)
+        raw, raw_reasons = document["pipelines"], document["lost_reasons"]
     except (ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"not a pipelines document: {exc}") from None
+    lost_reasons = _lost_reasons(raw_reasons)
     pipelines: dict[Product, Pipeline] = {}
     for i, entry in enumerate(raw):
         where = f"pipelines[{i}]"
@@ -137,7 +185,8 @@ def parse_pipelines(text: str) -> dict[Product, Pipeline]:
             raise PipelineError(f"{where}: stage names repeat")
         if product in pipelines:
             raise PipelineError(f"{where}: a second pipeline for {product}")
-        pipelines[product] = Pipeline(product, int(entry.get("version", 1)), stages, bool(entry.get("allow_skip", False)))
+        version, allow_skip = int(entry.get("version", 1)), bool(entry.get("allow_skip", False))
+        pipelines[product] = Pipeline(product, version, stages, allow_skip, lost_reasons[product])
     missing = set(Product) - set(pipelines)
     if missing:
         raise PipelineError(f"no pipeline for {', '.join(sorted(missing))}")

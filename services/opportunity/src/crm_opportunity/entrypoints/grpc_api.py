@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str | None] = {
     "ListOpportunities": OPPORTUNITY_READ,
     "WinOpportunity": OPPORTUNITY_WRITE,
     "LoseOpportunity": OPPORTUNITY_WRITE,
+    "UpdateOpportunity": OPPORTUNITY_WRITE,
     "MoveStage": OPPORTUNITY_WRITE,
     "GetPipeline": OPPORTUNITY_READ,
     "ListStageHistory": OPPORTUNITY_READ,
@@ -52,11 +53,25 @@ PERMISSIONS: dict[str, str | None] = {
 }
 
 
-def _expected_close(request: opportunity_service_pb2.CreateOpportunityRequest) -> datetime | None:
+def _expected_close(
+    request: opportunity_service_pb2.CreateOpportunityRequest | opportunity_service_pb2.UpdateOpportunityRequest,
+) -> datetime | None:
     try:
         return optional_time(request, "expected_close_time")
     except (ValueError, OverflowError):
         raise InvalidArgument(FieldViolation("expected_close_time", "not a valid time")) from None
+
+
+def _lost_reason_code(request: opportunity_service_pb2.LoseOpportunityRequest) -> str:
+    """reason_code, or the code the older enum field names (its value name without the prefix)."""
+    if not request.reason:
+        return request.reason_code
+    if request.reason not in opportunity_pb2.LostReason.values():
+        raise InvalidArgument(FieldViolation("reason", "unknown value"))
+    code = opportunity_pb2.LostReason.Name(request.reason).removeprefix("LOST_REASON_")
+    if request.reason_code and request.reason_code != code:
+        raise InvalidArgument(FieldViolation("reason_code", f"names another reason than reason ({code}): send one of them"))
+    return code
 
 
 class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceServicer):
@@ -116,14 +131,32 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def LoseOpportunity(
         self, request: opportunity_service_pb2.LoseOpportunityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.LoseOpportunityResponse:
-        known = request.reason in opportunity_pb2.LostReason.values() and request.reason != 0
-        reason = opportunity_pb2.LostReason.Name(request.reason).removeprefix("LOST_REASON_") if known else ("?" if request.reason else "")
-        lost = self.handlers.lose_opportunity(
-            commands.LoseOpportunity(
-                key=idempotency_key(request), opportunity_id=request.opportunity_id, reason=reason, competitor=request.competitor
-            )
+        command = commands.LoseOpportunity(
+            key=idempotency_key(request),
+            opportunity_id=request.opportunity_id,
+            reason_code=_lost_reason_code(request),
+            competitor=request.competitor,
         )
+        lost = self.handlers.lose_opportunity(command)
         return opportunity_service_pb2.LoseOpportunityResponse(opportunity=opportunity_to_proto(lost))
+
+    def UpdateOpportunity(
+        self, request: opportunity_service_pb2.UpdateOpportunityRequest, context: grpc.ServicerContext
+    ) -> opportunity_service_pb2.UpdateOpportunityResponse:
+        amount = (request.amount.amount_minor, request.amount.currency_code) if request.HasField("amount") else None
+        command = commands.UpdateOpportunity(
+            key=idempotency_key(request),
+            opportunity_id=request.opportunity_id,
+            update_mask=tuple(request.update_mask.paths),
+            amount=amount,
+            expected_close_at=_expected_close(request),
+            owner_id=request.owner_id,
+            team_id=request.team_id,
+            territory_id=request.territory_id,
+            probability_percent=request.probability_percent,
+            next_step=request.next_step,
+        )
+        return opportunity_service_pb2.UpdateOpportunityResponse(opportunity=opportunity_to_proto(self.handlers.update_opportunity(command)))
 
     def MoveStage(
         self, request: opportunity_service_pb2.MoveStageRequest, context: grpc.ServicerContext

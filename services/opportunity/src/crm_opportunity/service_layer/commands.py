@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from crm_common.unit_of_work import Idempotent
 from crm_opportunity.domain.activities import ActivityDraft
@@ -34,9 +35,26 @@ class WinOpportunity:
 class LoseOpportunity:
     key: Idempotent
     opportunity_id: str
-    # A LostReason name ('' unset, '?' unknown).
-    reason: str
+    # A code from the product pipeline's lost reasons ('' unset).
+    reason_code: str
     competitor: str
+
+
+@dataclass(frozen=True)
+class UpdateOpportunity:
+    """Sets the fields named by update_mask (the API's paths) to the values given here."""
+
+    key: Idempotent
+    opportunity_id: str
+    update_mask: tuple[str, ...]
+    # (amount_minor, currency); None: unset.
+    amount: tuple[int, str] | None = None
+    expected_close_at: datetime | None = None
+    owner_id: str = ""
+    team_id: str = ""
+    territory_id: str = ""
+    probability_percent: int = 0
+    next_step: str = ""
 
 
 @dataclass(frozen=True)

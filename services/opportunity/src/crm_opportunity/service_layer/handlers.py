@@ -17,12 +17,12 @@ from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.adapters.repository import OpportunityFilter
 from crm_opportunity.domain.activities import MAX_OUTCOME, Activity, ActivityKind, ActivityStatus, clean_activity
-from crm_opportunity.domain.drafting import NewOpportunity, clean_money, clean_opportunity
+from crm_opportunity.domain.drafting import MAX_ID, NewOpportunity, clean_money, clean_opportunity
 from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures, RollupRow, figures, month_range
 from crm_opportunity.domain.model import (
     CREDIT_PRODUCTS,
+    LOS_DECLINED_REASON,
     SUBMITTED_STAGE,
-    LostReason,
     Money,
     Opportunity,
     Product,
@@ -39,6 +39,17 @@ from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 SERVICE_ROLE = "service"
 MAX_COMPETITOR = 200
 MAX_NOTE = 500
+MAX_NEXT_STEP = 300
+# UpdateOpportunity's paths (the API's names) and the opportunity fields they set.
+UPDATE_PATHS = {
+    "amount": "amount",
+    "expected_close_time": "expected_close_at",
+    "owner_id": "owner_id",
+    "team_id": "team_id",
+    "territory_id": "territory_id",
+    "probability_percent": "probability_percent",
+    "next_step": "next_step",
+}
 
 
 def _scopes(owner_id: str, team_id: str, territory_id: str) -> list[tuple[str, str]]:
@@ -60,6 +71,7 @@ class OpportunityEvents(Protocol):
 
     def created(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def won(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
+    def updated(self, opportunity: Opportunity, changed_fields: list[str], correlation_id: str) -> Any: ...
     def lost(self, opportunity: Opportunity, correlation_id: str) -> Any: ...
     def stage_changed(self, opportunity: Opportunity, previous_stage: str, correlation_id: str) -> Any: ...
     def reopened(self, opportunity: Opportunity, previous_status: Status, reason: str, correlation_id: str) -> Any: ...
@@ -185,22 +197,27 @@ class OpportunityHandlers:
         return run_idempotent(self.uow, "WinOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
 
     def lose_opportunity(self, cmd: commands.LoseOpportunity) -> Opportunity:
+        """Lost for one of the product pipeline's reasons (the bank's list, GetPipeline)."""
         violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
-        reason = LostReason.__members__.get(cmd.reason)
-        if reason is None:
-            violations.append(FieldViolation("reason", "required" if not cmd.reason else "unknown value"))
+        code = cmd.reason_code.strip()
+        if not code:
+            violations.append(FieldViolation("reason_code", "required: one of the pipeline's lost reasons (GetPipeline)"))
         competitor = cmd.competitor.strip()
         if len(competitor) > MAX_COMPETITOR:
             violations.append(FieldViolation("competitor", f"at most {MAX_COMPETITOR} characters"))
-        if reason is LostReason.COMPETITOR and not competitor:
-            violations.append(FieldViolation("competitor", "required when the reason is COMPETITOR"))
         if violations:
             raise InvalidArgument(violations)
-        assert reason is not None
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
             opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
-            opportunity.lose(reason, competitor, current_principal().subject, self.clock())
+            pipeline = self.pipelines[opportunity.product]
+            reason = pipeline.lost_reason(code)
+            if reason is None:
+                known = ", ".join(r.code for r in pipeline.lost_reasons)
+                raise InvalidArgument(FieldViolation("reason_code", f"{code!r} is not a lost reason of the {pipeline.product} pipeline ({known})"))
+            if reason.requires_competitor and not competitor:
+                raise InvalidArgument(FieldViolation("competitor", f"required when the reason is {code}"))
+            opportunity.lose(code, competitor, current_principal().subject, self.clock())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.updated_by)
             self._refresh_actions(uow, [opportunity])
@@ -208,6 +225,48 @@ class OpportunityHandlers:
             return opportunity, opportunity.opportunity_id
 
         return run_idempotent(self.uow, "LoseOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
+
+    def update_opportunity(self, cmd: commands.UpdateOpportunity) -> Opportunity:
+        """Changes an open opportunity's fields named by the mask. Its forecast contribution moves
+        with it (repository.save) and its next best actions are worked out again."""
+        violations = request_id_violations(cmd.key.request_id) + _opportunity_id(cmd.opportunity_id)
+        paths = set(cmd.update_mask)
+        if not paths:
+            violations.append(FieldViolation("update_mask", "required: name the fields to change"))
+        for path in sorted(paths - set(UPDATE_PATHS)):
+            violations.append(FieldViolation("update_mask", f"{path!r} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
+        changes: dict[str, Any] = {}
+        if "amount" in paths:
+            changes["amount"] = clean_money(*(cmd.amount or (0, "")), violations)
+        if "expected_close_time" in paths:
+            changes["expected_close_at"] = cmd.expected_close_at
+        for field in ("owner_id", "team_id", "territory_id"):
+            if field in paths:
+                changes[field] = getattr(cmd, field).strip()
+                if len(changes[field]) > MAX_ID:
+                    violations.append(FieldViolation(field, f"at most {MAX_ID} characters"))
+        if "probability_percent" in paths:
+            changes["probability_percent"] = cmd.probability_percent
+            if not 0 <= cmd.probability_percent <= 100:
+                violations.append(FieldViolation("probability_percent", "0 to 100"))
+        if "next_step" in paths:
+            changes["next_step"] = cmd.next_step.strip()
+            if len(changes["next_step"]) > MAX_NEXT_STEP:
+                violations.append(FieldViolation("next_step", f"at most {MAX_NEXT_STEP} characters"))
+        if violations:
+            raise InvalidArgument(violations)
+        api_name = {field: path for path, field in UPDATE_PATHS.items()}
+
+        def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
+            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            changed = opportunity.amend(changes, current_principal().subject, self.clock())
+            if changed:
+                uow.opportunities.save(opportunity)
+                self._refresh_actions(uow, [opportunity])
+                uow.publish(self.events.updated(opportunity, [api_name[f] for f in changed], cmd.key.request_id))
+            return opportunity, opportunity.opportunity_id
+
+        return run_idempotent(self.uow, "UpdateOpportunity", cmd.key, first, lambda uow, ref: uow.opportunities.get(ref))
 
     def move_stage(self, cmd: commands.MoveStage) -> Opportunity:
         """Moves an open opportunity within its pipeline, recording the stay in the stage left."""
@@ -313,7 +372,7 @@ class OpportunityHandlers:
             self._refresh_actions(uow, [opportunity])
             uow.publish(self.events.won(opportunity, correlation_id))
         else:
-            opportunity.lose(LostReason.NOT_ELIGIBLE, "", actor, now, note=decision.decline_reason.strip())
+            opportunity.lose(LOS_DECLINED_REASON, "", actor, now, note=decision.decline_reason.strip())
             uow.opportunities.save(opportunity)
             uow.opportunities.enter_stage(opportunity, actor)
             self._refresh_actions(uow, [opportunity])

@@ -27,7 +27,7 @@ from crm.opportunity.v1 import opportunity_pb2 as crm_dot_opportunity_dot_v1_dot
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/opportunity/v1/events.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x12OpportunityCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\xd0\x01\n\x0eOpportunityWon\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12(\n\nwon_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\x12.\n\nclose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0fOpportunityLost\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x97\x01\n\x17OpportunityStageChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0eprevious_stage\x18\x03 \x01(\t\"\xcb\x01\n\x13OpportunityReopened\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12>\n\x0fprevious_status\x18\x03 \x01(\x0e\x32%.crm.opportunity.v1.OpportunityStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x94\x01\n\x14\x41pplicationSubmitted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\t\"\xd7\x01\n\x13LosDecisionReported\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x31\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1f.crm.opportunity.v1.LosDecision\x12-\n\x0f\x61pproved_amount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x16\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\t\"s\n\x11\x41\x63tivityCompleted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12.\n\x08\x61\x63tivity\x18\x02 \x01(\x0b\x32\x1c.crm.opportunity.v1.Activityb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63rm/opportunity/v1/events.proto\x12\x12\x63rm.opportunity.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a$crm/opportunity/v1/opportunity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x12OpportunityCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x92\x01\n\x12OpportunityUpdated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"\xd0\x01\n\x0eOpportunityWon\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12(\n\nwon_amount\x18\x03 \x01(\x0b\x32\x14.crm.common.v1.Money\x12.\n\nclose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0fOpportunityLost\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\"\x97\x01\n\x17OpportunityStageChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0eprevious_stage\x18\x03 \x01(\t\"\xcb\x01\n\x13OpportunityReopened\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12>\n\x0fprevious_status\x18\x03 \x01(\x0e\x32%.crm.opportunity.v1.OpportunityStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x94\x01\n\x14\x41pplicationSubmitted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x34\n\x0bopportunity\x18\x02 \x01(\x0b\x32\x1f.crm.opportunity.v1.Opportunity\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\t\"\xd7\x01\n\x13LosDecisionReported\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x31\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1f.crm.opportunity.v1.LosDecision\x12-\n\x0f\x61pproved_amount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x16\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\t\"s\n\x11\x41\x63tivityCompleted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12.\n\x08\x61\x63tivity\x18\x02 \x01(\x0b\x32\x1c.crm.opportunity.v1.Activityb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,18 +36,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OPPORTUNITYCREATED']._serialized_start=154
   _globals['_OPPORTUNITYCREATED']._serialized_end=276
-  _globals['_OPPORTUNITYWON']._serialized_start=279
-  _globals['_OPPORTUNITYWON']._serialized_end=487
-  _globals['_OPPORTUNITYLOST']._serialized_start=489
-  _globals['_OPPORTUNITYLOST']._serialized_end=608
-  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_start=611
-  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_end=762
-  _globals['_OPPORTUNITYREOPENED']._serialized_start=765
-  _globals['_OPPORTUNITYREOPENED']._serialized_end=968
-  _globals['_APPLICATIONSUBMITTED']._serialized_start=971
-  _globals['_APPLICATIONSUBMITTED']._serialized_end=1119
-  _globals['_LOSDECISIONREPORTED']._serialized_start=1122
-  _globals['_LOSDECISIONREPORTED']._serialized_end=1337
-  _globals['_ACTIVITYCOMPLETED']._serialized_start=1339
-  _globals['_ACTIVITYCOMPLETED']._serialized_end=1454
+  _globals['_OPPORTUNITYUPDATED']._serialized_start=279
+  _globals['_OPPORTUNITYUPDATED']._serialized_end=425
+  _globals['_OPPORTUNITYWON']._serialized_start=428
+  _globals['_OPPORTUNITYWON']._serialized_end=636
+  _globals['_OPPORTUNITYLOST']._serialized_start=638
+  _globals['_OPPORTUNITYLOST']._serialized_end=757
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_start=760
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_end=911
+  _globals['_OPPORTUNITYREOPENED']._serialized_start=914
+  _globals['_OPPORTUNITYREOPENED']._serialized_end=1117
+  _globals['_APPLICATIONSUBMITTED']._serialized_start=1120
+  _globals['_APPLICATIONSUBMITTED']._serialized_end=1268
+  _globals['_LOSDECISIONREPORTED']._serialized_start=1271
+  _globals['_LOSDECISIONREPORTED']._serialized_end=1486
+  _globals['_ACTIVITYCOMPLETED']._serialized_start=1488
+  _globals['_ACTIVITYCOMPLETED']._serialized_end=1603
 # @@protoc_insertion_point(module_scope)

@@ -93,7 +93,9 @@ class _LostReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LostReason
     LOST_REASON_OTHER: _LostReason.ValueType  # 6
 
 class LostReason(_LostReason, metaclass=_LostReasonEnumTypeWrapper):
-    """Why an opportunity was lost (the bank's list; OTHER needs a competitor or is plain other)."""
+    """The first lost reasons, kept for callers that send them; the bank's list (Pipeline.lost_reasons)
+    is what is checked, and each of these names a code in the seeded list.
+    """
 
 LOST_REASON_UNSPECIFIED: LostReason.ValueType  # 0
 LOST_REASON_PRICE: LostReason.ValueType  # 1
@@ -200,6 +202,8 @@ class Opportunity(_message.Message):
     DECISION_NOTE_FIELD_NUMBER: _builtins.int
     TERRITORY_ID_FIELD_NUMBER: _builtins.int
     FORECAST_CATEGORY_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    PROBABILITY_OVERRIDDEN_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     account_id: _builtins.str
     product: _common_pb2.ProductType.ValueType
@@ -211,7 +215,7 @@ class Opportunity(_message.Message):
     stage: _builtins.str
     probability_percent: _builtins.int
     lost_reason: _builtins.str
-    """LOST only: one of LostReason's names, and the competitor where known."""
+    """LOST only: the code of one of the pipeline's lost reasons, and the competitor where known."""
     competitor: _builtins.str
     pipeline_version: _builtins.int
     """The pipeline version it was opened under."""
@@ -222,6 +226,10 @@ class Opportunity(_message.Message):
     territory_id: _builtins.str
     forecast_category: Global___ForecastCategory.ValueType
     """The forecast category of its stage (CLOSED once won or lost)."""
+    next_step: _builtins.str
+    """What the RM will do next, in words."""
+    probability_overridden: _builtins.bool
+    """True when probability_percent was set by hand; a stage move sets the stage's again."""
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -264,10 +272,12 @@ class Opportunity(_message.Message):
         decision_note: _builtins.str = ...,
         territory_id: _builtins.str = ...,
         forecast_category: Global___ForecastCategory.ValueType = ...,
+        next_step: _builtins.str = ...,
+        probability_overridden: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "audit", b"audit", "close_time", b"close_time", "expected_close_time", b"expected_close_time", "stage_enter_time", b"stage_enter_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "application_id", b"application_id", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "decision_note", b"decision_note", "expected_close_time", b"expected_close_time", "forecast_category", b"forecast_category", "lost_reason", b"lost_reason", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "application_id", b"application_id", "audit", b"audit", "campaign_id", b"campaign_id", "checklist", b"checklist", "close_time", b"close_time", "competitor", b"competitor", "decision_note", b"decision_note", "expected_close_time", b"expected_close_time", "forecast_category", b"forecast_category", "lost_reason", b"lost_reason", "next_step", b"next_step", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "pipeline_version", b"pipeline_version", "probability_overridden", b"probability_overridden", "probability_percent", b"probability_percent", "product", b"product", "source_lead_id", b"source_lead_id", "stage", b"stage", "stage_enter_time", b"stage_enter_time", "status", b"status", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -435,11 +445,16 @@ class Pipeline(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
     ALLOW_SKIP_FIELD_NUMBER: _builtins.int
+    LOST_REASONS_FIELD_NUMBER: _builtins.int
     product: _common_pb2.ProductType.ValueType
     version: _builtins.int
     allow_skip: _builtins.bool
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PipelineStage]: ...
+    @_builtins.property
+    def lost_reasons(self) -> _containers.RepeatedCompositeFieldContainer[Global___LostReasonOption]:
+        """Why an opportunity of this product may be lost: the bank's list, as data."""
+
     def __init__(
         self,
         *,
@@ -447,14 +462,45 @@ class Pipeline(_message.Message):
         version: _builtins.int = ...,
         stages: _abc.Iterable[Global___PipelineStage] | None = ...,
         allow_skip: _builtins.bool = ...,
+        lost_reasons: _abc.Iterable[Global___LostReasonOption] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_skip", b"allow_skip", "product", b"product", "stages", b"stages", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_skip", b"allow_skip", "lost_reasons", b"lost_reasons", "product", b"product", "stages", b"stages", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
+
+@_typing.final
+class LostReasonOption(_message.Message):
+    """One reason from the bank's list of why opportunities are lost."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    REQUIRES_COMPETITOR_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """What LoseOpportunityRequest.reason_code names, e.g. PRICE or COLLATERAL_INSUFFICIENT."""
+    label: _builtins.str
+    """The words shown to RMs."""
+    requires_competitor: _builtins.bool
+    """Losing for this reason needs the competitor's name."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        label: _builtins.str = ...,
+        requires_competitor: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "label", b"label", "requires_competitor", b"requires_competitor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LostReasonOption: _TypeAlias = LostReasonOption  # noqa: Y015
 
 @_typing.final
 class StageVisit(_message.Message):

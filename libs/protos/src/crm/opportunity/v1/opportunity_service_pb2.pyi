@@ -7,6 +7,7 @@ from collections import abc as _abc
 from crm.common.v1 import common_pb2 as _common_pb2
 from crm.opportunity.v1 import opportunity_pb2 as _opportunity_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -20,6 +21,79 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class UpdateOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    EXPECTED_CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
+    PROBABILITY_PERCENT_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    opportunity_id: _builtins.str
+    owner_id: _builtins.str
+    team_id: _builtins.str
+    territory_id: _builtins.str
+    probability_percent: _builtins.int
+    next_step: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected_close_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Paths among: amount, expected_close_time, owner_id, team_id, territory_id,
+        probability_percent, next_step.
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        opportunity_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        expected_close_time: _timestamp_pb2.Timestamp | None = ...,
+        owner_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
+        probability_percent: _builtins.int = ...,
+        next_step: _builtins.str = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expected_close_time", b"expected_close_time", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expected_close_time", b"expected_close_time", "next_step", b"next_step", "opportunity_id", b"opportunity_id", "owner_id", b"owner_id", "probability_percent", b"probability_percent", "request_id", b"request_id", "team_id", b"team_id", "territory_id", b"territory_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateOpportunityRequest: _TypeAlias = UpdateOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class UpdateOpportunityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity: ...
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateOpportunityResponse: _TypeAlias = UpdateOpportunityResponse  # noqa: Y015
 
 @_typing.final
 class GetNextBestActionsRequest(_message.Message):
@@ -793,10 +867,14 @@ class LoseOpportunityRequest(_message.Message):
     OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     COMPETITOR_FIELD_NUMBER: _builtins.int
+    REASON_CODE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     opportunity_id: _builtins.str
     reason: _opportunity_pb2.LostReason.ValueType
+    """The older form of reason_code: its name without the prefix is the code."""
     competitor: _builtins.str
+    reason_code: _builtins.str
+    """One of the codes in the product pipeline's lost_reasons (GetPipeline)."""
     def __init__(
         self,
         *,
@@ -804,10 +882,11 @@ class LoseOpportunityRequest(_message.Message):
         opportunity_id: _builtins.str = ...,
         reason: _opportunity_pb2.LostReason.ValueType = ...,
         competitor: _builtins.str = ...,
+        reason_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["competitor", b"competitor", "opportunity_id", b"opportunity_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["competitor", b"competitor", "opportunity_id", b"opportunity_id", "reason", b"reason", "reason_code", b"reason_code", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -135,6 +135,11 @@ class OpportunityServiceStub:
                 request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.SerializeToString,
                 response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.FromString,
                 _registered_method=True)
+        self.UpdateOpportunity = channel.unary_unary(
+                '/crm.opportunity.v1.OpportunityService/UpdateOpportunity',
+                request_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityResponse.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
@@ -282,6 +287,14 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateOpportunity(self, request, context):
+        """Changes an open opportunity's amount, expected close, owner, team, territory, probability
+        (an override until the next stage move) or next step: the paths of update_mask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpportunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -384,6 +397,11 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.GetBookActions,
                     request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.FromString,
                     response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.SerializeToString,
+            ),
+            'UpdateOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOpportunity,
+                    request_deserializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityRequest.FromString,
+                    response_serializer=crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -927,6 +945,33 @@ class OpportunityService:
             '/crm.opportunity.v1.OpportunityService/GetBookActions',
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsRequest.SerializeToString,
             crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.GetBookActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.opportunity.v1.OpportunityService/UpdateOpportunity',
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityRequest.SerializeToString,
+            crm_dot_opportunity_dot_v1_dot_opportunity__service__pb2.UpdateOpportunityResponse.FromString,
             options,
             channel_credentials,
             insecure,
