@@ -136,3 +136,20 @@ def test_reopening_a_won_opportunity_returns_it_to_its_stage_and_announces_the_c
     assert (event.previous_status, event.reason) == (OPP.OPPORTUNITY_STATUS_WON, "disbursement cancelled")
     again = S.ReopenOpportunityRequest(request_id=new_id(), opportunity_id=submitted.opportunity_id, reason="again")
     assert rpc_error(stub.ReopenOpportunity, again, metadata=RM).code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_decided_application_takes_no_second_decision(api: LiveService, stub: OpportunityServiceStub) -> None:
+    submitted = submit(stub, loan_ready_for_los(stub).opportunity_id)
+    decide(stub, submitted.application_id, OPP.LOS_DECISION_APPROVED)
+    error = rpc_error(decide, stub, submitted.application_id, OPP.LOS_DECISION_DECLINED, decline_reason="late")
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "already WON" in (error.details() or "")
+    assert len(api.events(events_pb2.OpportunityWon)) == 1 and api.events(events_pb2.OpportunityLost) == []
+
+
+def test_a_closed_opportunity_is_not_submitted(api: LiveService, stub: OpportunityServiceStub) -> None:
+    ready = loan_ready_for_los(stub)
+    lose = S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=ready.opportunity_id, reason_code="CUSTOMER_WITHDREW")
+    stub.LoseOpportunity(lose, metadata=RM)
+    error = rpc_error(submit, stub, ready.opportunity_id)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "LOST" in (error.details() or "")
+    assert api.events(events_pb2.ApplicationSubmitted) == []
