@@ -29,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 
@@ -144,6 +145,12 @@ def make_engine(url: str, pool_size: int = 16) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def upsert_insert(conn: Connection) -> Any:
+    """The connection's dialect's insert(), whose statements have on_conflict_do_nothing/_update
+    (PostgreSQL's and SQLite's share the form): writers that may race settle it in one statement."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def service_engine(settings: ServiceSettings) -> Engine:

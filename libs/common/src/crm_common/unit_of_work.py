@@ -12,9 +12,8 @@ from typing import Self, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine, MetaData, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from crm_common.db import WRITE_CONFLICTS, is_postgres, utcnow
+from crm_common.db import WRITE_CONFLICTS, is_postgres, upsert_insert, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.events.outbox import OutboxWriter, RelayWakeup
 
@@ -39,7 +38,6 @@ class SqlUnitOfWork:
         self.outbox = OutboxWriter(metadata)
         self._inbox = metadata.tables["inbox"]
         self._idempotency = metadata.tables["idempotency_keys"]
-        self._insert = postgresql.insert if is_postgres(engine) else sqlite.insert
         self.single_statement = single_statement and is_postgres(engine)
         self.conn: Connection
 
@@ -71,7 +69,7 @@ class SqlUnitOfWork:
     def claim_event(self, consumer: str, event_id: str) -> bool:
         """Marks an event as handled by a consumer; False when it was handled before (a redelivery)."""
         stmt = (
-            self._insert(self._inbox)
+            upsert_insert(self.conn)(self._inbox)
             .values(consumer=consumer, event_id=event_id, processed_at=utcnow())
             .on_conflict_do_nothing()
             .returning(self._inbox.c.event_id)

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from crm_common.contact import fold
+from crm_common.db import upsert_insert
 from crm_common.errors import Aborted, NotFound
 from crm_common.events.erasure import ERASED_NAME
 from crm_common.pagination import Page, newest_first
@@ -323,17 +324,10 @@ class LeadRepository:
         return len(touched)
 
     def record_opportunity(self, lead_id: str, opportunity_id: str, status: str, amount_minor: int | None, currency: str, now: datetime) -> None:
-        updated = self.conn.execute(
-            update(lead_opportunities)
-            .where(lead_opportunities.c.opportunity_id == opportunity_id)
-            .values(status=status, amount_minor=amount_minor, currency=currency, updated_at=now)
-        )
-        if updated.rowcount == 0:
-            self.conn.execute(
-                lead_opportunities.insert().values(
-                    opportunity_id=opportunity_id, lead_id=lead_id, status=status, amount_minor=amount_minor, currency=currency, updated_at=now
-                )
-            )
+        """Upserts: the conversion and the worker's OpportunityCreated may record it at once."""
+        values = {"status": status, "amount_minor": amount_minor, "currency": currency, "updated_at": now}
+        stmt = upsert_insert(self.conn)(lead_opportunities).values(opportunity_id=opportunity_id, lead_id=lead_id, **values)
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=[lead_opportunities.c.opportunity_id], set_=values))
 
     def opportunities_of(self, lead_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(lead_opportunities).where(lead_opportunities.c.lead_id == lead_id)).all()

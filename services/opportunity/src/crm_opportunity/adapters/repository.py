@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from crm_common.db import bulk_insert
+from crm_common.db import bulk_insert, upsert_insert
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
 from crm_opportunity.adapters.orm import forecast_rollup, lead_first_contacts, next_actions, opportunities, stage_history
@@ -75,10 +74,6 @@ def _to_opportunity(row: Any) -> Opportunity:
     return Opportunity(**data, amount=amount, product=product, status=status, checklist=checklist)
 
 
-def _insert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def _days_between(conn: Connection, start: Any, end: Any) -> Any:
     if conn.dialect.name == "postgresql":
         return func.extract("epoch", end - start) / 86400.0
@@ -108,7 +103,7 @@ class OpportunityRepository:
             what = {k: v for k, v in vars(change.key).items() if k != "scopes"}
             sums = {"opportunity_count": change.count, "amount_sum": change.amount, "weighted_sum": change.weighted}
             for kind, scope_id in change.key.scopes:
-                upsert = _insert(self.conn)(forecast_rollup).values(scope_kind=kind, scope_id=scope_id, **what, **sums)
+                upsert = upsert_insert(self.conn)(forecast_rollup).values(scope_kind=kind, scope_id=scope_id, **what, **sums)
                 upsert = upsert.on_conflict_do_update(
                     index_elements=["scope_kind", "scope_id", *what],
                     set_={
@@ -235,7 +230,7 @@ class OpportunityRepository:
 
     def record_first_contact(self, lead_id: str, sla_breached: bool, contacted_at: datetime) -> None:
         """Keeps the first report per lead (a later attempt is not a first contact)."""
-        upsert = _insert(self.conn)(lead_first_contacts).values(lead_id=lead_id, sla_breached=sla_breached, contacted_at=contacted_at)
+        upsert = upsert_insert(self.conn)(lead_first_contacts).values(lead_id=lead_id, sla_breached=sla_breached, contacted_at=contacted_at)
         self.conn.execute(upsert.on_conflict_do_nothing())
 
     def breached_leads(self, lead_ids: list[str]) -> set[str]:
