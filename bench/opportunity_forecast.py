@@ -29,7 +29,7 @@ from crm_common.devstack import ServiceSpec, Stack, free_port
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
 from crm_opportunity.adapters.orm import opportunities
 from crm_opportunity.adapters.repository import OpportunityRepository
-from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.model import ProductType
 from crm_opportunity.domain.pipeline import PIPELINES
 
 TERRITORY = "HCM-Q1"
@@ -39,7 +39,7 @@ COLUMNS = [c.name for c in opportunities.columns]
 def load(url: str, count: int) -> None:
     rng = random.Random(11)
     now = datetime.now(UTC)
-    products = list(Product)
+    products = list(ProductType)
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur, cur.copy(f"COPY opportunities ({', '.join(COLUMNS)}) FROM STDIN") as copy:
         for n in range(count):

@@ -30,7 +30,7 @@ from crm_common.devstack import ServiceSpec, Stack, free_port
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
 from crm_opportunity.adapters.orm import activities, lead_first_contacts, opportunities
 from crm_opportunity.bootstrap import build_handlers
-from crm_opportunity.domain.model import Product
+from crm_opportunity.domain.model import ProductType
 from crm_opportunity.domain.pipeline import PIPELINES
 
 RM = "rm-bench"
@@ -39,7 +39,7 @@ RM = "rm-bench"
 def load(url: str, book: int, others: int) -> list[str]:
     rng = random.Random(5)
     now = datetime.now(UTC)
-    products = list(Product)
+    products = list(ProductType)
     mine: list[str] = []
     columns = [c.name for c in opportunities.columns]
     dsn = url.replace("postgresql+psycopg://", "postgresql://")

@@ -15,7 +15,7 @@ import pytest
 
 from crm.account.v1 import account_pb2
 from crm.common.v1 import common_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, draft_from_proto, enum_name, enum_number
+from crm_account.adapters.proto_mapping import account_to_proto, draft_from_proto
 from crm_account.domain.model import (
     Account,
     AccountType,
@@ -45,6 +45,7 @@ from crm_account.domain.profile import (
     draft_of,
 )
 from crm_common.errors import FailedPrecondition, FieldViolation
+from crm_common.grpc.enums import enum_name, enum_number
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
@@ -757,26 +758,26 @@ class TestProtoMapping:
         assert (message.gender, message.HasField("date_of_birth"), message.national_id) == (account_pb2.GENDER_UNSPECIFIED, False, "")
 
     @pytest.mark.parametrize(
-        ("wrapper", "prefix", "domain"),
+        ("wrapper", "domain"),
         [
-            (account_pb2.AccountType, "ACCOUNT_TYPE_", AccountType),
-            (account_pb2.Gender, "GENDER_", Gender),
-            (account_pb2.IncomeBand, "INCOME_BAND_", IncomeBand),
-            (account_pb2.ContactChannel, "CONTACT_CHANNEL_", ContactChannel),
-            (account_pb2.LifecycleStage, "LIFECYCLE_STAGE_", LifecycleStage),
-            (account_pb2.ValueTier, "VALUE_TIER_", ValueTier),
+            (account_pb2.AccountType, AccountType),
+            (account_pb2.Gender, Gender),
+            (account_pb2.IncomeBand, IncomeBand),
+            (account_pb2.ContactChannel, ContactChannel),
+            (account_pb2.LifecycleStage, LifecycleStage),
+            (account_pb2.ValueTier, ValueTier),
         ],
     )
-    def test_enum_mapping_round_trip(self, wrapper: Any, prefix: str, domain: type[StrEnum]) -> None:
+    def test_enum_mapping_round_trip(self, wrapper: Any, domain: type[StrEnum]) -> None:
         for member in domain:
-            number = enum_number(wrapper, prefix, member)
+            number = enum_number(wrapper, member)
             assert number != 0
-            assert enum_name(wrapper, prefix, number) == member.value
-        contract = {enum_name(wrapper, prefix, number) for number in wrapper.values() if number}
+            assert enum_name(wrapper, number) == member.value
+        contract = {enum_name(wrapper, number) for number in wrapper.values() if number}
         assert contract == {member.value for member in domain}
-        assert enum_number(wrapper, prefix, None) == 0
-        assert enum_name(wrapper, prefix, 0) == ""
-        assert enum_name(wrapper, prefix, 99) == "?"
+        assert enum_number(wrapper, None) == 0
+        assert enum_name(wrapper, 0) == ""
+        assert enum_name(wrapper, 99) == "?"
 
     def test_draft_from_proto_with_every_enum_set(self) -> None:
         message = account_pb2.AccountInput(

@@ -285,3 +285,18 @@ def test_contact_data_is_masked_for_readers_without_a_pii_permission(lead_input,
     assert seen.contact.email == "a***@example.com"
     assert seen.contact.full_name == "Nguyễn Văn An"  # names are not masked
     assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=admin).lead.contact.phone.e164 == "+84912345678"
+
+
+def test_a_value_the_contract_does_not_know_is_invalid_not_an_internal_error(lead_input, app, admin) -> None:
+    newer = lead_input()
+    newer.source.channel = 99  # a newer client's channel
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=newer), metadata=admin)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(err.value) == [("lead.source.channel", "unknown value 99")]
+    rows = [lead_input(), lead_input(phone="0987654321", email="b@example.com")]
+    rows[1].product_interest = 42  # type: ignore[assignment]
+    with pytest.raises(grpc.RpcError) as err:
+        app.stub.ImportLeads(svc.ImportLeadsRequest(request_id=rid(), rows=rows), metadata=admin)
+    assert field_violations(err.value) == [("rows[1].product_interest", "unknown value 42")]
+    assert app.count("leads") == 0

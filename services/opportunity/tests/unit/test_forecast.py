@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crm_opportunity.domain.forecast import Figures, RollupRow, contribution, figures, month_range
-from crm_opportunity.domain.model import Money, Opportunity, Product, Status
+from crm_opportunity.domain.model import Money, Opportunity, ProductType, Status
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -17,7 +17,7 @@ def opportunity(amount: int, probability: int, **fields: object) -> Opportunity:
     base = Opportunity(
         opportunity_id="o1",
         account_id="a1",
-        product=Product.MORTGAGE,
+        product=ProductType.MORTGAGE,
         amount=Money(amount),
         expected_close_at=datetime(2026, 12, 20, tzinfo=UTC),
         owner_id="rm-1",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crm_opportunity.domain.model import Money, Opportunity, Product, Status
+from crm_opportunity.domain.model import Money, Opportunity, ProductType, Status
 from crm_opportunity.domain.next_best_action import (
     ActionKind,
     Condition,
@@ -24,8 +24,8 @@ from crm_opportunity.domain.next_best_action import (
 from crm_opportunity.domain.pipeline import PIPELINES, Pipeline
 
 NOW = datetime(2024, 6, 15, 9, 0, tzinfo=UTC)
-CARD = PIPELINES[Product.CREDIT_CARD]
-LOAN = PIPELINES[Product.UNSECURED_LOAN]
+CARD = PIPELINES[ProductType.CREDIT_CARD]
+LOAN = PIPELINES[ProductType.UNSECURED_LOAN]
 LEAD = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 RULES = default_rules()
 QUIET = OpportunityFacts(has_meeting_planned_or_held=False, lead_first_contact_breached=False, now=NOW)
@@ -36,7 +36,7 @@ def opportunity(oid: str = "opp-1", *, days_in_stage: float = 1, **changes: Any)
     base = Opportunity(
         opportunity_id=oid,
         account_id="acc-1",
-        product=Product.CREDIT_CARD,
+        product=ProductType.CREDIT_CARD,
         amount=Money(50_000_000),
         expected_close_at=NOW + timedelta(days=10),
         owner_id="rm-1",
@@ -145,7 +145,7 @@ class TestExitCriteria:
 
     def test_fields_and_checklist_missing_together_split_into_two_actions(self) -> None:
         # Unsecured loan needs_analysis: amount and the credit check consent.
-        opp = opportunity(product=Product.UNSECURED_LOAN, amount=Money(0))
+        opp = opportunity(product=ProductType.UNSECURED_LOAN, amount=Money(0))
         assert actions(suggest(opp, LOAN, QUIET, RULES)) == [
             (ActionKind.COLLECT_DOCUMENTS, 3, "documents_missing"),
             (ActionKind.COMPLETE_FIELDS, 3, "fields_missing"),

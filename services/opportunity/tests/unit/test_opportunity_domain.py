@@ -9,9 +9,9 @@ import pytest
 
 from crm.common.v1 import common_pb2
 from crm_common.errors import FailedPrecondition
-from crm_opportunity.adapters.proto_mapping import product_name, product_to_proto
+from crm_common.grpc.enums import UNKNOWN, enum_name, enum_number
 from crm_opportunity.domain.drafting import OpportunityDraft, clean_opportunity
-from crm_opportunity.domain.model import Money, Opportunity, Product, Status
+from crm_opportunity.domain.model import Money, Opportunity, ProductType, Status
 from crm_opportunity.domain.pipeline import pipeline_for
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
@@ -27,7 +27,7 @@ class TestClean:
         new, found = clean_opportunity(OpportunityDraft(ACCOUNT, "MORTGAGE", 2_500_000_000, "vnd", None, " rm-1 ", "team-hn", "lead-1", "camp-1"))
         assert found == []
         assert new is not None
-        assert (new.product, new.amount, new.owner_id, new.team_id) == (Product.MORTGAGE, Money(2_500_000_000, "VND"), "rm-1", "team-hn")
+        assert (new.product, new.amount, new.owner_id, new.team_id) == (ProductType.MORTGAGE, Money(2_500_000_000, "VND"), "rm-1", "team-hn")
 
     def test_no_amount_is_zero_dong(self) -> None:
         new, _ = clean_opportunity(OpportunityDraft(ACCOUNT, "CASA"))
@@ -72,24 +72,24 @@ class TestClean:
 
 
 class TestPipeline:
-    @pytest.mark.parametrize("product", list(Product))
-    def test_every_product_enters_at_qualification(self, product: Product) -> None:
+    @pytest.mark.parametrize("product", list(ProductType))
+    def test_every_product_enters_at_qualification(self, product: ProductType) -> None:
         stage = pipeline_for(product).first
         assert (stage.name, stage.probability_percent) == ("qualification", 10)
 
 
 class TestProductNames:
     def test_round_trip_for_every_product(self) -> None:
-        for product in Product:
-            assert product_name(product_to_proto(product)) == str(product)
+        for product in ProductType:
+            assert enum_name(common_pb2.ProductType, enum_number(common_pb2.ProductType, product)) == str(product)
 
     def test_every_contract_product_is_known(self) -> None:
-        names = {product_name(v) for v in common_pb2.ProductType.values()} - {""}
-        assert names == {str(p) for p in Product}
+        names = {enum_name(common_pb2.ProductType, v) for v in common_pb2.ProductType.values()} - {""}
+        assert names == {str(p) for p in ProductType}
 
     def test_unspecified_and_unknown(self) -> None:
-        assert product_name(common_pb2.PRODUCT_TYPE_UNSPECIFIED) == ""
-        assert product_name(99) == "99"
+        assert enum_name(common_pb2.ProductType, common_pb2.PRODUCT_TYPE_UNSPECIFIED) == ""
+        assert enum_name(common_pb2.ProductType, 99) == UNKNOWN
 
 
 def an_open_card() -> Opportunity:
@@ -97,7 +97,7 @@ def an_open_card() -> Opportunity:
     return Opportunity(
         "opp-1",
         ACCOUNT,
-        Product.CREDIT_CARD,
+        ProductType.CREDIT_CARD,
         Money(80_000_000),
         None,
         "rm-1",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from crm_common.errors import FailedPrecondition
-from crm_opportunity.domain.model import CREDIT_PRODUCTS, Product
+from crm_opportunity.domain.model import CREDIT_PRODUCTS, ProductType
 from crm_opportunity.domain.pipeline import PIPELINES, PipelineError, check_move, parse_pipelines
 
 
@@ -16,7 +16,7 @@ def document(**changes: object) -> str:
         json.dumps(
             {
                 "pipelines": [
-                    {"product": p.value, "version": 1, "stages": [{"name": f"s{i}", "probability": i * 10} for i in range(5)]} for p in Product
+                    {"product": p.value, "version": 1, "stages": [{"name": f"s{i}", "probability": i * 10} for i in range(5)]} for p in ProductType
                 ],
                 "lost_reasons": [{"code": "NOT_ELIGIBLE", "label": "Không đủ điều kiện"}, {"code": "PRICE", "label": "Giá"}],
             }
@@ -27,7 +27,7 @@ def document(**changes: object) -> str:
 
 
 def test_every_product_has_a_seeded_pipeline_of_5_to_7_stages() -> None:
-    assert set(PIPELINES) == set(Product)
+    assert set(PIPELINES) == set(ProductType)
     assert all(5 <= len(p.stages) <= 7 for p in PIPELINES.values())
 
 
@@ -62,13 +62,13 @@ def lost_reasons(*reasons: dict[str, object]) -> str:
 def test_lost_reasons_apply_to_every_product_or_to_those_named() -> None:
     mortgage_only = {"code": "PROPERTY_LEGAL_ISSUE", "label": "Pháp lý", "products": ["MORTGAGE"]}
     pipelines = parse_pipelines(lost_reasons({"code": "NOT_ELIGIBLE", "label": "Không đủ", "requires_competitor": False}, mortgage_only))
-    assert [r.code for r in pipelines[Product.MORTGAGE].lost_reasons] == ["NOT_ELIGIBLE", "PROPERTY_LEGAL_ISSUE"]
-    assert pipelines[Product.CREDIT_CARD].lost_reason("PROPERTY_LEGAL_ISSUE") is None
-    assert pipelines[Product.MORTGAGE].lost_reason("PROPERTY_LEGAL_ISSUE") is not None
+    assert [r.code for r in pipelines[ProductType.MORTGAGE].lost_reasons] == ["NOT_ELIGIBLE", "PROPERTY_LEGAL_ISSUE"]
+    assert pipelines[ProductType.CREDIT_CARD].lost_reason("PROPERTY_LEGAL_ISSUE") is None
+    assert pipelines[ProductType.MORTGAGE].lost_reason("PROPERTY_LEGAL_ISSUE") is not None
 
 
 def test_the_seeded_lost_reasons() -> None:
-    competitor = PIPELINES[Product.CASA].lost_reason("COMPETITOR")
+    competitor = PIPELINES[ProductType.CASA].lost_reason("COMPETITOR")
     assert competitor is not None and competitor.requires_competitor and competitor.label
     assert all(p.lost_reason("NOT_ELIGIBLE") for p in PIPELINES.values())
 
@@ -92,12 +92,12 @@ def test_a_bad_lost_reasons_list_names_what_is_wrong(reasons: list[dict[str, obj
 
 
 def test_move_rules() -> None:
-    card = PIPELINES[Product.CREDIT_CARD]
+    card = PIPELINES[ProductType.CREDIT_CARD]
     check_move(card, "needs_analysis", "qualification", set(), set())  # backward: always
     with pytest.raises(FailedPrecondition, match="field amount is not set"):
         check_move(card, "needs_analysis", "documents_collected", set(), set())
     with pytest.raises(FailedPrecondition, match="cannot skip"):
         check_move(card, "qualification", "documents_collected", {"amount"}, set())
-    deposit = PIPELINES[Product.TERM_DEPOSIT]
+    deposit = PIPELINES[ProductType.TERM_DEPOSIT]
     with pytest.raises(FailedPrecondition, match="cannot leave proposal for funds_committed: checklist item rate_offer_sent"):
         check_move(deposit, "qualification", "funds_committed", {"amount", "expected_close_at"}, set())

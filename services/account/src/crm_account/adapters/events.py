@@ -8,13 +8,14 @@ calls GetAccount with pii.read.
 from __future__ import annotations
 
 from crm.account.v1 import account_pb2, events_pb2
-from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto, enum_number, holding_to_proto, kyc_to_proto
+from crm_account.adapters.proto_mapping import account_to_proto, consent_to_proto, holding_to_proto, kyc_to_proto
 from crm_account.domain.consent import Consent
 from crm_account.domain.holdings import Holding
 from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account
 from crm_account.domain.privacy import ErasureRequest
 from crm_common.events.envelope import new_event
+from crm_common.grpc.enums import enum_number
 
 PRODUCER = "account"
 
@@ -44,7 +45,7 @@ class ProtoAccountEvents:
             account.updated_at,
             account_id=account.account_id,
             kyc=kyc_to_proto(account.kyc),
-            previous_status=enum_number(account_pb2.KycStatus, "KYC_STATUS_", previous),
+            previous_status=enum_number(account_pb2.KycStatus, previous),
         )
 
     def holding_opened(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingOpened:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -20,6 +19,7 @@ from crm_account.domain.model import Account, AccountChange, Acquisition, Addres
 from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.vietnam import province
 
 
@@ -31,24 +31,8 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def enum_name(wrapper: Any, prefix: str, number: int) -> str:
-    """`GENDER_MALE` → 'MALE'; UNSPECIFIED → ''; a number the contract does not know → '?'."""
-    if number == 0:
-        return ""
-    if number not in wrapper.values():
-        return "?"
-    return str(wrapper.Name(number)).removeprefix(prefix)
-
-
-def enum_number(wrapper: Any, prefix: str, value: StrEnum | str | None) -> Any:
-    """The contract's number for a domain enum value (None → UNSPECIFIED)."""
-    return int(wrapper.Value(f"{prefix}{value}")) if value else 0
-
-
 def match_field_to_proto(field: MatchField | None) -> account_service_pb2.MatchField.ValueType:
-    if field is None:
-        return account_service_pb2.MATCH_FIELD_UNSPECIFIED
-    return account_service_pb2.MatchField.Value(f"MATCH_FIELD_{field}")
+    return enum_number(account_service_pb2.MatchField, field)
 
 
 def acquisition_to_proto(acquisition: Acquisition) -> account_pb2.Acquisition:
@@ -74,8 +58,8 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
     known_province = province(p.address.province_code) if p.address.province_code else None
     message = account_pb2.Account(
         account_id=account.account_id,
-        type=enum_number(account_pb2.AccountType, "ACCOUNT_TYPE_", p.account_type),
-        lifecycle_stage=enum_number(account_pb2.LifecycleStage, "LIFECYCLE_STAGE_", p.lifecycle_stage),
+        type=enum_number(account_pb2.AccountType, p.account_type),
+        lifecycle_stage=enum_number(account_pb2.LifecycleStage, p.lifecycle_stage),
         full_name=p.full_name,
         phone=common_pb2.PhoneNumber(e164=phones[0]) if phones else None,
         email=emails[0] if emails else "",
@@ -88,19 +72,19 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
             update_time=timestamp(account.updated_at),
             updated_by=account.updated_by,
         ),
-        gender=enum_number(account_pb2.Gender, "GENDER_", p.gender),
+        gender=enum_number(account_pb2.Gender, p.gender),
         phones=[common_pb2.PhoneNumber(e164=v) for v in phones],
         emails=emails,
         occupation=p.occupation,
-        income_band=enum_number(account_pb2.IncomeBand, "INCOME_BAND_", p.income_band),
+        income_band=enum_number(account_pb2.IncomeBand, p.income_band),
         preferred_language=p.preferred_language,
-        preferred_channel=enum_number(account_pb2.ContactChannel, "CONTACT_CHANNEL_", p.preferred_channel),
+        preferred_channel=enum_number(account_pb2.ContactChannel, p.preferred_channel),
         best_contact_times=[
             account_pb2.ContactTimeWindow(days=[int(d) for d in w.days], start_minute=w.start_minute, end_minute=w.end_minute)  # type: ignore[misc]
             for w in p.best_contact_times
         ],
-        value_tier=enum_number(account_pb2.ValueTier, "VALUE_TIER_", account.value_tier),
-        derived_value_tier=enum_number(account_pb2.ValueTier, "VALUE_TIER_", account.derived_tier),
+        value_tier=enum_number(account_pb2.ValueTier, account.value_tier),
+        derived_value_tier=enum_number(account_pb2.ValueTier, account.derived_tier),
         value_tier_overridden=account.tier_override is not None,
         value_tier_override_reason=account.tier_override_reason,
         customer_since=timestamp(account.customer_since),
@@ -136,20 +120,20 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
 def draft_from_proto(message: account_pb2.AccountInput) -> AccountDraft:
     dob = message.date_of_birth if message.HasField("date_of_birth") else None
     return AccountDraft(
-        type=enum_name(account_pb2.AccountType, "ACCOUNT_TYPE_", message.type),
+        type=enum_name(account_pb2.AccountType, message.type),
         full_name=message.full_name,
-        gender=enum_name(account_pb2.Gender, "GENDER_", message.gender),
+        gender=enum_name(account_pb2.Gender, message.gender),
         date_of_birth=(dob.year, dob.month, dob.day) if dob is not None else None,
         national_id=message.national_id,
         phones=tuple(message.phones),
         emails=tuple(message.emails),
         address=Address(message.address.line, message.address.ward_code, message.address.district_code, message.address.province_code),
         occupation=message.occupation,
-        income_band=enum_name(account_pb2.IncomeBand, "INCOME_BAND_", message.income_band),
+        income_band=enum_name(account_pb2.IncomeBand, message.income_band),
         preferred_language=message.preferred_language,
-        preferred_channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", message.preferred_channel),
+        preferred_channel=enum_name(account_pb2.ContactChannel, message.preferred_channel),
         best_contact_times=tuple(WindowDraft(tuple(w.days), w.start_minute, w.end_minute) for w in message.best_contact_times),
-        lifecycle_stage=enum_name(account_pb2.LifecycleStage, "LIFECYCLE_STAGE_", message.lifecycle_stage),
+        lifecycle_stage=enum_name(account_pb2.LifecycleStage, message.lifecycle_stage),
         owner_id=message.owner_id,
         branch_id=message.branch_id,
         business=BusinessProfile(message.business.tax_code, message.business.industry) if message.HasField("business") else None,
@@ -171,9 +155,9 @@ def change_to_proto(change: AccountChange) -> account_pb2.AccountChange:
 def consent_to_proto(consent: Consent) -> account_pb2.Consent:
     return account_pb2.Consent(
         account_id=consent.account_id,
-        purpose=enum_number(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", consent.purpose),
-        channel=enum_number(account_pb2.ContactChannel, "CONTACT_CHANNEL_", consent.channel),
-        status=enum_number(account_pb2.ConsentStatus, "CONSENT_STATUS_", consent.status),
+        purpose=enum_number(account_pb2.ConsentPurpose, consent.purpose),
+        channel=enum_number(account_pb2.ContactChannel, consent.channel),
+        status=enum_number(account_pb2.ConsentStatus, consent.status),
         source=consent.source,
         evidence_ref=consent.evidence_ref,
         decide_time=timestamp(consent.decided_at),
@@ -189,9 +173,9 @@ def _time(message: Any, field: str) -> datetime | None:
 
 def consent_draft_from_proto(request: account_service_pb2.RecordConsentRequest) -> ConsentDraft:
     return ConsentDraft(
-        purpose=enum_name(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", request.purpose),
-        channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", request.channel),
-        status=enum_name(account_pb2.ConsentStatus, "CONSENT_STATUS_", request.status),
+        purpose=enum_name(account_pb2.ConsentPurpose, request.purpose),
+        channel=enum_name(account_pb2.ContactChannel, request.channel),
+        status=enum_name(account_pb2.ConsentStatus, request.status),
         source=request.source,
         evidence_ref=request.evidence_ref,
         decided_at=_time(request, "decide_time"),
@@ -201,9 +185,9 @@ def consent_draft_from_proto(request: account_service_pb2.RecordConsentRequest) 
 
 def kyc_to_proto(kyc: Kyc) -> account_pb2.Kyc:
     return account_pb2.Kyc(
-        status=enum_number(account_pb2.KycStatus, "KYC_STATUS_", kyc.status),
+        status=enum_number(account_pb2.KycStatus, kyc.status),
         reason=kyc.reason,
-        risk_rating=enum_number(account_pb2.RiskRating, "RISK_RATING_", kyc.risk_rating),
+        risk_rating=enum_number(account_pb2.RiskRating, kyc.risk_rating),
         verify_time=timestamp(kyc.verified_at),
         expire_time=timestamp(kyc.expires_at),
         reference=kyc.reference,
@@ -215,9 +199,9 @@ def kyc_to_proto(kyc: Kyc) -> account_pb2.Kyc:
 def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest | events_pb2.KycOutcomeReported) -> KycOutcomeDraft:
     """From the RPC or the onboarding system's event: the two carry the same fields."""
     return KycOutcomeDraft(
-        status=enum_name(account_pb2.KycStatus, "KYC_STATUS_", request.status),
+        status=enum_name(account_pb2.KycStatus, request.status),
         reason=request.reason,
-        risk_rating=enum_name(account_pb2.RiskRating, "RISK_RATING_", request.risk_rating),
+        risk_rating=enum_name(account_pb2.RiskRating, request.risk_rating),
         expires_at=_time(request, "expire_time"),
         reference=request.reference,
         source_system=request.source_system,
@@ -240,14 +224,14 @@ def holding_to_proto(holding: Holding) -> account_pb2.Holding:
     return account_pb2.Holding(
         holding_id=holding.holding_id,
         account_id=holding.account_id,
-        product_type=enum_number(common_pb2.ProductType, "PRODUCT_TYPE_", holding.product_type),
+        product_type=enum_number(common_pb2.ProductType, holding.product_type),
         core_ref=holding.core_ref,
-        status=enum_number(account_pb2.HoldingStatus, "HOLDING_STATUS_", holding.status),
+        status=enum_number(account_pb2.HoldingStatus, holding.status),
         balance=vnd(holding.balance),
         limit=vnd(holding.limit),
         open_date=date_to_proto(holding.opened_on),
         close_date=date_to_proto(holding.closed_on),
-        source=enum_number(account_pb2.HoldingSource, "HOLDING_SOURCE_", holding.source),
+        source=enum_number(account_pb2.HoldingSource, holding.source),
         opportunity_id=holding.opportunity_id,
         update_time=timestamp(holding.updated_at),
     )
@@ -264,8 +248,8 @@ def holding_record_from_proto(row: account_service_pb2.HoldingRecord) -> Holding
     return HoldingRecordDraft(
         account_id=row.account_id,
         core_ref=row.core_ref,
-        product_type=enum_name(common_pb2.ProductType, "PRODUCT_TYPE_", row.product_type),
-        status=enum_name(account_pb2.HoldingStatus, "HOLDING_STATUS_", row.status),
+        product_type=enum_name(common_pb2.ProductType, row.product_type),
+        status=enum_name(account_pb2.HoldingStatus, row.status),
         balance=(row.balance.currency_code, row.balance.amount_minor),
         limit=(row.limit.currency_code, row.limit.amount_minor),
         opened_on=_ymd(row, "open_date"),
@@ -279,7 +263,7 @@ def duplicate_to_proto(candidate: DuplicateCandidate, status: str = "", detected
         other_id=candidate.other_id,
         score=candidate.score,
         reasons=list(candidate.reasons),
-        status=enum_number(account_pb2.DuplicateStatus, "DUPLICATE_STATUS_", status),
+        status=enum_number(account_pb2.DuplicateStatus, status),
         detect_time=timestamp(detected_at),
     )
 
@@ -289,7 +273,7 @@ _REVIEW_NAMES = {"PENDING_REVIEW": "PENDING", "CONFIRMED_MATCH": "CONFIRMED_MATC
 
 def review_from_proto(number: int) -> str:
     """The domain's ReviewStatus name of a ScreeningReview ('' unset, '?' unknown)."""
-    name = enum_name(account_pb2.ScreeningReview, "SCREENING_REVIEW_", number)
+    name = enum_name(account_pb2.ScreeningReview, number)
     return {"PENDING": "PENDING_REVIEW"}.get(name, name)
 
 
@@ -298,13 +282,13 @@ def hit_to_proto(hit: StoredHit) -> account_pb2.ScreeningHit:
         hit_id=hit.hit_id,
         account_id=hit.account_id,
         entry_id=hit.entry_id,
-        list_kind=enum_number(account_pb2.WatchlistKind, "WATCHLIST_KIND_", hit.list_kind),
+        list_kind=enum_number(account_pb2.WatchlistKind, hit.list_kind),
         list_source=hit.list_source,
         matched_name=hit.matched_name,
         score=hit.score,
         reasons=list(hit.reasons),
         list_version=hit.list_version,
-        review=enum_number(account_pb2.ScreeningReview, "SCREENING_REVIEW_", _REVIEW_NAMES[str(hit.review)]),
+        review=enum_number(account_pb2.ScreeningReview, _REVIEW_NAMES[str(hit.review)]),
         review_note=hit.review_note,
         reviewed_by=hit.reviewed_by,
         screen_time=timestamp(hit.screened_at),
@@ -315,7 +299,7 @@ def relationship_to_proto(relationship: Relationship) -> account_pb2.Relationshi
     return account_pb2.Relationship(
         account_id=relationship.account_id,
         related_id=relationship.related_id,
-        kind=enum_number(account_pb2.RelationshipKind, "RELATIONSHIP_KIND_", relationship.kind),
+        kind=enum_number(account_pb2.RelationshipKind, relationship.kind),
         note=relationship.note,
         create_time=timestamp(relationship.created_at),
         created_by=relationship.created_by,
@@ -335,7 +319,7 @@ def household_to_proto(household: Household, members: list[tuple[Member, Account
         members=[
             account_pb2.HouseholdMember(
                 account_id=m.account_id,
-                role=enum_number(account_pb2.HouseholdRole, "HOUSEHOLD_ROLE_", m.role),
+                role=enum_number(account_pb2.HouseholdRole, m.role),
                 full_name=a.profile.full_name,
                 totals=totals_to_proto(a.totals),
             )
@@ -355,7 +339,7 @@ def erasure_to_proto(request: ErasureRequest) -> account_pb2.ErasureRequest:
     return account_pb2.ErasureRequest(
         erasure_id=request.erasure_id,
         account_id=request.account_id,
-        status=enum_number(account_pb2.ErasureStatus, "ERASURE_STATUS_", request.status),
+        status=enum_number(account_pb2.ErasureStatus, request.status),
         reason=request.reason,
         pending_services=request.pending,
         confirmed_services=request.confirmed,

@@ -16,20 +16,11 @@ from enum import StrEnum
 
 from crm_account.domain.model import ValueTier, is_valid_id
 from crm_common.errors import FieldViolation
+from crm_common.products import ProductType
 
 MAX_ROWS = 10_000
 MAX_AMOUNT = 10**15  # 1 million billion đồng: above any real balance, below int64
 _CORE_REF = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")
-
-
-class ProductType(StrEnum):
-    CREDIT_CARD = "CREDIT_CARD"
-    UNSECURED_LOAN = "UNSECURED_LOAN"
-    MORTGAGE = "MORTGAGE"
-    TERM_DEPOSIT = "TERM_DEPOSIT"
-    CASA = "CASA"
-    BANCASSURANCE = "BANCASSURANCE"
-    AUTO_LOAN = "AUTO_LOAN"
 
 
 DEPOSITS = frozenset({ProductType.CASA, ProductType.TERM_DEPOSIT})

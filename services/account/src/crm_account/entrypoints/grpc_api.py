@@ -18,8 +18,6 @@ from crm_account.adapters.proto_mapping import (
     consent_to_proto,
     draft_from_proto,
     duplicate_to_proto,
-    enum_name,
-    enum_number,
     erasure_to_proto,
     hit_to_proto,
     holding_record_from_proto,
@@ -49,6 +47,7 @@ from crm_common.auth.roles import (
     PII_READ,
     PRIVACY_MANAGE,
 )
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
@@ -158,7 +157,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             commands.OverrideValueTier(
                 key=idempotency_key(request),
                 account_id=request.account_id,
-                value_tier=enum_name(account_pb2.ValueTier, "VALUE_TIER_", request.value_tier),
+                value_tier=enum_name(account_pb2.ValueTier, request.value_tier),
                 reason=request.reason,
             )
         )
@@ -209,13 +208,13 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         check = self.handlers.check_consent(
             commands.CheckConsent(
                 account_id=request.account_id,
-                purpose=enum_name(account_pb2.ConsentPurpose, "CONSENT_PURPOSE_", request.purpose),
-                channel=enum_name(account_pb2.ContactChannel, "CONTACT_CHANNEL_", request.channel),
+                purpose=enum_name(account_pb2.ConsentPurpose, request.purpose),
+                channel=enum_name(account_pb2.ContactChannel, request.channel),
             )
         )
         return account_service_pb2.CheckConsentResponse(
             allowed=check.allowed,
-            decision=enum_number(account_service_pb2.ConsentDecision, "CONSENT_DECISION_", check.decision),
+            decision=enum_number(account_service_pb2.ConsentDecision, check.decision),
             consent=consent_to_proto(check.consent) if check.consent else None,
         )
 
@@ -237,7 +236,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             results=[
                 account_service_pb2.HoldingRowResult(
                     row=r.row,
-                    outcome=enum_number(account_service_pb2.HoldingRowOutcome, "HOLDING_ROW_OUTCOME_", r.outcome),
+                    outcome=enum_number(account_service_pb2.HoldingRowOutcome, r.outcome),
                     holding_id=r.holding_id,
                     violations=[common_pb2.FieldViolation(field=v.field, description=v.description) for v in r.violations],
                 )
@@ -318,7 +317,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             key=idempotency_key(request),
             account_id=request.account_id,
             related_id=request.related_id,
-            kind=enum_name(account_pb2.RelationshipKind, "RELATIONSHIP_KIND_", request.kind),
+            kind=enum_name(account_pb2.RelationshipKind, request.kind),
             note=getattr(request, "note", ""),
         )
 

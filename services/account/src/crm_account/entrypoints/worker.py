@@ -16,13 +16,14 @@ from crm_account.domain.model import Acquisition
 from crm_account.service_layer import commands
 from crm_common.db import utcnow
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
+from crm_common.grpc.enums import UNKNOWN, enum_name
 
 
 def _channel(value: int) -> str:
-    """`CHANNEL_WEB_FORM` → `WEB_FORM`, the way the lead service names channels; UNSPECIFIED → ''."""
-    if value == lead_pb2.CHANNEL_UNSPECIFIED or value not in lead_pb2.Channel.values():
-        return ""
-    return lead_pb2.Channel.Name(lead_pb2.Channel.ValueType(value)).removeprefix("CHANNEL_")
+    """`CHANNEL_WEB_FORM` → `WEB_FORM`, the way the lead service names channels; a channel this
+    build does not know is left blank (attribution is kept, not refused)."""
+    name = enum_name(lead_pb2.Channel, value)
+    return "" if name == UNKNOWN else name
 
 
 def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
@@ -54,11 +55,6 @@ def acquisition_command(delivery: Delivery) -> commands.RecordAcquisition:
 def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
     event: opportunity_events.OpportunityWon = delivery.event
     opportunity = event.opportunity
-    product_name = (
-        common_pb2.ProductType.Name(opportunity.product).removeprefix("PRODUCT_TYPE_")
-        if opportunity.product in common_pb2.ProductType.values()
-        else ""
-    )
     won_at = event.close_time.ToDatetime(tzinfo=utcnow().tzinfo) if event.HasField("close_time") else utcnow()
     amount = event.won_amount if event.HasField("won_amount") else opportunity.amount
     return commands.OpenWonHolding(
@@ -66,7 +62,7 @@ def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
         event_id=delivery.event_id,
         account_id=opportunity.account_id,
         opportunity_id=opportunity.opportunity_id,
-        product=ProductType.__members__.get(product_name),
+        product=ProductType.__members__.get(enum_name(common_pb2.ProductType, opportunity.product)),
         amount=max(amount.amount_minor, 0),
         won_on=won_at.date(),
         correlation_id=event.metadata.correlation_id,

@@ -8,8 +8,9 @@ from crm.account.v1 import account_service_pb2, account_service_pb2_grpc
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.errors import DomainError, FailedPrecondition, Unavailable
+from crm_common.grpc.enums import enum_number
 from crm_common.grpc.status import resource_info
-from crm_lead.adapters.proto_mapping import enum_value, timestamp
+from crm_lead.adapters.proto_mapping import timestamp
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
 
 # Worth retrying later: the other service is down, slow, or shedding load.
@@ -65,7 +66,7 @@ class GrpcOpportunityBook:
         request = opportunity_service_pb2.CreateOpportunityRequest(
             request_id=opportunity.request_id,
             account_id=opportunity.account_id,
-            product=enum_value(common_pb2.ProductType, opportunity.product),
+            product=enum_number(common_pb2.ProductType, opportunity.product),
             expected_close_time=timestamp(opportunity.expected_close_at),
             owner_id=opportunity.owner_id,
             team_id=opportunity.team_id,

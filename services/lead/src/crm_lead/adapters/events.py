@@ -7,7 +7,8 @@ from datetime import datetime
 from crm.lead.v1 import events_pb2, lead_pb2
 from crm_common.db import utcnow
 from crm_common.events.envelope import new_event
-from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, enum_value, lead_to_proto, source_to_proto
+from crm_common.grpc.enums import enum_number
+from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, lead_to_proto, source_to_proto
 from crm_lead.domain.model import ContactAttempt, Lead
 
 PRODUCER = "lead"
@@ -34,7 +35,7 @@ class ProtoLeadEvents:
             PRODUCER,
             correlation_id,
             lead_id=lead.lead_id,
-            status=enum_value(lead_pb2.LeadStatus, str(lead.status)),
+            status=enum_number(lead_pb2.LeadStatus, str(lead.status)),
             source=source_to_proto(lead.source),
         )
 
@@ -44,7 +45,7 @@ class ProtoLeadEvents:
             PRODUCER,
             correlation_id,
             lead_id=lead.lead_id,
-            reason=enum_value(lead_pb2.DisqualificationReason, lead.disqualification_reason),
+            reason=enum_number(lead_pb2.DisqualificationReason, lead.disqualification_reason),
             note=lead.status_note,
             source=source_to_proto(lead.source),
         )
@@ -55,7 +56,7 @@ class ProtoLeadEvents:
             PRODUCER,
             correlation_id,
             lead_id=lead.lead_id,
-            previous_status=enum_value(lead_pb2.LeadStatus, previous_status),
+            previous_status=enum_number(lead_pb2.LeadStatus, previous_status),
             note=lead.status_note,
             previous_owner_id=previous_owner,
             source=source_to_proto(lead.source),

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.contact import mask_email, mask_national_id, mask_phone
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_lead.domain.model import ContactAttempt, Lead, Source
-
-
-def enum_name(enum: object, value: int) -> str:
-    """`CHANNEL_WEB_FORM` → `WEB_FORM`; UNSPECIFIED → ''."""
-    full = enum.Name(value)  # type: ignore[attr-defined]
-    prefix = full.rsplit("_UNSPECIFIED", 1)[0] if full.endswith("_UNSPECIFIED") else None
-    if prefix is not None:
-        return ""
-    type_prefix = enum.DESCRIPTOR.values_by_number[0].name.removesuffix("UNSPECIFIED")  # type: ignore[attr-defined]
-    return full.removeprefix(type_prefix)
-
-
-def enum_value(enum: object, name: str) -> Any:
-    if not name:
-        return 0
-    type_prefix = enum.DESCRIPTOR.values_by_number[0].name.removesuffix("UNSPECIFIED")  # type: ignore[attr-defined]
-    return int(enum.Value(type_prefix + name))  # type: ignore[attr-defined]
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -40,22 +23,22 @@ def timestamp(value: datetime | None) -> Timestamp | None:
 
 def source_to_proto(source: Source) -> lead_pb2.LeadSource:
     return lead_pb2.LeadSource(
-        channel=enum_value(lead_pb2.Channel, source.channel),
+        channel=enum_number(lead_pb2.Channel, source.channel),
         campaign_id=source.campaign_id,
         utm=lead_pb2.Utm(
             source=source.utm_source, medium=source.utm_medium, campaign=source.utm_campaign, term=source.utm_term, content=source.utm_content
         ),
         cookie_id=source.cookie_id,
-        data_origin=enum_value(lead_pb2.DataOrigin, source.data_origin),
+        data_origin=enum_number(lead_pb2.DataOrigin, source.data_origin),
         partner_id=source.partner_id,
         landing_page_url=source.landing_page_url,
         referrer_url=source.referrer_url,
     )
 
 
-def source_from_proto(source: lead_pb2.LeadSource, default_channel: str = "", default_origin: str = "") -> Source:
+def source_from_proto(source: lead_pb2.LeadSource, default_channel: str = "", default_origin: str = "", field: str = "source") -> Source:
     return Source(
-        channel=enum_name(lead_pb2.Channel, source.channel) or default_channel,
+        channel=enum_name(lead_pb2.Channel, source.channel, field=f"{field}.channel") or default_channel,
         campaign_id=source.campaign_id.strip(),
         utm_source=source.utm.source.strip(),
         utm_medium=source.utm.medium.strip(),
@@ -63,7 +46,7 @@ def source_from_proto(source: lead_pb2.LeadSource, default_channel: str = "", de
         utm_term=source.utm.term.strip(),
         utm_content=source.utm.content.strip(),
         cookie_id=source.cookie_id.strip(),
-        data_origin=enum_name(lead_pb2.DataOrigin, source.data_origin) or default_origin,
+        data_origin=enum_name(lead_pb2.DataOrigin, source.data_origin, field=f"{field}.data_origin") or default_origin,
         partner_id=source.partner_id.strip(),
         landing_page_url=source.landing_page_url.strip(),
         referrer_url=source.referrer_url.strip(),
@@ -82,7 +65,7 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
     national_id = lead.national_id if show_pii or not lead.national_id else mask_national_id(lead.national_id)
     message = lead_pb2.Lead(
         lead_id=lead.lead_id,
-        status=enum_value(lead_pb2.LeadStatus, str(lead.status)),
+        status=enum_number(lead_pb2.LeadStatus, str(lead.status)),
         contact=lead_pb2.Contact(
             full_name=lead.full_name,
             phone=common_pb2.PhoneNumber(e164=phone) if phone else None,
@@ -90,7 +73,7 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
             national_id=national_id,
             province_code=lead.province_code,
         ),
-        product_interest=enum_value(common_pb2.ProductType, lead.product_interest),
+        product_interest=enum_number(common_pb2.ProductType, lead.product_interest),
         source=source_to_proto(lead.source),
         requested_amount=money(lead.requested_amount_minor, lead.currency),
         marketing_consent=lead.marketing_consent,
@@ -98,7 +81,7 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
         score_reasons=[lead_pb2.ScoreReason(rule=r.rule, points=r.points, detail=r.detail) for r in lead.score_reasons],
         first_contact_time=timestamp(lead.first_contact_at),
         first_contact_sla_breached=lead.first_contact_sla_breached(now),
-        disqualification_reason=enum_value(lead_pb2.DisqualificationReason, lead.disqualification_reason),
+        disqualification_reason=enum_number(lead_pb2.DisqualificationReason, lead.disqualification_reason),
         status_note=lead.status_note,
         note=lead.note,
         audit=common_pb2.AuditStamps(
@@ -134,8 +117,8 @@ def conversion_to_proto(lead: Lead) -> lead_pb2.Conversion:
 def attempt_to_proto(attempt: ContactAttempt) -> lead_pb2.ContactAttempt:
     return lead_pb2.ContactAttempt(
         attempt_id=attempt.attempt_id,
-        channel=enum_value(lead_pb2.ContactChannel, attempt.channel),
-        outcome=enum_value(lead_pb2.ContactOutcome, str(attempt.outcome)),
+        channel=enum_number(lead_pb2.ContactChannel, attempt.channel),
+        outcome=enum_number(lead_pb2.ContactOutcome, str(attempt.outcome)),
         note=attempt.note,
         agent_id=attempt.agent_id,
         contact_time=timestamp(attempt.contacted_at),

@@ -9,9 +9,10 @@ from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.auth import current_principal
 from crm_common.auth import roles as perm
 from crm_common.db import utcnow
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
-from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, enum_name, lead_to_proto, source_from_proto
+from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, lead_to_proto, source_from_proto
 from crm_lead.domain.capture import LeadDraft
 from crm_lead.domain.model import Lead, LeadFilter
 from crm_lead.service_layer import commands
@@ -35,7 +36,8 @@ PERMISSIONS: dict[str, str | None] = {
 }
 
 
-def _draft(lead: lead_pb2.LeadInput) -> LeadDraft:
+def _draft(lead: lead_pb2.LeadInput, field: str) -> LeadDraft:
+    """`field`: where the LeadInput sits in the request, for violations (lead, rows[3])."""
     amount = lead.requested_amount if lead.HasField("requested_amount") else None
     return LeadDraft(
         full_name=lead.contact.full_name,
@@ -43,8 +45,8 @@ def _draft(lead: lead_pb2.LeadInput) -> LeadDraft:
         email=lead.contact.email,
         national_id=lead.contact.national_id,
         province_code=lead.contact.province_code,
-        product_interest=enum_name(common_pb2.ProductType, lead.product_interest),
-        source=source_from_proto(lead.source),
+        product_interest=enum_name(common_pb2.ProductType, lead.product_interest, field=f"{field}.product_interest"),
+        source=source_from_proto(lead.source, field=f"{field}.source"),
         requested_amount_minor=amount.amount_minor if amount is not None else None,
         currency=amount.currency_code if amount is not None else "",
         marketing_consent=lead.marketing_consent,
@@ -61,7 +63,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         self.handlers = handlers
 
     def CreateLead(self, request: lead_service_pb2.CreateLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.CreateLeadResponse:
-        lead = self.handlers.create_lead(commands.CreateLead(idempotency_key(request), _draft(request.lead)))
+        lead = self.handlers.create_lead(commands.CreateLead(idempotency_key(request), _draft(request.lead, "lead")))
         return lead_service_pb2.CreateLeadResponse(lead=_lead(lead))
 
     def CaptureWebForm(
@@ -82,7 +84,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             full_name=request.full_name,
             phone=request.phone,
             email=request.email,
-            product_interest=enum_name(common_pb2.ProductType, request.product_interest),
+            product_interest=enum_name(common_pb2.ProductType, request.product_interest, field="product_interest"),
             source=source,
             marketing_consent=request.marketing_consent,
             note=request.message,
@@ -91,13 +93,13 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         return lead_service_pb2.CaptureWebFormResponse(lead=_lead(lead), matched_open_lead=matched)
 
     def ImportLeads(self, request: lead_service_pb2.ImportLeadsRequest, context: grpc.ServicerContext) -> lead_service_pb2.ImportLeadsResponse:
-        drafts = [_draft(row) for row in request.rows]
+        drafts = [_draft(row, f"rows[{i}]") for i, row in enumerate(request.rows)]
         for draft in drafts:
             draft.source.channel = draft.source.channel or "IMPORT"
         results = self.handlers.import_leads(commands.ImportLeads(idempotency_key(request), drafts))
         reply = lead_service_pb2.ImportLeadsResponse()
         for result in results:
-            status = lead_service_pb2.ImportRowStatus.Value(f"IMPORT_ROW_STATUS_{result['status']}")
+            status = enum_number(lead_service_pb2.ImportRowStatus, result["status"])
             reply.results.append(
                 lead_service_pb2.ImportRowResult(
                     row_index=result["row"],
@@ -119,10 +121,10 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         page = parse_page(request.page.page_size, request.page.page_token)
         query = request.query.strip()
         where = LeadFilter(
-            statuses=tuple(enum_name(lead_pb2.LeadStatus, s) for s in request.statuses if s),
+            statuses=tuple(enum_name(lead_pb2.LeadStatus, s, field="statuses") for s in request.statuses if s),
             owner_id=request.owner_id,
             team_id=request.team_id,
-            channel=enum_name(lead_pb2.Channel, request.channel),
+            channel=enum_name(lead_pb2.Channel, request.channel, field="channel"),
             campaign_id=request.campaign_id,
             created_after=optional_time(request, "created_after"),
             created_before=optional_time(request, "created_before"),
@@ -138,7 +140,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             commands.RecordBehaviour(
                 idempotency_key(request),
                 request.lead_id.strip(),
-                enum_name(lead_pb2.BehaviourType, request.behaviour),
+                enum_name(lead_pb2.BehaviourType, request.behaviour, field="behaviour"),
                 optional_time(request, "occur_time"),
                 request.detail,
             )
@@ -158,8 +160,8 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             commands.RecordContactAttempt(
                 idempotency_key(request),
                 request.lead_id.strip(),
-                enum_name(lead_pb2.ContactChannel, request.channel),
-                enum_name(lead_pb2.ContactOutcome, request.outcome),
+                enum_name(lead_pb2.ContactChannel, request.channel, field="channel"),
+                enum_name(lead_pb2.ContactOutcome, request.outcome, field="outcome"),
                 request.note,
                 optional_time(request, "contact_time"),
             )
@@ -173,7 +175,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     def DisqualifyLead(
         self, request: lead_service_pb2.DisqualifyLeadRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.DisqualifyLeadResponse:
-        reason = enum_name(lead_pb2.DisqualificationReason, request.reason)
+        reason = enum_name(lead_pb2.DisqualificationReason, request.reason, field="reason")
         lead = self.handlers.disqualify_lead(commands.DisqualifyLead(idempotency_key(request), request.lead_id.strip(), reason, request.note))
         return lead_service_pb2.DisqualifyLeadResponse(lead=_lead(lead))
 
@@ -189,7 +191,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             commands.ConvertLead(
                 idempotency_key(request),
                 request.lead_id.strip(),
-                product=enum_name(common_pb2.ProductType, request.product),
+                product=enum_name(common_pb2.ProductType, request.product, field="product"),
                 amount_minor=amount.amount_minor if amount is not None else None,
                 currency=amount.currency_code if amount is not None else "",
                 expected_close_at=optional_time(request, "expected_close_time"),

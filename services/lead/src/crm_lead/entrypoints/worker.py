@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm.account.v1.events_pb2 import ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
-from crm_lead.adapters.proto_mapping import enum_name
+from crm_common.grpc.enums import enum_name
 from crm_lead.bootstrap import build_handlers
 from crm_lead.config import LeadSettings
 
@@ -28,7 +28,7 @@ class LeadWorker:
             delivery.event_id,
             opportunity.opportunity_id,
             opportunity.source_lead_id,
-            enum_name(opportunity_pb2.OpportunityStatus, opportunity.status),
+            enum_name(opportunity_pb2.OpportunityStatus, opportunity.status, field="opportunity.status"),
             opportunity.amount.amount_minor if opportunity.HasField("amount") else None,
             opportunity.amount.currency_code if opportunity.HasField("amount") else "",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm.opportunity.v1 import events_pb2, opportunity_pb2
 from crm_common.events.envelope import new_event
+from crm_common.grpc.enums import enum_number
 from crm_opportunity.adapters.proto_mapping import activity_to_proto, opportunity_to_proto
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity, Status
@@ -59,7 +60,7 @@ class ProtoOpportunityEvents:
             correlation_id,
             opportunity.updated_at,
             opportunity=opportunity_to_proto(opportunity),
-            previous_status=opportunity_pb2.OpportunityStatus.Value(f"OPPORTUNITY_STATUS_{previous_status}"),
+            previous_status=enum_number(opportunity_pb2.OpportunityStatus, previous_status),
             reason=reason,
         )
 

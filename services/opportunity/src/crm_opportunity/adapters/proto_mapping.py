@@ -9,9 +9,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures
-from crm_opportunity.domain.model import Opportunity, Product, StageVisit
+from crm_opportunity.domain.model import Opportunity, StageVisit
 from crm_opportunity.domain.next_best_action import Suggestion
 from crm_opportunity.domain.pipeline import Pipeline
 from crm_opportunity.service_layer.commands import LosDecision
@@ -25,31 +26,18 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def product_name(value: int) -> str:
-    """`PRODUCT_TYPE_CREDIT_CARD` → `CREDIT_CARD`; UNSPECIFIED → ''; a number this build does not know stays a number."""
-    if value == common_pb2.PRODUCT_TYPE_UNSPECIFIED:
-        return ""
-    if value not in common_pb2.ProductType.values():
-        return str(value)
-    return common_pb2.ProductType.Name(common_pb2.ProductType.ValueType(value)).removeprefix("PRODUCT_TYPE_")
-
-
-def product_to_proto(product: Product) -> common_pb2.ProductType.ValueType:
-    return common_pb2.ProductType.Value(f"PRODUCT_TYPE_{product}")
-
-
 def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunity:
     return opportunity_pb2.Opportunity(
         opportunity_id=opportunity.opportunity_id,
         account_id=opportunity.account_id,
-        product=product_to_proto(opportunity.product),
+        product=enum_number(common_pb2.ProductType, opportunity.product),
         amount=common_pb2.Money(currency_code=opportunity.amount.currency, amount_minor=opportunity.amount.amount_minor),
         expected_close_time=timestamp(opportunity.expected_close_at),
         owner_id=opportunity.owner_id,
         team_id=opportunity.team_id,
         source_lead_id=opportunity.source_lead_id,
         campaign_id=opportunity.campaign_id,
-        status=opportunity_pb2.OpportunityStatus.Value(f"OPPORTUNITY_STATUS_{opportunity.status}"),
+        status=enum_number(opportunity_pb2.OpportunityStatus, opportunity.status),
         stage=opportunity.stage,
         probability_percent=opportunity.probability_percent,
         audit=common_pb2.AuditStamps(
@@ -67,7 +55,7 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         application_id=opportunity.application_id,
         decision_note=opportunity.decision_note,
         territory_id=opportunity.territory_id,
-        forecast_category=opportunity_pb2.ForecastCategory.Value(f"FORECAST_CATEGORY_{opportunity.forecast_category}"),
+        forecast_category=enum_number(opportunity_pb2.ForecastCategory, opportunity.forecast_category),
         next_step=opportunity.next_step,
         probability_overridden=opportunity.probability_overridden,
     )
@@ -75,14 +63,14 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
 
 def pipeline_to_proto(pipeline: Pipeline) -> opportunity_pb2.Pipeline:
     return opportunity_pb2.Pipeline(
-        product=product_to_proto(pipeline.product),
+        product=enum_number(common_pb2.ProductType, pipeline.product),
         version=pipeline.version,
         allow_skip=pipeline.allow_skip,
         stages=[
             opportunity_pb2.PipelineStage(
                 name=s.name,
                 probability_percent=s.probability_percent,
-                forecast_category=opportunity_pb2.ForecastCategory.Value(f"FORECAST_CATEGORY_{s.forecast}"),
+                forecast_category=enum_number(opportunity_pb2.ForecastCategory, s.forecast),
                 norm_days=s.norm_days,
                 required_fields=list(s.required_fields),
                 checklist=list(s.checklist),
@@ -107,8 +95,7 @@ def visit_to_proto(visit: StageVisit, now: datetime) -> opportunity_pb2.StageVis
 
 def los_decision_from_proto(message: Any) -> LosDecision:
     """From RecordLosDecisionRequest or the LOS's LosDecisionReported: the same fields."""
-    known = message.decision in opportunity_pb2.LosDecision.values() and message.decision != 0
-    name = opportunity_pb2.LosDecision.Name(message.decision).removeprefix("LOS_DECISION_") if known else ("?" if message.decision else "")
+    name = enum_name(opportunity_pb2.LosDecision, message.decision)
     amount = message.approved_amount
     return LosDecision(
         application_id=message.application_id,
@@ -121,14 +108,14 @@ def los_decision_from_proto(message: Any) -> LosDecision:
 def activity_to_proto(activity: Activity, now: datetime) -> opportunity_pb2.Activity:
     return opportunity_pb2.Activity(
         activity_id=activity.activity_id,
-        kind=opportunity_pb2.ActivityKind.Value(f"ACTIVITY_KIND_{activity.kind}"),
+        kind=enum_number(opportunity_pb2.ActivityKind, activity.kind),
         account_id=activity.account_id,
         opportunity_id=activity.opportunity_id,
         owner_id=activity.owner_id,
         subject=activity.subject,
         notes=activity.notes,
         due_time=timestamp(activity.due_at),
-        status=opportunity_pb2.ActivityStatus.Value(f"ACTIVITY_STATUS_{activity.status}"),
+        status=enum_number(opportunity_pb2.ActivityStatus, activity.status),
         outcome=activity.outcome,
         complete_time=timestamp(activity.completed_at),
         overdue=activity.overdue(now),
@@ -160,7 +147,7 @@ def figures_to_proto(figures: Figures) -> opportunity_pb2.ForecastFigures:
 def suggestion_to_proto(suggestion: Suggestion) -> opportunity_pb2.NextBestAction:
     return opportunity_pb2.NextBestAction(
         opportunity_id=suggestion.opportunity_id,
-        action=opportunity_pb2.SuggestedAction.Value(f"SUGGESTED_ACTION_{suggestion.action}"),
+        action=enum_number(opportunity_pb2.SuggestedAction, suggestion.action),
         priority=suggestion.priority,
         reason=suggestion.reason,
         rule=suggestion.rule,

@@ -14,7 +14,7 @@ from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
 from crm_opportunity.adapters.orm import forecast_rollup, lead_first_contacts, next_actions, opportunities, stage_history
 from crm_opportunity.domain.forecast import SCOPES, Contribution, RollupRow, contribution
-from crm_opportunity.domain.model import Money, Opportunity, Product, StageVisit, Status
+from crm_opportunity.domain.model import Money, Opportunity, ProductType, StageVisit, Status
 from crm_opportunity.domain.next_best_action import ActionKind, Suggestion
 
 
@@ -70,7 +70,7 @@ def _to_opportunity(row: Any) -> Opportunity:
     amount = Money(data.pop("amount_minor"), data.pop("currency"))
     checklist_text = data.pop("checklist")
     checklist = tuple(json.loads(checklist_text)) if checklist_text != "[]" else ()
-    product, status = Product(data.pop("product")), Status(data.pop("status"))
+    product, status = ProductType(data.pop("product")), Status(data.pop("status"))
     return Opportunity(**data, amount=amount, product=product, status=status, checklist=checklist)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_common.errors import FieldViolation
-from crm_opportunity.domain.model import DEFAULT_CURRENCY, Money, Product, is_valid_id
+from crm_opportunity.domain.model import DEFAULT_CURRENCY, Money, ProductType, is_valid_id
 
 MAX_ID = 100
 
@@ -33,7 +33,7 @@ class OpportunityDraft:
 @dataclass(frozen=True)
 class NewOpportunity:
     account_id: str
-    product: Product
+    product: ProductType
     amount: Money
     expected_close_at: datetime | None
     owner_id: str
@@ -66,10 +66,10 @@ def clean_opportunity(draft: OpportunityDraft) -> tuple[NewOpportunity | None, l
     product = None
     if not draft.product:
         violations.append(FieldViolation("product", "required"))
-    elif draft.product not in Product.__members__:
+    elif draft.product not in ProductType.__members__:
         violations.append(FieldViolation("product", f"unknown product {draft.product}"))
     else:
-        product = Product(draft.product)
+        product = ProductType(draft.product)
     amount = clean_money(draft.amount_minor, draft.currency, violations)
     ids = {}
     for field in ("owner_id", "team_id", "source_lead_id", "campaign_id", "territory_id"):

@@ -10,19 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from crm_common.errors import FailedPrecondition
+from crm_common.products import ProductType
 
 DEFAULT_CURRENCY = "VND"
 _CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-class Product(StrEnum):
-    CREDIT_CARD = "CREDIT_CARD"
-    UNSECURED_LOAN = "UNSECURED_LOAN"
-    MORTGAGE = "MORTGAGE"
-    TERM_DEPOSIT = "TERM_DEPOSIT"
-    CASA = "CASA"
-    BANCASSURANCE = "BANCASSURANCE"
-    AUTO_LOAN = "AUTO_LOAN"
 
 
 class Status(StrEnum):
@@ -34,7 +25,7 @@ class Status(StrEnum):
 # The stages a closed opportunity sits in, with their certainty.
 WON_STAGE, LOST_STAGE = "closed_won", "closed_lost"
 # Products that go through the loan origination system, and the stage that hands them over.
-CREDIT_PRODUCTS = frozenset({Product.CREDIT_CARD, Product.UNSECURED_LOAN, Product.MORTGAGE, Product.AUTO_LOAN})
+CREDIT_PRODUCTS = frozenset({ProductType.CREDIT_CARD, ProductType.UNSECURED_LOAN, ProductType.MORTGAGE, ProductType.AUTO_LOAN})
 SUBMITTED_STAGE = "submitted_to_los"
 # The lost reason a declining LOS decision records (every credit product's list has it).
 LOS_DECLINED_REASON = "NOT_ELIGIBLE"
@@ -66,7 +57,7 @@ class Money:
 class Opportunity:
     opportunity_id: str
     account_id: str
-    product: Product
+    product: ProductType
     amount: Money
     expected_close_at: datetime | None
     owner_id: str

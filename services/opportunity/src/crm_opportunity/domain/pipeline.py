@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_common.errors import FailedPrecondition
-from crm_opportunity.domain.model import CREDIT_PRODUCTS, LOS_DECLINED_REASON, Product
+from crm_opportunity.domain.model import CREDIT_PRODUCTS, LOS_DECLINED_REASON, ProductType
 
 # Opportunity fields a stage may require before it is left.
 REQUIRABLE_FIELDS = ("amount", "expected_close_at", "owner_id")
@@ -62,7 +62,7 @@ class LostReason:
 
 @dataclass(frozen=True)
 class Pipeline:
-    product: Product
+    product: ProductType
     version: int
     stages: tuple[Stage, ...]
     # Whether a move may jump over stages (their exit criteria still apply).
@@ -134,15 +134,15 @@ def _stage(raw: dict[str, Any], where: str) -> Stage:
     return stage
 
 
-def _lost_reasons(raw: list[dict[str, Any]]) -> dict[Product, tuple[LostReason, ...]]:
+def _lost_reasons(raw: list[dict[str, Any]]) -> dict[ProductType, tuple[LostReason, ...]]:
     """Each product's lost reasons; an entry without `products` applies to every product."""
-    by_product: dict[Product, list[LostReason]] = {product: [] for product in Product}
+    by_product: dict[ProductType, list[LostReason]] = {product: [] for product in ProductType}
     seen: set[str] = set()
     for i, entry in enumerate(raw):
         where = f"lost_reasons[{i}]"
         try:
             reason = LostReason(str(entry["code"]), str(entry["label"]).strip(), bool(entry.get("requires_competitor", False)))
-            products = [Product(p) for p in entry.get("products", list(Product))]
+            products = [ProductType(p) for p in entry.get("products", list(ProductType))]
         except (KeyError, ValueError, TypeError) as exc:
             raise PipelineError(f"{where}: {exc}") from None
         if not _REASON_CODE.fullmatch(reason.code):
@@ -163,7 +163,7 @@ def _lost_reasons(raw: list[dict[str, Any]]) -> dict[Product, tuple[LostReason, 
     return {product: tuple(reasons) for product, reasons in by_product.items()}
 
 
-def parse_pipelines(text: str) -> dict[Product, Pipeline]:
+def parse_pipelines(text: str) -> dict[ProductType, Pipeline]:
     """Every product's pipeline from the JSON text; PipelineError naming what is wrong."""
     try:
         document = json.loads(text)
@@ -171,11 +171,11 @@ def parse_pipelines(text: str) -> dict[Product, Pipeline]:
     except (ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"not a pipelines document: {exc}") from None
     lost_reasons = _lost_reasons(raw_reasons)
-    pipelines: dict[Product, Pipeline] = {}
+    pipelines: dict[ProductType, Pipeline] = {}
     for i, entry in enumerate(raw):
         where = f"pipelines[{i}]"
         try:
-            product = Product(entry["product"])
+            product = ProductType(entry["product"])
         except (KeyError, ValueError):
             raise PipelineError(f"{where}: unknown product {entry.get('product')!r}") from None
         stages = tuple(_stage(s, f"{where}.stages[{j}]") for j, s in enumerate(entry.get("stages", ())))
@@ -187,13 +187,13 @@ def parse_pipelines(text: str) -> dict[Product, Pipeline]:
             raise PipelineError(f"{where}: a second pipeline for {product}")
         version, allow_skip = int(entry.get("version", 1)), bool(entry.get("allow_skip", False))
         pipelines[product] = Pipeline(product, version, stages, allow_skip, lost_reasons[product])
-    missing = set(Product) - set(pipelines)
+    missing = set(ProductType) - set(pipelines)
     if missing:
         raise PipelineError(f"no pipeline for {', '.join(sorted(missing))}")
     return pipelines
 
 
-def load_pipelines(path: str = "") -> dict[Product, Pipeline]:
+def load_pipelines(path: str = "") -> dict[ProductType, Pipeline]:
     """The bank's pipelines file, or the seeded defaults."""
     if path:
         return parse_pipelines(Path(path).read_text(encoding="utf-8"))
@@ -203,5 +203,5 @@ def load_pipelines(path: str = "") -> dict[Product, Pipeline]:
 PIPELINES = load_pipelines()
 
 
-def pipeline_for(product: Product) -> Pipeline:
+def pipeline_for(product: ProductType) -> Pipeline:
     return PIPELINES[product]

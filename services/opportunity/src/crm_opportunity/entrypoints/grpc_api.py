@@ -11,6 +11,7 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.auth.roles import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
 from crm_opportunity.adapters.proto_mapping import (
@@ -19,7 +20,6 @@ from crm_opportunity.adapters.proto_mapping import (
     los_decision_from_proto,
     opportunity_to_proto,
     pipeline_to_proto,
-    product_name,
     suggestion_to_proto,
     visit_to_proto,
 )
@@ -66,9 +66,7 @@ def _lost_reason_code(request: opportunity_service_pb2.LoseOpportunityRequest) -
     """reason_code, or the code the older enum field names (its value name without the prefix)."""
     if not request.reason:
         return request.reason_code
-    if request.reason not in opportunity_pb2.LostReason.values():
-        raise InvalidArgument(FieldViolation("reason", "unknown value"))
-    code = opportunity_pb2.LostReason.Name(request.reason).removeprefix("LOST_REASON_")
+    code = enum_name(opportunity_pb2.LostReason, request.reason, field="reason")
     if request.reason_code and request.reason_code != code:
         raise InvalidArgument(FieldViolation("reason_code", f"names another reason than reason ({code}): send one of them"))
     return code
@@ -87,7 +85,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
                 key=idempotency_key(request),
                 draft=OpportunityDraft(
                     account_id=request.account_id,
-                    product=product_name(request.product),
+                    product=enum_name(common_pb2.ProductType, request.product, field="product"),
                     amount_minor=request.amount.amount_minor if has_amount else None,
                     currency=request.amount.currency_code if has_amount else "",
                     expected_close_at=_expected_close(request),
@@ -169,7 +167,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def GetPipeline(
         self, request: opportunity_service_pb2.GetPipelineRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetPipelineResponse:
-        pipeline = self.handlers.get_pipeline(product_name(request.product))
+        pipeline = self.handlers.get_pipeline(enum_name(common_pb2.ProductType, request.product, field="product"))
         return opportunity_service_pb2.GetPipelineResponse(pipeline=pipeline_to_proto(pipeline))
 
     def ListStageHistory(
@@ -200,13 +198,8 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def CreateActivity(
         self, request: opportunity_service_pb2.CreateActivityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.CreateActivityResponse:
-        kind = (
-            opportunity_pb2.ActivityKind.Name(request.kind).removeprefix("ACTIVITY_KIND_")
-            if request.kind in opportunity_pb2.ActivityKind.values()
-            else "?"
-        )
         draft = ActivityDraft(
-            kind="" if request.kind == 0 else kind,
+            kind=enum_name(opportunity_pb2.ActivityKind, request.kind),
             subject=request.subject,
             notes=request.notes,
             due_at=optional_time(request, "due_time"),
@@ -254,8 +247,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         forecast = self.handlers.forecast(commands.GetForecast(**scope, from_month=request.from_month, to_month=request.to_month))
 
         def line(product: str, stage: str, figures: Any) -> opportunity_pb2.ForecastLine:
-            code = common_pb2.ProductType.Value(f"PRODUCT_TYPE_{product}")
-            return opportunity_pb2.ForecastLine(product=code, stage=stage, figures=figures_to_proto(figures))
+            return opportunity_pb2.ForecastLine(product=enum_number(common_pb2.ProductType, product), stage=stage, figures=figures_to_proto(figures))
 
         return opportunity_service_pb2.GetForecastResponse(
             total=figures_to_proto(forecast.total),
@@ -267,7 +259,9 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         self, request: opportunity_service_pb2.GetStageMetricsRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetStageMetricsResponse:
         scope = {"owner_id": request.owner_id, "team_id": request.team_id, "territory_id": request.territory_id}
-        metrics = self.handlers.stage_metrics(commands.GetStageMetrics(product=product_name(request.product), **scope))
+        metrics = self.handlers.stage_metrics(
+            commands.GetStageMetrics(product=enum_name(common_pb2.ProductType, request.product, field="product"), **scope)
+        )
         return opportunity_service_pb2.GetStageMetricsResponse(
             stages=[
                 opportunity_pb2.StageMetrics(

@@ -133,7 +133,7 @@ class GetForecast:
 
 @dataclass(frozen=True)
 class GetStageMetrics:
-    # A Product name ('' unset, a number when unknown).
+    # A ProductType name ('' unset, a number when unknown).
     product: str
     owner_id: str = ""
     team_id: str = ""

@@ -25,7 +25,7 @@ from crm_opportunity.domain.model import (
     SUBMITTED_STAGE,
     Money,
     Opportunity,
-    Product,
+    ProductType,
     StageVisit,
     Status,
     is_valid_id,
@@ -103,7 +103,7 @@ class OpportunityHandlers:
         uow: Callable[[], OpportunityUnitOfWork],
         events: OpportunityEvents,
         clock: Callable[[], datetime] = utcnow,
-        pipelines: dict[Product, Pipeline] | None = None,
+        pipelines: dict[ProductType, Pipeline] | None = None,
         rules: list[Rule] | None = None,
     ) -> None:
         self.uow = uow
@@ -534,7 +534,7 @@ class OpportunityHandlers:
 
     def stage_metrics(self, cmd: commands.GetStageMetrics) -> list[StageMetric]:
         """Conversion to the next stages and average days in stage, in the pipeline's order."""
-        product = Product.__members__.get(cmd.product)
+        product = ProductType.__members__.get(cmd.product)
         violations = [] if product else [FieldViolation("product", "required" if not cmd.product else "unknown value")]
         scopes = [
             (name, value.strip())
@@ -610,7 +610,7 @@ class OpportunityHandlers:
             after = found[-1].opportunity_id
 
     def get_pipeline(self, product: str) -> Pipeline:
-        known = Product.__members__.get(product)
+        known = ProductType.__members__.get(product)
         if known is None:
             raise InvalidArgument(FieldViolation("product", "required" if not product else "unknown value"))
         return self.pipelines[known]
