@@ -56,7 +56,7 @@ from crm_account.service_layer import commands
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from crm_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, echo
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -193,10 +193,14 @@ class AccountHandlers:
         # The services that hold copies of a person's data and confirm an erasure.
         self.erasure_services = erasure_services
 
-    def _profile(self, draft: AccountDraft, extra: list[FieldViolation], rename: dict[str, str] | None = None) -> Profile:
+    def _profile(self, draft: AccountDraft, extra: list[FieldViolation], rename: dict[str, str] | None = None, at: str = "account") -> Profile:
+        """`rename` maps the profile's paths to the request's; else they sit under `at` (the
+        AccountInput's field): violations name the path from the request root."""
         profile, violations = clean_profile(draft, self.clock().date())
         if rename:
             violations = [FieldViolation(rename.get(v.field, v.field), v.description) for v in violations]
+        else:
+            violations = [FieldViolation(f"{at}.{v.field}", v.description) for v in violations]
         _raise_if(extra + violations)
         assert profile is not None
         return profile
@@ -305,7 +309,7 @@ class AccountHandlers:
             if path == "type":
                 violations.append(FieldViolation("update_mask", "an account's type cannot change"))
             elif path not in UPDATABLE_FIELDS:
-                violations.append(FieldViolation("update_mask", f"unknown field {path!r}"))
+                violations.append(FieldViolation("update_mask", f"unknown field {echo(path)}"))
         if cmd.expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
         _raise_if(violations)

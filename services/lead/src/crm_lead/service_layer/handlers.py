@@ -53,6 +53,19 @@ def _prefixed(violations: list[FieldViolation], prefix: str) -> list[FieldViolat
     return [FieldViolation(f"{prefix}.{v.field}" if prefix else v.field, v.description) for v in violations]
 
 
+# Where a web form's fields sit in CaptureWebFormRequest (flat), against the draft's LeadInput paths:
+# violations name the request's own fields, as every RPC's do.
+_WEB_FORM_PATHS = {"contact": ("phone", "email"), "note": ("message",)}
+
+
+def _web_form_paths(violations: list[FieldViolation]) -> list[FieldViolation]:
+    renamed: list[FieldViolation] = []
+    for v in violations:
+        paths = _WEB_FORM_PATHS.get(v.field) or (v.field.removeprefix("contact.").removeprefix("source."),)
+        renamed.extend(FieldViolation(path, v.description) for path in paths)
+    return renamed
+
+
 class LeadHandlers:
     def __init__(
         self,
@@ -138,7 +151,7 @@ class LeadHandlers:
             try:
                 with self.uow(single_statement=True) as uow:
                     rows = [uow.outbox.row(e) for e in self._capture_events(lead, cmd.key.request_id)]
-                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.request_id, cmd.key.fingerprint)
+                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.stored_id, cmd.key.fingerprint)
                     if outcome.previous_ref:
                         return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref))
                     if outcome.duplicate_of:
@@ -159,7 +172,7 @@ class LeadHandlers:
         def first(uow: LeadUnitOfWork) -> tuple[tuple[Lead, bool], str]:
             data, violations = clean(cmd.draft)
             if data is None:
-                raise InvalidArgument(violations)
+                raise InvalidArgument(_web_form_paths(violations))
             now = self.clock()
             duplicates = uow.leads.find_open_duplicates([data.phone_e164] if data.phone_e164 else [], [data.email] if data.email else [])
             if not duplicates:
@@ -384,7 +397,7 @@ class LeadHandlers:
         if cmd.amount_minor is not None and cmd.amount_minor < 0:
             raise InvalidArgument(FieldViolation("amount.amount_minor", "must not be negative"))
         with self.uow() as uow:
-            previous = uow.previous_result("ConvertLead", cmd.key.request_id, cmd.key.fingerprint)
+            previous = uow.previous_result("ConvertLead", cmd.key)
             if previous is not None:
                 return uow.leads.get(previous)
             lead = self._get(uow, cmd.lead_id)
@@ -400,7 +413,8 @@ class LeadHandlers:
                     Conversion(
                         lead_id=lead.lead_id,
                         state="STARTED",
-                        request_id=cmd.key.request_id,
+                        # The stored key (caller-scoped), so recovery records it for the same caller.
+                        request_id=cmd.key.stored_id,
                         request_fingerprint=cmd.key.fingerprint,
                         product=product,
                         amount_minor=cmd.amount_minor if cmd.amount_minor is not None else lead.requested_amount_minor,
@@ -476,8 +490,8 @@ class LeadHandlers:
             # The request that started the saga answers as done even when recovery finished it.
             starter = Idempotent(saga.request_id, saga.request_fingerprint)
             for done_key in [starter] if key is None or key == starter else [starter, key]:
-                if uow.previous_result("ConvertLead", done_key.request_id, done_key.fingerprint) is None:
-                    uow.remember_result("ConvertLead", done_key.request_id, done_key.fingerprint, lead_id)
+                if uow.previous_result("ConvertLead", done_key) is None:
+                    uow.remember_result("ConvertLead", done_key, lead_id)
             uow.commit()
         return lead
 

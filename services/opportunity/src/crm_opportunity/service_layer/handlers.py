@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
+from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, echo
 from crm_common.events.erasure import erasure_confirmed
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -214,7 +214,9 @@ class OpportunityHandlers:
             reason = pipeline.lost_reason(code)
             if reason is None:
                 known = ", ".join(r.code for r in pipeline.lost_reasons)
-                raise InvalidArgument(FieldViolation("reason_code", f"{code!r} is not a lost reason of the {pipeline.product} pipeline ({known})"))
+                raise InvalidArgument(
+                    FieldViolation("reason_code", f"{echo(code)} is not a lost reason of the {pipeline.product} pipeline ({known})")
+                )
             if reason.requires_competitor and not competitor:
                 raise InvalidArgument(FieldViolation("competitor", f"required when the reason is {code}"))
             opportunity.lose(code, competitor, current_principal().subject, self.clock())
@@ -234,7 +236,7 @@ class OpportunityHandlers:
         if not paths:
             violations.append(FieldViolation("update_mask", "required: name the fields to change"))
         for path in sorted(paths - set(UPDATE_PATHS)):
-            violations.append(FieldViolation("update_mask", f"{path!r} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
+            violations.append(FieldViolation("update_mask", f"{echo(path)} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
         changes: dict[str, Any] = {}
         if "amount" in paths:
             changes["amount"] = clean_money(*(cmd.amount or (0, "")), violations)
