@@ -14,6 +14,7 @@ from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
+from crm_common.pii import PiiCodec
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
@@ -44,8 +45,9 @@ def build_handlers(
     accounts: AccountDirectory | None = None,
     opportunities: OpportunityBook | None = None,
 ) -> LeadUseCases:
+    pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
     return LeadUseCases.wire(
-        uow=lambda **options: LeadUnitOfWork(engine, metadata, wakeup, **options),
+        uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, **options),
         events=ProtoLeadEvents(),
         accounts=accounts or _NoPeers(),
         opportunities=opportunities or _NoPeers(),

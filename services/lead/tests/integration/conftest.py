@@ -18,6 +18,7 @@ from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.db import make_engine
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer, ServiceBinding
+from crm_common.pii import PiiCodec
 from crm_common.testing import BACKENDS, bearer, migrated_database
 from crm_lead.adapters.events import ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
@@ -66,14 +67,15 @@ class LeadApp:
         self.engine = make_engine(url, pool_size=8)
         self.accounts = FakeAccounts()
         self.opportunities = FakeOpportunities()
-        self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, **options)
+        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
+        self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+        self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
         self.use_cases = LeadUseCases.wire(
             uow=self.uow,
             events=ProtoLeadEvents(),
             accounts=self.accounts,
             opportunities=self.opportunities,
         )
-        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
         binding = ServiceBinding.for_service(
             lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
             LeadServicer(self.use_cases),

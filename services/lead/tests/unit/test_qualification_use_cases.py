@@ -89,9 +89,9 @@ def test_a_repeat_answers_as_before_even_when_the_lead_moved_on_since(service: L
 def test_returning_to_nurture_reports_who_had_it_and_frees_it(service: LeadService) -> None:
     service.add(make_lead(status=Status.CONTACTED, owner_id="agent-9", team_id="team-hn"))
     lead = service.use_cases.qualification.return_to_nurture(commands.ReturnToNurture(key(), "lead-1", "not now"))
-    assert (lead.status, lead.owner_id, lead.team_id) == (Status.NURTURE, "", "")
+    assert (lead.status, lead.owner_id, lead.team_id, lead.status_note) == (Status.NURTURE, "", "", "not now")
     [event] = service.db.events
-    assert (event.previous_owner_id, event.note) == ("agent-9", "not now")
+    assert (type(event).__name__, event.previous_owner_id) == ("LeadReturnedToNurture", "agent-9")
 
 
 def test_interest_behaviour_promotes_a_nurtured_lead_and_is_rescored(service: LeadService) -> None:

@@ -233,6 +233,5 @@ def _query_filter(query: str) -> dict[str, str]:
 
 
 def _may_see_pii() -> bool:
-    """Whoever captures or calls leads sees their contact data; everyone else sees it masked."""
-    caller = current_principal()
-    return caller.can(perm.PII_READ) or caller.can(perm.LEAD_CONTACT) or caller.can(perm.LEAD_WRITE)
+    """Phones, emails and national ids unmasked only for callers holding pii.read (docs/security.md)."""
+    return current_principal().can(perm.PII_READ)
