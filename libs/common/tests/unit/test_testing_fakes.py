@@ -3,9 +3,11 @@ run_idempotent answers a repeat with the first result; a redelivered event is cl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+from google.protobuf.empty_pb2 import Empty
+from google.protobuf.wrappers_pb2 import StringValue
 
 from crm_common.errors import FailedPrecondition, InvalidArgument
 from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork, Recorded, RecordingEvents
@@ -70,8 +72,33 @@ def test_an_event_is_claimed_once_and_only_when_committed() -> None:
     assert store.inbox == {("svc.on_thing", "e-1")}
 
 
+def test_units_of_work_open_at_once_keep_each_others_records() -> None:
+    """A commit adds its inbox marks and idempotency keys to the store's, as rows in SQL would."""
+    store = FakeStore[dict[str, int]]({})
+    with Counters(store) as outer, Counters(store, single_statement=True) as inner:
+        assert outer.claim_event("svc.on_thing", "e-1")
+        outer.remember_result("Increment", "req-1", "fp-1", "1")
+        assert inner.claim_event("svc.on_thing", "e-2")
+        inner.remember_result("Increment", "req-2", "fp-2", "2")
+        inner.commit()
+        assert not outer.claim_event("svc.on_thing", "e-2")
+        assert outer.previous_result("Increment", "req-2", "fp-2") == "2"
+        outer.commit()
+    assert store.inbox == {("svc.on_thing", "e-1"), ("svc.on_thing", "e-2")}
+    assert store.results == {("Increment", "req-1"): ("fp-1", "1"), ("Increment", "req-2"): ("fp-2", "2")}
+
+
+def test_event_types_names_the_committed_events_in_order() -> None:
+    store = FakeStore[dict[str, int]]({})
+    with Counters(store) as uow:
+        uow.publish(StringValue(value="x"), Empty())
+        uow.commit()
+        uow.publish(Empty())  # never committed
+    assert store.event_types() == ["StringValue", "Empty"]
+
+
 def test_the_clock_stands_still_until_moved() -> None:
     clock = FakeClock(datetime(2026, 11, 23, tzinfo=UTC))
     assert clock() == clock()
-    clock.advance(timedelta(days=1))
+    clock.advance(days=1)
     assert clock() == datetime(2026, 11, 24, tzinfo=UTC)

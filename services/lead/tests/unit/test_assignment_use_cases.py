@@ -41,7 +41,7 @@ def test_assignment_starts_the_first_contact_clock(service: LeadService, score: 
     lead = assign(service, "a-1", owner_id="agent-1")
     assert (lead.owner_id, lead.assigned_at, lead.first_contact_due_at) == ("agent-1", NOW, NOW + timedelta(minutes=minutes))
     assert service.stored("lead-1").first_contact_due_at == NOW + timedelta(minutes=minutes)
-    [event] = service.db.events
+    [event] = service.store.published
     assert type(event).__name__ == "LeadAssigned"
     assert event.assignment.owner_id == "agent-1"
 
@@ -62,12 +62,12 @@ def test_a_late_first_contact_is_reported_as_breaching_the_sla(service: LeadServ
     service.clock.advance(minutes=241)
     lead, attempt = contact(service, "c-1", "REACHED")
     assert (lead.status, lead.first_contact_at, attempt.contacted_at) == (Status.CONTACTED, service.clock.now, service.clock.now)
-    contacted = service.db.events[-1]
+    contacted = service.store.published[-1]
     assert (contacted.first_contact_sla_breached, contacted.minutes_to_first_contact) == (True, 241)
     # A later attempt is not a first contact: it carries no first-contact facts.
     service.clock.advance(minutes=5)
     contact(service, "c-2")
-    assert service.db.events[-1].minutes_to_first_contact == 0
+    assert service.store.published[-1].minutes_to_first_contact == 0
 
 
 def test_a_team_takes_leads_in_turn(service: LeadService) -> None:
@@ -85,4 +85,4 @@ def test_an_unknown_team_or_a_marketing_lead_is_refused_without_a_trace(service:
         assign(service, "a-1", team_id="team-none")
     with pytest.raises(FailedPrecondition, match="only MQL, CONTACTED or SQL"):
         assign(service, "a-2", owner_id="agent-1")
-    assert (service.db.commits, service.db.events, service.stored("lead-1").owner_id) == (0, [], "")
+    assert (service.store.commits, service.store.published, service.stored("lead-1").owner_id) == (0, [], "")

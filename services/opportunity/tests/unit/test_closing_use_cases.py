@@ -54,17 +54,17 @@ def test_reopening_announces_its_previous_status_and_returns_to_the_stage_it_clo
     close(service, card.opportunity_id)
     reopened = reopen(service, card.opportunity_id)
     assert (reopened.status, reopened.stage, reopened.probability_percent, reopened.closed_at) == (Status.OPEN, "needs_analysis", 25, None)
-    event = service.db.events[-1]
+    event = service.store.published[-1]
     assert (type(event).__name__, event.previous_status, event.reason) == ("OpportunityReopened", previous, "customer came back")
-    assert [s.stage for s in service.db.state.history[card.opportunity_id]][-1] == "needs_analysis"
+    assert [s.stage for s in service.store.state.history[card.opportunity_id]][-1] == "needs_analysis"
 
 
 def test_an_open_opportunity_is_not_reopened_and_nothing_is_announced(service: OpportunityService) -> None:
     card = at_needs_analysis(service)
-    published = len(service.db.events)
+    published = len(service.store.published)
     with pytest.raises(FailedPrecondition, match="is open"):
         reopen(service, card.opportunity_id)
-    assert len(service.db.events) == published
+    assert len(service.store.published) == published
 
 
 def test_a_lost_reason_naming_a_competitor_needs_one(service: OpportunityService) -> None:
@@ -80,7 +80,7 @@ def test_a_lost_reason_naming_a_competitor_needs_one(service: OpportunityService
 
 def test_closing_clears_the_next_best_actions(service: OpportunityService) -> None:
     card = at_needs_analysis(service)
-    assert service.db.state.actions[card.opportunity_id]
+    assert service.store.state.actions[card.opportunity_id]
     service.use_cases.closing.win_opportunity(commands.WinOpportunity(Idempotent("win-1", "fp"), card.opportunity_id, (32_000_000, "vnd")))
-    assert service.db.state.actions[card.opportunity_id] == []
+    assert service.store.state.actions[card.opportunity_id] == []
     assert service.stored(card.opportunity_id).amount.amount_minor == 32_000_000

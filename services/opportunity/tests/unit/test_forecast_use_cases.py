@@ -82,4 +82,4 @@ def test_a_stage_move_reweights_and_a_win_counts_in_the_month_it_closed(service:
     won = Figures(commit=120_000_000, best_case=120_000_000, won_count=1, won=120_000_000)
     assert forecast(service, "2026-11") == won  # closed on NOW, in November
     # Every delta sums back to one opportunity: no row is left counting it twice.
-    assert sum(n for (kind, *_rest), (n, _, _) in service.db.state.rollup.items() if kind == "owner_id") == 1
+    assert sum(n for (kind, *_rest), (n, _, _) in service.store.state.rollup.items() if kind == "owner_id") == 1
