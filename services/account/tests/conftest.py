@@ -11,7 +11,7 @@ from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
 from crm_account.bootstrap import build_api, build_handlers
 from crm_account.config import AccountSettings
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import BACKENDS, LiveService, live_service
 
 
@@ -43,6 +43,6 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 
 
 @pytest.fixture
-def handlers(api: LiveService) -> AccountHandlers:
+def use_cases(api: LiveService) -> AccountUseCases:
     """The service layer over the same database, for paths no RPC reaches (event handling)."""
     return build_handlers(api.engine, cast(AccountSettings, api.settings))

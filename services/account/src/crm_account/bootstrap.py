@@ -1,6 +1,6 @@
-"""Composition root: wires the database and the event outbox into the handlers and the API.
+"""Composition root: wires the database and the event outbox into the use cases and the API.
 
-The worker process (eventlet) builds handlers only; gRPC is imported by build_api alone.
+The worker process (eventlet) builds the use cases only; gRPC is imported by build_api alone.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import TierThresholds
 from crm_account.domain.screening import load_watchlist
-from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
 
 
-def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountUseCases:
     pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
     watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
-    return AccountHandlers(
+    return AccountUseCases.wire(
         uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup),
         events=ProtoAccountEvents(),
         tiers=tiers,
@@ -49,11 +49,11 @@ def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Bac
 
     engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(engine, settings, wakeup)
-    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, handlers.expire_kyc_reviews)
+    use_cases = build_handlers(engine, settings, wakeup)
+    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, use_cases.kyc.expire_kyc_reviews)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
-        AccountServicer(handlers),
+        AccountServicer(use_cases),
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )

@@ -1,4 +1,4 @@
-"""Composition root: wires the database, the event outbox and the other services into handlers.
+"""Composition root: wires the database, the event outbox and the other services into the use cases.
 
 gRPC is imported by build_api alone: the worker process (eventlet) must never load it.
 """
@@ -14,14 +14,15 @@ from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
+from crm_common.pii import PiiCodec
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.scoring import ScoringRules
-from crm_lead.service_layer.handlers import LeadHandlers
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
+from crm_lead.service_layer.use_cases import LeadUseCases
 
 if TYPE_CHECKING:
     from crm_common.grpc.server import ServiceBinding
@@ -43,9 +44,10 @@ def build_handlers(
     wakeup: RelayWakeup | None = None,
     accounts: AccountDirectory | None = None,
     opportunities: OpportunityBook | None = None,
-) -> LeadHandlers:
-    return LeadHandlers(
-        uow=lambda **options: LeadUnitOfWork(engine, metadata, wakeup, **options),
+) -> LeadUseCases:
+    pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+    return LeadUseCases.wire(
+        uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, **options),
         events=ProtoLeadEvents(),
         accounts=accounts or _NoPeers(),
         opportunities=opportunities or _NoPeers(),
@@ -54,12 +56,12 @@ def build_handlers(
     )
 
 
-def conversion_recovery(handlers: LeadHandlers, every_seconds: float) -> PeriodicTask:
+def conversion_recovery(use_cases: LeadUseCases, every_seconds: float) -> PeriodicTask:
     """Completes, as the lead service itself, conversions that stopped midway (a peer was down, the caller left)."""
 
     def resume() -> None:
         with use_principal(Principal("service:lead", ("service",))):
-            handlers.resume_stalled_conversions(timedelta(seconds=every_seconds))
+            use_cases.conversion.resume_stalled_conversions(timedelta(seconds=every_seconds))
 
     return PeriodicTask("conversion-recovery", every_seconds, resume)
 
@@ -82,7 +84,7 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
 
     engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(
+    use_cases = build_handlers(
         settings,
         engine,
         wakeup,
@@ -91,7 +93,7 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
     )
     binding = ServiceBinding.for_service(
         lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-        LeadServicer(handlers),
+        LeadServicer(use_cases),
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
@@ -99,5 +101,5 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
         DatabaseHealth(engine),
         relay,
         platform_janitor(settings, engine, metadata),
-        conversion_recovery(handlers, settings.lead_conversion_recovery_seconds),
+        conversion_recovery(use_cases, settings.lead_conversion_recovery_seconds),
     ]

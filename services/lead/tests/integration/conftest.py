@@ -18,14 +18,15 @@ from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.db import make_engine
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer, ServiceBinding
+from crm_common.pii import PiiCodec
 from crm_common.testing import BACKENDS, bearer, migrated_database
 from crm_lead.adapters.events import ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
 from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
-from crm_lead.service_layer.handlers import LeadHandlers
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
+from crm_lead.service_layer.use_cases import LeadUseCases
 
 
 class FakeAccounts:
@@ -66,16 +67,18 @@ class LeadApp:
         self.engine = make_engine(url, pool_size=8)
         self.accounts = FakeAccounts()
         self.opportunities = FakeOpportunities()
-        self.handlers = LeadHandlers(
-            uow=lambda **options: LeadUnitOfWork(self.engine, metadata, **options),
+        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
+        self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+        self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
+        self.use_cases = LeadUseCases.wire(
+            uow=self.uow,
             events=ProtoLeadEvents(),
             accounts=self.accounts,
             opportunities=self.opportunities,
         )
-        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
         binding = ServiceBinding.for_service(
             lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-            LeadServicer(self.handlers),
+            LeadServicer(self.use_cases),
             lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
             PERMISSIONS,
         )

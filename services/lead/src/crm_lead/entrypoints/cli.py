@@ -1,4 +1,4 @@
-"""`crm-lead`: api, worker, migrate, health, dlq."""
+"""`crm-lead`: api, worker, migrate, health, dlq, pii."""
 
 from crm_common.cli import ServiceCommand
 
@@ -8,4 +8,5 @@ main = ServiceCommand(
     api="crm_lead.bootstrap:build_api",
     worker="crm_lead.entrypoints.worker:LeadWorker",
     migrations="crm_lead:migrations",
+    pii="crm_lead.adapters.pii_maintenance",
 ).main
