@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from crm_common.auth import current_principal
-from crm_common.auth.roles import LEAD_READ_ALL
 from crm_common.db import WRITE_CONFLICTS, new_id, utcnow
 from crm_common.errors import AlreadyExists, DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from crm_common.events.erasure import erasure_confirmed
@@ -22,6 +21,7 @@ from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.capture import CleanLead, clean
 from crm_lead.domain.model import SALES_VISIBLE_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, LeadFilter, Status, visible_statuses
 from crm_lead.domain.scoring import INTEREST_BEHAVIOURS, ScoringRules
+from crm_lead.service import LEAD_READ_ALL
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
