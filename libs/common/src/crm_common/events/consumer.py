@@ -229,7 +229,7 @@ class ServiceHandlers(DependencyProvider):  # type: ignore[misc]
     root builds (the same `bootstrap` as the API's, from the same settings), once per process,
     closed when the worker stops:
 
-        handlers = ServiceHandlers(LeadSettings, bootstrap)  # bootstrap(settings) -> Application
+        handlers = ServiceHandlers(OrderSettings, bootstrap)  # bootstrap(settings) -> Application
     """
 
     def __init__(self, settings_cls: type[ServiceSettings], bootstrap: Callable[[Any], Application[Any]]) -> None:
