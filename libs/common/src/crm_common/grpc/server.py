@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crm_common.app import Application
 from crm_common.auth import TokenVerifier
 from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor, ValidationInterceptor
 from crm_common.lifecycle import Background
@@ -123,13 +124,15 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
-def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list[ServiceBinding], list[Background]]]) -> None:
-    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT."""
+def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
+    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT.
+
+    `bootstrap` is the service's composition root, called with serve=True."""
     configure_logging(settings.tracing_service_name, settings.log_level)
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
-    bindings, background = build(settings)
-    server = GrpcServer(settings, bindings, background)
+    app = bootstrap(settings, serve=True)
+    server = GrpcServer(settings, app.bindings, app.background)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -141,3 +144,4 @@ def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list
     server.start()
     done.wait()
     server.stop()
+    app.close()
