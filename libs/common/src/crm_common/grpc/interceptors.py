@@ -6,13 +6,12 @@ Every unary RPC of every service passes through the same four, so each concern i
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
-import psycopg
-import sqlalchemy.exc
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -31,7 +30,17 @@ Behaviour = Callable[[Any, grpc.ServicerContext], Any]
 
 # The database refusing a value (NUL, too long, out of range, bad encoding): through SQLAlchemy,
 # or straight from psycopg on the paths that use the driver's cursor (lead capture).
-DATA_ERRORS = (sqlalchemy.exc.DataError, psycopg.DataError)
+_DATA_ERRORS = (("sqlalchemy.exc", "DataError"), ("psycopg", "DataError"))
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether `exc` is the database refusing a value. Looked up in sys.modules, not imported: a
+    service without a database loads neither library (an error of theirs means they are loaded)."""
+    for module, name in _DATA_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return True
+    return False
 
 
 def _wrap_unary(handler: grpc.RpcMethodHandler | None, wrap: Callable[[Behaviour], Behaviour]) -> grpc.RpcMethodHandler | None:
@@ -98,15 +107,15 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     return behaviour(request, context)
                 except errors.DomainError as exc:
                     context.abort_with_status(to_grpc_status(exc))
-                except DATA_ERRORS as exc:
-                    # A value the database refused that no check caught first: the caller's fault, and
-                    # the unit of work rolled back, so nothing was written. No field path is known here:
-                    # the property tests (tests/property) fail on this message, so a gap gets its check.
-                    kind = type(getattr(exc, "orig", None) or exc).__name__
-                    log.warning("database refused a value in %s: %s", full_method, kind, extra={"fields": {"method": full_method}})
-                    refused = errors.InvalidArgument([], f"invalid request: a value does not fit its field ({kind})")
-                    context.abort_with_status(to_grpc_status(refused))
-                except Exception:
+                except Exception as exc:
+                    if is_data_error(exc):
+                        # A value the database refused that no check caught first: the caller's fault, and
+                        # the unit of work rolled back, so nothing was written. No field path is known here:
+                        # the property tests (tests/property) fail on this message, so a gap gets its check.
+                        kind = type(getattr(exc, "orig", None) or exc).__name__
+                        log.warning("database refused a value in %s: %s", full_method, kind, extra={"fields": {"method": full_method}})
+                        refused = errors.InvalidArgument([], f"invalid request: a value does not fit its field ({kind})")
+                        context.abort_with_status(to_grpc_status(refused))
                     if context.code() is not None:  # already aborted on purpose
                         raise
                     span_ctx = trace.get_current_span().get_span_context()
