@@ -12,8 +12,8 @@ Bounded in time: EXAMPLES per service and backend (CRM_PROPERTY_EXAMPLES, 400 by
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seeds import SEEDS, put, seed, string_paths
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 from strategies import messages, strings
 
-from crm_common.auth import ROLE_PERMISSIONS
+from crm_common.auth import role_permissions
 from crm_common.grpc.status import field_violations
-from crm_common.settings import ServiceSettings
+from crm_common.registry import ServiceDefinition, load, services
 from crm_common.testing import BACKENDS, LiveService, bearer, live_service
 
 EXAMPLES = int(os.environ.get("CRM_PROPERTY_EXAMPLES", "400"))
-EVERYTHING = bearer("prop-admin", sorted(ROLE_PERMISSIONS))
+EVERYTHING = bearer("prop-admin", sorted(role_permissions()))
 # What bad input may be answered; UNAVAILABLE only where a call needs another service (lead's).
 ALLOWED = {
     grpc.StatusCode.OK,
@@ -47,36 +47,16 @@ ALLOWED = {
 }
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    settings_cls: type[ServiceSettings]
-    build_api: Callable[[Any], Any]
-    migrations: str
-    metadata: MetaData
-    overrides: dict[str, Any] = field(default_factory=dict)
+def _services() -> list[ServiceDefinition]:
+    """Every registered service that owns tables (the property "an error writes nothing" is read
+    from them; a service without a database has no live_service to run in)."""
+    return [definition for definition in services() if definition.database]
 
 
-def _services() -> list[Service]:
-    from crm_account.adapters.orm import metadata as account_metadata
-    from crm_account.bootstrap import build_api as account_api
-    from crm_account.config import AccountSettings
-    from crm_lead.adapters.orm import metadata as lead_metadata
-    from crm_lead.bootstrap import build_api as lead_api
-    from crm_lead.config import LeadSettings
-    from crm_opportunity.adapters.orm import metadata as opportunity_metadata
-    from crm_opportunity.bootstrap import build_api as opportunity_api
-    from crm_opportunity.config import OpportunitySettings
-
-    # Lead's conversion calls the other two: a closed port makes them UNAVAILABLE, never someone else's server.
+def _overrides(definition: ServiceDefinition) -> dict[str, Any]:
+    # Calls to peers (lead's conversion): a closed port makes them UNAVAILABLE, never someone else's server.
     nowhere = "127.0.0.1:9"
-    return [
-        Service(
-            "lead", LeadSettings, lead_api, "crm_lead:migrations", lead_metadata, {"account_grpc_target": nowhere, "opportunity_grpc_target": nowhere}
-        ),
-        Service("account", AccountSettings, account_api, "crm_account:migrations", account_metadata),
-        Service("opportunity", OpportunitySettings, opportunity_api, "crm_opportunity:migrations", opportunity_metadata),
-    ]
+    return {name: nowhere for name in load(definition.settings).model_fields if name.endswith("_grpc_target")}
 
 
 SERVICES = _services()
@@ -84,18 +64,10 @@ SERVICES = _services()
 
 @pytest.fixture(scope="module", params=[(s, b) for s in SERVICES for b in BACKENDS], ids=lambda p: f"{p[0].name}-{p[1]}")
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    service, backend = request.param
-    directory: Path = tmp_path_factory.mktemp(service.name)
-    with live_service(
-        backend,
-        directory,
-        name=f"prop_{service.name}",
-        settings_cls=service.settings_cls,
-        build_api=service.build_api,
-        migrations=service.migrations,
-        metadata=service.metadata,
-        **service.overrides,
-    ) as running:
+    definition, backend = request.param
+    directory: Path = tmp_path_factory.mktemp(definition.name)
+    metadata = load(f"{definition.package}.adapters.orm:metadata")
+    with live_service(backend, directory, definition, metadata=metadata, prefix=f"prop_{definition.name}", **_overrides(definition)) as running:
         yield running
 
 
