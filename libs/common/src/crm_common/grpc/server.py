@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from crm_common.app import Application
 from crm_common.auth import TokenVerifier
-from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor, ValidationInterceptor
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
@@ -64,7 +64,7 @@ class GrpcServer:
         verifier = TokenVerifier(settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions)],
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions), ValidationInterceptor()],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
