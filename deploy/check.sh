@@ -23,7 +23,7 @@ HELM_SHA256="19e2e1ab5fe32cd0510882f9bb97c9dd69fc73026b631ecbd12a981008639aff"
 TOOL_PACKAGES=(checkov kubernetes-validate dockerfile-parse starlark-pyo3 pyyaml)
 CONSTRAINTS="$ROOT/deploy/tools-constraints.txt"
 # Values scenarios: name -> values file (empty: chart defaults).
-SCENARIOS=(default dev production)
+SCENARIOS=(default dev production config-files)
 RELEASE=crm
 NAMESPACE=crm
 

@@ -19,6 +19,7 @@ SCENARIOS = {
     "default": [],
     "dev": [CHART / "ci" / "dev-values.yaml"],
     "production": [CHART / "ci" / "production-values.yaml"],
+    "config-files": [CHART / "ci" / "config-files-values.yaml"],
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
 

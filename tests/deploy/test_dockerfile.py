@@ -211,3 +211,12 @@ def test_installed_protos_carry_the_generated_code(wheels):
     names = set(wheels["crm_protos"].namelist())
     for service in SERVICES:
         assert any(n.startswith(f"crm/{service}/v1/") and n.endswith("_pb2_grpc.py") for n in names), service
+
+
+def test_installed_common_carries_the_platform_migrations(wheels):
+    """Every service's `migrate` applies the platform's history (outbox, inbox, ...) from crm_common."""
+    names = set(wheels["crm_common"].namelist())
+    source = ROOT / "libs" / "common" / "src" / "crm_common" / "platform_migrations"
+    expected = {f"crm_common/platform_migrations/{p.relative_to(source).as_posix()}" for p in source.rglob("*.py") if "__pycache__" not in p.parts}
+    assert any(n.startswith("crm_common/platform_migrations/versions/platform_") for n in expected)
+    assert expected <= names, f"missing from the installed package: {sorted(expected - names)}"

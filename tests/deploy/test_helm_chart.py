@@ -11,7 +11,7 @@ import yaml
 from deploy_helpers import CHART, RELEASE, containers, pod_labels, pod_spec, selector_matches
 from deploy_helpers import SCENARIOS as SCENARIO_VALUES
 
-SCENARIOS = ["default", "dev", "production"]
+SCENARIOS = ["default", "dev", "production", "config-files"]
 PII_ENV = {"PII_KEYS": "PII_KEYS", "PII_INDEX_KEY": "PII_INDEX_KEY"}  # variable -> key in the Secret (default names)
 SECRET_ENV = {"DATABASE_URL", "AMQP_URI", "JWT_KEY", *PII_ENV}
 RELEASE_LABELS = {"app.kubernetes.io/name": "crm", "app.kubernetes.io/instance": RELEASE}

@@ -36,15 +36,23 @@ BAD_VALUES = [
     (["services.account.api.pdb.maxUnavailable=lots"], "services.account.api.pdb.maxUnavailable"),
     (["services.lead.api.resources.limits.memory=big"], "services.lead.api.resources.limits.memory"),
     (["serviceMonitor.interval=often"], "serviceMonitor.interval"),
-    # AML watchlist: one source, account only, a .csv or .jsonl key, never through env.
-    (["services.account.watchlist.configMap=aml", "services.account.watchlist.secret=aml"], "services.account.watchlist: Must not validate"),
-    (["services.lead.watchlist.configMap=aml"], "services.lead.watchlist"),
-    (["serviceDefaults.watchlist.secret=aml"], "serviceDefaults.watchlist"),
-    (["services.account.watchlist.key=watchlist.xlsx"], "services.account.watchlist.key"),
-    (["services.account.watchlist.key=../watchlist.csv"], "services.account.watchlist.key"),
-    (["services.account.watchlist.configMap=AML_List"], "services.account.watchlist.configMap"),
-    (["services.account.watchlist.path=/data/list.csv"], "path"),
+    # AML watchlist (a configFiles entry): one source, a .csv or .jsonl key, never through env.
+    (
+        ["services.account.configFiles.watchlist.configMap=aml", "services.account.configFiles.watchlist.secret=aml"],
+        "services.account.configFiles.watchlist: Must not validate",
+    ),
+    (["services.account.configFiles.watchlist.key=watchlist.xlsx"], "services.account.configFiles.watchlist.key"),
+    (["services.account.configFiles.watchlist.key=../watchlist.csv"], "services.account.configFiles.watchlist.key"),
+    (["services.account.configFiles.watchlist.configMap=AML_List"], "services.account.configFiles.watchlist.configMap"),
+    (["services.account.configFiles.watchlist.path=/data/list.csv"], "path"),
     (["services.account.env.ACCOUNT_WATCHLIST_FILE=/data/list.csv"], "services.account.env.ACCOUNT_WATCHLIST_FILE"),
+    # The account-only `watchlist` key is gone: an old values file fails instead of silently not screening.
+    (["services.account.watchlist.configMap=aml"], "services.account: Additional property watchlist is not allowed"),
+    (["services.lead.watchlist.configMap=aml"], "services.lead: Additional property watchlist is not allowed"),
+    (["serviceDefaults.watchlist.secret=aml"], "serviceDefaults: Additional property watchlist is not allowed"),
+    # Services without a database or a worker: plain booleans.
+    (["services.lead.database=no"], "services.lead.database"),
+    (["serviceDefaults.worker.enabled=maybe"], "serviceDefaults.worker.enabled"),
     # Checks the schema cannot express, done by the templates:
     (["services.lead.peers={account,billing}"], 'services.lead.peers: "billing" is not a service of this chart'),
     (["services.account.enabled=false"], 'services.lead.peers: "account" is disabled'),
@@ -70,8 +78,13 @@ def test_good_overrides_are_accepted(tools):
         "services.account.api.pdb.maxUnavailable=25%",
         "networkPolicy.postgresql.cidrs={10.1.2.0/24}",
         "services.opportunity.image.digest=sha256:" + "0" * 64,
-        "services.account.watchlist.secret=crm-aml-pep",
-        "services.account.watchlist.key=PEP-2024.06.JSONL",
+        "services.account.configFiles.watchlist.secret=crm-aml-pep",
+        "services.account.configFiles.watchlist.key=PEP-2024.06.JSONL",
+        "services.lead.configFiles.scoring-rules.configMap=crm-lead-rules",
+        "services.opportunity.configFiles.nba-rules.secret=crm-nba",
+        "services.opportunity.configFiles.nba-rules.processes={worker}",
+        "services.lead.worker.enabled=false",
+        "services.opportunity.database=false",
         "services.account.env.KYC_EXPIRY_SWEEP_SECONDS=300",
         "services.account.env.TIER_AFFLUENT_AUM_VND=2000000000",
         "services.account.env.ACCOUNT_ERASURE_SERVICES=lead\\,opportunity",
@@ -82,11 +95,11 @@ def test_good_overrides_are_accepted(tools):
 def test_every_service_object_is_closed():
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert schema["additionalProperties"] is False
-    # Every service has the same closed schema; only the account service may add its AML watchlist.
-    assert schema["properties"]["services"]["properties"] == {"account": {"$ref": "#/definitions/service"}}
-    assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/definitions/serviceWithoutWatchlist"}
-    assert schema["properties"]["serviceDefaults"] == {"$ref": "#/definitions/serviceWithoutWatchlist"}
-    assert schema["definitions"]["serviceWithoutWatchlist"]["allOf"][0] == {"$ref": "#/definitions/service"}
+    # Every service, and serviceDefaults, has the same closed schema: no service has keys of its own.
+    assert "properties" not in schema["properties"]["services"]
+    assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/definitions/service"}
+    assert schema["properties"]["serviceDefaults"] == {"$ref": "#/definitions/service"}
+    assert schema["definitions"]["configFiles"]["additionalProperties"] == {"$ref": "#/definitions/configFile"}
 
     def walk(node, path):
         if isinstance(node, dict):
@@ -99,5 +112,5 @@ def test_every_service_object_is_closed():
                 walk(child, f"{path}/{i}")
 
     walk(schema["definitions"]["service"], "service")
-    for name in ("api", "worker", "migrations", "resources", "watchlist"):
+    for name in ("api", "worker", "migrations", "resources", "configFile"):
         walk(schema["definitions"][name], name)

@@ -49,15 +49,20 @@ def test_tiltfile_ports_are_the_registry_ports(tilt):
     for name, definition in DEFINITIONS.items():
         forwards = {r["name"]: {pf["name"]: pf["local"] for pf in r["port_forwards"]} for r in tilt.resources}
         assert forwards[f"{name}-api"] == {"grpc": definition.grpc_port, "metrics": definition.metrics_port}
-        assert forwards[f"{name}-worker"] == {"metrics": definition.worker_metrics_port}
+        if definition.worker:
+            assert forwards[f"{name}-worker"] == {"metrics": definition.worker_metrics_port}
+        else:
+            assert f"{name}-worker" not in forwards
 
 
-def test_chart_health_service_and_pii_flags_match_the_registry(rendered, chart_values):
+def test_chart_health_service_and_flags_match_the_registry(rendered, chart_values):
     defaults = chart_values["serviceDefaults"]
     pii = ",".join(name for name, d in DEFINITIONS.items() if d.pii)
     for name, definition in DEFINITIONS.items():
         values = {**defaults, **(chart_values["services"][name] or {})}
         assert values["pii"] == definition.pii, name
+        assert values["database"] == definition.database, name
+        assert {**defaults["worker"], **values["worker"]}["enabled"] == definition.worker, name
         for scenario in rendered.values():
             (api,) = containers(scenario.get("Deployment", f"{RELEASE}-{name}-api"))
             assert api["readinessProbe"]["grpc"]["service"] == definition.grpc_service

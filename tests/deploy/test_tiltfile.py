@@ -31,9 +31,12 @@ class TiltRun:
     failures: list[str] = dataclasses.field(default_factory=list)
 
 
-def run_tiltfile(tools, path: Path = ROOT / "Tiltfile") -> TiltRun:
+def run_tiltfile(tools, path: Path = ROOT / "Tiltfile", source: str | None = None, extra_values: Path | None = None) -> TiltRun:
+    """Runs the Tiltfile (or `source` in its place); `extra_values` is a values file added to every
+    helm() call and whose services the chart's values.yaml appears to declare."""
     starlark = import_tool("starlark", tools)
     run = TiltRun()
+    extra = yaml.safe_load(extra_values.read_text()) if extra_values else {}
 
     def helm(chart, name="", namespace="", values=(), set=(), **kwargs):
         run.helm_calls.append({"chart": chart, "name": name, "namespace": namespace, "values": list(values), "set": list(set), **kwargs})
@@ -42,6 +45,8 @@ def run_tiltfile(tools, path: Path = ROOT / "Tiltfile") -> TiltRun:
             cmd += ["--namespace", namespace]
         for v in values:
             cmd += ["--values", str(ROOT / v)]
+        if extra_values:
+            cmd += ["--values", str(extra_values)]
         for s in set:
             cmd += ["--set", s]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -98,6 +103,12 @@ def run_tiltfile(tools, path: Path = ROOT / "Tiltfile") -> TiltRun:
         run.failures.append(message)
         raise RuntimeError(message)
 
+    def read_yaml(p, default=None):
+        data = yaml.safe_load((ROOT / p).read_text())
+        if p.endswith("/values.yaml"):
+            data["services"].update(extra.get("services", {}))
+        return data
+
     builtins = {
         "helm": helm,
         "k8s_yaml": k8s_yaml,
@@ -112,7 +123,8 @@ def run_tiltfile(tools, path: Path = ROOT / "Tiltfile") -> TiltRun:
             "container": container_port or local_port,
             "name": name,
         },
-        "read_yaml": lambda p, default=None: yaml.safe_load((ROOT / p).read_text()),
+        "read_yaml": read_yaml,
+        "decode_yaml_stream": lambda blob: [d for d in yaml.safe_load_all(blob) if d],
         "update_settings": lambda **kw: run.settings.update(kw),
         "watch_settings": lambda ignore=(): run.settings.update(watch_ignore=ignore),
         "fail": fail,
@@ -122,7 +134,7 @@ def run_tiltfile(tools, path: Path = ROOT / "Tiltfile") -> TiltRun:
         module.add_callable(name, fn)
     module["TRIGGER_MODE_AUTO"] = 0
     module["TRIGGER_MODE_MANUAL"] = 1
-    ast = starlark.parse("Tiltfile", path.read_text(), starlark.Dialect.extended())
+    ast = starlark.parse("Tiltfile", source if source is not None else path.read_text(), starlark.Dialect.extended())
     starlark.eval(module, ast, starlark.Globals.standard())
     return run
 
@@ -289,3 +301,56 @@ def test_migrations_rerun_on_demand(tilt):
     for res in tilt.resources:
         if res["name"].endswith("-migrate"):
             assert res["trigger_mode"] == 1
+
+
+SHAPES = Path(__file__).parent / "values" / "service-shapes.yaml"
+
+
+@pytest.fixture(scope="module")
+def tilt_shapes(tools) -> TiltRun:
+    """The Tiltfile with the fake services of values/service-shapes.yaml added to its SERVICES (and so
+    to the chart): edge (no database, no worker), quota (no worker), relay (no database)."""
+    source = (ROOT / "Tiltfile").read_text()
+    line = "SERVICES = {\n"
+    assert source.count(line) == 1
+    fakes = (
+        "    'edge': {'grpc': 50061, 'metrics': 9491},\n"
+        "    'quota': {'grpc': 50062, 'metrics': 9492},\n"
+        "    'relay': {'grpc': 50063, 'metrics': 9493, 'worker_metrics': 9503},\n"
+    )
+    return run_tiltfile(tools, source=source.replace(line, line + fakes), extra_values=SHAPES)
+
+
+def test_resources_follow_what_the_chart_renders_for_each_shape(tilt_shapes):
+    assert not tilt_shapes.failures
+    names = {r["name"] for r in tilt_shapes.resources}
+    expected = {
+        "edge": {"edge-config", "edge-api"},
+        "quota": {"quota-config", "quota-migrate", "quota-api"},
+        "relay": {"relay-config", "relay-api", "relay-worker"},
+        "lead": {"lead-config", "lead-migrate", "lead-api", "lead-worker"},
+    }
+    for service, resources in expected.items():
+        assert {n for n in names if n.startswith(service + "-")} == resources, service
+    deps = {r["name"]: r["resource_deps"] for r in tilt_shapes.resources}
+    assert deps["edge-api"] == ["protos", "rabbitmq", "edge-config"], "nothing to migrate first"
+    assert deps["relay-worker"] == ["protos", "rabbitmq", "relay-config"]
+    assert deps["quota-api"] == ["protos", "rabbitmq", "quota-config", "quota-migrate"]
+    built = sorted(image["build_args"]["SERVICE"] for image in tilt_shapes.images)
+    assert built == ["account", "edge", "lead", "opportunity", "quota", "relay"]
+
+
+def test_every_object_of_every_shape_belongs_to_a_resource(tilt_shapes):
+    _groups, assigned = assemble(tilt_shapes)
+    unassigned = [object_id(d) for d in tilt_shapes.yaml_docs if object_id(d) not in assigned]
+    assert not unassigned, f"objects Tilt would show as 'uncategorized': {unassigned}"
+    workload_names = {d["metadata"]["name"] for d in tilt_shapes.yaml_docs if d["kind"] in WORKLOAD_KINDS}
+    assert workload_names == {r["workload"] for r in workload_resources(tilt_shapes)}
+
+
+def test_a_rendered_worker_needs_its_metrics_port(tools):
+    source = (ROOT / "Tiltfile").read_text()
+    line = "    'lead': {'grpc': 50051, 'metrics': 9471, 'worker_metrics': 9481},\n"
+    assert source.count(line) == 1
+    with pytest.raises(Exception, match="worker_metrics"):
+        run_tiltfile(tools, source=source.replace(line, "    'lead': {'grpc': 50051, 'metrics': 9471},\n"))

@@ -10,7 +10,7 @@ import pytest
 from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
 from crm_account.service import SERVICE
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import BACKENDS, LiveService, live_service
 
 
@@ -34,6 +34,6 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 
 
 @pytest.fixture
-def handlers(api: LiveService) -> AccountHandlers:
+def use_cases(api: LiveService) -> AccountUseCases:
     """The service layer the live API serves, for paths no RPC reaches (event handling)."""
-    return cast(AccountHandlers, api.app.use_cases)
+    return cast(AccountUseCases, api.app.use_cases)

@@ -119,50 +119,95 @@ crm/service: {{ .name }}
 {{- end }}
 
 {{/*
-AML watchlist of the account service (services.account.watchlist): the account API reads the
-file named by ACCOUNT_WATCHLIST_FILE once at start. Only the API screens (account creation and
-changes, ScreenAccount); the worker and the migration Job never get the variable, so they do not
-load the list. "crm.watchlist.enabled" renders "true" or nothing.
+Rule files of a service (services.<name>.configFiles, merged onto serviceDefaults.configFiles):
+each entry names one key of an existing ConfigMap or Secret, mounted read-only at
+/etc/crm/<entry>/<key> in the processes it lists (api, worker; both when unset), and the
+environment variable that gives the service that path. An entry with neither configMap nor
+secret is declared but off: the service keeps its built-in default.
 */}}
-{{- define "crm.watchlist.dir" -}}
-/etc/crm/watchlist
-{{- end }}
-
-{{- define "crm.watchlist.enabled" -}}
-{{- $w := default dict .svc.watchlist }}
-{{- if and (eq .name "account") (or $w.configMap $w.secret) }}
-{{- if and $w.configMap $w.secret }}
-{{- fail "services.account.watchlist: set configMap or secret, not both" }}
-{{- end }}
-{{- true }}
-{{- end }}
-{{- end }}
-
-{{/* Source of the list for the pod annotation: configMap/<name>/<key> or secret/<name>/<key>. */}}
-{{- define "crm.watchlist.source" -}}
-{{- $w := .svc.watchlist }}
-{{- if $w.configMap }}{{ printf "configMap/%s/%s" $w.configMap $w.key }}{{ else }}{{ printf "secret/%s/%s" $w.secret $w.key }}{{ end }}
+{{- define "crm.configFiles.dir" -}}
+/etc/crm/{{ . }}
 {{- end }}
 
 {{/*
-Volume with the one key of the list. 0444: readable by the service's user whatever fsGroup is;
-the container runs nothing else. Not optional: a missing ConfigMap or Secret keeps the pod from
-starting rather than letting it serve unscreened.
+Refuses what the schema cannot see on the merged entries: two sources, a missing env or key,
+two entries setting one variable, and a file's variable also set in `env` (the shared ConfigMap
+would hand it to processes that have no file). Renders nothing.
 */}}
-{{- define "crm.watchlist.volume" -}}
-{{- $w := .svc.watchlist }}
-- name: watchlist
-  {{- if $w.configMap }}
+{{- define "crm.configFiles.validate" -}}
+{{- $seen := dict }}
+{{- range $entry, $f := .svc.configFiles }}
+{{- $where := printf "services.%s.configFiles.%s" $.name $entry }}
+{{- if and $f.configMap $f.secret }}
+{{- fail (printf "%s: set configMap or secret, not both" $where) }}
+{{- end }}
+{{- if or (not $f.env) (not $f.key) }}
+{{- fail (printf "%s: env and key are required" $where) }}
+{{- end }}
+{{- if hasKey $seen $f.env }}
+{{- fail (printf "%s: %s is already set by configFiles.%s" $where $f.env (get $seen $f.env)) }}
+{{- end }}
+{{- $_ := set $seen $f.env $entry }}
+{{- if hasKey (default dict $.svc.env) $f.env }}
+{{- fail (printf "services.%s.env.%s: set by %s, which mounts the file; do not set it in env" $.name $f.env $where) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The files one process mounts: (list $c "api"|"worker") -> YAML {files: [{name, env, kind,
+source, key, path}]}, sorted by entry name. kind is configMap or secret.
+*/}}
+{{- define "crm.configFiles.forProcess" -}}
+{{- $c := index . 0 }}
+{{- $process := index . 1 }}
+{{- $files := list }}
+{{- range $entry, $f := $c.svc.configFiles }}
+{{- if and (or $f.configMap $f.secret) (has $process (default (list "api" "worker") $f.processes)) }}
+{{- $kind := ternary "configMap" "secret" (not (empty $f.configMap)) }}
+{{- $files = append $files (dict "name" $entry "env" $f.env "kind" $kind "source" (default $f.secret $f.configMap) "key" $f.key "path" (printf "%s/%s" (include "crm.configFiles.dir" $entry) $f.key)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "files" $files) }}
+{{- end }}
+
+{{/*
+Volumes of those files, one per entry with only its key projected. 0444: readable by the
+service's user whatever fsGroup is. Not optional: while the ConfigMap or Secret is missing the
+pod does not start, rather than run on the built-in defaults.
+*/}}
+{{- define "crm.configFiles.volumes" -}}
+{{- range . }}
+- name: config-{{ .name }}
+  {{- if eq .kind "configMap" }}
   configMap:
-    name: {{ $w.configMap }}
+    name: {{ .source }}
   {{- else }}
   secret:
-    secretName: {{ $w.secret }}
+    secretName: {{ .source }}
   {{- end }}
     defaultMode: 0444
     items:
-      - key: {{ $w.key | quote }}
-        path: {{ $w.key | quote }}
+      - key: {{ .key | quote }}
+        path: {{ .key | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checksum of the files of a pod template ((list $root $files)): their sources, keys and paths,
+and, when the chart is installed or upgraded against a cluster (lookup answers; `helm template`
+and dry runs get nothing), the content of each mounted key. A changed file then rolls the pods
+at the next `helm upgrade`; the processes read their files at start only.
+*/}}
+{{- define "crm.configFiles.checksum" -}}
+{{- $root := index . 0 }}
+{{- $parts := list }}
+{{- range index . 1 }}
+{{- $obj := lookup "v1" (ternary "ConfigMap" "Secret" (eq .kind "configMap")) $root.Release.Namespace .source }}
+{{- $content := or (index (default dict $obj.data) .key) (index (default dict $obj.binaryData) .key) }}
+{{- $parts = append $parts (printf "%s=%s/%s/%s:%s" .env .kind .source .key (ternary (sha256sum (toString $content)) "" (not (empty $content)))) }}
+{{- end }}
+{{- $parts | join "\n" | sha256sum }}
 {{- end }}
 
 {{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain + margin. */}}
@@ -199,11 +244,13 @@ into the migration hook, which runs before the ConfigMap exists).
   "GRPC_HOST" $v.grpc.host
   "GRPC_PORT" (toString $v.grpc.port)
   "METRICS_PORT" (toString $v.metrics.apiPort)
-  "WORKER_METRICS_PORT" (toString $v.metrics.workerPort)
   "GRPC_GRACE_SECONDS" (toString $v.grpc.graceSeconds)
   "GRPC_MAX_WORKERS" (toString $v.grpc.maxWorkers)
   "OTEL_SERVICE_NAME" (printf "crm-%s" .name)
 }}
+{{- if .svc.worker.enabled }}
+{{- $_ := set $settings "WORKER_METRICS_PORT" (toString $v.metrics.workerPort) }}
+{{- end }}
 {{- with $v.config.otel.endpoint }}
 {{- $_ := set $settings "OTEL_EXPORTER_OTLP_ENDPOINT" . }}
 {{- end }}
@@ -237,16 +284,19 @@ into the migration hook, which runs before the ConfigMap exists).
 {{/*
 Secret-backed environment variables of a service (secretKeyRef only, never values); the same
 list for the API, the worker and the migration Job. Every service reads PII_KEYS and
-PII_INDEX_KEY: crm_common's settings refuse the dev keys with CRM_ENV=production.
+PII_INDEX_KEY: crm_common's settings refuse the dev keys with CRM_ENV=production. A service
+without a database (database: false) gets no DATABASE_URL.
 */}}
 {{- define "crm.secretEnv" -}}
 {{- $keys := .root.Values.secrets.keys }}
 {{- $secret := include "crm.secretName" . }}
+{{- if .svc.database }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $keys.databaseUrl }}
+{{- end }}
 - name: AMQP_URI
   valueFrom:
     secretKeyRef:

@@ -111,9 +111,7 @@ volumes:
 {{- $v := $c.root.Values }}
 {{- $isApi := eq $component "api" }}
 {{- $metricsPort := ternary $v.metrics.apiPort $v.metrics.workerPort $isApi }}
-{{- $watchlist := and $isApi (eq (include "crm.watchlist.enabled" $c) "true") }}
-{{- $extraVolumes := "" }}
-{{- if $watchlist }}{{ $extraVolumes = include "crm.watchlist.volume" $c }}{{ end }}
+{{- $files := (include "crm.configFiles.forProcess" (list $c $component) | fromYaml).files }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -145,15 +143,14 @@ spec:
         {{- end }}
       annotations:
         checksum/config: {{ include "crm.objects.configMap" $c | sha256sum }}
-        {{- if $watchlist }}
-        {{- /* Where the list comes from; its content is read at start only (roll out after a change). */}}
-        crm/watchlist: {{ include "crm.watchlist.source" $c | quote }}
+        {{- if $files }}
+        checksum/config-files: {{ include "crm.configFiles.checksum" (list $c.root $files) }}
         {{- end }}
         {{- with $v.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      {{- include "crm.podCommon" (list $c (include "crm.objectName" (list $c "")) $extraVolumes) | trim | nindent 6 }}
+      {{- include "crm.podCommon" (list $c (include "crm.objectName" (list $c "")) (include "crm.configFiles.volumes" $files)) | trim | nindent 6 }}
       terminationGracePeriodSeconds: {{ include "crm.terminationGracePeriodSeconds" $c.root }}
       {{- with $w.affinity }}
       affinity:
@@ -195,9 +192,9 @@ spec:
           env:
             {{- include "crm.secretEnv" $c | trim | nindent 12 }}
             {{- include "crm.containerEnv" (list $c $component) | trim | nindent 12 }}
-            {{- if $watchlist }}
-            - name: ACCOUNT_WATCHLIST_FILE
-              value: {{ printf "%s/%s" (include "crm.watchlist.dir" $c) $c.svc.watchlist.key | quote }}
+            {{- range $files }}
+            - name: {{ .env }}
+              value: {{ .path | quote }}
             {{- end }}
           {{- if $isApi }}
           startupProbe:
@@ -240,9 +237,9 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
-            {{- if $watchlist }}
-            - name: watchlist
-              mountPath: {{ include "crm.watchlist.dir" $c }}
+            {{- range $files }}
+            - name: config-{{ .name }}
+              mountPath: {{ include "crm.configFiles.dir" .name }}
               readOnly: true
             {{- end }}
 {{- end }}
@@ -392,7 +389,8 @@ spec:
 {{/*
 NetworkPolicy of one workload: (list $c "api"|"worker"|"migrate").
 API: gRPC from the release (from anywhere allowed by exposedFrom when exposed), metrics from monitoring.
-Worker: metrics only. Migration: no ingress; egress to DNS and PostgreSQL only.
+Worker: metrics only. Migration: no ingress; egress to DNS and PostgreSQL only. A service without
+a database (database: false) gets no PostgreSQL egress.
 */}}
 {{- define "crm.objects.networkPolicy" -}}
 {{- $c := index . 0 }}
@@ -446,7 +444,9 @@ spec:
     {{- end }}
   egress:
     {{- include "crm.egress.dns" $c.root | trim | nindent 4 }}
+    {{- if $c.svc.database }}
     {{- include "crm.egress.postgresql" $c.root | trim | nindent 4 }}
+    {{- end }}
     {{- include "crm.egress.rabbitmq" $c.root | trim | nindent 4 }}
     {{- include "crm.egress.peers" $c.root | trim | nindent 4 }}
     {{- with $v.networkPolicy.extraEgress }}

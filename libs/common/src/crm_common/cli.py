@@ -97,7 +97,7 @@ class ServiceCommand:
         if action == "reencrypt":
             print(f"{self.name}: {maintenance.reencrypt(engine, cipher)} value(s) re-encrypted under the current key")
         else:
-            print(f"{self.name}: {maintenance.reindex(engine, cipher, index)} record(s) reindexed")
+            print(f"{self.name}: {maintenance.reindex(engine, cipher, index)} row(s) reindexed")
         engine.dispose()
         return 0
 

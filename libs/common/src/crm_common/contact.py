@@ -147,3 +147,8 @@ def mask_email(email: str) -> str:
 
 def mask_national_id(value: str) -> str:
     return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def mask_name(name: str) -> str:
+    """'Nguyễn Văn An' → 'N*** V*** A***': enough to tell records apart, not to name the person."""
+    return " ".join(word[:1] + "***" for word in name.split())

@@ -207,3 +207,52 @@ def load_pii(keys_spec: str, index_key_spec: str) -> tuple[FieldCipher, BlindInd
     if any(hmac.compare_digest(index._key, key) for key in cipher.ring.keys.values()):
         raise PiiKeyError("the PII index key must differ from every PII encryption key")
     return cipher, index
+
+
+# Word-prefix search over an encrypted name: a blind token per prefix of the text from each word
+# start, so "van a" finds "nguyễn văn an" without the name being stored in clear. Bounded, so a
+# 200-character name costs at most _SEARCH_STARTS × _SEARCH_PREFIX tokens.
+_SEARCH_PREFIX = 24
+_SEARCH_STARTS = 8
+_SEARCH_TOKEN_HEX = 12  # 48 bits: collisions are rare, and callers re-check the decrypted value
+
+
+class PiiCodec:
+    """A service's cipher and blind index together: what its repositories need to store PII.
+
+    Tokens are bound to a context naming the column and the row (e.g. "leads.phone:<lead id>"),
+    so a ciphertext copied to another row or column does not decrypt.
+    """
+
+    def __init__(self, cipher: FieldCipher, index: BlindIndex) -> None:
+        self.cipher = cipher
+        self.index = index
+
+    @classmethod
+    def from_settings(cls, keys_spec: str, index_key_spec: str) -> PiiCodec:
+        return cls(*load_pii(keys_spec, index_key_spec))
+
+    def encrypt(self, context: str, value: str) -> str:
+        return self.cipher.encrypt(value, context)
+
+    def decrypt(self, context: str, token: str) -> str:
+        return self.cipher.decrypt(token, context)
+
+    def search_tokens(self, kind: str, folded: str) -> str:
+        """Space-separated blind tokens of every word-prefix of `folded` (see search_token)."""
+        starts = [0, *[i + 1 for i, ch in enumerate(folded) if ch == " "][: _SEARCH_STARTS - 1]]
+        tokens: dict[str, None] = {}
+        for start in starts:
+            rest = folded[start : start + _SEARCH_PREFIX]
+            for end in range(1, len(rest) + 1):
+                if rest[end - 1] != " ":
+                    tokens[self._token(kind, rest[:end])] = None
+        return " ".join(tokens)
+
+    def search_token(self, kind: str, folded_prefix: str) -> str:
+        """The token a stored text has when some word of it starts with `folded_prefix`; a
+        prefix longer than the indexed length is cut to it, so callers re-check the match."""
+        return self._token(kind, folded_prefix[:_SEARCH_PREFIX].rstrip(" "))
+
+    def _token(self, kind: str, text: str) -> str:
+        return self.index(f"{kind}.prefix", text)[:_SEARCH_TOKEN_HEX]

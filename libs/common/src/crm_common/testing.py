@@ -11,6 +11,9 @@ A service is served whole, through its composition root, from its registry entry
         with live_service(request.param, tmp_path_factory.mktemp("db"), SERVICE, metadata=metadata) as service:
             yield service
 
+A database built by a service's former revisions (a frozen copy under its tests/fixtures) is
+upgraded in place by `upgrade_in_place`, which records its rows, heads and schema before and after.
+
 Nothing here imports pytest, so the helpers work from scripts too.
 """
 
@@ -21,19 +24,21 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, Engine, MetaData, create_engine, func, make_url, select, text
+from sqlalchemy import ColumnElement, Engine, MetaData, create_engine, func, inspect, make_url, select, text
 from sqlalchemy.pool import NullPool
 
 from crm_common.app import Application
 from crm_common.auth import issue_token
-from crm_common.db import make_engine, new_id
+from crm_common.db import make_engine, new_id, new_metadata
 from crm_common.grpc.server import GrpcServer
-from crm_common.migrations import upgrade
+from crm_common.migrations import alembic_config, current_heads, script_heads, upgrade
 from crm_common.registry import ServiceDefinition, load
 from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
 
@@ -92,10 +97,141 @@ def empty_database(backend: str, directory: str | Path, prefix: str) -> Iterator
 
 @contextmanager
 def migrated_database(backend: str, migrations: str, directory: str | Path, prefix: str) -> Iterator[str]:
-    """An empty database of `backend` brought to head by the service's `migrations` (package:dir)."""
+    """An empty database of `backend` brought to every head by the service's `migrations`
+    (package:dir) and the platform's."""
     with empty_database(backend, directory, prefix) as url:
         upgrade(migrations, url)
         yield url
+
+
+@contextmanager
+def former_database(backend: str, migrations: str, former_versions: str | Path, directory: str | Path, prefix: str) -> Iterator[str]:
+    """An empty database of `backend` brought to head by a frozen copy of a service's former
+    revisions (`former_versions`, a directory; the service's `migrations` give env.py): a
+    database exactly as an earlier release built it, to upgrade in place."""
+    from alembic import command
+
+    with empty_database(backend, directory, prefix) as url:
+        command.upgrade(alembic_config(migrations, url, [str(former_versions)]), "heads")
+        yield url
+
+
+# What fill_every_table writes into a column of each Python type. Every string is the same short
+# value, so each foreign key finds its parent row and every length limit holds.
+_SAMPLE_VALUES: dict[type, Any] = {
+    str: "1",
+    int: 1,
+    bool: True,
+    float: 1.5,
+    bytes: b"\x01",
+    dict: {"sample": 1},
+    datetime: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    date: date(2026, 1, 2),
+    Decimal: Decimal("1"),
+}
+
+
+def fill_every_table(database_url: str) -> None:
+    """Writes one row into every table of the database (as reflected: every column gets a value of
+    its type): data a migration must carry along."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        reflected = MetaData()
+        reflected.reflect(engine)
+        with engine.begin() as conn:
+            for table in reflected.sorted_tables:
+                if table.name != "alembic_version":
+                    conn.execute(table.insert().values({c.name: _SAMPLE_VALUES[c.type.python_type] for c in table.columns}))
+    finally:
+        engine.dispose()
+
+
+def table_rows(database_url: str, keys_only: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but Alembic's (or only its primary key), in key order, by table."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        reflected = MetaData()
+        reflected.reflect(engine)
+        rows = {}
+        with engine.connect() as conn:
+            for table in reflected.sorted_tables:
+                if table.name != "alembic_version":
+                    key = list(table.primary_key.columns)
+                    query = select(*(key if keys_only else table.columns)).order_by(*key)
+                    rows[table.name] = [tuple(row) for row in conn.execute(query)]
+        return rows
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class InPlaceUpgrade:
+    """A database built by former revisions, given a row in every table, then migrated today."""
+
+    # The platform's tables (in crm_common.db) that the former database had.
+    platform_tables: set[str]
+    rows_before: dict[str, list[tuple[Any, ...]]]
+    rows_after: dict[str, list[tuple[Any, ...]]]
+    keys_before: dict[str, list[tuple[Any, ...]]]
+    keys_after: dict[str, list[tuple[Any, ...]]]
+    # What the database is stamped at (`alembic current`), and the heads of today's history.
+    current: set[str]
+    heads: set[str]
+    # schema_drift against the code's tables; the schema beside a fresh database's.
+    drift: list[Any]
+    schema: dict[str, dict[str, Any]]
+    fresh_schema: dict[str, dict[str, Any]]
+
+
+def upgrade_in_place(backend: str, migrations: str, former_versions: str | Path, metadata: MetaData, directory: str | Path) -> InPlaceUpgrade:
+    """Builds a database of `backend` with the frozen former revisions, fills every table, runs
+    today's migrations on it (what `crm-<service> migrate` does), and records what tests check."""
+    with former_database(backend, migrations, former_versions, directory, "crm_test_former") as url:
+        fill_every_table(url)
+        rows_before, keys_before = table_rows(url), table_rows(url, keys_only=True)
+        upgrade(migrations, url)
+        with migrated_database(backend, migrations, directory, "crm_test_fresh") as fresh:
+            fresh_schema = schema_of(fresh)
+        return InPlaceUpgrade(
+            platform_tables=set(new_metadata().tables) & set(rows_before),
+            rows_before=rows_before,
+            rows_after=table_rows(url),
+            keys_before=keys_before,
+            keys_after=table_rows(url, keys_only=True),
+            current=current_heads(url),
+            heads=script_heads(migrations),
+            drift=schema_drift(url, metadata),
+            schema=schema_of(url),
+            fresh_schema=fresh_schema,
+        )
+
+
+def schema_of(database_url: str) -> dict[str, dict[str, Any]]:
+    """The database's tables as reflected (columns, keys, indexes), to compare two databases."""
+    import json
+
+    def by_name(items: list[Any]) -> list[Any]:
+        return sorted(items, key=lambda item: str(item["name"]))
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        inspector = inspect(engine)
+        schema = {
+            name: {
+                # repr: str() of a PostgreSQL TIMESTAMP drops "timezone=True".
+                "columns": [{**column, "type": repr(column["type"])} for column in inspector.get_columns(name)],
+                "primary_key": inspector.get_pk_constraint(name),
+                "unique": by_name(inspector.get_unique_constraints(name)),
+                "foreign_keys": by_name(inspector.get_foreign_keys(name)),
+                "indexes": by_name(inspector.get_indexes(name)),
+                "checks": by_name(inspector.get_check_constraints(name)),
+            }
+            for name in sorted(inspector.get_table_names())
+        }
+    finally:
+        engine.dispose()
+    # Plain data: SQLite reflects a partial index's WHERE as a clause object, equal only to itself.
+    return dict(json.loads(json.dumps(schema, default=str)))
 
 
 def truncate_all(database_url: str, metadata: MetaData) -> None:

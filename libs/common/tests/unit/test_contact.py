@@ -7,6 +7,7 @@ from crm_common.contact import (
     NationalId,
     fold,
     mask_email,
+    mask_name,
     mask_national_id,
     mask_phone,
     normalise_email,
@@ -96,3 +97,9 @@ def test_masks_hide_all_but_the_edges() -> None:
     assert mask_phone("+84912345678") == "+849*****678"
     assert mask_email("an.nguyen@example.com") == "a***@example.com"
     assert mask_national_id("079203012345") == "********2345"
+
+
+def test_masked_names_keep_initials_only() -> None:
+    assert mask_name("Nguyễn Văn An") == "N*** V*** A***"
+    assert mask_name("  Lê  ") == "L***"
+    assert mask_name("") == ""

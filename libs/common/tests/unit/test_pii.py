@@ -14,6 +14,7 @@ from crm_common.pii import (
     BlindIndex,
     FieldCipher,
     KeyRing,
+    PiiCodec,
     PiiDecryptError,
     PiiError,
     PiiKeyError,
@@ -202,3 +203,27 @@ def test_blind_index_separates_kinds_and_keys() -> None:
         index("", "value")
     with pytest.raises(PiiError):
         index("phone\x00x", "value")
+
+
+def test_word_prefix_tokens_find_any_word_start_and_nothing_else() -> None:
+    codec = PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY)
+    stored = set(codec.search_tokens("name", "nguyen van an").split())
+    for query in ("n", "nguyen", "nguyen v", "van", "van an", "a", "an"):
+        assert codec.search_token("name", query) in stored, query
+    for query in ("guyen", "van b", "an x", "nguyen van an b"):
+        assert codec.search_token("name", query) not in stored, query
+    # Tokens are keyed: another index key gives other tokens; and no token is the plain text.
+    other = PiiCodec.from_settings(DEV_PII_KEYS, _b64(bytes(range(32))))
+    assert other.search_token("name", "van") not in stored
+    assert not stored & {"nguyen", "van", "an"}
+    assert codec.search_tokens("name", "") == ""
+
+
+def test_word_prefix_tokens_are_bounded_for_long_names() -> None:
+    codec = PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY)
+    long_name = " ".join(["tonnhuthienhoangvuonglong"] * 20)  # 25 letters a word
+    tokens = codec.search_tokens("name", long_name).split()
+    assert len(tokens) <= 8 * 24
+    # A query longer than the indexed prefix looks up its first 24 characters (callers re-check).
+    assert codec.search_token("name", long_name[:40]) == codec.search_token("name", long_name[:24])
+    assert codec.search_token("name", long_name[:24]) in tokens

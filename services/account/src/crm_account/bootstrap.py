@@ -1,4 +1,4 @@
-"""Composition root: wires the database and the event outbox into the handlers and the API.
+"""Composition root: wires the database and the event outbox into the use cases and the API.
 
 `bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
 gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
@@ -16,8 +16,8 @@ from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import TierThresholds
 from crm_account.domain.screening import load_watchlist
-from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
@@ -25,11 +25,11 @@ from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_common.pii import load_pii
 
 
-def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountUseCases:
     pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
     watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
-    return AccountHandlers(
+    return AccountUseCases.wire(
         uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup),
         events=ProtoAccountEvents(),
         tiers=tiers,
@@ -46,7 +46,7 @@ def erasure_services(settings: AccountSettings) -> tuple[str, ...]:
     return tuple(name for name in settings.suite_pii_services() if name != settings.service_name)
 
 
-def bootstrap(settings: AccountSettings, *, serve: bool = False) -> Application[AccountHandlers]:
+def bootstrap(settings: AccountSettings, *, serve: bool = False) -> Application[AccountUseCases]:
     """The account service wired from its settings; `serve=True` (the API process) adds the gRPC
     binding, the outbox relay and the periodic jobs."""
     engine = service_engine(settings)
@@ -60,13 +60,13 @@ def bootstrap(settings: AccountSettings, *, serve: bool = False) -> Application[
     from crm_common.retention import platform_janitor
 
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(engine, settings, wakeup)
-    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, handlers.expire_kyc_reviews)
+    use_cases = build_handlers(engine, settings, wakeup)
+    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, use_cases.kyc.expire_kyc_reviews)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
-        AccountServicer(handlers),
+        AccountServicer(use_cases),
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )
     background: list[Background] = [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), kyc_expiry]
-    return Application(settings, engine, handlers, [binding], background)
+    return Application(settings, engine, use_cases, [binding], background)

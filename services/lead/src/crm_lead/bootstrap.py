@@ -1,4 +1,4 @@
-"""Composition root: wires the database, the event outbox and the other services into handlers.
+"""Composition root: wires the database, the event outbox and the other services into the use cases.
 
 `bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
 gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
@@ -15,14 +15,15 @@ from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
+from crm_common.pii import PiiCodec
 from crm_lead.adapters.events import PRODUCER, ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.scoring import ScoringRules
-from crm_lead.service_layer.handlers import LeadHandlers
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
+from crm_lead.service_layer.use_cases import LeadUseCases
 
 
 class _NoPeers:
@@ -41,9 +42,10 @@ def build_handlers(
     wakeup: RelayWakeup | None = None,
     accounts: AccountDirectory | None = None,
     opportunities: OpportunityBook | None = None,
-) -> LeadHandlers:
-    return LeadHandlers(
-        uow=lambda **options: LeadUnitOfWork(engine, metadata, wakeup, **options),
+) -> LeadUseCases:
+    pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+    return LeadUseCases.wire(
+        uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, **options),
         events=ProtoLeadEvents(),
         accounts=accounts or _NoPeers(),
         opportunities=opportunities or _NoPeers(),
@@ -52,12 +54,12 @@ def build_handlers(
     )
 
 
-def conversion_recovery(handlers: LeadHandlers, every_seconds: float) -> PeriodicTask:
+def conversion_recovery(use_cases: LeadUseCases, every_seconds: float) -> PeriodicTask:
     """Completes, as the lead service itself, conversions that stopped midway (a peer was down, the caller left)."""
 
     def resume() -> None:
         with use_principal(Principal("service:lead", ("service",))):
-            handlers.resume_stalled_conversions(timedelta(seconds=every_seconds))
+            use_cases.conversion.resume_stalled_conversions(timedelta(seconds=every_seconds))
 
     return PeriodicTask("conversion-recovery", every_seconds, resume)
 
@@ -68,7 +70,7 @@ def bootstrap(
     serve: bool = False,
     accounts: AccountDirectory | None = None,
     opportunities: OpportunityBook | None = None,
-) -> Application[LeadHandlers]:
+) -> Application[LeadUseCases]:
     """The lead service wired from its settings. `serve=True` (the API process): with the gRPC
     binding, the peers over gRPC unless given, the outbox relay and the periodic jobs."""
     from crm_common.db import service_engine
@@ -92,7 +94,7 @@ def bootstrap(
         )
 
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(
+    use_cases = build_handlers(
         settings,
         engine,
         wakeup,
@@ -101,7 +103,7 @@ def bootstrap(
     )
     binding = ServiceBinding.for_service(
         lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-        LeadServicer(handlers),
+        LeadServicer(use_cases),
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
@@ -109,6 +111,6 @@ def bootstrap(
         DatabaseHealth(engine),
         relay,
         platform_janitor(settings, engine, metadata),
-        conversion_recovery(handlers, settings.lead_conversion_recovery_seconds),
+        conversion_recovery(use_cases, settings.lead_conversion_recovery_seconds),
     ]
-    return Application(settings, engine, handlers, [binding], background)
+    return Application(settings, engine, use_cases, [binding], background)

@@ -33,6 +33,7 @@ SERVICE = ServiceDefinition(
     migrations="crm_lead:migrations",
     worker_class="crm_lead.entrypoints.worker:LeadWorker",
     pii=True,
+    pii_maintenance="crm_lead.adapters.pii_maintenance",
     permissions=(
         Permission(LEAD_READ, "read leads (those sales works on, without leads.read_all)"),
         Permission(LEAD_READ_ALL, "see every lead, also those that stay with marketing"),

@@ -17,12 +17,14 @@ from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer
+from crm_common.pii import PiiCodec
 from crm_common.settings import load_settings
 from crm_common.testing import BACKENDS, bearer, migrated_database
 from crm_lead.adapters.orm import metadata
 from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
+from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 
 class FakeAccounts:
@@ -68,7 +70,10 @@ class LeadApp:
         self.app = bootstrap(settings, serve=True, accounts=self.accounts, opportunities=self.opportunities)
         assert self.app.engine is not None
         self.engine = self.app.engine
-        self.handlers = self.app.use_cases
+        self.use_cases = self.app.use_cases
+        # For tests that read or write rows themselves, as the service does.
+        self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+        self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
         # The background helpers (outbox relay, recovery loop) stay stopped: tests read the outbox.
         self.server = GrpcServer(settings, self.app.bindings)
         self.server.start()

@@ -20,13 +20,13 @@ def test_the_conversion_and_the_worker_may_record_one_opportunity_at_once(app) -
     def worker_records() -> None:
         try:
             with app.engine.begin() as conn:
-                LeadRepository(conn).record_opportunity(lead_id, opportunity_id, "OPEN", 60_000_000, "VND", now)
+                LeadRepository(conn, app.pii).record_opportunity(lead_id, opportunity_id, "OPEN", 60_000_000, "VND", now)
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
     with app.engine.connect() as conversion:
         transaction = conversion.begin()
-        LeadRepository(conversion).record_opportunity(lead_id, opportunity_id, "OPEN", 50_000_000, "VND", now)
+        LeadRepository(conversion, app.pii).record_opportunity(lead_id, opportunity_id, "OPEN", 50_000_000, "VND", now)
         worker = threading.Thread(target=worker_records)
         worker.start()
         worker.join(0.5)  # it now waits on the uncommitted row

@@ -14,7 +14,7 @@ from crm_common.db import new_id
 from crm_common.events.dead_letters import consumer_queues
 from crm_common.events.envelope import new_event
 from crm_common.testing import delivery
-from crm_lead.adapters.orm import leads, metadata
+from crm_lead.adapters.orm import LEADS_PII, leads, metadata
 from crm_lead.entrypoints.worker import LeadWorker
 
 CONSUMER = "lead.on_erasure_requested"
@@ -38,7 +38,7 @@ def test_the_persons_leads_are_blanked_and_the_erasure_confirmed_once(app, admin
     account_id = new_id()
     with app.engine.begin() as conn:
         conn.execute(update(leads).where(leads.c.lead_id == converted).values(account_id=account_id))
-    worker: LeadWorker = worker_factory(LeadWorker, handlers=app.handlers)
+    worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     event = requested(account_id, [listed])
 
     assert worker.on_erasure_requested(delivery(event, CONSUMER)) == "2 lead(s) anonymised"
@@ -48,9 +48,10 @@ def test_the_persons_leads_are_blanked_and_the_erasure_confirmed_once(app, admin
         rows = {r.lead_id: r for r in conn.execute(select(leads))}
     for lead_id in (converted, listed):
         row = rows[lead_id]
-        assert (row.full_name, row.phone_e164, row.email, row.cookie_id, row.name_folded) == ("(erased)", "", "", "", "")
+        assert app.pii.decrypt(LEADS_PII.context("full_name_enc", lead_id), row.full_name_enc) == "(erased)"
+        assert (row.phone_enc, row.phone_bidx, row.email_enc, row.email_bidx, row.cookie_id, row.name_tokens) == ("", "", "", "", "", "")
         assert row.campaign_id == "cmp-tet-2027"  # attribution stays for the reports
-    assert rows[stranger].phone_e164 == "+84977111222"
+    assert app.pii.decrypt(LEADS_PII.context("phone_enc", stranger), rows[stranger].phone_enc) == "+84977111222"
 
     outbox = metadata.tables["outbox"]
     with app.engine.connect() as conn:
@@ -60,7 +61,7 @@ def test_the_persons_leads_are_blanked_and_the_erasure_confirmed_once(app, admin
 
 
 def test_an_erasure_of_someone_without_leads_is_still_confirmed(app) -> None:  # type: ignore[no-untyped-def]
-    worker: LeadWorker = worker_factory(LeadWorker, handlers=app.handlers)
+    worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     assert worker.on_erasure_requested(delivery(requested(new_id(), []), CONSUMER)) == "0 lead(s) anonymised"
     assert app.outbox_types() == ["ErasureConfirmed"]
 

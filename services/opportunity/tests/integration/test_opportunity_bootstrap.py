@@ -64,10 +64,10 @@ def test_the_worker_applies_the_nba_rules_file_its_settings_name(
     monkeypatch.setenv("DATABASE_URL", api.database_url)
     monkeypatch.setenv("CRM_ENV", "test")
     monkeypatch.setenv("OPPORTUNITY_NBA_RULES_FILE", str(rules_file))
-    provider = OpportunityWorker.handlers
+    provider = OpportunityWorker.use_cases
     provider.setup()
     try:
-        worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=provider.get_dependency(None))
+        worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=provider.get_dependency(None))
         contacted = new_event(
             lead_events.LeadContacted, "lead", "", datetime.now(UTC), lead_id="lead-91", minutes_to_first_contact=300, first_contact_sla_breached=True
         )

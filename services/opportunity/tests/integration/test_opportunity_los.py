@@ -113,7 +113,7 @@ def test_bad_decisions(api: LiveService, stub: OpportunityServiceStub) -> None:
 
 def test_the_los_may_decide_by_event_once(api: LiveService, stub: OpportunityServiceStub) -> None:
     submitted = submit(stub, loan_ready_for_los(stub).opportunity_id)
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=api.app.use_cases)
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     event = new_event(events_pb2.LosDecisionReported, "los", "los-1", datetime.now(UTC), application_id=submitted.application_id, decision=1)
     message = delivery(event, "opportunity.on_los_decision_reported")
     with use_principal(Principal("service:los", ("service",))):

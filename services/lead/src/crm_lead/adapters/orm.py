@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, and_, literal_column
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, and_, func, literal_column
 
+from crm_common.contact import fold
 from crm_common.db import BigIntId, UtcDateTime, new_metadata
+from crm_common.pii_tables import SealedColumn, SealedTable
 from crm_lead.domain.model import OPEN_STATUSES
 
 metadata = new_metadata()
@@ -16,13 +18,18 @@ leads = Table(
     metadata,
     Column("lead_id", String(36), primary_key=True),
     Column("status", String(20), nullable=False),
-    Column("full_name", String(200), nullable=False),
-    # Lower case without diacritics, for name search.
-    Column("name_folded", String(200), nullable=False),
-    Column("phone_e164", String(20), nullable=False),
+    # Personal data is stored encrypted (crm_common.pii, `LEADS_PII` below): *_enc columns hold
+    # AES-GCM tokens, *_bidx their blind indexes (keyed HMACs) for duplicates and look-ups.
+    Column("full_name_enc", Text, nullable=False),
+    # Blind tokens of every word-prefix of the folded name, for name search.
+    Column("name_tokens", Text, nullable=False),
+    Column("phone_enc", Text, nullable=False),
+    Column("phone_bidx", String(32), nullable=False),
     Column("phone_is_mobile", Boolean, nullable=False),
-    Column("email", String(320), nullable=False),
-    Column("national_id", String(12), nullable=False),
+    Column("email_enc", Text, nullable=False),
+    Column("email_bidx", String(32), nullable=False),
+    Column("national_id_enc", Text, nullable=False),
+    Column("national_id_bidx", String(32), nullable=False),
     Column("province_code", String(2), nullable=False),
     Column("product_interest", String(30), nullable=False),
     Column("channel", String(30), nullable=False),
@@ -40,7 +47,7 @@ leads = Table(
     Column("requested_amount_minor", BigInteger, nullable=True),
     Column("currency", String(3), nullable=False),
     Column("marketing_consent", Boolean, nullable=False),
-    Column("note", Text, nullable=False),
+    Column("note_enc", Text, nullable=False),
     Column("score", Integer, nullable=False),
     Column("score_reasons", JSON, nullable=False),
     Column("owner_id", String(100), nullable=False),
@@ -49,7 +56,7 @@ leads = Table(
     Column("first_contact_due_at", UtcDateTime, nullable=True),
     Column("first_contact_at", UtcDateTime, nullable=True),
     Column("disqualification_reason", String(30), nullable=False),
-    Column("status_note", Text, nullable=False),
+    Column("status_note_enc", Text, nullable=False),
     Column("account_id", String(36), nullable=False),
     Column("opportunity_id", String(36), nullable=False),
     Column("matched_existing_account", Boolean, nullable=False),
@@ -63,20 +70,17 @@ leads = Table(
     Index("ix_leads_status_created_at", "status", "created_at"),
     Index("ix_leads_owner_id_status", "owner_id", "status"),
     Index("ix_leads_campaign_id", "campaign_id"),
-    # Name search matches the start of any word (LIKE 'x%' OR LIKE '% x%'); on PostgreSQL a
-    # trigram index serves both (pg_trgm, migration 0003). A btree could serve neither.
-    Index(
-        "ix_leads_name_folded_trgm",
-        "name_folded",
-        postgresql_using="gin",
-        postgresql_ops={"name_folded": "gin_trgm_ops"},
-    ),
-    Index("ix_leads_phone_e164", "phone_e164"),
-    Index("ix_leads_email", "email"),
+    Index("ix_leads_phone_bidx", "phone_bidx"),
+    Index("ix_leads_email_bidx", "email_bidx"),
+    Index("ix_leads_national_id_bidx", "national_id_bidx"),
 )
 
+# Name search looks one token up among a lead's tokens: on PostgreSQL a GIN index over the
+# tokens as an array (migration 0004); SQLite scans, as it did for LIKE '% x%'.
+Index("ix_leads_name_tokens", func.string_to_array(leads.c.name_tokens, literal_column("' '")), postgresql_using="gin").ddl_if(dialect="postgresql")
+
 # At most one open lead per phone and per email: the database settles concurrent captures.
-for column in ("phone_e164", "email"):
+for column in ("phone_bidx", "email_bidx"):
     condition = and_(leads.c[column] != "", literal_column(f"status IN ({_open})"))
     Index(
         f"uq_leads_open_{column}",
@@ -93,7 +97,7 @@ lead_behaviours = Table(
     Column("lead_id", String(36), nullable=False, index=True),
     Column("behaviour", String(30), nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
-    Column("detail", Text, nullable=False),
+    Column("detail_enc", Text, nullable=False),
 )
 
 contact_attempts = Table(
@@ -103,7 +107,7 @@ contact_attempts = Table(
     Column("lead_id", String(36), nullable=False, index=True),
     Column("channel", String(20), nullable=False),
     Column("outcome", String(30), nullable=False),
-    Column("note", Text, nullable=False),
+    Column("note_enc", Text, nullable=False),
     Column("agent_id", String(200), nullable=False),
     Column("contacted_at", UtcDateTime, nullable=False),
 )
@@ -160,3 +164,22 @@ lead_opportunities = Table(
     Column("currency", String(3), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Every encrypted column of the service, for the repository's token contexts and for
+# `crm-lead pii reencrypt|reindex`.
+LEADS_PII = SealedTable(
+    leads,
+    "lead_id",
+    [
+        SealedColumn("full_name_enc", {"name_tokens": lambda codec, name: codec.search_tokens("name", fold(name))}),
+        SealedColumn("phone_enc", {"phone_bidx": lambda codec, phone: codec.index("phone", phone)}),
+        SealedColumn("email_enc", {"email_bidx": lambda codec, email: codec.index("email", email)}),
+        SealedColumn("national_id_enc", {"national_id_bidx": lambda codec, national_id: codec.index("national_id", national_id)}),
+        SealedColumn("note_enc"),
+        SealedColumn("status_note_enc"),
+    ],
+)
+CONTACT_ATTEMPTS_PII = SealedTable(contact_attempts, "attempt_id", [SealedColumn("note_enc")])
+# Behaviours get their id on insert: their tokens are bound to the lead.
+BEHAVIOURS_PII = SealedTable(lead_behaviours, "id", [SealedColumn("detail_enc")], context_column="lead_id")
+PII_TABLES = (LEADS_PII, CONTACT_ATTEMPTS_PII, BEHAVIOURS_PII)

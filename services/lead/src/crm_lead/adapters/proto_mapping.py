@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2
-from crm_common.contact import mask_email, mask_national_id, mask_phone
+from crm_common.contact import mask_email, mask_name, mask_national_id, mask_phone
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_lead.domain.model import ContactAttempt, Lead, Source
 
@@ -105,6 +105,16 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
     return message
 
 
+def lead_to_event_proto(lead: Lead, now: datetime) -> lead_pb2.Lead:
+    """The lead as events carry it: contact data masked, free-text notes left out. Consumers
+    work from ids; one that needs the contact asks the lead service (GetLead, with pii.read)."""
+    message = lead_to_proto(lead, now, show_pii=False)
+    message.contact.full_name = mask_name(lead.full_name)
+    message.ClearField("note")
+    message.ClearField("status_note")
+    return message
+
+
 def conversion_to_proto(lead: Lead) -> lead_pb2.Conversion:
     return lead_pb2.Conversion(
         account_id=lead.account_id,
@@ -114,12 +124,13 @@ def conversion_to_proto(lead: Lead) -> lead_pb2.Conversion:
     )
 
 
-def attempt_to_proto(attempt: ContactAttempt) -> lead_pb2.ContactAttempt:
+def attempt_to_proto(attempt: ContactAttempt, with_note: bool = True) -> lead_pb2.ContactAttempt:
+    """`with_note=False` for events: the note is free text about a person."""
     return lead_pb2.ContactAttempt(
         attempt_id=attempt.attempt_id,
         channel=enum_number(lead_pb2.ContactChannel, attempt.channel),
         outcome=enum_number(lead_pb2.ContactOutcome, str(attempt.outcome)),
-        note=attempt.note,
+        note=attempt.note if with_note else "",
         agent_id=attempt.agent_id,
         contact_time=timestamp(attempt.contacted_at),
     )

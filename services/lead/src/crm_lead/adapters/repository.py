@@ -1,4 +1,9 @@
-"""Reading and writing leads and their related rows with SQLAlchemy Core."""
+"""Reading and writing leads and their related rows with SQLAlchemy Core.
+
+Personal data never reaches the database in the clear: names, phones, emails, national ids and
+free-text notes are encrypted with their row and column as associated data, and found again
+through blind indexes (phone, email, national id) and blind word-prefix tokens (name search).
+"""
 
 from __future__ import annotations
 
@@ -9,38 +14,79 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, cast, func, literal, literal_column, or_, select, update
+from sqlalchemy.dialects import postgresql
 
 from crm_common.contact import fold
 from crm_common.db import upsert_insert
 from crm_common.errors import Aborted, NotFound
 from crm_common.events.erasure import ERASED_NAME
 from crm_common.pagination import Page, newest_first
-from crm_lead.adapters.orm import contact_attempts, conversions, imports, lead_behaviours, lead_opportunities, leads, metadata, teams
+from crm_common.pii import PiiCodec
+from crm_lead.adapters.orm import (
+    BEHAVIOURS_PII,
+    CONTACT_ATTEMPTS_PII,
+    LEADS_PII,
+    contact_attempts,
+    conversions,
+    imports,
+    lead_behaviours,
+    lead_opportunities,
+    leads,
+    metadata,
+    teams,
+)
 from crm_lead.domain.model import OPEN_STATUSES, ContactAttempt, ContactOutcome, Conversion, Lead, LeadFilter, ScoreReason, Source, Status
 
 _SOURCE_FIELDS = [f for f in Source.__dataclass_fields__]
+# Lead fields stored encrypted, by the column holding their token.
+_SEALED_FIELDS = {
+    "full_name": "full_name_enc",
+    "phone_e164": "phone_enc",
+    "email": "email_enc",
+    "national_id": "national_id_enc",
+    "note": "note_enc",
+    "status_note": "status_note_enc",
+}
+_LEAD_FIELDS = [f for f in Lead.__dataclass_fields__ if f not in ("source", "score_reasons", *_SEALED_FIELDS)]
+_OPEN = [str(s) for s in OPEN_STATUSES]
 
 
-_LEAD_FIELDS = [f for f in Lead.__dataclass_fields__ if f not in ("source", "score_reasons")]
+def _seal(pii: PiiCodec, lead: Lead) -> dict[str, str]:
+    """The lead's encrypted columns and their blind indexes."""
+    row = {column: pii.encrypt(LEADS_PII.context(column, lead.lead_id), getattr(lead, name)) for name, column in _SEALED_FIELDS.items()}
+    row["name_tokens"] = pii.search_tokens("name", fold(lead.full_name))
+    row["phone_bidx"] = pii.index("phone", lead.phone_e164)
+    row["email_bidx"] = pii.index("email", lead.email)
+    row["national_id_bidx"] = pii.index("national_id", lead.national_id)
+    return row
 
 
-def _to_row(lead: Lead) -> dict[str, Any]:
+def _to_row(pii: PiiCodec, lead: Lead) -> dict[str, Any]:
     # Shallow on purpose: dataclasses.asdict deep-copies and was a third of a capture's CPU.
     row = {name: getattr(lead, name) for name in _LEAD_FIELDS}
     row.update((name, getattr(lead.source, name)) for name in _SOURCE_FIELDS)
+    row.update(_seal(pii, lead))
     row["status"] = str(lead.status)
-    row["name_folded"] = fold(lead.full_name)
     row["score_reasons"] = [{"rule": r.rule, "points": r.points, "detail": r.detail} for r in lead.score_reasons]
     return row
 
 
-def _to_lead(row: Any) -> Lead:
+def _to_lead(pii: PiiCodec, row: Any) -> Lead:
     data = dict(row._mapping)
     source = Source(**{k: data.pop(k) for k in _SOURCE_FIELDS})
-    data.pop("name_folded")
+    for name, column in _SEALED_FIELDS.items():
+        data[name] = pii.decrypt(LEADS_PII.context(column, data["lead_id"]), data.pop(column))
+    for derived in ("name_tokens", "phone_bidx", "email_bidx", "national_id_bidx"):
+        data.pop(derived)
     reasons = [ScoreReason(**r) for r in data.pop("score_reasons") or []]
     return Lead(**{**data, "status": Status(data["status"]), "source": source, "score_reasons": reasons})
+
+
+def _matches_name(lead: Lead, folded_prefix: str) -> bool:
+    """What name search means: some word of the name starts with the prefix (folded)."""
+    name = fold(lead.full_name)
+    return name.startswith(folded_prefix) or f" {folded_prefix}" in name
 
 
 @dataclass(frozen=True)
@@ -78,8 +124,8 @@ def _capture_sql(event_count: int) -> str:
 WITH prior AS (
   SELECT request_hash, result_ref FROM idempotency_keys WHERE method = %(method)s AND request_id = %(request_id)s
 ), duplicate AS (
-  SELECT lead_id, phone_e164 FROM leads
-  WHERE (phone_e164 = %(match_phone)s OR email = %(match_email)s) AND status IN ({open_statuses})
+  SELECT lead_id, phone_bidx FROM leads
+  WHERE (phone_bidx = %(match_phone)s OR email_bidx = %(match_email)s) AND status IN ({open_statuses})
   LIMIT 1
 ), new_lead AS (
   INSERT INTO leads SELECT * FROM jsonb_populate_record(NULL::leads, %(lead)s)
@@ -97,22 +143,23 @@ WITH prior AS (
   RETURNING 1
 )
 SELECT (SELECT request_hash FROM prior) AS previous_hash, (SELECT result_ref FROM prior) AS previous_ref,
-       (SELECT lead_id FROM duplicate) AS duplicate_of, (SELECT phone_e164 FROM duplicate) AS duplicate_phone,
+       (SELECT lead_id FROM duplicate) AS duplicate_of, (SELECT phone_bidx FROM duplicate) AS duplicate_phone,
        (SELECT count(*) FROM new_events) AS events_written, (SELECT count(*) FROM new_key) AS keys_written
 """
 
 
 class LeadRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pii: PiiCodec) -> None:
         self.conn = conn
+        self.pii = pii
 
     # -- leads
     def add(self, lead: Lead) -> None:
-        self.conn.execute(leads.insert().values(_to_row(lead)))
+        self.conn.execute(leads.insert().values(_to_row(self.pii, lead)))
 
     def add_many(self, many: list[Lead]) -> None:
         if many:
-            self.conn.execute(leads.insert(), [_to_row(lead) for lead in many])
+            self.conn.execute(leads.insert(), [_to_row(self.pii, lead) for lead in many])
 
     def capture(self, lead: Lead, outbox_rows: list[dict[str, Any]], method: str, request_id: str, fingerprint: str) -> CaptureOutcome:
         """Stores a new lead with its events and idempotency key, unless the request was seen
@@ -142,17 +189,18 @@ class LeadRepository:
     def _capture_in_one_statement(
         self, lead: Lead, outbox_rows: list[dict[str, Any]], method: str, request_id: str, fingerprint: str
     ) -> CaptureOutcome:
+        row = _to_row(self.pii, lead)
         params: dict[str, Any] = {
             # The whole lead as one JSONB value, expanded by jsonb_populate_record: a short
             # statement psycopg can cache, and one parameter to adapt instead of fifty.
-            "lead": Jsonb(_to_row(lead), dumps=_dumps),
+            "lead": Jsonb(row, dumps=_dumps),
             "method": method,
             "request_id": request_id,
             "request_hash": fingerprint,
             "created_at": lead.created_at,
             # NULL never equals anything: an absent phone or email matches no lead.
-            "match_phone": lead.phone_e164 or None,
-            "match_email": lead.email or None,
+            "match_phone": row["phone_bidx"] or None,
+            "match_email": row["email_bidx"] or None,
         }
         for i, event in enumerate(outbox_rows):
             params.update({f"e{i}_{k}": Jsonb(v) if k == "headers" else v for k, v in event.items()})
@@ -164,7 +212,7 @@ class LeadRepository:
         if previous_ref is not None:
             return CaptureOutcome(False, previous_hash=previous_hash, previous_ref=previous_ref)
         if duplicate_of is not None:
-            on = "phone" if lead.phone_e164 and duplicate_phone == lead.phone_e164 else "email"
+            on = "phone" if row["phone_bidx"] and duplicate_phone == row["phone_bidx"] else "email"
             return CaptureOutcome(False, duplicate_of=duplicate_of, duplicate_on=on)
         return CaptureOutcome(True)
 
@@ -175,11 +223,11 @@ class LeadRepository:
         row = self.conn.execute(stmt).first()
         if row is None:
             raise NotFound("lead", lead_id)
-        return _to_lead(row)
+        return _to_lead(self.pii, row)
 
     def save(self, lead: Lead) -> None:
         """Writes a changed lead; refuses when someone else saved it since it was read."""
-        row = _to_row(lead)
+        row = _to_row(self.pii, lead)
         row["version"] = lead.version + 1
         result = self.conn.execute(update(leads).where(leads.c.lead_id == lead.lead_id, leads.c.version == lead.version).values(row))
         if result.rowcount != 1:
@@ -188,22 +236,24 @@ class LeadRepository:
 
     def find_open_duplicates(self, phones: list[str], emails: list[str]) -> dict[tuple[str, str], str]:
         """Open leads having any of these phones or emails: {("phone"|"email", value): lead_id}."""
+        by_phone = {self.pii.index("phone", p): p for p in phones}
+        by_email = {self.pii.index("email", e): e for e in emails}
         conditions = []
-        if phones:
-            conditions.append(leads.c.phone_e164.in_(phones))
-        if emails:
-            conditions.append(leads.c.email.in_(emails))
+        if by_phone:
+            conditions.append(leads.c.phone_bidx.in_(list(by_phone)))
+        if by_email:
+            conditions.append(leads.c.email_bidx.in_(list(by_email)))
         if not conditions:
             return {}
         rows = self.conn.execute(
-            select(leads.c.lead_id, leads.c.phone_e164, leads.c.email).where(or_(*conditions), leads.c.status.in_([str(s) for s in OPEN_STATUSES]))
+            select(leads.c.lead_id, leads.c.phone_bidx, leads.c.email_bidx).where(or_(*conditions), leads.c.status.in_(_OPEN))
         ).all()
         found: dict[tuple[str, str], str] = {}
         for row in rows:
-            if row.phone_e164 in phones:
-                found[("phone", row.phone_e164)] = row.lead_id
-            if row.email in emails:
-                found[("email", row.email)] = row.lead_id
+            if row.phone_bidx in by_phone:
+                found[("phone", by_phone[row.phone_bidx])] = row.lead_id
+            if row.email_bidx in by_email:
+                found[("email", by_email[row.email_bidx])] = row.lead_id
         return found
 
     def search(self, where: LeadFilter, page: Page) -> tuple[list[Lead], dict[str, Any] | None]:
@@ -216,8 +266,8 @@ class LeadRepository:
             (leads.c.team_id, where.team_id),
             (leads.c.channel, where.channel),
             (leads.c.campaign_id, where.campaign_id),
-            (leads.c.phone_e164, where.phone_e164),
-            (leads.c.email, where.email),
+            (leads.c.phone_bidx, self.pii.index("phone", where.phone_e164)),
+            (leads.c.email_bidx, self.pii.index("email", where.email)),
         ):
             if value:
                 clauses.append(column == value)
@@ -225,29 +275,59 @@ class LeadRepository:
             clauses.append(leads.c.created_at >= where.created_after)
         if where.created_before:
             clauses.append(leads.c.created_at < where.created_before)
-        if where.name_prefix:
-            prefix = fold(where.name_prefix).replace("%", "").replace("_", "")
-            clauses.append(or_(leads.c.name_folded.like(f"{prefix}%"), leads.c.name_folded.like(f"% {prefix}%")))
+        prefix = fold(where.name_prefix)
+        if prefix:
+            clauses.append(self._has_name_token(self.pii.search_token("name", prefix)))
         rows, after = newest_first(self.conn, select(leads).where(*clauses), leads.c.created_at, leads.c.lead_id, page)
-        return [_to_lead(r) for r in rows], after
+        found = [_to_lead(self.pii, r) for r in rows]
+        # A token stands for a prefix of at most 24 characters (and may collide): the decrypted
+        # name decides. The page may then be short; its token still continues after it.
+        return ([lead for lead in found if _matches_name(lead, prefix)] if prefix else found), after
+
+    def _has_name_token(self, token: str) -> ColumnElement[bool]:
+        if self.conn.dialect.name == "postgresql":
+            # The expression of the GIN index ix_leads_name_tokens, so the planner can use it.
+            tokens = func.string_to_array(leads.c.name_tokens, literal_column("' '"))
+            return tokens.op("@>")(cast(postgresql.array([token]), postgresql.ARRAY(Text)))  # type: ignore[no-any-return]
+        return (literal(" ") + leads.c.name_tokens + literal(" ")).like(f"% {token} %")
 
     # -- behaviour and contact
     def add_behaviour(self, lead_id: str, behaviour: str, occurred_at: datetime, detail: str) -> None:
-        self.conn.execute(lead_behaviours.insert().values(lead_id=lead_id, behaviour=behaviour, occurred_at=occurred_at, detail=detail))
+        sealed = self.pii.encrypt(BEHAVIOURS_PII.context("detail_enc", lead_id), detail)
+        self.conn.execute(lead_behaviours.insert().values(lead_id=lead_id, behaviour=behaviour, occurred_at=occurred_at, detail_enc=sealed))
 
     def behaviours(self, lead_id: str) -> list[str]:
         return list(self.conn.execute(select(lead_behaviours.c.behaviour).where(lead_behaviours.c.lead_id == lead_id)).scalars())
 
     def add_contact_attempt(self, attempt: ContactAttempt) -> None:
-        row = asdict(attempt)
-        row["outcome"] = str(attempt.outcome)
-        self.conn.execute(contact_attempts.insert().values(row))
+        self.conn.execute(
+            contact_attempts.insert().values(
+                attempt_id=attempt.attempt_id,
+                lead_id=attempt.lead_id,
+                channel=attempt.channel,
+                outcome=str(attempt.outcome),
+                note_enc=self.pii.encrypt(CONTACT_ATTEMPTS_PII.context("note_enc", attempt.attempt_id), attempt.note),
+                agent_id=attempt.agent_id,
+                contacted_at=attempt.contacted_at,
+            )
+        )
 
     def contact_attempts(self, lead_id: str) -> list[ContactAttempt]:
         rows = self.conn.execute(
             select(contact_attempts).where(contact_attempts.c.lead_id == lead_id).order_by(contact_attempts.c.contacted_at)
         ).all()
-        return [ContactAttempt(**{**r._mapping, "outcome": ContactOutcome(r.outcome)}) for r in rows]
+        return [
+            ContactAttempt(
+                attempt_id=r.attempt_id,
+                lead_id=r.lead_id,
+                channel=r.channel,
+                outcome=ContactOutcome(r.outcome),
+                note=self.pii.decrypt(CONTACT_ATTEMPTS_PII.context("note_enc", r.attempt_id), r.note_enc),
+                agent_id=r.agent_id,
+                contacted_at=r.contacted_at,
+            )
+            for r in rows
+        ]
 
     def was_reached(self, lead_id: str) -> bool:
         return bool(
@@ -316,11 +396,16 @@ class LeadRepository:
         touched = list(self.conn.scalars(select(leads.c.lead_id).where(person)))
         if not touched:
             return 0
-        blank = {"full_name": ERASED_NAME, "name_folded": "", "phone_e164": "", "email": "", "national_id": "", "province_code": ""}
-        blank |= {"cookie_id": "", "landing_page_url": "", "referrer_url": "", "note": "", "status_note": ""}
+        blank = {"name_tokens": "", "phone_enc": "", "phone_bidx": "", "email_enc": "", "email_bidx": "", "province_code": ""}
+        blank |= {"national_id_enc": "", "national_id_bidx": "", "note_enc": "", "status_note_enc": ""}
+        blank |= {"cookie_id": "", "landing_page_url": "", "referrer_url": ""}
         self.conn.execute(update(leads).where(leads.c.lead_id.in_(touched)).values(blank))
-        self.conn.execute(update(contact_attempts).where(contact_attempts.c.lead_id.in_(touched)).values(note=""))
-        self.conn.execute(update(lead_behaviours).where(lead_behaviours.c.lead_id.in_(touched)).values(detail=""))
+        # The placeholder name is encrypted like any name: each token is bound to its lead.
+        for lead_id in touched:
+            erased = self.pii.encrypt(LEADS_PII.context("full_name_enc", lead_id), ERASED_NAME)
+            self.conn.execute(update(leads).where(leads.c.lead_id == lead_id).values(full_name_enc=erased))
+        self.conn.execute(update(contact_attempts).where(contact_attempts.c.lead_id.in_(touched)).values(note_enc=""))
+        self.conn.execute(update(lead_behaviours).where(lead_behaviours.c.lead_id.in_(touched)).values(detail_enc=""))
         return len(touched)
 
     def record_opportunity(self, lead_id: str, opportunity_id: str, status: str, amount_minor: int | None, currency: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ from crm_lead.config import LeadSettings
 class LeadWorker:
     name = "lead"
     context = EventContext()
-    handlers = ServiceHandlers(LeadSettings, bootstrap)
+    use_cases = ServiceHandlers(LeadSettings, bootstrap)
 
     @event_handler("opportunity", OpportunityCreated)
     def on_opportunity_created(self, delivery: Delivery) -> str:
@@ -23,7 +23,7 @@ class LeadWorker:
             return "ignored"
         from crm.opportunity.v1 import opportunity_pb2
 
-        first = self.handlers.on_opportunity_created(
+        first = self.use_cases.closed_loop.on_opportunity_created(
             delivery.consumer,
             delivery.event_id,
             opportunity.opportunity_id,
@@ -38,4 +38,4 @@ class LeadWorker:
     def on_erasure_requested(self, delivery: Delivery) -> str:
         """A person was erased: blank their leads' personal fields and confirm."""
         event: ErasureRequested = delivery.event
-        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))
+        return self.use_cases.privacy.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
+from sqlalchemy import Engine, MetaData
+
+from crm_common.events.outbox import RelayWakeup
+from crm_common.pii import PiiCodec
 from crm_common.unit_of_work import SqlUnitOfWork
 from crm_lead.adapters.repository import LeadRepository
 
@@ -11,7 +15,11 @@ from crm_lead.adapters.repository import LeadRepository
 class LeadUnitOfWork(SqlUnitOfWork):
     leads: LeadRepository
 
+    def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None, **options: Any) -> None:
+        super().__init__(engine, metadata, wakeup, **options)
+        self.pii = pii
+
     def __enter__(self) -> Self:
         super().__enter__()
-        self.leads = LeadRepository(self.conn)
+        self.leads = LeadRepository(self.conn, self.pii)
         return self

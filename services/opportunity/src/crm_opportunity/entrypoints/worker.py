@@ -22,19 +22,19 @@ class OpportunityWorker:
     name = "opportunity"
     context = EventContext()
     # The same composition root as the API's: the worker reads the pipelines and NBA rules files too.
-    handlers = ServiceHandlers(OpportunitySettings, bootstrap)
+    use_cases = ServiceHandlers(OpportunitySettings, bootstrap)
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:
         """A person was erased: confirm (opportunities hold no personal data of their own)."""
         event: ErasureRequested = delivery.event
-        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
+        return self.use_cases.account_events.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
 
     @event_handler("account", AccountsMerged)
     def on_accounts_merged(self, delivery: Delivery) -> str:
         """Two accounts became one: relink the merged account's opportunities to the survivor."""
         event: AccountsMerged = delivery.event
-        return self.handlers.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
+        return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:
@@ -42,7 +42,7 @@ class OpportunityWorker:
         event: LosDecisionReported = delivery.event
         decision = los_decision_from_proto(event)
         command = commands.ReportedLosDecision(delivery.consumer, delivery.event_id, decision, event.metadata.correlation_id)
-        return self.handlers.record_reported_los_decision(command)
+        return self.use_cases.los.record_reported_los_decision(command)
 
     @event_handler("lead", LeadContacted)
     def on_lead_contacted(self, delivery: Delivery) -> str:
@@ -52,4 +52,6 @@ class OpportunityWorker:
         if not event.minutes_to_first_contact and not event.first_contact_sla_breached:
             return "not a first contact"
         contacted_at = event.metadata.occur_time.ToDatetime(tzinfo=UTC) if event.metadata.HasField("occur_time") else datetime.now(UTC)
-        return self.handlers.record_first_contact(delivery.consumer, delivery.event_id, event.lead_id, event.first_contact_sla_breached, contacted_at)
+        return self.use_cases.next_best_actions.record_first_contact(
+            delivery.consumer, delivery.event_id, event.lead_id, event.first_contact_sla_breached, contacted_at
+        )

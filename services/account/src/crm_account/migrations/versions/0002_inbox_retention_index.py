@@ -1,4 +1,9 @@
-"""inbox retention index
+"""inbox retention index: now the platform's revision platform_0002 (a no-op here).
+
+The inbox is a platform table, so its retention index lives once, in
+crm_common.platform_migrations. This revision keeps its id so that databases stamped at it (or
+later) still resolve; `migrate` applies platform_0002 to every database, which creates the index
+only where it is missing.
 
 Revision ID: 0002
 Revises: 0001
@@ -8,23 +13,15 @@ Create Date: 2026-11-23 17:57:32.584905
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
-
-revision: str = '0002'
-down_revision: str | Sequence[str] | None = '0001'
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.create_index('ix_inbox_processed_at', ['processed_at'], unique=False)
-
+    pass
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_inbox_processed_at')
-
+    pass

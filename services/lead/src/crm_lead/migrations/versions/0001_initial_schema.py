@@ -1,5 +1,8 @@
 """initial schema
 
+The platform's outbox, inbox and idempotency keys come from the platform history
+(crm_common.platform_migrations), on which this revision depends.
+
 Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 17:09:19.332644
@@ -14,8 +17,8 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision: str = '0001'
 down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = ("lead",)
+depends_on: Union[str, Sequence[str], None] = 'platform_0001'
 
 
 def upgrade() -> None:
@@ -56,28 +59,11 @@ def upgrade() -> None:
     with op.batch_alter_table('conversions', schema=None) as batch_op:
         batch_op.create_index('ix_conversions_state_updated_at', ['state', 'updated_at'], unique=False)
 
-    op.create_table('idempotency_keys',
-    sa.Column('method', sa.String(length=100), nullable=False),
-    sa.Column('request_id', sa.String(length=100), nullable=False),
-    sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('result_ref', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('method', 'request_id', name=op.f('pk_idempotency_keys'))
-    )
-    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
-        batch_op.create_index('ix_idempotency_keys_created_at', ['created_at'], unique=False)
-
     op.create_table('imports',
     sa.Column('import_id', sa.String(length=36), nullable=False),
     sa.Column('results', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('import_id', name=op.f('pk_imports'))
-    )
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_inbox'))
     )
     op.create_table('lead_behaviours',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -160,16 +146,6 @@ def upgrade() -> None:
         batch_op.create_index('uq_leads_open_email', ['email'], unique=True, postgresql_where=sa.text("email != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"), sqlite_where=sa.text("email != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"))
         batch_op.create_index('uq_leads_open_phone_e164', ['phone_e164'], unique=True, postgresql_where=sa.text("phone_e164 != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"), sqlite_where=sa.text("phone_e164 != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"))
 
-    op.create_table('outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('event_type', sa.String(length=100), nullable=False),
-    sa.Column('payload', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
     op.create_table('teams',
     sa.Column('team_id', sa.String(length=100), nullable=False),
     sa.Column('members', sa.JSON(), nullable=False),
@@ -184,7 +160,6 @@ def downgrade() -> None:
     """Downgrade schema."""
 
     op.drop_table('teams')
-    op.drop_table('outbox')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_index('uq_leads_open_phone_e164', postgresql_where=sa.text("phone_e164 != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"), sqlite_where=sa.text("phone_e164 != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"))
         batch_op.drop_index('uq_leads_open_email', postgresql_where=sa.text("email != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"), sqlite_where=sa.text("email != '' AND status IN ('CONTACTED', 'MQL', 'NEW', 'NURTURE', 'SQL')"))
@@ -205,12 +180,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_lead_behaviours_lead_id'))
 
     op.drop_table('lead_behaviours')
-    op.drop_table('inbox')
     op.drop_table('imports')
-    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
-        batch_op.drop_index('ix_idempotency_keys_created_at')
-
-    op.drop_table('idempotency_keys')
     with op.batch_alter_table('conversions', schema=None) as batch_op:
         batch_op.drop_index('ix_conversions_state_updated_at')
 

@@ -1,32 +1,27 @@
-"""inbox retention index
+"""inbox retention index: now the platform's revision platform_0002 (a no-op here).
+
+The inbox is a platform table, so its retention index lives once, in
+crm_common.platform_migrations. This revision keeps its id so that databases stamped at it (or
+later) still resolve; `migrate` applies platform_0002 to every database, which creates the index
+only where it is missing.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 17:57:32.043694
+Create Date: 2026-11-23 17:57:32.584905
 
 """
-from typing import Sequence, Union
 
-from alembic import op
-import sqlalchemy as sa
+from collections.abc import Sequence
 
-
-# revision identifiers, used by Alembic.
-revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.create_index('ix_inbox_processed_at', ['processed_at'], unique=False)
-
+    pass
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
-    with op.batch_alter_table('inbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_inbox_processed_at')
-
+    pass

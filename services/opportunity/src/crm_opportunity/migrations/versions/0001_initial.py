@@ -1,4 +1,7 @@
-"""Initial schema: opportunities, and the platform's outbox, inbox and idempotency keys.
+"""Initial schema: opportunities.
+
+The platform's outbox, inbox and idempotency keys come from the platform history
+(crm_common.platform_migrations), on which this revision depends.
 
 Revision ID: 0001
 Revises:
@@ -13,8 +16,8 @@ from alembic import op
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("opportunity",)
+depends_on: str | Sequence[str] | None = "platform_0001"
 
 
 def upgrade() -> None:
@@ -53,38 +56,6 @@ def upgrade() -> None:
         sqlite_where=open_from_lead,
     )
 
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=200), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
-    )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("method", sa.String(length=100), nullable=False),
-        sa.Column("request_id", sa.String(length=100), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("result_ref", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("method", "request_id", name=op.f("pk_idempotency_keys")),
-    )
-    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
-
 
 def downgrade() -> None:
-    op.drop_table("idempotency_keys")
-    op.drop_table("inbox")
-    op.drop_table("outbox")
     op.drop_table("opportunities")

@@ -1,0 +1,1 @@
+"""Revisions of the `platform` branch (see the package's docstring)."""
