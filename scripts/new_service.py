@@ -34,20 +34,27 @@ def next_ports() -> tuple[int, int, int]:
     return (max(p[0] for p in taken) + 1, max(p[1] for p in taken) + 1, max(p[2] for p in taken) + 1)
 
 
-def add_values_block(root: Path, name: str, description: str) -> None:
-    """Appends the service's block to the chart's `services:` map (the last key of values.yaml)."""
+def add_values_block(root: Path, name: str, description: str, grpc_service: str) -> None:
+    """Adds the service's block at the end of the chart's `services:` map in values.yaml."""
     path = root / VALUES
-    text = path.read_text()
-    if re.search(rf"^  {re.escape(name)}:\s*$", text, re.M):
+    lines = path.read_text().splitlines(keepends=True)
+    if any(line.rstrip() == f"  {name}:" for line in lines):
         return
-    block = (
-        f"  # {description[:1].upper()}{description[1:]}.\n"
-        f"  {name}:\n"
-        "    # No event worker yet (the service consumes no events); enable it with its first consumer.\n"
-        "    worker:\n"
-        "      enabled: false\n"
-    )
-    path.write_text(text.rstrip("\n") + "\n" + block)
+    end = lines.index("services:\n") + 1
+    while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+        end += 1
+    while not lines[end - 1].strip():
+        end -= 1
+    block = [
+        f"  # {description[:1].upper()}{description[1:]}.\n",
+        f"  {name}:\n",
+        "    # Readiness probe's gRPC service: the service's contract (crm.<proto>.v1.<Title>Service).\n",
+        f"    healthService: {grpc_service}\n",
+        "    # No event worker yet (the service consumes no events); enable it with its first consumer.\n",
+        "    worker:\n",
+        "      enabled: false\n",
+    ]
+    path.write_text("".join(lines[:end] + block + lines[end:]))
 
 
 def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int]) -> None:
@@ -98,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if (root / "protos" / "crm" / proto).exists():
         parser.error(f"protos/crm/{proto} exists already")
     ports = next_ports()
+    # Class names: from the proto package when one is given (territory → Territory), else the name.
+    title = "".join(part.capitalize() for part in re.split(r"[-_]", args.proto or args.name))
     description = args.description or f"the {args.name} service of the CRM suite"
     before = _changed(root)
     render(
@@ -106,20 +115,21 @@ def main(argv: list[str] | None = None) -> int:
             "name": args.name,
             "package": package,
             "proto": proto,
-            "title": "".join(part.capitalize() for part in re.split(r"[-_]", proto)),
+            "title": title,
             "description": description,
             "grpc_port": ports[0],
             "metrics_port": ports[1],
             "worker_metrics_port": ports[2],
         },
     )
-    add_values_block(root, args.name, description)
+    add_values_block(root, args.name, description, f"crm.{proto}.v1.{title}Service")
     add_tilt_line(root, args.name, ports)
     written = sorted(_changed(root) - before)
     outside = [path for path in written if not path.startswith(f"services/{args.name}/")]
     print(f"services/{args.name}: {len(written) - len(outside)} file(s); outside it, {len(outside)}:")
     for path in outside:
         print(f"  {path}")
+    print(f"  (and `make protos` generates libs/protos/src/crm/{proto}/ from the contracts)")
     return 0
 
 
