@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             "package": package,
             "proto": proto,
             "title": title,
+            # File stem of the service's contract: <Title>Service lives in <stem>_service.proto.
+            "stem": re.sub(r"(?<!^)(?=[A-Z])", "_", title).lower(),
             "description": description,
             "grpc_port": ports[0],
             "metrics_port": ports[1],
