@@ -1,0 +1,1 @@
+"""The territory-quota service: territories, explainable assignment, access scopes, quotas and attainment."""
