@@ -1,1 +1,0 @@
-"""The territory-quota service: territories, explainable assignment, access scopes, quotas and attainment."""
