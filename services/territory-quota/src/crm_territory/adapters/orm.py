@@ -1,0 +1,7 @@
+"""The territory-quota service's tables (SQLAlchemy Core), beside the platform's outbox/inbox/idempotency."""
+
+from __future__ import annotations
+
+from crm_common.db import new_metadata
+
+metadata = new_metadata()

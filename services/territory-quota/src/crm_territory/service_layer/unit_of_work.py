@@ -1,0 +1,14 @@
+"""The territory-quota service's unit of work: the platform's transaction plus its repositories."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from crm_common.unit_of_work import SqlUnitOfWork
+
+
+class TerritoryUnitOfWork(SqlUnitOfWork):
+    def __enter__(self) -> Self:
+        super().__enter__()
+        # The service's repositories over self.conn, e.g. self.things = ThingRepository(self.conn).
+        return self
