@@ -6,6 +6,8 @@ gRPC is imported with serve=True alone: the worker process (eventlet) must never
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.lifecycle import Background, DatabaseHealth
@@ -16,12 +18,12 @@ from crm_territory.service_layer.unit_of_work import TerritoryUnitOfWork
 from crm_territory.service_layer.use_cases import TerritoryUseCases
 
 
-def bootstrap(settings: TerritorySettings, *, serve: bool = False) -> Application[TerritoryUseCases]:
+def bootstrap(settings: TerritorySettings, *, serve: bool = False, **adapters: Any) -> Application[TerritoryUseCases]:
     """The territory-quota service wired from its settings; `serve=True` (the API process) adds the
     gRPC binding, the outbox relay and the platform's janitor."""
     engine = service_engine(settings)
     if not serve:
-        return Application(settings, engine, TerritoryUseCases.wire(uow=lambda: TerritoryUnitOfWork(engine, metadata)))
+        return Application(settings, engine, TerritoryUseCases.wire(uow=lambda: TerritoryUnitOfWork(engine, metadata), **adapters))
 
     from crm.territory.v1 import territory_service_pb2, territory_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
@@ -30,7 +32,7 @@ def bootstrap(settings: TerritorySettings, *, serve: bool = False) -> Applicatio
     from crm_territory.entrypoints.grpc_api import PERMISSIONS, TerritoryServicer
 
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    use_cases = TerritoryUseCases.wire(uow=lambda: TerritoryUnitOfWork(engine, metadata, wakeup))
+    use_cases = TerritoryUseCases.wire(uow=lambda: TerritoryUnitOfWork(engine, metadata, wakeup), **adapters)
     binding = ServiceBinding.for_service(
         territory_service_pb2.DESCRIPTOR.services_by_name["TerritoryService"],
         TerritoryServicer(use_cases),

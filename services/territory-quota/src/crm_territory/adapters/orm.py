@@ -5,3 +5,5 @@ from __future__ import annotations
 from crm_common.db import new_metadata
 
 metadata = new_metadata()
+
+import crm_territory.adapters.territory_tables  # noqa: E402, F401  (the territory half's tables)

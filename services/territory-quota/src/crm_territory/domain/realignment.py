@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from crm_territory.domain.members import Member
 from crm_territory.domain.owner_selection import OwnerSelector
-from crm_territory.domain.rules import OwnerStrategy, RuleSet, Subject
+from crm_territory.domain.rules import OwnerStrategy, Rule, RuleSet, Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +68,16 @@ class Realignment:
     by_owner: dict[str, MoveCounts] = field(default_factory=dict)
     moves: list[AccountMove] = field(default_factory=list)
 
+    # False: count only (a preview over a million accounts need not hold every move).
+    keep_moves: bool = True
+
     def record(self, account_id: str, before: Assignment | None, after: Assignment, open_opportunities: int) -> None:
         if after.same_place(before):
             return
         self.accounts_moved += 1
         self.opportunities_moved += open_opportunities
-        self.moves.append(AccountMove(account_id, before, after, open_opportunities))
+        if self.keep_moves:
+            self.moves.append(AccountMove(account_id, before, after, open_opportunities))
         if before is None or before.territory_id != after.territory_id:
             _count_in(self.by_territory, after.territory_id, open_opportunities)
             if before is not None:
@@ -103,20 +107,25 @@ def reassign(subject: Subject, current: Assignment | None, rules: RuleSet, selec
     rule = rules.match(subject)
     if rule is None:
         return None
+    return place(rule, subject, current, selector)[0]
+
+
+def place(rule: Rule, subject: Subject, current: Assignment | None, selector: OwnerSelector) -> tuple[Assignment, str]:
+    """The account's assignment under the rule that matched, with why this owner."""
     if current is not None and current.territory_id == rule.territory_id:
         named_active = rule.strategy is OwnerStrategy.NAMED_RM and selector.can_own(rule.owner_id, "")
         keep = current.owner_id == rule.owner_id if named_active else selector.can_own(current.owner_id, rule.team_id)
         if keep:
-            return replace(current, rule_id=rule.rule_id, override=False)
+            return replace(current, rule_id=rule.rule_id, override=False), f"kept {current.owner_id}: still in the territory and team"
     choice = selector.select(rule, subject)
     if current is not None and current.owner_id and current.owner_id != choice.owner_id:
         selector.loads[current.owner_id] = max(selector.loads.get(current.owner_id, 0) - 1, 0)
-    return Assignment(rule.territory_id, choice.owner_id, choice.team_id, rule.rule_id)
+    return Assignment(rule.territory_id, choice.owner_id, choice.team_id, rule.rule_id), choice.reason
 
 
-def realign(accounts: Iterable[AccountState], rules: RuleSet, selector: OwnerSelector) -> Realignment:
+def realign(accounts: Iterable[AccountState], rules: RuleSet, selector: OwnerSelector, keep_moves: bool = True) -> Realignment:
     """Re-evaluates every account in one pass; the moves are in the result, nothing is applied."""
-    result = Realignment()
+    result = Realignment(keep_moves=keep_moves)
     for account in accounts:
         result.accounts_evaluated += 1
         current = account.current
@@ -138,6 +147,7 @@ def depart(
     members: Iterable[Member],
     loads: Mapping[str, int] | None = None,
     cursors: Mapping[str, str] | None = None,
+    keep_moves: bool = True,
 ) -> tuple[Realignment, OwnerSelector]:
     """Moves the leaving RM's accounts by the rules without them. Their manual overrides go too
     (an override to someone who left cannot stand); accounts no rule places keep the RM and are
@@ -148,7 +158,7 @@ def depart(
         for a in book
         if a.current is not None and a.current.owner_id == rm_id
     )
-    return realign(own, rules, selector), selector
+    return realign(own, rules, selector, keep_moves), selector
 
 
 def diff(before: Mapping[str, Assignment], after: Mapping[str, Assignment], open_opportunities: Mapping[str, int]) -> Realignment:

@@ -6,6 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from crm_territory.service_layer.account_assignment import AccountAssignmentUseCases
+from crm_territory.service_layer.assignment_support import AssignmentEvents, ModelCache
+from crm_territory.service_layer.model_versions import ModelVersionUseCases
+from crm_territory.service_layer.routing import LeadRoutingUseCases
+from crm_territory.service_layer.teams import TeamUseCases
 from crm_territory.service_layer.unit_of_work import TerritoryUnitOfWork
 
 
@@ -13,7 +18,23 @@ from crm_territory.service_layer.unit_of_work import TerritoryUnitOfWork
 class TerritoryUseCases:
     # One field per capability module (service_layer/<capability>.py), e.g. `things: ThingUseCases`.
     uow: Callable[[], TerritoryUnitOfWork]
+    models: ModelVersionUseCases
+    teams: TeamUseCases
+    routing: LeadRoutingUseCases
+    accounts: AccountAssignmentUseCases
 
     @classmethod
-    def wire(cls, uow: Callable[[], TerritoryUnitOfWork]) -> TerritoryUseCases:
-        return cls(uow=uow)
+    def wire(cls, uow: Callable[[], TerritoryUnitOfWork], assignment_events: AssignmentEvents | None = None) -> TerritoryUseCases:
+        if assignment_events is None:
+            from crm_territory.adapters.assignment_mapping import ProtoAssignmentEvents
+
+            assignment_events = ProtoAssignmentEvents()
+        # One cache of compiled models shared by every capability of the process.
+        cache = ModelCache()
+        return cls(
+            uow=uow,
+            models=ModelVersionUseCases(uow, assignment_events, cache),
+            teams=TeamUseCases(uow, assignment_events, cache),
+            routing=LeadRoutingUseCases(uow, assignment_events, cache),
+            accounts=AccountAssignmentUseCases(uow, assignment_events, cache),
+        )
