@@ -253,6 +253,11 @@ class TerritoryRepository:
         row = self.conn.execute(select(model_versions).where(model_versions.c.status == "APPLIED")).first()
         return ModelVersionRow(**row._mapping) if row is not None else None
 
+    def planned_versions(self) -> list[int]:
+        """PLANNED versions, newest first."""
+        query = select(model_versions.c.version).where(model_versions.c.status == "PLANNED").order_by(model_versions.c.version.desc())
+        return [int(v) for v in self.conn.execute(query).scalars()]
+
     def list_versions(self, page: Page) -> tuple[list[ModelVersionRow], int | None]:
         query = select(model_versions).order_by(model_versions.c.version.desc()).limit(page.size + 1)
         if page.after is not None:
@@ -483,7 +488,7 @@ class TerritoryRepository:
         )  # fmt: skip
         if owner_id:
             query = query.where(a.owner_id == owner_id)
-        result = self.conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+        result = self.conn.execute(query.execution_options(stream_results=True, yield_per=BATCH))
         for row in result:
             current = Assignment(row.territory_id, row.owner_id, row.team_id, row.rule_id, row.override) if row.territory_id is not None else None
             yield AccountState(_account_subject(row), current, int(row.n or 0))

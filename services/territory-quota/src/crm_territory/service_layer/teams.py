@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_common.db import utcnow
-from crm_common.errors import FieldViolation, InvalidArgument, ValidationCollector
+from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, ValidationCollector
 from crm_common.pagination import Page
 from crm_common.unit_of_work import Idempotent
 from crm_territory.domain.hierarchy import includes
@@ -65,7 +65,12 @@ class TeamUseCases:
 
         def first(uow: TerritoryUnitOfWork) -> tuple[tuple[Team, list[tuple[str, Member]]], str]:
             repo = uow.territories
-            model = self.models.require_in_force(repo)
+            # The model in force, or a planned one (a new bank's teams come before its first rules).
+            in_force = self.models.in_force(repo)
+            models = ([in_force] if in_force else []) + [self.models.get(repo, v) for v in repo.planned_versions()]
+            if not models:
+                raise FailedPrecondition("no territory model yet: plan a model version first")
+            model = next((x for x in models if team.territory_id in x.hierarchy), models[0])
             found = ValidationCollector()
             if team.territory_id not in model.hierarchy:
                 found.add("team.territory_id", f"unknown territory {team.territory_id!r} in model version {model.version}")
