@@ -385,3 +385,43 @@ class ProtoAssignmentEvents:
 
     def access_scope_changed(self, scope: AccessScope, model_version: int, correlation_id: str) -> Any:
         return new_event(events_pb2.AccessScopeChanged, PRODUCER, correlation_id, scope=scope_to_proto(scope, model_version))
+
+
+# Other services' events → the attributes the rules read ------------------------------------------
+
+_SALES_SEGMENT = {"PERSON": Segment.RETAIL, "BUSINESS": Segment.SME}
+
+
+def account_subject_from_event(account: Any) -> Subject:
+    """An account (crm.account.v1.Account) as the rules see it: province of its address, branch,
+    value tier, segment by type (person: retail, business: SME), AUM, preferred language."""
+    from crm.account.v1 import account_pb2
+
+    tier = enum_name(account_pb2.ValueTier, account.value_tier)
+    kind = enum_name(account_pb2.AccountType, account.type)
+    aum = account.totals.aum.amount_minor if account.HasField("totals") and account.totals.HasField("aum") else None
+    return Subject(
+        SubjectKind.ACCOUNT,
+        account.account_id,
+        province_code=account.address.province_code,
+        branch_id=account.branch_id,
+        tier=WealthTier(tier) if tier in WealthTier.__members__ else None,
+        segment=_SALES_SEGMENT.get(kind),
+        aum=aum,
+        language=_primary_language(account.preferred_language),
+    )
+
+
+def lead_subject_from_event(lead: Any) -> tuple[Subject, str]:
+    """A captured lead (crm.lead.v1.Lead) as the rules see it, and its status."""
+    from crm.lead.v1 import lead_pb2
+
+    product = enum_name(common_pb2.ProductType, lead.product_interest)
+    subject = Subject(
+        SubjectKind.LEAD,
+        lead.lead_id,
+        province_code=lead.contact.province_code,
+        products=frozenset({ProductType(product)}) if product in ProductType.__members__ else frozenset(),
+        lead_score=lead.score,
+    )
+    return subject, enum_name(lead_pb2.LeadStatus, lead.status)
