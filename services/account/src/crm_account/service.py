@@ -69,6 +69,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("lead", "ErasureConfirmed"),
         ConsumedEvent("opportunity", "ErasureConfirmed"),
         ConsumedEvent("onboarding", "KycOutcomeReported"),
+        ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
     ),
     config_files=("ACCOUNT_WATCHLIST_FILE",),
     ctl="crm_account.entrypoints.ctl",

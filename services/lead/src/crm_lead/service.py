@@ -57,6 +57,7 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("opportunity", "OpportunityCreated"),
         ConsumedEvent("account", "ErasureRequested"),
+        ConsumedEvent("territory-quota", "LeadRouted"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
     # The e2e suite resumes stalled conversions within a second.

@@ -76,6 +76,8 @@ accounts = Table(
     Column("name_dob_key", String(120), nullable=False),
     # The survivor this account was merged into ('' while it is an account of its own).
     Column("merged_into", String(36), nullable=False),
+    # Set from the territory service's AccountTerritoryAssigned (data scopes check it).
+    Column("territory_id", String(100), nullable=False),
     Column("legal_hold", Boolean, nullable=False),
     Column("legal_hold_reason", String(500), nullable=False),
     Column("erased_at", UtcDateTime, nullable=True),
@@ -85,6 +87,7 @@ accounts = Table(
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
     Index("ix_accounts_owner_id", "owner_id"),
+    Index("ix_accounts_territory_id", "territory_id"),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
     # index serves it on PostgreSQL (pg_trgm, migration 0003).
     Index("ix_accounts_name_folded_trgm", "name_folded", postgresql_using="gin", postgresql_ops={"name_folded": "gin_trgm_ops"}),

@@ -93,6 +93,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         kyc=kyc_to_proto(account.kyc),
         totals=totals_to_proto(account.totals),
         merged_into=account.merged_into,
+        territory_id=account.territory_id,
         household_id=account.household_id,
         legal_hold=account.legal_hold,
         legal_hold_reason=account.legal_hold_reason,

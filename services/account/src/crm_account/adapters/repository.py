@@ -160,6 +160,7 @@ class AccountRepository:
             "legal_hold": account.legal_hold,
             "legal_hold_reason": account.legal_hold_reason,
             "erased_at": account.erased_at,
+            "territory_id": account.territory_id,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -303,6 +304,7 @@ class AccountRepository:
             legal_hold=row.legal_hold,
             legal_hold_reason=row.legal_hold_reason,
             erased_at=row.erased_at,
+            territory_id=row.territory_id,
         )
 
     def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:

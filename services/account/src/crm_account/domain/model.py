@@ -233,6 +233,8 @@ class Account:
     legal_hold_reason: str = ""
     # When the person's data was erased (the account is then an anonymous shell).
     erased_at: datetime | None = None
+    # The territory the territory service's rules (or a manager's override) put it in.
+    territory_id: str = ""
 
     @property
     def keys(self) -> ContactKeys:
@@ -287,6 +289,19 @@ class Account:
     def set_kyc(self, kyc: Kyc, actor: str, now: datetime) -> None:
         self.kyc = kyc
         self._touch(actor, now)
+
+    def record_territory(self, territory_id: str, owner_id: str, actor: str, now: datetime) -> list[str]:
+        """AccountTerritoryAssigned: the territory and its RM; returns the fields that changed."""
+        changed = []
+        if territory_id != self.territory_id:
+            self.territory_id = territory_id
+            changed.append("territory_id")
+        if owner_id != self.profile.owner_id:
+            self.profile = replace(self.profile, owner_id=owner_id)
+            changed.append("owner_id")
+        if changed:
+            self._touch(actor, now)
+        return changed
 
     def record_acquisition(self, acquisition: Acquisition, actor: str, now: datetime) -> bool:
         """First touch wins: True when recorded, False when the account already had one."""

@@ -8,6 +8,7 @@ from crm.common.v1.common_pb2 import ErasureConfirmed
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
+from crm.territory.v1.events_pb2 import AccountTerritoryAssigned
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
 from crm_account.bootstrap import bootstrap
 from crm_account.config import AccountSettings
@@ -99,6 +100,14 @@ class AccountWorker:
     def on_opportunity_erasure_confirmed(self, delivery: Delivery) -> str:
         """The opportunity service anonymised its copies of an erased person."""
         return self._erasure_confirmed(delivery)
+
+    @event_handler("territory-quota", AccountTerritoryAssigned)
+    def on_account_territory_assigned(self, delivery: Delivery) -> str:
+        """The territory service placed the account: record its territory and RM."""
+        assignment = delivery.event.assignment
+        return self.use_cases.territory.record_territory(
+            delivery.consumer, delivery.event_id, assignment.account_id, assignment.territory_id, assignment.owner_id
+        )
 
     @event_handler("onboarding", KycOutcomeReported)
     def on_kyc_outcome_reported(self, delivery: Delivery) -> str:

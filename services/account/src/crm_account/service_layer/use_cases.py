@@ -19,6 +19,7 @@ from crm_account.service_layer.households import HouseholdsUseCases
 from crm_account.service_layer.kyc import KycUseCases
 from crm_account.service_layer.privacy import PrivacyUseCases
 from crm_account.service_layer.profile import ProfileUseCases
+from crm_account.service_layer.territory import TerritoryUseCases
 from crm_account.service_layer.timeline import TimelineUseCases
 from crm_common.db import utcnow
 
@@ -33,6 +34,7 @@ class AccountUseCases:
     households: HouseholdsUseCases
     privacy: PrivacyUseCases
     timeline: TimelineUseCases
+    territory: TerritoryUseCases
 
     @classmethod
     def wire(
@@ -56,4 +58,5 @@ class AccountUseCases:
             households=HouseholdsUseCases(uow, clock),
             privacy=PrivacyUseCases(uow, events, clock, erasure_services),
             timeline=TimelineUseCases(uow),
+            territory=TerritoryUseCases(uow, events, clock),
         )

@@ -89,6 +89,10 @@ class OpportunityRepository:
         result = self.conn.execute(update(opportunities).where(opportunities.c.account_id == merged_id).values(account_id=survivor_id))
         return int(result.rowcount or 0)
 
+    def open_ids_of_account(self, account_id: str) -> list[str]:
+        query = select(opportunities.c.opportunity_id).where(opportunities.c.account_id == account_id, opportunities.c.status == "OPEN")
+        return sorted(self.conn.execute(query).scalars())
+
     def count_for_account(self, account_id: str) -> int:
         return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(opportunities.c.account_id == account_id)) or 0)
 

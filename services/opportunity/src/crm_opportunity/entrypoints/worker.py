@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from crm.account.v1.events_pb2 import AccountsMerged, ErasureRequested
 from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
+from crm.territory.v1.events_pb2 import AccountTerritoryAssigned
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
 from crm_opportunity.bootstrap import bootstrap
@@ -35,6 +36,12 @@ class OpportunityWorker:
         """Two accounts became one: relink the merged account's opportunities to the survivor."""
         event: AccountsMerged = delivery.event
         return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
+
+    @event_handler("territory-quota", AccountTerritoryAssigned)
+    def on_account_territory_assigned(self, delivery: Delivery) -> str:
+        """The account moved territory: its open opportunities follow."""
+        assignment = delivery.event.assignment
+        return self.use_cases.account_events.follow_territory(delivery.consumer, delivery.event_id, assignment.account_id, assignment.territory_id)
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:

@@ -610,6 +610,7 @@ class Account(_message.Message):
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_REASON_FIELD_NUMBER: _builtins.int
     ERASE_TIME_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     type: Global___AccountType.ValueType
     lifecycle_stage: Global___LifecycleStage.ValueType
@@ -642,6 +643,8 @@ class Account(_message.Message):
     legal_hold: _builtins.bool
     """A legal hold (litigation, investigation) blocks erasure."""
     legal_hold_reason: _builtins.str
+    territory_id: _builtins.str
+    """The territory the territory service assigned it to (with owner_id, its RM)."""
     @_builtins.property
     def phone(self) -> _common_pb2.PhoneNumber: ...
     @_builtins.property
@@ -717,10 +720,11 @@ class Account(_message.Message):
         legal_hold: _builtins.bool = ...,
         legal_hold_reason: _builtins.str = ...,
         erase_time: _timestamp_pb2.Timestamp | None = ...,
+        territory_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "erase_time", b"erase_time", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "erase_time", b"erase_time", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "legal_hold", b"legal_hold", "legal_hold_reason", b"legal_hold_reason", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "erase_time", b"erase_time", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "legal_hold", b"legal_hold", "legal_hold_reason", b"legal_hold_reason", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "territory_id", b"territory_id", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,32 @@
+"""How a lead was assigned: MANUAL (AssignLead, an override of the rules) or ROUTED (the
+territory service's LeadRouted), with the rule and territory that routed it.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_COLUMNS = ("assignment_source", 16), ("routing_rule_id", 64), ("territory_id", 100)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("leads") as batch:
+        for name, length in _COLUMNS:
+            batch.add_column(sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
+    # Every assignment made before routing existed was made by hand.
+    op.execute("UPDATE leads SET assignment_source = 'MANUAL' WHERE owner_id <> ''")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("leads") as batch:
+        for name, _ in reversed(_COLUMNS):
+            batch.drop_column(name)
