@@ -41,6 +41,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("opportunity", "OpportunityLost"),
         ConsumedEvent("opportunity", "OpportunityReopened"),
     ),
+    ctl="crm_territory.entrypoints.ctl",
     permissions=(
         Permission(TERRITORY_READ, "read territories, rules, teams, assignments and their explanations"),
         Permission(TERRITORY_MANAGE, "plan, preview and apply territory model versions, rules, teams and RM departures"),
