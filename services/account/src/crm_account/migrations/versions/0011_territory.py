@@ -16,12 +16,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.add_column(sa.Column("territory_id", sa.String(length=100), nullable=False, server_default=""))
-        batch.create_index("ix_accounts_territory_id", ["territory_id"])
+    # Plain ALTERs, not a batch: SQLite's batch copy would drop `accounts` and cascade to its children.
+    op.add_column("accounts", sa.Column("territory_id", sa.String(length=100), nullable=False, server_default=""))
+    op.create_index("ix_accounts_territory_id", "accounts", ["territory_id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.drop_index("ix_accounts_territory_id")
-        batch.drop_column("territory_id")
+    op.drop_index("ix_accounts_territory_id", table_name="accounts")
+    op.drop_column("accounts", "territory_id")

@@ -19,14 +19,13 @@ _COLUMNS = ("assignment_source", 16), ("routing_rule_id", 64), ("territory_id", 
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("leads") as batch:
-        for name, length in _COLUMNS:
-            batch.add_column(sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
+    # Plain ALTERs, not a batch: SQLite's batch copy would drop `leads` and cascade to its children.
+    for name, length in _COLUMNS:
+        op.add_column("leads", sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
     # Every assignment made before routing existed was made by hand.
     op.execute("UPDATE leads SET assignment_source = 'MANUAL' WHERE owner_id <> ''")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("leads") as batch:
-        for name, _ in reversed(_COLUMNS):
-            batch.drop_column(name)
+    for name, _ in reversed(_COLUMNS):
+        op.drop_column("leads", name)
