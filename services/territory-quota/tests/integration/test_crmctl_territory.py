@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
+from territory_bank import NODES, OPS, RULES, TEAMS, today
 
 from crm.territory.v1 import territory_service_pb2 as pb
 from crm.territory.v1.territory_service_pb2_grpc import TerritoryServiceStub
 from crm_common import crmctl
 from crm_common.testing import LiveService
-from territory_bank import NODES, OPS, RULES, TEAMS, today
 
 
 def test_load_preview_apply_from_files(api: LiveService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
