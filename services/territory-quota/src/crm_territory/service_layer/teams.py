@@ -80,9 +80,9 @@ class TeamUseCases:
             found.raise_if_any()
             before = {subject for _, m in repo.list_members(Page(10_000, None), team_id=team.team_id)[0] for subject in [m.subject_id]}
             repo.put_team(team, members, now)
-            all_teams, all_members = repo.all_teams(), repo.all_members()
+            all_teams = repo.all_teams()
             for subject in sorted(before | set(seen)):
-                scope = access_scope(subject, all_members, all_teams, model.hierarchy)
+                scope = access_scope(subject, repo.members_of(subject), all_teams, model.hierarchy)
                 uow.publish(self.events.access_scope_changed(scope, model.version, cmd.key.request_id))
             return (team, [(team.team_id, _as_listed(m, team.team_id)) for m in members]), team.team_id
 
