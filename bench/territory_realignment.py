@@ -45,10 +45,7 @@ from crm_territory.service_layer.teams import PutTeam
 
 AFFLUENT_V1 = 1_000_000_000
 AFFLUENT_V2 = 800_000_000
-_HISTORY_COLUMNS = ", ".join(
-    ("assignment_id", "account_id", "territory_id", "owner_id", "team_id", "rule_id", "model_version")
-    + ("source", "override", "effective_at", "ended_at", "reason", "assigned_by")
-)
+_HISTORY_COLUMNS = ", ".join(c.name for c in account_assignments.columns)
 
 
 def key() -> Idempotent:
