@@ -57,6 +57,8 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("opportunity", "OpportunityCreated"),
         ConsumedEvent("account", "ErasureRequested"),
+        ConsumedEvent("account", "AccountsMerged"),
+        ConsumedEvent("account", "AccountsUnmerged"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
     ctl="crm_lead.entrypoints.ctl",
