@@ -1,6 +1,7 @@
 """`crmctl`: a person's way to drive the suite from a terminal (dev and support use).
 
     crmctl token --role admin                      # a dev token (dev signing key only)
+    crmctl token --role sales_manager --subject sm-1 --team-claim tele-hcm   # with its data scope
     crmctl lead capture --name "Nguyễn Văn An" --phone 0912345678 --product CREDIT_CARD
     crmctl lead assign LEAD_ID --owner agent-1
     crmctl lead contact LEAD_ID --outcome REACHED
@@ -36,21 +37,32 @@ def _target(service: str) -> str:
     return os.environ.get(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{DEFAULT_PORTS[service][0]}")
 
 
-def _token(role: str, subject: str) -> str:
+def _token(args: argparse.Namespace, ttl_seconds: int = 3600) -> str:
+    """A dev-signed token for --subject with --role(s) and the --team/--branch/--territory ids,
+    in the claims the services read (JWT_TEAMS_CLAIM, JWT_BRANCHES_CLAIM, JWT_TERRITORIES_CLAIM)."""
     return issue_token(
-        subject,
-        [role],
+        args.subject,
+        [r for r in args.role.split(",") if r],
         os.environ.get("JWT_KEY", DEV_JWT_KEY),
         os.environ.get("JWT_ALGORITHM", "HS256"),
         os.environ.get("JWT_ISSUER", "crm-dev"),
         os.environ.get("JWT_AUDIENCE", "crm"),
+        ttl_seconds=ttl_seconds,
+        teams=args.team_claim,
+        branches=args.branch_claim,
+        territories=args.territory_claim,
+        claim_names=(
+            os.environ.get("JWT_TEAMS_CLAIM", "teams"),
+            os.environ.get("JWT_BRANCHES_CLAIM", "branches"),
+            os.environ.get("JWT_TERRITORIES_CLAIM", "territories"),
+        ),
     )
 
 
 def _call(
     args: argparse.Namespace, service: str, stub_cls: Any, method: str, request: Any, quiet: bool = False, reply_into: list[Any] | None = None
 ) -> int:
-    token = os.environ.get("CRM_TOKEN") or _token(args.role, args.subject)
+    token = os.environ.get("CRM_TOKEN") or _token(args)
     with grpc.insecure_channel(_target(service)) as channel:
         try:
             reply = getattr(stub_cls(channel), method)(request, metadata=[("authorization", f"Bearer {token}")], timeout=args.timeout)
@@ -247,8 +259,12 @@ def _opportunity(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--role", default="admin", help="role of the dev token (when CRM_TOKEN is not set)")
+    common.add_argument("--role", default="admin", help="role(s) of the dev token, comma-separated (when CRM_TOKEN is not set)")
     common.add_argument("--subject", default=os.environ.get("USER", "crmctl"), help="subject of the dev token")
+    # Where the caller works: they widen its data scope as far as its roles reach (repeatable).
+    common.add_argument("--team-claim", action="append", default=[], metavar="TEAM", help="a team of the dev token's caller")
+    common.add_argument("--branch-claim", action="append", default=[], metavar="BRANCH", help="a branch of the dev token's caller")
+    common.add_argument("--territory-claim", action="append", default=[], metavar="TERRITORY", help="a territory, e.g. VN.NORTH")
     common.add_argument("--timeout", type=float, default=10.0)
     common.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
     parser = argparse.ArgumentParser(prog="crmctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,17 +311,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.group == "token":
-        print(
-            issue_token(
-                args.subject,
-                [args.role],
-                os.environ.get("JWT_KEY", DEV_JWT_KEY),
-                os.environ.get("JWT_ALGORITHM", "HS256"),
-                os.environ.get("JWT_ISSUER", "crm-dev"),
-                os.environ.get("JWT_AUDIENCE", "crm"),
-                ttl_seconds=args.ttl,
-            )
-        )
+        print(_token(args, args.ttl))
         return 0
     return {"lead": _lead, "account": _account, "opportunity": _opportunity}[args.group](args)
 

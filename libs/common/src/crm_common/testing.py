@@ -58,9 +58,19 @@ def postgres_admin_url() -> str:
     return os.environ.get("CRM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-def bearer(subject: str, roles: list[str], scope: str = "", key: str = DEV_JWT_KEY) -> list[tuple[str, str]]:
-    """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`)."""
-    return [("authorization", f"Bearer {issue_token(subject, roles, key=key, scope=scope)}")]
+def bearer(
+    subject: str,
+    roles: list[str],
+    scope: str = "",
+    key: str = DEV_JWT_KEY,
+    teams: tuple[str, ...] | list[str] = (),
+    branches: tuple[str, ...] | list[str] = (),
+    territories: tuple[str, ...] | list[str] = (),
+) -> list[tuple[str, str]]:
+    """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`,
+    and the teams, branches and territories that widen its data scope)."""
+    token = issue_token(subject, roles, key=key, scope=scope, teams=teams, branches=branches, territories=territories)
+    return [("authorization", f"Bearer {token}")]
 
 
 @contextmanager
