@@ -125,6 +125,7 @@ class ConversionUseCases:
                         team_id=lead.team_id,
                         lead_id=lead_id,
                         campaign_id=lead.source.campaign_id,
+                        territory_id=lead.territory_id,
                     )
                 )
                 saga = replace(saga, opportunity_id=opportunity_id, state="OPPORTUNITY_CREATED")
