@@ -9,8 +9,7 @@ import pytest
 
 from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
-from crm_account.bootstrap import build_api, build_handlers
-from crm_account.config import AccountSettings
+from crm_account.service import SERVICE
 from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import BACKENDS, LiveService, live_service
 
@@ -18,15 +17,7 @@ from crm_common.testing import BACKENDS, LiveService, live_service
 @pytest.fixture(scope="session", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The account API on loopback over a migrated database, once per backend and session."""
-    with live_service(
-        request.param,
-        tmp_path_factory.mktemp("account"),
-        name="account",
-        settings_cls=AccountSettings,
-        build_api=build_api,
-        migrations="crm_account:migrations",
-        metadata=metadata,
-    ) as service:
+    with live_service(request.param, tmp_path_factory.mktemp("account"), SERVICE, metadata=metadata) as service:
         yield service
 
 
@@ -44,5 +35,5 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 
 @pytest.fixture
 def use_cases(api: LiveService) -> AccountUseCases:
-    """The service layer over the same database, for paths no RPC reaches (event handling)."""
-    return build_handlers(api.engine, cast(AccountSettings, api.settings))
+    """The service layer the live API serves, for paths no RPC reaches (event handling)."""
+    return cast(AccountUseCases, api.app.use_cases)

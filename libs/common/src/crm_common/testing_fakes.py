@@ -4,16 +4,19 @@ for the integration tier).
 
 `FakeStore` plays the database: the state a service's fake repositories keep, the events
 published (the outbox), the events consumed (the inbox) and the idempotency records. Each
-`FakeUnitOfWork` works on a copy of it, so what a use case does not commit is lost, as with a
-rolled-back transaction, and `run_idempotent` behaves as on SQL (a repeated request_id answers
-with the first call's result; the same request_id with another request is INVALID_ARGUMENT).
-A service subclasses FakeUnitOfWork and opens its fake repositories over `self.state`:
+`FakeUnitOfWork` works on a copy of the state, so what a use case does not commit is lost, as
+with a rolled-back transaction, and `run_idempotent` behaves as on SQL (a repeated request_id
+answers with the first call's result; the same request_id with another request is
+INVALID_ARGUMENT; another caller's request_id is another key). `caller_key` builds a command's
+key as a servicer does, scoped to the current principal. A service subclasses FakeUnitOfWork and opens its fake repositories over
+`self.state`:
 
-    class FakeLeadUnitOfWork(FakeUnitOfWork[LeadState]):
+    class FakeLeadUnitOfWork(FakeUnitOfWork[LeadTables]):
         def open_repositories(self) -> None:
             self.leads = FakeLeadRepository(self.state)
 
-`RecordingEvents` stands in for a service's event builder and `FakeClock` for its clock.
+`RecordingEvents` stands in for a service's event builder (or pass the real one, whose protobuf
+events `FakeStore.event_types` names) and `FakeClock` for its clock.
 Like crm_common.testing, nothing here imports pytest.
 """
 
@@ -25,7 +28,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from crm_common.unit_of_work import check_request_id, check_same_request
+from crm_common.auth import current_principal
+from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request
 
 S = TypeVar("S")
 
@@ -39,16 +43,23 @@ class FakeStore(Generic[S]):
         self.published: list[Any] = []
         # (consumer, event_id) of the events handled (the inbox).
         self.inbox: set[tuple[str, str]] = set()
-        # (method, request_id) → (request fingerprint, result_ref) (the idempotency keys).
+        # (method, stored id) → (request fingerprint, result_ref) (the idempotency keys; the
+        # stored id is scoped to the caller, Idempotent.stored_id).
         self.results: dict[tuple[str, str], tuple[str, str]] = {}
         self.commits = 0
+
+    def event_types(self) -> list[str]:
+        """The class names of the published events, in order (for protobuf events)."""
+        return [type(event).__name__ for event in self.published]
 
 
 class FakeUnitOfWork(Generic[S]):
     """SqlUnitOfWork's contract over a FakeStore: publish, commit, claim_event and the
     idempotency records run_idempotent uses."""
 
-    def __init__(self, store: FakeStore[S]) -> None:
+    def __init__(self, store: FakeStore[S], single_statement: bool = False) -> None:
+        # single_statement only changes how SqlUnitOfWork talks to PostgreSQL; accepted so
+        # a service can pass its unit of work's options through, nothing to do in memory.
         self.store = store
 
     def open_repositories(self) -> None:
@@ -56,40 +67,49 @@ class FakeUnitOfWork(Generic[S]):
 
     def __enter__(self) -> Self:
         self.state: S = copy.deepcopy(self.store.state)
-        self._inbox = set(self.store.inbox)
-        self._results = dict(self.store.results)
+        self._claims: set[tuple[str, str]] = set()
+        self._results: dict[tuple[str, str], tuple[str, str]] = {}
         self._events: list[Any] = []
         self.open_repositories()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         # Nothing to roll back: the uncommitted copy is dropped with this unit of work.
-        self._events = []
+        self._claims, self._results, self._events = set(), {}, []
 
     def publish(self, *events: Any) -> None:
         self._events.extend(events)
 
     def commit(self, wrote_events: bool = False) -> None:
         self.store.state = copy.deepcopy(self.state)
-        self.store.inbox = set(self._inbox)
-        self.store.results = dict(self._results)
+        # Merged, not replaced: rows another unit of work committed meanwhile stay, as in SQL.
+        self.store.inbox |= self._claims
+        self.store.results.update(self._results)
         self.store.published.extend(self._events)
         self.store.commits += 1
-        self._events = []
+        self._claims, self._results, self._events = set(), {}, []
 
     def claim_event(self, consumer: str, event_id: str) -> bool:
-        if (consumer, event_id) in self._inbox:
+        key = (consumer, event_id)
+        if key in self.store.inbox or key in self._claims:
             return False
-        self._inbox.add((consumer, event_id))
+        self._claims.add(key)
         return True
 
-    def previous_result(self, method: str, request_id: str, fingerprint: str) -> str | None:
-        check_request_id(request_id)
-        stored = self._results.get((method, request_id))
-        return None if stored is None else check_same_request(stored[0], fingerprint, stored[1])
+    def previous_result(self, method: str, key: Idempotent) -> str | None:
+        check_request_id(key.request_id)
+        row = (method, key.stored_id)
+        stored = self._results.get(row) or self.store.results.get(row)
+        return None if stored is None else check_same_request(stored[0], key.fingerprint, stored[1])
 
-    def remember_result(self, method: str, request_id: str, fingerprint: str, result_ref: str) -> None:
-        self._results[(method, request_id)] = (fingerprint, result_ref)
+    def remember_result(self, method: str, key: Idempotent, result_ref: str) -> None:
+        self._results[(method, key.stored_id)] = (key.fingerprint, result_ref)
+
+
+def caller_key(request_id: str, fingerprint: str) -> Idempotent:
+    """A request's idempotency key as `crm_common.grpc.requests.idempotency_key` builds it: scoped
+    to the current principal's subject."""
+    return Idempotent(request_id, fingerprint, current_principal().subject)
 
 
 @dataclass(frozen=True)
@@ -111,7 +131,7 @@ class RecordingEvents:
 
 
 class FakeClock:
-    """A clock that stands still until moved."""
+    """A clock that stands still until moved: `clock.advance(minutes=5)`."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -119,5 +139,6 @@ class FakeClock:
     def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, by: timedelta) -> None:
-        self.now += by
+    def advance(self, **delta: float) -> None:
+        """Moves the clock by timedelta(**delta)."""
+        self.now += timedelta(**delta)

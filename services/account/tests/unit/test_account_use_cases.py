@@ -25,6 +25,7 @@ from crm_account.service_layer import commands
 from crm_common.auth import DataScope, Principal, use_data_scope, use_principal
 from crm_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from crm_common.events.erasure import ERASED_NAME
+from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -46,7 +47,7 @@ def app() -> App:
 
 
 def key(request_id: str, fingerprint: str = "same request") -> Idempotent:
-    return Idempotent(request_id, fingerprint)
+    return caller_key(request_id, fingerprint)
 
 
 def person(app: App, request_id: str = "create-an", **draft: Any) -> Account:
@@ -67,7 +68,7 @@ def changes(app: App, kind: ChangeKind) -> list[tuple[str, tuple[str, ...], str,
 class TestProfile:
     def test_a_replayed_create_returns_the_first_account_and_announces_it_once(self, app: App) -> None:
         first = person(app)
-        app.clock.advance(timedelta(minutes=1))
+        app.clock.advance(minutes=1)
         again = person(app)
         assert again.account_id == first.account_id
         assert again.created_at == NOW
@@ -115,7 +116,7 @@ class TestConsent:
         app.use_cases.consent.record_consent(marketing_sms(an, "c-1", "GRANTED", NOW, expires_at=NOW + timedelta(days=30)))
         check = commands.CheckConsent(an.account_id, "MARKETING", "SMS")
         assert app.use_cases.consent.check_consent(check).allowed
-        app.clock.advance(timedelta(days=30))
+        app.clock.advance(days=30)
         assert app.use_cases.consent.check_consent(check).decision is ConsentDecision.EXPIRED
         assert app.use_cases.consent.check_consent(commands.CheckConsent(an.account_id, "MARKETING", "ZALO")).decision is ConsentDecision.NOT_GIVEN
 
@@ -124,7 +125,7 @@ class TestConsent:
         record = marketing_sms(an, "c-1", "GRANTED", NOW)
         first = app.use_cases.consent.record_consent(record)
         commits = app.store.commits
-        app.clock.advance(timedelta(minutes=5))
+        app.clock.advance(minutes=5)
         assert app.use_cases.consent.record_consent(record) == first
         assert app.store.commits == commits
         assert len(app.state.consent_history) == len(app.published("consent_changed")) == 1
@@ -142,7 +143,7 @@ class TestConsent:
 class TestValueTier:
     def test_an_override_is_kept_with_its_reason_on_the_timeline_and_announced(self, app: App) -> None:
         an = person(app)
-        app.clock.advance(timedelta(hours=1))
+        app.clock.advance(hours=1)
         override = commands.OverrideValueTier(key("t-1"), an.account_id, "PRIVATE", "  family office client ")
         account = app.use_cases.holdings.override_value_tier(override)
         assert (account.value_tier, account.derived_tier) == (ValueTier.PRIVATE, ValueTier.MASS)
@@ -206,7 +207,7 @@ class TestKyc:
         verified = KycOutcomeDraft("VERIFIED", risk_rating="LOW", expires_at=NOW + timedelta(days=365))
         app.use_cases.kyc.record_kyc_outcome(commands.RecordKycOutcome(key("k-1"), an.account_id, verified))
         assert app.use_cases.kyc.expire_kyc_reviews() == 0
-        app.clock.advance(timedelta(days=365))
+        app.clock.advance(days=365)
         assert app.use_cases.kyc.expire_kyc_reviews() == 1
         assert app.use_cases.kyc.expire_kyc_reviews() == 0
         assert app.state.accounts[an.account_id].kyc.status is KycStatus.EXPIRED
@@ -263,7 +264,7 @@ class TestErasure:
             consumer = f"account.on_{service}_erasure_confirmed"
             return app.use_cases.privacy.confirm_erasure(commands.ConfirmErasure(consumer, event_id, request.erasure_id, service))
 
-        app.clock.advance(timedelta(minutes=3))
+        app.clock.advance(minutes=3)
         assert confirm("e-1", "lead") == "IN_PROGRESS"
         assert confirm("e-1", "lead") == "duplicate"
         assert confirm("e-2", "opportunity") == "COMPLETED"
@@ -279,7 +280,7 @@ class TestMerge:
         merged = person(app, "create-2", phones=("0987654321",), national_id=CCCD_AN, date_of_birth=(1990, 1, 1), owner_id="rm-2")
         open_term_deposit(app, merged, "e-1", 2_000_000_000)
         consent, _ = app.use_cases.consent.record_consent(marketing_sms(merged, "c-1", "GRANTED", NOW))
-        app.clock.advance(timedelta(days=1))
+        app.clock.advance(days=1)
         merge = commands.MergeAccounts(key("m-1"), survivor.account_id, merged.account_id, " same person, seen at the branch ")
 
         account, sources = app.use_cases.duplicates.merge_accounts(merge)

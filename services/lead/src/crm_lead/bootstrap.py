@@ -1,15 +1,16 @@
 """Composition root: wires the database, the event outbox and the other services into the use cases.
 
-gRPC is imported by build_api alone: the worker process (eventlet) must never load it.
+`bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
+gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from crm_common.app import Application
 from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
@@ -23,9 +24,6 @@ from crm_lead.domain.scoring import ScoringRules
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 from crm_lead.service_layer.use_cases import LeadUseCases
-
-if TYPE_CHECKING:
-    from crm_common.grpc.server import ServiceBinding
 
 
 class _NoPeers:
@@ -66,9 +64,22 @@ def conversion_recovery(use_cases: LeadUseCases, every_seconds: float) -> Period
     return PeriodicTask("conversion-recovery", every_seconds, resume)
 
 
-def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Background]]:
-    from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
+def bootstrap(
+    settings: LeadSettings,
+    *,
+    serve: bool = False,
+    accounts: AccountDirectory | None = None,
+    opportunities: OpportunityBook | None = None,
+) -> Application[LeadUseCases]:
+    """The lead service wired from its settings. `serve=True` (the API process): with the gRPC
+    binding, the peers over gRPC unless given, the outbox relay and the periodic jobs."""
     from crm_common.db import service_engine
+
+    engine = service_engine(settings)
+    if not serve:
+        return Application(settings, engine, build_handlers(settings, engine, accounts=accounts, opportunities=opportunities))
+
+    from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.client import open_channel
     from crm_common.grpc.server import ServiceBinding
@@ -82,14 +93,13 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
             "service:lead", ["service"], settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience, ttl_seconds=300
         )
 
-    engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     use_cases = build_handlers(
         settings,
         engine,
         wakeup,
-        GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
-        GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
+        accounts or GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
+        opportunities or GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
     )
     binding = ServiceBinding.for_service(
         lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
@@ -97,9 +107,10 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [
+    background: list[Background] = [
         DatabaseHealth(engine),
         relay,
         platform_janitor(settings, engine, metadata),
         conversion_recovery(use_cases, settings.lead_conversion_recovery_seconds),
     ]
+    return Application(settings, engine, use_cases, [binding], background)

@@ -14,19 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.common.v1 import common_pb2
-from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
-from crm_common.db import make_engine
+from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
 from crm_common.errors import Unavailable
-from crm_common.grpc.server import GrpcServer, ServiceBinding
+from crm_common.grpc.server import GrpcServer
 from crm_common.pii import PiiCodec
+from crm_common.settings import load_settings
 from crm_common.testing import BACKENDS, bearer, migrated_database
-from crm_lead.adapters.events import ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
+from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
-from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
-from crm_lead.service_layer.use_cases import LeadUseCases
 
 
 class FakeAccounts:
@@ -63,26 +61,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 class LeadApp:
+    """The lead API as its composition root builds it, with the peers faked."""
+
     def __init__(self, url: str) -> None:
-        self.engine = make_engine(url, pool_size=8)
         self.accounts = FakeAccounts()
         self.opportunities = FakeOpportunities()
-        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
+        settings = load_settings(LeadSettings, database_url=url, crm_env="test", grpc_port=0, grpc_grace_seconds=1)
+        self.app = bootstrap(settings, serve=True, accounts=self.accounts, opportunities=self.opportunities)
+        assert self.app.engine is not None
+        self.engine = self.app.engine
+        self.use_cases = self.app.use_cases
+        # For tests that read or write rows themselves, as the service does.
         self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
         self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
-        self.use_cases = LeadUseCases.wire(
-            uow=self.uow,
-            events=ProtoLeadEvents(),
-            accounts=self.accounts,
-            opportunities=self.opportunities,
-        )
-        binding = ServiceBinding.for_service(
-            lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-            LeadServicer(self.use_cases),
-            lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
-            PERMISSIONS,
-        )
-        self.server = GrpcServer(settings, [binding])
+        # The background helpers (outbox relay, recovery loop) stay stopped: tests read the outbox.
+        self.server = GrpcServer(settings, self.app.bindings)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = lead_service_pb2_grpc.LeadServiceStub(self.channel)
@@ -104,7 +97,7 @@ class LeadApp:
     def close(self) -> None:
         self.channel.close()
         self.server.stop(grace=0)
-        self.engine.dispose()
+        self.app.close()
 
 
 @pytest.fixture

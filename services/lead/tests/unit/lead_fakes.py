@@ -14,7 +14,7 @@ from typing import Any
 
 from crm_common.auth import DataScope, Principal, Reach
 from crm_common.errors import Aborted, NotFound, Unavailable
-from crm_common.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
+from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork
 from crm_lead.adapters.events import ProtoLeadEvents
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.model import ContactAttempt, ContactOutcome, Conversion, Lead, Source, Status
@@ -103,8 +103,8 @@ class FakeLeadRepository:
 
 
 class FakeLeadUnitOfWork(FakeUnitOfWork[LeadTables]):
-    def bind(self, state: LeadTables) -> None:
-        self.leads = FakeLeadRepository(state)
+    def open_repositories(self) -> None:
+        self.leads = FakeLeadRepository(self.state)
 
 
 class FakeAccounts:
@@ -135,24 +135,24 @@ class LeadService:
     """The lead use cases over fakes, with what a test inspects."""
 
     use_cases: LeadUseCases
-    db: FakeDatabase[LeadTables]
+    store: FakeStore[LeadTables]
     clock: FakeClock
     accounts: FakeAccounts
     opportunities: FakeOpportunities
 
     def add(self, lead: Lead) -> Lead:
-        self.db.state.leads[lead.lead_id] = copy.deepcopy(lead)
+        self.store.state.leads[lead.lead_id] = copy.deepcopy(lead)
         return lead
 
     def stored(self, lead_id: str) -> Lead:
-        return self.db.state.leads[lead_id]
+        return self.store.state.leads[lead_id]
 
 
 def lead_service(sla: FirstContactSla | None = None) -> LeadService:
-    db: FakeDatabase[LeadTables] = FakeDatabase(LeadTables())
+    store = FakeStore(LeadTables())
     clock, accounts, opportunities = FakeClock(NOW), FakeAccounts(), FakeOpportunities()
     use_cases = LeadUseCases.wire(
-        uow=lambda **options: FakeLeadUnitOfWork(db, **options),
+        uow=lambda **options: FakeLeadUnitOfWork(store, **options),
         events=ProtoLeadEvents(),
         accounts=accounts,
         opportunities=opportunities,
@@ -160,7 +160,7 @@ def lead_service(sla: FirstContactSla | None = None) -> LeadService:
         sla=sla or FirstContactSla(standard_minutes=240, hot_minutes=30, hot_score=60),
         clock=clock,
     )
-    return LeadService(use_cases, db, clock, accounts, opportunities)
+    return LeadService(use_cases, store, clock, accounts, opportunities)
 
 
 # The branch the fixtures' leads are worked in, and the data scope of a caller working there.

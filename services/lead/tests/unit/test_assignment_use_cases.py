@@ -10,7 +10,7 @@ from lead_fakes import NOW, LeadService, branch_scope, lead_service, make_lead
 
 from crm_common.auth import Principal, use_data_scope, use_principal
 from crm_common.errors import FailedPrecondition, NotFound
-from crm_common.unit_of_work import Idempotent
+from crm_common.testing_fakes import caller_key
 from crm_lead.domain.model import Status
 from crm_lead.service_layer import commands
 
@@ -27,11 +27,11 @@ def service() -> LeadService:
 
 
 def assign(service: LeadService, request_id: str, owner_id: str = "", team_id: str = "", lead_id: str = "lead-1"):  # type: ignore[no-untyped-def]
-    return service.use_cases.assignment.assign_lead(commands.AssignLead(Idempotent(request_id, request_id), lead_id, owner_id, team_id))
+    return service.use_cases.assignment.assign_lead(commands.AssignLead(caller_key(request_id, request_id), lead_id, owner_id, team_id))
 
 
 def contact(service: LeadService, request_id: str, outcome: str = "NO_ANSWER"):  # type: ignore[no-untyped-def]
-    cmd = commands.RecordContactAttempt(Idempotent(request_id, request_id), "lead-1", "PHONE", outcome, "", None)
+    cmd = commands.RecordContactAttempt(caller_key(request_id, request_id), "lead-1", "PHONE", outcome, "", None)
     return service.use_cases.assignment.record_contact_attempt(cmd)
 
 
@@ -41,7 +41,7 @@ def test_assignment_starts_the_first_contact_clock(service: LeadService, score: 
     lead = assign(service, "a-1", owner_id="agent-1")
     assert (lead.owner_id, lead.assigned_at, lead.first_contact_due_at) == ("agent-1", NOW, NOW + timedelta(minutes=minutes))
     assert service.stored("lead-1").first_contact_due_at == NOW + timedelta(minutes=minutes)
-    [event] = service.db.events
+    [event] = service.store.published
     assert type(event).__name__ == "LeadAssigned"
     assert event.assignment.owner_id == "agent-1"
 
@@ -62,16 +62,16 @@ def test_a_late_first_contact_is_reported_as_breaching_the_sla(service: LeadServ
     service.clock.advance(minutes=241)
     lead, attempt = contact(service, "c-1", "REACHED")
     assert (lead.status, lead.first_contact_at, attempt.contacted_at) == (Status.CONTACTED, service.clock.now, service.clock.now)
-    contacted = service.db.events[-1]
+    contacted = service.store.published[-1]
     assert (contacted.first_contact_sla_breached, contacted.minutes_to_first_contact) == (True, 241)
     # A later attempt is not a first contact: it carries no first-contact facts.
     service.clock.advance(minutes=5)
     contact(service, "c-2")
-    assert service.db.events[-1].minutes_to_first_contact == 0
+    assert service.store.published[-1].minutes_to_first_contact == 0
 
 
 def test_a_team_takes_leads_in_turn(service: LeadService) -> None:
-    service.use_cases.assignment.set_team_members(commands.SetTeamMembers(Idempotent("t-1", "t-1"), "team-hn", [" agent-1", "agent-2 "]))
+    service.use_cases.assignment.set_team_members(commands.SetTeamMembers(caller_key("t-1", "t-1"), "team-hn", [" agent-1", "agent-2 "]))
     owners = []
     for n in range(3):
         service.add(make_lead(lead_id=f"lead-{n}"))
@@ -85,4 +85,4 @@ def test_an_unknown_team_or_a_marketing_lead_is_refused_without_a_trace(service:
         assign(service, "a-1", team_id="team-none")
     with pytest.raises(FailedPrecondition, match="only MQL, CONTACTED or SQL"):
         assign(service, "a-2", owner_id="agent-1")
-    assert (service.db.commits, service.db.events, service.stored("lead-1").owner_id) == (0, [], "")
+    assert (service.store.commits, service.store.published, service.stored("lead-1").owner_id) == (0, [], "")

@@ -9,8 +9,8 @@ import pytest
 from lead_fakes import NOW, LeadService, branch_scope, lead_service, make_lead
 
 from crm_common.auth import Principal, use_data_scope, use_principal
-from crm_common.errors import Unavailable
-from crm_common.unit_of_work import Idempotent
+from crm_common.errors import FailedPrecondition, Unavailable
+from crm_common.testing_fakes import caller_key
 from crm_lead.domain.model import Status
 from crm_lead.service_layer import commands
 
@@ -27,7 +27,7 @@ def service() -> LeadService:
 
 
 def convert(service: LeadService, lead_id: str, request_id: str = "conv-1"):  # type: ignore[no-untyped-def]
-    return service.use_cases.conversion.convert_lead(commands.ConvertLead(Idempotent(request_id, "fp"), lead_id))
+    return service.use_cases.conversion.convert_lead(commands.ConvertLead(caller_key(request_id, "fp"), lead_id))
 
 
 def stall(service: LeadService, lead_id: str) -> None:
@@ -42,10 +42,10 @@ def stall(service: LeadService, lead_id: str) -> None:
 def test_a_peer_down_leaves_the_lead_sql_with_its_saga_and_the_error(service: LeadService) -> None:
     stall(service, "lead-1")
     assert service.stored("lead-1").status == Status.SQL
-    saga = service.db.state.conversions["lead-1"]
+    saga = service.store.state.conversions["lead-1"]
     assert (saga.state, saga.account_id, saga.attempts, saga.product) == ("STARTED", "", 1, "CREDIT_CARD")
     assert "UNAVAILABLE" in saga.last_error
-    assert service.db.events == []
+    assert service.store.published == []
 
 
 def test_recovery_resumes_only_conversions_stalled_long_enough(service: LeadService) -> None:
@@ -59,7 +59,7 @@ def test_recovery_resumes_only_conversions_stalled_long_enough(service: LeadServ
     assert service.stored("lead-old").status == Status.CONVERTED
     assert service.stored("lead-fresh").status == Status.SQL
     assert service.accounts.calls.count("convert:lead-done:account") == 1
-    assert service.db.event_types() == ["LeadConverted", "LeadConverted"]
+    assert service.store.event_types() == ["LeadConverted", "LeadConverted"]
 
 
 def test_a_resumed_conversion_completes_with_the_derived_request_ids_and_answers_its_caller(service: LeadService) -> None:
@@ -72,11 +72,11 @@ def test_a_resumed_conversion_completes_with_the_derived_request_ids_and_answers
         "acc-for-convert:lead-1:account",
         "opp-for-convert:lead-1:opportunity",
     )
-    assert service.db.state.conversions["lead-1"].state == "COMPLETED"
-    assert service.db.state.opportunities["opp-for-convert:lead-1:opportunity"]["status"] == "OPEN"
+    assert service.store.state.conversions["lead-1"].state == "COMPLETED"
+    assert service.store.state.opportunities["opp-for-convert:lead-1:opportunity"]["status"] == "OPEN"
     # The caller who gave up retries: answered as done, nothing converted twice.
     assert convert(service, "lead-1", "conv-lead-1").status == Status.CONVERTED
-    assert service.db.event_types() == ["LeadConverted"]
+    assert service.store.event_types() == ["LeadConverted"]
     assert list(service.opportunities.created) == ["convert:lead-1:opportunity"]
 
 
@@ -85,6 +85,18 @@ def test_a_conversion_still_failing_is_left_for_the_next_round(service: LeadServ
     service.clock.advance(minutes=5)
     service.accounts.down = True
     assert service.use_cases.conversion.resume_stalled_conversions() == 0
-    saga = service.db.state.conversions["lead-1"]
+    saga = service.store.state.conversions["lead-1"]
     assert (saga.attempts, saga.updated_at) == (2, NOW + timedelta(minutes=5))
     assert service.stored("lead-1").status == Status.SQL
+
+
+def test_the_saga_answers_only_the_caller_who_started_it(service: LeadService) -> None:
+    """The saga keeps the starter's caller-scoped key: recovery records the answer for that caller
+    alone, and another caller's reuse of the request_id is a new request (refused: converted)."""
+    stall(service, "lead-1")
+    assert service.store.state.conversions["lead-1"].request_id == caller_key("conv-lead-1", "fp").stored_id
+    service.clock.advance(minutes=5)
+    assert service.use_cases.conversion.resume_stalled_conversions() == 1
+    with use_principal(Principal("rm-2", ("rm",))), pytest.raises(FailedPrecondition, match="already converted"):
+        convert(service, "lead-1", "conv-lead-1")
+    assert convert(service, "lead-1", "conv-lead-1").status == Status.CONVERTED

@@ -1,15 +1,16 @@
 """Composition root: wires the database and the event outbox into the use cases and the API.
 
-The worker process (eventlet) builds the use cases only; gRPC is imported by build_api alone.
+`bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
+gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
@@ -20,9 +21,6 @@ from crm_opportunity.domain.next_best_action import default_rules, load_rules
 from crm_opportunity.domain.pipeline import load_pipelines
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 from crm_opportunity.service_layer.use_cases import OpportunityUseCases
-
-if TYPE_CHECKING:
-    from crm_common.grpc.server import ServiceBinding
 
 
 def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "", rules_file: str = "") -> OpportunityUseCases:
@@ -35,14 +33,20 @@ def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_
     )
 
 
-def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list[Background]]:
+def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Application[OpportunityUseCases]:
+    """The opportunity service wired from its settings (pipelines and next-best-action rules
+    included, in the worker too); `serve=True` (the API process) adds the gRPC binding, the
+    outbox relay and the periodic jobs."""
+    engine = service_engine(settings)
+    if not serve:
+        return Application(settings, engine, build_handlers(engine, None, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file))
+
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
     from crm_common.retention import platform_janitor
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
 
-    engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     use_cases = build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)
     binding = ServiceBinding.for_service(
@@ -52,4 +56,5 @@ def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list
         PERMISSIONS,
     )
     nba_sweep = PeriodicTask("nba-sweep", settings.opportunity_nba_sweep_seconds, use_cases.next_best_actions.refresh_all_actions)
-    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]
+    background: list[Background] = [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]
+    return Application(settings, engine, use_cases, [binding], background)

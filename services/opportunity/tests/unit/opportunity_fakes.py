@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from crm_common.auth import DataScope
 from crm_common.errors import NotFound
-from crm_common.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
+from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork
 from crm_opportunity.adapters.events import ProtoOpportunityEvents
 from crm_opportunity.domain.activities import Activity, ActivityKind, ActivityStatus
 from crm_opportunity.domain.forecast import Contribution, RollupRow, contribution
@@ -127,9 +127,9 @@ class FakeActivityRepository:
 
 
 class FakeOpportunityUnitOfWork(FakeUnitOfWork[OpportunityTables]):
-    def bind(self, state: OpportunityTables) -> None:
-        self.opportunities = FakeOpportunityRepository(state)
-        self.activities = FakeActivityRepository(state)
+    def open_repositories(self) -> None:
+        self.opportunities = FakeOpportunityRepository(self.state)
+        self.activities = FakeActivityRepository(self.state)
 
 
 @dataclass
@@ -137,18 +137,18 @@ class OpportunityService:
     """The opportunity use cases over fakes, with what a test inspects."""
 
     use_cases: OpportunityUseCases
-    db: FakeDatabase[OpportunityTables]
+    store: FakeStore[OpportunityTables]
     clock: FakeClock
 
     def stored(self, opportunity_id: str) -> Opportunity:
-        return self.db.state.opportunities[opportunity_id]
+        return self.store.state.opportunities[opportunity_id]
 
 
 def opportunity_service() -> OpportunityService:
-    db: FakeDatabase[OpportunityTables] = FakeDatabase(OpportunityTables())
+    store = FakeStore(OpportunityTables())
     clock = FakeClock(NOW)
-    use_cases = OpportunityUseCases.wire(uow=lambda: FakeOpportunityUnitOfWork(db), events=ProtoOpportunityEvents(), clock=clock)
-    return OpportunityService(use_cases, db, clock)
+    use_cases = OpportunityUseCases.wire(uow=lambda: FakeOpportunityUnitOfWork(store), events=ProtoOpportunityEvents(), clock=clock)
+    return OpportunityService(use_cases, store, clock)
 
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service
 
-from crm_common.auth import ROLE_PERMISSIONS, Principal, use_principal
+from crm_common.auth import Principal, role_permissions, use_principal
+from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.domain.forecast import Figures
@@ -23,7 +24,7 @@ JANUARY = datetime(2027, 1, 15, tzinfo=UTC)
 def caller():  # type: ignore[no-untyped-def]
     # The card's owner manages its team: moving the card to rm-2 is a reassignment (a manager's
     # permission), and the team's forecast is read whole (the rollup).
-    manager = Principal("rm-1", ("sales_manager",), ROLE_PERMISSIONS["sales_manager"], teams=("team-hn",))
+    manager = Principal("rm-1", ("sales_manager",), role_permissions()["sales_manager"], teams=("team-hn",))
     with use_principal(manager) as principal:
         yield principal
 
@@ -47,7 +48,7 @@ class Card:
 
     def key(self) -> Idempotent:
         self.steps += 1
-        return Idempotent(f"step-{self.steps}", "fp")
+        return caller_key(f"step-{self.steps}", "fp")
 
     def update(self, **fields: Any) -> None:
         mask = tuple("expected_close_time" if f == "expected_close_at" else f for f in fields)
@@ -85,4 +86,4 @@ def test_a_stage_move_reweights_and_a_win_counts_in_the_month_it_closed(service:
     won = Figures(commit=120_000_000, best_case=120_000_000, won_count=1, won=120_000_000)
     assert forecast(service, "2026-11") == won  # closed on NOW, in November
     # Every delta sums back to one opportunity: no row is left counting it twice.
-    assert sum(n for (kind, *_rest), (n, _, _) in service.db.state.rollup.items() if kind == "owner_id") == 1
+    assert sum(n for (kind, *_rest), (n, _, _) in service.store.state.rollup.items() if kind == "owner_id") == 1

@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_, false, func, or_, true
+from typing import TYPE_CHECKING, Any
 
 from crm_common.auth.principal import Principal, current_principal
+
+if TYPE_CHECKING:
+    # Not at run time: the role table imports this module, and registry readers stay light.
+    from sqlalchemy import ColumnElement
 
 
 class Reach(StrEnum):
@@ -125,6 +127,8 @@ class DataScope:
     ) -> ColumnElement[bool]:
         """The WHERE that keeps a table's rows to this scope, from the table's scoping columns
         (a column the table lacks: None, and that reach adds nothing there)."""
+        from sqlalchemy import and_, false, func, or_, true
+
         if self.everything:
             return true()
         ors: list[ColumnElement[bool]] = []

@@ -17,8 +17,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crm_common.app import Application
 from crm_common.auth import Access, Scope, TokenVerifier
-from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
+from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor, ValidationInterceptor
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
@@ -76,7 +77,7 @@ class GrpcServer:
         )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions)],
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions), ValidationInterceptor()],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
@@ -136,13 +137,15 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
-def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list[ServiceBinding], list[Background]]]) -> None:
-    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT."""
+def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
+    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT.
+
+    `bootstrap` is the service's composition root, called with serve=True."""
     configure_logging(settings.tracing_service_name, settings.log_level)
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
-    bindings, background = build(settings)
-    server = GrpcServer(settings, bindings, background)
+    app = bootstrap(settings, serve=True)
+    server = GrpcServer(settings, app.bindings, app.background)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -154,3 +157,4 @@ def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list
     server.start()
     done.wait()
     server.stop()
+    app.close()

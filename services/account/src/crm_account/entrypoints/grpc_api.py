@@ -31,10 +31,7 @@ from crm_account.adapters.proto_mapping import (
 )
 from crm_account.domain.model import Account
 from crm_account.domain.profile import AccountDraft
-from crm_account.service_layer import commands
-from crm_account.service_layer.use_cases import AccountUseCases
-from crm_common.auth import Access, Scope, current_principal
-from crm_common.auth.roles import (
+from crm_account.service import (
     ACCOUNT_READ,
     ACCOUNT_TIER,
     ACCOUNT_WRITE,
@@ -44,9 +41,12 @@ from crm_common.auth.roles import (
     HOLDINGS_IMPORT,
     KYC_REVIEW,
     KYC_WRITE,
-    PII_READ,
     PRIVACY_MANAGE,
 )
+from crm_account.service_layer import commands
+from crm_account.service_layer.use_cases import AccountUseCases
+from crm_common.auth import Access, Scope, current_principal
+from crm_common.auth.roles import PII_READ
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page

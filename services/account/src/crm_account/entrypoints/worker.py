@@ -9,7 +9,7 @@ from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
-from crm_account.bootstrap import build_handlers
+from crm_account.bootstrap import bootstrap
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import ProductType
 from crm_account.domain.model import Acquisition
@@ -72,7 +72,7 @@ def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
 class AccountWorker:
     name = "account"
     context = EventContext()
-    use_cases = ServiceHandlers(AccountSettings, lambda settings, engine: build_handlers(engine, settings))
+    use_cases = ServiceHandlers(AccountSettings, bootstrap)
 
     @event_handler("lead", lead_events.LeadConverted)
     def on_lead_converted(self, delivery: Delivery) -> str:

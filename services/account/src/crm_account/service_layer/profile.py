@@ -13,6 +13,7 @@ from typing import Any
 from crm_account.domain.model import Account, ChangeKind, LifecycleStage, MatchField, Profile, best_match
 from crm_account.domain.profile import MAX_ID, UPDATABLE_FIELDS, clean_keys, draft_of
 from crm_account.domain.screening import Watchlist
+from crm_account.service import ACCOUNT_REASSIGN
 from crm_account.service_layer import commands
 from crm_account.service_layer.common import (
     AccountEvents,
@@ -28,9 +29,8 @@ from crm_account.service_layer.duplicates import detect_duplicates
 from crm_account.service_layer.kyc import screen_for_review
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import DataScope, current_data_scope, current_principal
-from crm_common.auth.roles import ACCOUNT_REASSIGN
 from crm_common.db import new_id
-from crm_common.errors import Aborted, AlreadyExists, FieldViolation, PermissionDenied
+from crm_common.errors import Aborted, AlreadyExists, FieldViolation, PermissionDenied, echo
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -168,7 +168,7 @@ class ProfileUseCases:
             if path == "type":
                 violations.append(FieldViolation("update_mask", "an account's type cannot change"))
             elif path not in UPDATABLE_FIELDS:
-                violations.append(FieldViolation("update_mask", f"unknown field {path!r}"))
+                violations.append(FieldViolation("update_mask", f"unknown field {echo(path)}"))
         if cmd.expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
         raise_if(violations)

@@ -7,11 +7,12 @@ import grpc
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.auth import Access, Scope, current_principal
-from crm_common.auth import roles as perm
+from crm_common.auth.roles import PII_READ
 from crm_common.db import utcnow
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
+from crm_lead import service as perm
 from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, lead_to_proto, source_from_proto
 from crm_lead.domain.capture import LeadDraft
 from crm_lead.domain.model import Lead, LeadFilter
@@ -243,4 +244,4 @@ def _query_filter(query: str) -> dict[str, str]:
 
 def _may_see_pii() -> bool:
     """Phones, emails and national ids unmasked only for callers holding pii.read (docs/security.md)."""
-    return current_principal().can(perm.PII_READ)
+    return current_principal().can(PII_READ)

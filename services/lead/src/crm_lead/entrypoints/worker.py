@@ -6,14 +6,14 @@ from crm.account.v1.events_pb2 import ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import enum_name
-from crm_lead.bootstrap import build_handlers
+from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
 
 
 class LeadWorker:
     name = "lead"
     context = EventContext()
-    use_cases = ServiceHandlers(LeadSettings, build_handlers)
+    use_cases = ServiceHandlers(LeadSettings, bootstrap)
 
     @event_handler("opportunity", OpportunityCreated)
     def on_opportunity_created(self, delivery: Delivery) -> str:

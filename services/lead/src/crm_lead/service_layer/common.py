@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crm_common.auth import DataScope, current_data_scope, current_principal
-from crm_common.auth.roles import LEAD_ASSIGN, LEAD_READ_ALL
 from crm_common.db import new_id
 from crm_common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from crm_common.unit_of_work import Idempotent, run_idempotent
 from crm_lead.domain.capture import CleanLead
 from crm_lead.domain.model import ContactAttempt, Lead, Status
 from crm_lead.domain.scoring import ScoringRules
+from crm_lead.service import LEAD_ASSIGN, LEAD_READ_ALL
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 # Opens a unit of work; keyword options reach SqlUnitOfWork (single_statement).

@@ -10,7 +10,6 @@ import grpc
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.auth import Access, Scope
-from crm_common.auth.roles import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
@@ -26,6 +25,7 @@ from crm_opportunity.adapters.proto_mapping import (
 )
 from crm_opportunity.domain.activities import ActivityDraft
 from crm_opportunity.domain.drafting import OpportunityDraft
+from crm_opportunity.service import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 

@@ -13,7 +13,7 @@ from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
-from crm_opportunity.bootstrap import build_handlers
+from crm_opportunity.bootstrap import bootstrap
 from crm_opportunity.config import OpportunitySettings
 from crm_opportunity.service_layer import commands
 
@@ -21,9 +21,8 @@ from crm_opportunity.service_layer import commands
 class OpportunityWorker:
     name = "opportunity"
     context = EventContext()
-    use_cases = ServiceHandlers(
-        OpportunitySettings, lambda settings, engine: build_handlers(engine, pipelines_file=settings.opportunity_pipelines_file)
-    )
+    # The same composition root as the API's: the worker reads the pipelines and NBA rules files too.
+    use_cases = ServiceHandlers(OpportunitySettings, bootstrap)
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:

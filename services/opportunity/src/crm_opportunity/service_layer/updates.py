@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from crm_common.auth import current_data_scope, current_principal
-from crm_common.auth.roles import OPPORTUNITY_REASSIGN
 from crm_common.db import utcnow
-from crm_common.errors import FieldViolation, InvalidArgument, PermissionDenied
+from crm_common.errors import FieldViolation, InvalidArgument, PermissionDenied, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import MAX_ID, clean_money
 from crm_opportunity.domain.model import Opportunity
+from crm_opportunity.service import OPPORTUNITY_REASSIGN
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.common import ActionKeeper, Clock, OpportunityEvents, UowFactory, opportunity_id_violations, stored_opportunity
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -46,7 +46,7 @@ class UpdateUseCases:
         if not paths:
             violations.append(FieldViolation("update_mask", "required: name the fields to change"))
         for path in sorted(paths - set(UPDATE_PATHS)):
-            violations.append(FieldViolation("update_mask", f"{path!r} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
+            violations.append(FieldViolation("update_mask", f"{echo(path)} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
         changes: dict[str, Any] = {}
         if "amount" in paths:
             changes["amount"] = clean_money(*(cmd.amount or (0, "")), violations)

@@ -17,9 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("leads") as batch:
-        batch.add_column(sa.Column("branch_id", sa.String(100), nullable=False, server_default=""))
-        batch.add_column(sa.Column("territory_id", sa.String(100), nullable=False, server_default=""))
+    # Plain ALTER TABLE (SQLite 3.35+ drops columns natively): batch mode would recreate the
+    # table, and its children's ON DELETE CASCADE would empty them on SQLite.
+    op.add_column("leads", sa.Column("branch_id", sa.String(100), nullable=False, server_default=""))
+    op.add_column("leads", sa.Column("territory_id", sa.String(100), nullable=False, server_default=""))
     op.create_index("ix_leads_team_id_status", "leads", ["team_id", "status"])
     op.create_index("ix_leads_branch_id_status", "leads", ["branch_id", "status"])
     # A territory reaches its subtree with LIKE 'VN.NORTH.%': a pattern-ops index on PostgreSQL.
@@ -30,6 +31,5 @@ def downgrade() -> None:
     op.drop_index("ix_leads_territory_id", table_name="leads")
     op.drop_index("ix_leads_branch_id_status", table_name="leads")
     op.drop_index("ix_leads_team_id_status", table_name="leads")
-    with op.batch_alter_table("leads") as batch:
-        batch.drop_column("territory_id")
-        batch.drop_column("branch_id")
+    op.drop_column("leads", "territory_id")
+    op.drop_column("leads", "branch_id")
