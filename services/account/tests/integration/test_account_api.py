@@ -31,7 +31,7 @@ WRITER_WITHOUT_PII = bearer("web-1", [], scope="accounts.write accounts.read")
 
 NAME = "Nguyễn Văn An"
 # Contact-centre agents and managers here serve any customer: their tokens add marketing's
-# bank-wide reach (no pii.read); who reaches which customer is tested in test_data_scopes.py.
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def resolve(

@@ -26,7 +26,7 @@ MARKETING_PURPOSE = account_pb2.CONSENT_PURPOSE_MARKETING
 SMS, ZALO, EMAIL = account_pb2.CONTACT_CHANNEL_SMS, account_pb2.CONTACT_CHANNEL_ZALO, account_pb2.CONTACT_CHANNEL_EMAIL
 GRANTED, WITHDRAWN = account_pb2.CONSENT_STATUS_GRANTED, account_pb2.CONSENT_STATUS_WITHDRAWN
 # Contact-centre agents and managers here serve any customer: their tokens add marketing's
-# bank-wide reach (no pii.read); who reaches which customer is tested in test_data_scopes.py.
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def ts(value: datetime) -> Timestamp:

@@ -20,7 +20,7 @@ CORE_BANKING = bearer("core-banking", ["service"])
 R = account_service_pb2
 K = account_pb2
 # Contact-centre agents and managers here serve any customer: their tokens add marketing's
-# bank-wide reach (no pii.read); who reaches which customer is tested in test_data_scopes.py.
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def person(stub: AccountServiceStub, name: str, phone: str) -> str:

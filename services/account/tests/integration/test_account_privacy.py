@@ -57,7 +57,7 @@ def account_id(api: LiveService, stub: AccountServiceStub) -> str:
 
 
 # Contact-centre agents and managers here serve any customer: their tokens add marketing's
-# bank-wide reach (no pii.read); who reaches which customer is tested in test_data_scopes.py.
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def erase(stub: AccountServiceStub, account_id: str, metadata: Any = DPO) -> account_pb2.ErasureRequest:

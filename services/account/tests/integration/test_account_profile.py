@@ -25,7 +25,7 @@ MANAGER = bearer("sm-1", ["sales_manager", "marketing"])  # may override value t
 # Female, born 2001, birth registered in Hồ Chí Minh City (079).
 CCCD = "079301012345"
 # Contact-centre agents and managers here serve any customer: their tokens add marketing's
-# bank-wide reach (no pii.read); who reaches which customer is tested in test_data_scopes.py.
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def person(**overrides: Any) -> account_pb2.AccountInput:

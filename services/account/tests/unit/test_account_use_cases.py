@@ -36,7 +36,7 @@ CCCD_AN = "001090012345"
 @pytest.fixture(autouse=True)
 def as_rm() -> Iterator[None]:
     """Every use case runs as relationship manager rm-1 (the actor on the timeline), reaching every
-    account here (who reaches what is tested through the API: test_data_scopes.py)."""
+    account here (who reaches what is tested through the API: test_account_data_scopes.py)."""
     with use_principal(Principal(subject="rm-1")), use_data_scope(DataScope.bank_wide("rm-1")):
         yield
 

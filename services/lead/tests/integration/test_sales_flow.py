@@ -68,7 +68,7 @@ def test_assignment_needs_exactly_one_target_and_an_existing_team(app, manager) 
 def test_status_machine_refuses_illegal_moves(app, manager, admin) -> None:
     new_lead = capture(app, product_interest=0)
     assert new_lead.status == lead_pb2.LEAD_STATUS_NEW
-    # The leads stay unassigned here: a caller reaching every lead (test_data_scopes.py: who reaches what).
+    # The leads stay unassigned here: a caller reaching every lead (test_lead_data_scopes.py: who reaches what).
     telesales = admin
     with pytest.raises(grpc.RpcError) as err:
         app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=new_lead.lead_id), metadata=telesales)

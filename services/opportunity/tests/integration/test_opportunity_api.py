@@ -24,7 +24,7 @@ SERVICE = bearer("service:lead", ["service"])  # lead conversion calls as a serv
 TELESALES = bearer("ts-1", ["telesales"])  # no opportunity permission
 # A reporting client: reads every opportunity (marketing's bank-wide reach) and writes none.
 READER = bearer("bi-1", ["marketing"], scope="opportunities.read")
-# Head office: reaches every opportunity, whoever owns it (data scopes: test_data_scopes.py).
+# Head office: reaches every opportunity, whoever owns it (data scopes: test_opportunity_data_scopes.py).
 HEAD_OFFICE = bearer("head-office", ["admin"])
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
