@@ -48,7 +48,8 @@ def sql_lead(suite, phone: str, email: str, name: str = "Nguyễn Văn An") -> l
         ),
         metadata=MARKETING,
     ).lead
-    suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7", branch_id="HCM-01"), metadata=MANAGER)
+    to_agent = lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7", branch_id="HCM-01")
+    suite.lead.AssignLead(to_agent, metadata=MANAGER)
     suite.lead.RecordContactAttempt(
         lead_svc.RecordContactAttemptRequest(
             request_id=rid(), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED

@@ -6,7 +6,7 @@ cases (OWASP API1): another RM's opportunity, forecast, book and worklist."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
