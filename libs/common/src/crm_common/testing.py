@@ -457,11 +457,11 @@ class ScopeCase:
     def caller(self, permission: str | None) -> list[tuple[str, str]]:
         """The caller: the reach's role, the RPC's permission (so only the scope decides), and its
         claims unless the case drops them."""
-        claims: dict[str, list[str]] = {}
-        if self.reach in _REACH_FIELD and self.case != "no claim":
-            field = _REACH_FIELD[self.reach]
-            claims[{"team": "teams", "branch": "branches", "territory": "territories"}[field]] = [SCOPE_IDS[field][0]]
-        return bearer(SCOPE_CALLER, [REACH_ROLES[self.reach]], scope=permission or "", **claims)
+        field = _REACH_FIELD.get(self.reach, "") if self.case != "no claim" else ""
+        ids = {f: [SCOPE_IDS[f][0]] if f == field else [] for f in ("team", "branch", "territory")}
+        return bearer(
+            SCOPE_CALLER, [REACH_ROLES[self.reach]], scope=permission or "", teams=ids["team"], branches=ids["branch"], territories=ids["territory"]
+        )
 
 
 def scoped_rpcs(permissions: Any) -> list[str]:
