@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from sqlalchemy import select, update
 from test_account_duplicates import CALL_CENTRE, CORE_BANKING, RM, STEWARD, create, merge, person, rpc_error
 
@@ -171,7 +172,7 @@ class TestUnmerge:
             request_id=new_id(),
             account_id=branch.account_id,
             account=account_pb2.AccountInput(emails=["ha.le@example.vn", "thuha88@example.vn", "ha.new@example.vn"]),
-            update_mask={"paths": ["emails"]},
+            update_mask=field_mask_pb2.FieldMask(paths=["emails"]),
         )
         stub.UpdateAccount(update_, metadata=RM)
         survivor = unmerge(stub, app.account_id).survivor

@@ -42,6 +42,7 @@ RULES: dict[str, str] = {
     "lifecycle_stage": "the most engaged: ACTIVE > DORMANT > CLOSED > PROSPECT",
     "owner_id": "the survivor's unless empty (the relationship manager stays)",
     "branch_id": _SURVIVOR_UNLESS_EMPTY,
+    "territory_id": _SURVIVOR_UNLESS_EMPTY,
     "tier_override": "the survivor's override if it has one, else the merged account's, with its reason",
     "customer_since": "the earliest",
     "acquisition": "the earliest (first touch wins)",
@@ -142,28 +143,31 @@ def unmerged_survivor(current: Account, before: Account, merged_before: Account,
                 profile = replace(profile, **changed)
                 given_back.append(name)
         elif name == "national_id":
-            if (profile.national_id, profile.national_id_legacy) == (plan.profile.national_id, plan.profile.national_id_legacy):
+            before_id = (before.profile.national_id, before.profile.national_id_legacy)
+            if (profile.national_id, profile.national_id_legacy) == (plan.profile.national_id, plan.profile.national_id_legacy) != before_id:
                 profile = replace(profile, national_id=before.profile.national_id, national_id_legacy=before.profile.national_id_legacy)
                 given_back.append(name)
         elif name.startswith("business."):
             attribute = name.removeprefix("business.")
-            if business is not None and getattr(business, attribute) == _profile_value(_with_profile(current, plan), name):
+            taken = _profile_value(_with_profile(current, plan), name)
+            if business is not None and getattr(business, attribute) == taken != _profile_value(before, name):
                 business = replace(business, **{attribute: _profile_value(before, name)})
                 profile = replace(profile, business=business)
                 given_back.append(name)
         elif name == "tier_override":
-            if (survivor.tier_override, survivor.tier_override_reason) == (plan.tier_override, plan.tier_override_reason):
+            taken_tier = (plan.tier_override, plan.tier_override_reason)
+            if (survivor.tier_override, survivor.tier_override_reason) == taken_tier != (before.tier_override, before.tier_override_reason):
                 survivor.tier_override, survivor.tier_override_reason = before.tier_override, before.tier_override_reason
                 given_back.append(name)
         elif name == "customer_since":
-            if survivor.customer_since == plan.customer_since:
+            if survivor.customer_since == plan.customer_since != before.customer_since:
                 survivor.customer_since = before.customer_since
                 given_back.append(name)
         elif name == "acquisition":
-            if survivor.acquisition == plan.acquisition:
+            if survivor.acquisition == plan.acquisition != before.acquisition:
                 survivor.acquisition = before.acquisition
                 given_back.append(name)
-        elif name in {f.name for f in fields(profile)} and getattr(profile, name) == getattr(plan.profile, name):
+        elif name in {f.name for f in fields(profile)} and getattr(profile, name) == getattr(plan.profile, name) != getattr(before.profile, name):
             profile = replace(profile, **{name: getattr(before.profile, name)})
             given_back.append(name)
     took_kyc = before.kyc.status is KycStatus.NOT_STARTED and merged_before.kyc.status is not KycStatus.NOT_STARTED

@@ -22,7 +22,8 @@ from crm_account.service_layer import commands
 from crm_account.service_layer.common import AccountEvents, Clock, UowFactory, account_id_violations, raise_if, reason_violations, record_change
 from crm_account.service_layer.holdings import resummarise
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
+from crm_common.auth.scopes import DataScope
 from crm_common.errors import FailedPrecondition, NotFound
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -44,7 +45,7 @@ class UnmergeUseCases:
         raise_if(violations + reason_violations(cmd.reason, required=True))
 
         def first(uow: AccountUnitOfWork) -> tuple[tuple[Account, Account], str]:
-            merged_now = uow.accounts.get(cmd.merged_id, for_update=True, follow_merges=False)
+            merged_now = uow.accounts.get(cmd.merged_id, current_data_scope(), for_update=True, follow_merges=False)
             stored = uow.duplicates.merge_of(cmd.merged_id, for_update=True)
             if stored is None:
                 raise FailedPrecondition(f"account {cmd.merged_id} is not merged into another account")
@@ -57,7 +58,7 @@ class UnmergeUseCases:
 
         def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Account, Account]:
             restored_id, survivor_id = ref.split(":")
-            return uow.accounts.get(restored_id), uow.accounts.get(survivor_id)
+            return uow.accounts.get(restored_id, current_data_scope()), uow.accounts.get(survivor_id, current_data_scope())
 
         return run_idempotent(self.uow, "UnmergeAccounts", cmd.key, first, repeat)
 
@@ -70,7 +71,7 @@ class UnmergeUseCases:
             )
         if not (stored.undo.survivor_snapshot and stored.undo.merged_snapshot):
             raise FailedPrecondition(f"the merge of {stored.merged_id} kept no snapshot (made before merges could be undone, or erased since)")
-        survivor = uow.accounts.get(stored.survivor_id, for_update=True, follow_merges=False)
+        survivor = uow.accounts.get(stored.survivor_id, current_data_scope(), for_update=True, follow_merges=False)
         if survivor.merged_into:
             raise FailedPrecondition(f"the survivor {survivor.account_id} was merged into {survivor.merged_into} since; undo that merge first")
         for account in (survivor, merged_now):
@@ -110,7 +111,7 @@ class UnmergeUseCases:
         # The steward decided these are two customers: the pair is not queued again.
         uow.duplicates.review(survivor_id, merged_id, DISMISSED, actor, f"unmerged: {reason}")
         resummarise(uow, self.events, self.tiers, [survivor_id, merged_id], actor, now)
-        return uow.accounts.get(merged_id), uow.accounts.get(survivor_id)
+        return uow.accounts.get(merged_id, current_data_scope()), uow.accounts.get(survivor_id, current_data_scope())
 
 
 def _move_relationships_back(uow: AccountUnitOfWork, moves: MergeMoves, survivor_id: str, merged_id: str) -> None:
@@ -124,7 +125,7 @@ def _move_relationships_back(uow: AccountUnitOfWork, moves: MergeMoves, survivor
             if uow.households.has(given):
                 uow.households.remove_relationship(given)
         try:
-            uow.accounts.get(moved.related_id, follow_merges=False)
+            uow.accounts.get(moved.related_id, DataScope.bank_wide(), follow_merges=False)
         except NotFound:
             continue  # the related account is gone (erased and deleted): nothing to point at
         if not uow.households.has(original):
