@@ -20,6 +20,7 @@ from crm_common.testing_e2e import Suite
 OPS = bearer("ops-1", ["sales_ops"])
 MARKETING = bearer("mkt-1", ["marketing"])
 MANAGER = bearer("head-of-sales", ["sales_manager"])
+SERVICE = bearer("service:e2e", ["service"])
 
 
 def rid() -> str:
@@ -87,5 +88,7 @@ def test_a_lead_captured_in_a_province_goes_to_its_branch_rm_and_an_account_to_i
 
     wait_until(lambda: placed().territory_id, what="AccountCreated → AccountTerritoryAssigned → the account records it")
     assert (placed().territory_id, placed().owner_id) == ("VN.NORTH.HN.HN01", "rm-hn-1")
-    history = suite.stubs["territory-quota"].ListAccountAssignmentHistory(pb.ListAccountAssignmentHistoryRequest(account_id=account_id), metadata=OPS)
+    history = suite.stubs["territory-quota"].ListAccountAssignmentHistory(
+        pb.ListAccountAssignmentHistoryRequest(account_id=account_id), metadata=SERVICE
+    )
     assert [(h.rule_id, h.source) for h in history.assignments] == [("R-HN", t.ASSIGNMENT_SOURCE_RULE)]

@@ -66,7 +66,7 @@ class TestModelVersions:
         assert by_territory == {"VN.SOUTH.HCM.HCM01": (1, 0), "VN.NORTH.HN.HN01": (0, 1)}
         assert not preview.changes.added_territory_ids  # same hierarchy
         # Nothing changed by the preview.
-        current = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id="acc-1"), metadata=RM, timeout=10)
+        current = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id="acc-1"), metadata=SERVICE, timeout=10)
         assert current.assignment.territory_id == "VN.NORTH.HN.HN01"
 
     def test_bad_hierarchies_are_invalid_argument_with_every_violation(self, stub: TerritoryServiceStub) -> None:
@@ -262,7 +262,9 @@ class TestAccounts:
         assert not kept.changed and kept.assignment.owner_id == "rm-t"
         cleared = stub.ClearAccountOverride(pb.ClearAccountOverrideRequest(request_id=new_id(), account_id="acc-1"), metadata=MANAGER, timeout=10)
         assert (cleared.assignment.territory_id, cleared.assignment.source) == ("VN.NORTH.HN.HN01", t.ASSIGNMENT_SOURCE_RULE)
-        history = stub.ListAccountAssignmentHistory(pb.ListAccountAssignmentHistoryRequest(account_id="acc-1"), metadata=RM, timeout=10).assignments
+        history = stub.ListAccountAssignmentHistory(
+            pb.ListAccountAssignmentHistoryRequest(account_id="acc-1"), metadata=SERVICE, timeout=10
+        ).assignments
         assert [(h.territory_id, h.source) for h in history] == [
             ("VN.NORTH.HN.HN01", t.ASSIGNMENT_SOURCE_RULE),
             ("VN.SOUTH.HCM.HCM01", t.ASSIGNMENT_SOURCE_MANUAL_OVERRIDE),
@@ -271,7 +273,7 @@ class TestAccounts:
         ]
         assert not history[0].HasField("end_time") and all(h.HasField("end_time") for h in history[1:])
         assert history[1].effective_time == history[2].end_time
-        current = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id="acc-1"), metadata=RM, timeout=10)
+        current = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id="acc-1"), metadata=SERVICE, timeout=10)
         assert current.decision.rule_id == "R-HN" and current.decision.summary.startswith("rule R-HN matched; earlier rules did not: R-AFF")
         events = api.events(events_pb2.AccountTerritoryAssigned)
         assert [(e.assignment.territory_id, e.previous_territory_id) for e in events][:2] == [
@@ -279,6 +281,21 @@ class TestAccounts:
             ("VN.NORTH.HN.HNAFF", "VN.NORTH.HN.HN01"),
         ]
         assert len(events) == 4
+
+    def test_an_rm_reads_the_assignments_of_their_own_book_only(self, stub: TerritoryServiceStub, bank: int) -> None:
+        assert assign(stub, account("mine", "01")).assignment.owner_id == "rm-a"
+        assert assign(stub, account("theirs", "79")).assignment.owner_id == "rm-s"
+        own = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id="mine"), metadata=RM, timeout=10)
+        assert own.assignment.owner_id == "rm-a"
+        assert (
+            len(stub.ListAccountAssignmentHistory(pb.ListAccountAssignmentHistoryRequest(account_id="mine"), metadata=RM, timeout=10).assignments)
+            == 1
+        )
+        for call, request in (
+            (stub.GetAccountAssignment, pb.GetAccountAssignmentRequest(account_id="theirs")),
+            (stub.ListAccountAssignmentHistory, pb.ListAccountAssignmentHistoryRequest(account_id="theirs")),
+        ):
+            assert rpc_error(call, request, metadata=RM).code() == grpc.StatusCode.NOT_FOUND
 
     def test_bad_account_input(self, stub: TerritoryServiceStub, bank: int) -> None:
         assert (
@@ -323,9 +340,11 @@ class TestDeparture:
         ).realignment
         assert applied.accounts_moved == 2
         for i in range(4):
-            entry = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id=f"acc-{i}"), metadata=RM, timeout=10).assignment
+            entry = stub.GetAccountAssignment(pb.GetAccountAssignmentRequest(account_id=f"acc-{i}"), metadata=SERVICE, timeout=10).assignment
             assert entry.owner_id == "rm-b"
-        moved = stub.ListAccountAssignmentHistory(pb.ListAccountAssignmentHistoryRequest(account_id="acc-0"), metadata=RM, timeout=10).assignments[0]
+        moved = stub.ListAccountAssignmentHistory(
+            pb.ListAccountAssignmentHistoryRequest(account_id="acc-0"), metadata=SERVICE, timeout=10
+        ).assignments[0]
         assert moved.source == t.ASSIGNMENT_SOURCE_RM_DEPARTURE
         rm_a = stub.ListMembers(pb.ListMembersRequest(subject_id="rm-a"), metadata=RM, timeout=10).members[0]
         assert not rm_a.active

@@ -42,6 +42,9 @@ accounts = Table(
     Column("customer_since", UtcDateTime, nullable=True),
     Column("owner_id", String(100), nullable=False),
     Column("branch_id", String(100), nullable=False),
+    # With owner and branch, who reaches the account (data scopes, migration 0011); set by hand or
+    # from the territory service's AccountTerritoryAssigned.
+    Column("territory_id", String(100), nullable=False, server_default=""),
     Column("tax_code", String(14), nullable=False),
     Column("industry", String(100), nullable=False),
     Column("source_lead_id", String(100), nullable=False),
@@ -76,8 +79,6 @@ accounts = Table(
     Column("name_dob_key", String(120), nullable=False),
     # The survivor this account was merged into ('' while it is an account of its own).
     Column("merged_into", String(36), nullable=False),
-    # Set from the territory service's AccountTerritoryAssigned (data scopes check it).
-    Column("territory_id", String(100), nullable=False),
     Column("legal_hold", Boolean, nullable=False),
     Column("legal_hold_reason", String(500), nullable=False),
     Column("erased_at", UtcDateTime, nullable=True),
@@ -87,7 +88,9 @@ accounts = Table(
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
     Index("ix_accounts_owner_id", "owner_id"),
-    Index("ix_accounts_territory_id", "territory_id"),
+    Index("ix_accounts_branch_id", "branch_id"),
+    # A territory reaches its subtree with LIKE 'VN.NORTH.%' (pattern ops on PostgreSQL).
+    Index("ix_accounts_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
     # index serves it on PostgreSQL (pg_trgm, migration 0003).
     Index("ix_accounts_name_folded_trgm", "name_folded", postgresql_using="gin", postgresql_ops={"name_folded": "gin_trgm_ops"}),
@@ -221,20 +224,33 @@ duplicate_candidates = Table(
     Index("ix_duplicate_candidates_other_id", "other_id"),
 )
 
-# Every merge: who absorbed whom, when, by whom, and where each field's value came from.
+# Every merge: who absorbed whom, when, by whom, and where each field's value came from; and
+# what undoing it needs, until it is undone or the window closes.
 account_merges = Table(
     "account_merges",
     metadata,
     Column("merge_id", String(36), primary_key=True),
     Column("survivor_id", String(36), nullable=False),
-    Column("merged_id", String(36), nullable=False, unique=True),
+    Column("merged_id", String(36), nullable=False),
     Column("merged_at", UtcDateTime, nullable=False),
     Column("merged_by", String(200), nullable=False),
     Column("reason", String(500), nullable=False),
     # JSON object: field name -> account id.
     Column("field_sources", Text, nullable=False),
+    # Both accounts' rows as stored just before the merge (JSON; PII as ciphertext, as in
+    # accounts): an unmerge restores them. '' once undone, or for merges made before 0012.
+    Column("survivor_snapshot", Text, nullable=False),
+    Column("merged_snapshot", Text, nullable=False),
+    # JSON (domain.merges.MergeMoves): ids of what moved to the survivor in this store.
+    Column("moves", Text, nullable=False),
+    Column("unmerged_at", UtcDateTime, nullable=True),
+    Column("unmerged_by", String(200), nullable=False),
+    Column("unmerge_reason", String(500), nullable=False),
     Index("ix_account_merges_survivor_id", "survivor_id"),
 )
+# An account is merged away at most once at a time; after an unmerge it may be merged again.
+_merge_in_force = account_merges.c.unmerged_at.is_(None)
+Index("uq_account_merges_merged_id", account_merges.c.merged_id, unique=True, postgresql_where=_merge_in_force, sqlite_where=_merge_in_force)
 
 # Watchlist hits held for compliance review; one per account and listed entry.
 screening_hits = Table(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, union, update
+from sqlalchemy import ColumnElement, Connection, Date, delete, func, insert, or_, select, union, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts, household_members
 from crm_account.domain.duplicates import name_dob_key
@@ -36,7 +37,9 @@ from crm_account.domain.model import (
     Totals,
     ValueTier,
 )
+from crm_common.auth.scopes import DataScope
 from crm_common.contact import fold
+from crm_common.db import UtcDateTime
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
 from crm_common.pii import BlindIndex, FieldCipher
@@ -89,12 +92,25 @@ def _acquisition_row(acquisition: Acquisition | None) -> dict[str, Any]:
     }
 
 
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
 def _windows_json(windows: tuple[ContactWindow, ...]) -> str:
     return json.dumps([{"days": [int(d) for d in w.days], "start": w.start_minute, "end": w.end_minute} for w in windows])
 
 
 def _windows(text: str) -> tuple[ContactWindow, ...]:
     return tuple(ContactWindow(tuple(DayOfWeek(d) for d in w["days"]), w["start"], w["end"]) for w in json.loads(text))
+
+
+BANK_WIDE = DataScope.bank_wide()
+
+
+def in_scope(scope: DataScope) -> ColumnElement[bool]:
+    """The accounts `scope` reaches, by owner, branch and territory (accounts have no team)."""
+    c = accounts.c
+    return scope.condition(owner=c.owner_id, branch=c.branch_id, territory=c.territory_id)
 
 
 class AccountRepository:
@@ -134,6 +150,7 @@ class AccountRepository:
             "customer_since": account.customer_since,
             "owner_id": p.owner_id,
             "branch_id": p.branch_id,
+            "territory_id": p.territory_id,
             "tax_code": business.tax_code,
             "industry": business.industry,
             "source_lead_id": account.source_lead_id,
@@ -160,7 +177,6 @@ class AccountRepository:
             "legal_hold": account.legal_hold,
             "legal_hold_reason": account.legal_hold_reason,
             "erased_at": account.erased_at,
-            "territory_id": account.territory_id,
         }
 
     def _write_contact_points(self, account: Account) -> None:
@@ -273,6 +289,7 @@ class AccountRepository:
             lifecycle_stage=LifecycleStage(row.lifecycle_stage),
             owner_id=row.owner_id,
             branch_id=row.branch_id,
+            territory_id=row.territory_id,
             business=BusinessProfile(row.tax_code, row.industry) if account_type is AccountType.BUSINESS else None,
         )
         return Account(
@@ -304,14 +321,16 @@ class AccountRepository:
             legal_hold=row.legal_hold,
             legal_hold_reason=row.legal_hold_reason,
             erased_at=row.erased_at,
-            territory_id=row.territory_id,
         )
 
-    def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:
-        """The account; for an id merged into another, the survivor (unless `follow_merges` is off)."""
+    def get(self, account_id: str, scope: DataScope, for_update: bool = False, follow_merges: bool = True) -> Account:
+        """The account, if `scope` reaches it (NOT_FOUND otherwise, as if it did not exist); for an
+        id merged into another, the survivor (unless `follow_merges` is off)."""
         wanted = account_id
         for _hop in range(MAX_MERGE_HOPS):
-            query = select(accounts).where(accounts.c.account_id == wanted)
+            # A merged-away id only points at its survivor, which must be in scope in turn.
+            reached = or_(accounts.c.merged_into != "", in_scope(scope)) if follow_merges else in_scope(scope)
+            query = select(accounts).where(accounts.c.account_id == wanted, reached)
             if for_update:
                 query = query.with_for_update()
             row = self.conn.execute(query).first()
@@ -322,11 +341,13 @@ class AccountRepository:
             wanted = row.merged_into
         raise NotFound("account", account_id)
 
-    def resolve_id(self, account_id: str) -> str:
-        """The id of the account `account_id` is now (itself, or the survivor it was merged into)."""
+    def resolve_id(self, account_id: str, scope: DataScope) -> str:
+        """The id of the account `account_id` is now (itself, or the survivor it was merged into),
+        if `scope` reaches it; NOT_FOUND otherwise."""
         wanted = account_id
         for _hop in range(MAX_MERGE_HOPS):
-            merged_into = self.conn.scalar(select(accounts.c.merged_into).where(accounts.c.account_id == wanted))
+            reached = or_(accounts.c.merged_into != "", in_scope(scope))
+            merged_into = self.conn.scalar(select(accounts.c.merged_into).where(accounts.c.account_id == wanted, reached))
             if merged_into is None:
                 raise NotFound("account", account_id)
             if not merged_into:
@@ -334,8 +355,9 @@ class AccountRepository:
             wanted = merged_into
         raise NotFound("account", account_id)
 
-    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50) -> list[Account]:
-        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys).
+    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50, scope: DataScope = BANK_WIDE) -> list[Account]:
+        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys),
+        among those `scope` reaches (detection itself compares against every account).
 
         One UNION of single-index lookups, not one query with an OR across them: PostgreSQL
         cannot combine an OR over a subquery with the other indexes and would scan the table.
@@ -359,7 +381,7 @@ class AccountRepository:
         ids = {account_id for account_id in self.conn.scalars(union(*[q.subquery().select() for q in lookups])) if account_id != exclude_id}
         if not ids:
             return []
-        query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "").limit(limit)
+        query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "", in_scope(scope)).limit(limit)
         return self._load(list(self.conn.execute(query).all()))
 
     def forget(self, account_id: str) -> None:
@@ -367,17 +389,62 @@ class AccountRepository:
         contact points) and open duplicate pairs."""
         self.conn.execute(delete(account_match_keys).where(account_match_keys.c.account_id == account_id))
 
-    def absorb(self, merged_id: str, survivor_id: str) -> None:
-        """Moves what hangs off the merged account (match keys, timeline) to the survivor."""
-        for table in (account_match_keys, account_changes):
-            self.conn.execute(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id))
+    def absorb(self, merged_id: str, survivor_id: str) -> tuple[list[str], list[str]]:
+        """Moves what hangs off the merged account (match keys, timeline) to the survivor;
+        returns the keys and the timeline entries moved."""
+        moved = []
+        for table, key in ((account_match_keys, account_match_keys.c.key_bidx), (account_changes, account_changes.c.change_id)):
+            moved.append(list(self.conn.scalars(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id).returning(key))))
+        return moved[0], moved[1]
 
-    def get_many(self, account_ids: list[str]) -> list[Account]:
-        """The accounts with these ids that exist, in no particular order."""
+    def give_back(self, survivor_id: str, merged_id: str, match_keys: list[str], change_ids: list[str]) -> None:
+        """Undoes `absorb`: the keys and timeline entries it moved that the survivor still has."""
+        for table, key, ids in (
+            (account_match_keys, account_match_keys.c.key_bidx, match_keys),
+            (account_changes, account_changes.c.change_id, change_ids),
+        ):
+            for start in range(0, len(ids), 1000):
+                part = ids[start : start + 1000]
+                self.conn.execute(update(table).where(key.in_(part), table.c.account_id == survivor_id).values(account_id=merged_id))
+
+    def count_changes(self, account_id: str) -> int:
+        return int(self.conn.scalar(select(func.count()).select_from(account_changes).where(account_changes.c.account_id == account_id)) or 0)
+
+    def snapshot(self, account_id: str) -> str:
+        """The account's stored row and contact points as JSON, PII as stored (ciphertext bound to
+        the account): what an unmerge restores (`from_snapshot`)."""
+        row = self.conn.execute(select(accounts).where(accounts.c.account_id == account_id)).one()
+        points = self.conn.execute(select(account_contact_points).where(account_contact_points.c.account_id == account_id)).all()
+        return json.dumps(
+            {"account": {k: _json_value(v) for k, v in row._mapping.items()}, "contact_points": [dict(p._mapping) for p in points]},
+            sort_keys=True,
+        )
+
+    def from_snapshot(self, text: str) -> Account:
+        """The account a `snapshot` recorded (decrypted with the keys in force: a key rotated
+        since still decrypts while it is in PII_KEYS)."""
+        data = json.loads(text)
+        values = {}
+        for name, value in data["account"].items():
+            kind = accounts.c[name].type
+            if value is not None and isinstance(kind, UtcDateTime):
+                value = datetime.fromisoformat(value)
+            elif value is not None and isinstance(kind, Date):
+                value = date.fromisoformat(value)
+            values[name] = value
+        row = SimpleNamespace(**values)
+        points: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for point in sorted(data["contact_points"], key=lambda p: (p["kind"], p["position"])):
+            points[(point["account_id"], point["kind"])].append(self.pii.open(point["kind"], point["value_enc"], point["account_id"]))
+        return self._to_account(row, points)
+
+    def get_many(self, account_ids: list[str], scope: DataScope) -> list[Account]:
+        """The accounts with these ids that exist and `scope` reaches, in no particular order."""
         found: list[Account] = []
         for start in range(0, len(account_ids), 1000):
             part = account_ids[start : start + 1000]
-            found.extend(self._load(list(self.conn.execute(select(accounts).where(accounts.c.account_id.in_(part))).all())))
+            query = select(accounts).where(accounts.c.account_id.in_(part), in_scope(scope))
+            found.extend(self._load(list(self.conn.execute(query).all())))
         return found
 
     def kyc_reviews_due(self, now: datetime, limit: int) -> list[Account]:
@@ -415,13 +482,14 @@ class AccountRepository:
         query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "").order_by(accounts.c.created_at)
         return self._load(list(self.conn.execute(query).all()))
 
-    def search(self, keys: ContactKeys, name: str, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
-        """Accounts holding all of `keys` and with a name word starting with `name`, newest first."""
+    def search(self, keys: ContactKeys, name: str, page: Page, scope: DataScope) -> tuple[list[Account], dict[str, Any] | None]:
+        """Accounts `scope` reaches holding all of `keys` and with a name word starting with
+        `name`, newest first."""
         clauses = self._holding(self.pii.key_indexes(keys))
         if name:
             prefix = fold(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(or_(accounts.c.name_folded.like(f"{prefix}%", escape="\\"), accounts.c.name_folded.like(f"% {prefix}%", escape="\\")))
-        query = select(accounts).where(*clauses, accounts.c.merged_into == "")
+        query = select(accounts).where(*clauses, accounts.c.merged_into == "", in_scope(scope))
         rows, after = newest_first(self.conn, query, accounts.c.created_at, accounts.c.account_id, page)
         return self._load(rows), after
 

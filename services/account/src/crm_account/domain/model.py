@@ -79,6 +79,7 @@ class ChangeKind(StrEnum):
     CONSENT_CHANGED = "CONSENT_CHANGED"
     KYC_STATUS_CHANGED = "KYC_STATUS_CHANGED"
     MERGED = "MERGED"
+    UNMERGED = "UNMERGED"
     RELATIONSHIP_ADDED = "RELATIONSHIP_ADDED"
     RELATIONSHIP_REMOVED = "RELATIONSHIP_REMOVED"
     HOUSEHOLD_JOINED = "HOUSEHOLD_JOINED"
@@ -194,6 +195,8 @@ class Profile:
     owner_id: str = ""
     branch_id: str = ""
     business: BusinessProfile | None = None
+    # With owner and branch, who reaches the account (data scopes).
+    territory_id: str = ""
 
     @property
     def keys(self) -> ContactKeys:
@@ -233,8 +236,6 @@ class Account:
     legal_hold_reason: str = ""
     # When the person's data was erased (the account is then an anonymous shell).
     erased_at: datetime | None = None
-    # The territory the territory service's rules (or a manager's override) put it in.
-    territory_id: str = ""
 
     @property
     def keys(self) -> ContactKeys:
@@ -292,14 +293,9 @@ class Account:
 
     def record_territory(self, territory_id: str, owner_id: str, actor: str, now: datetime) -> list[str]:
         """AccountTerritoryAssigned: the territory and its RM; returns the fields that changed."""
-        changed = []
-        if territory_id != self.territory_id:
-            self.territory_id = territory_id
-            changed.append("territory_id")
-        if owner_id != self.profile.owner_id:
-            self.profile = replace(self.profile, owner_id=owner_id)
-            changed.append("owner_id")
+        changed = [name for name, value in (("territory_id", territory_id), ("owner_id", owner_id)) if getattr(self.profile, name) != value]
         if changed:
+            self.profile = replace(self.profile, territory_id=territory_id, owner_id=owner_id)
             self._touch(actor, now)
         return changed
 

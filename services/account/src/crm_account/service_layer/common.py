@@ -16,6 +16,7 @@ from crm_account.domain.model import Account, AccountChange, ChangeKind, Profile
 from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, clean_profile
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_common.auth import current_data_scope
 from crm_common.db import new_id
 from crm_common.errors import FieldViolation, InvalidArgument
 
@@ -33,7 +34,8 @@ class AccountEvents(Protocol):
     def kyc_status_changed(self, account: Account, previous: KycStatus, correlation_id: str) -> Any: ...
     def holding_opened(self, holding: Holding, correlation_id: str) -> Any: ...
     def holding_closed(self, holding: Holding, correlation_id: str) -> Any: ...
-    def accounts_merged(self, survivor: Account, merged_id: str, correlation_id: str) -> Any: ...
+    def accounts_merged(self, survivor: Account, merged_id: str, merge_id: str, correlation_id: str) -> Any: ...
+    def accounts_unmerged(self, restored: Account, survivor: Account, merge_id: str, correlation_id: str) -> Any: ...
     def erasure_requested(self, request: ErasureRequest, lead_ids: list[str], correlation_id: str) -> Any: ...
     def erasure_completed(self, request: ErasureRequest, correlation_id: str) -> Any: ...
 
@@ -77,7 +79,7 @@ def clean_or_raise(
 
 def stored_account(uow: AccountUnitOfWork, ref: str) -> Account:
     """A repeated request's answer when its first call stored the account's id (run_idempotent's repeat)."""
-    return uow.accounts.get(ref)
+    return uow.accounts.get(ref, current_data_scope())
 
 
 def record_change(uow: AccountUnitOfWork, account: Account, kind: ChangeKind, fields: list[str], reason: str = "") -> None:

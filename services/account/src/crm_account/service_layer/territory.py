@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crm_account.domain.model import ChangeKind
 from crm_account.service_layer.common import AccountEvents, Clock, UowFactory, record_change
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_principal
 from crm_common.errors import NotFound
 
 
@@ -23,7 +23,7 @@ class TerritoryUseCases:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
             try:
-                account = uow.accounts.get(account_id, for_update=True, follow_merges=False)
+                account = uow.accounts.get(account_id, DataScope.bank_wide(), for_update=True, follow_merges=False)
             except NotFound:
                 uow.commit()
                 return "unknown account"

@@ -96,11 +96,12 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
             lead_pb2.Assignment(
                 owner_id=lead.owner_id,
                 team_id=lead.team_id,
+                branch_id=lead.branch_id,
+                territory_id=lead.territory_id,
                 assign_time=timestamp(lead.assigned_at),
                 first_contact_due_time=timestamp(lead.first_contact_due_at),
                 source=enum_number(lead_pb2.AssignmentSource, lead.assignment_source),
                 routing_rule_id=lead.routing_rule_id,
-                territory_id=lead.territory_id,
             )
         )
     if lead.converted_at:

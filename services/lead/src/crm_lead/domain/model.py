@@ -115,14 +115,16 @@ class Lead:
     score_reasons: list[ScoreReason] = field(default_factory=list)
     owner_id: str = ""
     team_id: str = ""
+    # Where the lead is worked; with owner and team, who reaches it (data scopes).
+    branch_id: str = ""
+    territory_id: str = ""
     assigned_at: datetime | None = None
     first_contact_due_at: datetime | None = None
     first_contact_at: datetime | None = None
     # MANUAL (AssignLead: an override of the rules) or ROUTED (the territory service's
-    # LeadRouted), with the rule and territory that routed it.
+    # LeadRouted, with the rule that matched; territory_id is the territory it gave).
     assignment_source: str = ""
     routing_rule_id: str = ""
-    territory_id: str = ""
     disqualification_reason: str = ""
     status_note: str = ""
     account_id: str = ""
@@ -158,16 +160,29 @@ class Lead:
             return True
         return False
 
-    def assign(self, owner_id: str, team_id: str, due_at: datetime, actor: str, now: datetime, routed_by: tuple[str, str] | None = None) -> None:
-        """`routed_by`: (rule id, territory id) when the territory service's rules chose the
-        owner; otherwise the assignment is MANUAL, an override the rules leave alone."""
+    def assign(
+        self,
+        owner_id: str,
+        team_id: str,
+        due_at: datetime,
+        actor: str,
+        now: datetime,
+        branch_id: str = "",
+        territory_id: str = "",
+        routing_rule_id: str = "",
+    ) -> None:
+        """To an owner (in a team or none); a branch or territory given moves the lead there too.
+        `routing_rule_id`: the territory service's rules chose the owner (ROUTED); otherwise the
+        assignment is MANUAL, an override the rules leave alone."""
         if self.status not in SALES_STATUSES:
             raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; only MQL, CONTACTED or SQL leads go to sales")
         self.owner_id = owner_id
         self.team_id = team_id
+        self.branch_id = branch_id or self.branch_id
+        self.territory_id = territory_id or self.territory_id
         self.assigned_at = now
-        self.assignment_source = "ROUTED" if routed_by else "MANUAL"
-        self.routing_rule_id, self.territory_id = routed_by or ("", "")
+        self.assignment_source = "ROUTED" if routing_rule_id else "MANUAL"
+        self.routing_rule_id = routing_rule_id
         # A reassignment before first contact restarts the clock for the new owner.
         if self.first_contact_at is None:
             self.first_contact_due_at = due_at
@@ -208,7 +223,7 @@ class Lead:
         self.status_note = note
         self.owner_id = ""
         self.team_id = ""
-        self.assignment_source = self.routing_rule_id = self.territory_id = ""
+        self.assignment_source = self.routing_rule_id = ""
 
     def ensure_convertible(self) -> None:
         if self.status != Status.SQL:

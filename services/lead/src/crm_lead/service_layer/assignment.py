@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.model import SALES_STATUSES, ContactAttempt, ContactOutcome, Lead
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, idempotent, lead_for_update
+from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, ensure_placed_in_scope, idempotent, lead_for_update, lead_scope
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 
@@ -25,6 +25,9 @@ class AssignmentUseCases:
     def assign_lead(self, cmd: commands.AssignLead) -> Lead:
         if bool(cmd.owner_id) == bool(cmd.team_id):
             raise InvalidArgument(FieldViolation("target", "give exactly one of owner_id or team_id"))
+        too_long = [FieldViolation(f, "at most 100 characters") for f in ("branch_id", "territory_id") if len(getattr(cmd, f)) > 100]
+        if too_long:
+            raise InvalidArgument(too_long)
 
         def first(uow: LeadUnitOfWork) -> tuple[Lead, str]:
             lead = lead_for_update(uow, cmd.lead_id)
@@ -33,7 +36,8 @@ class AssignmentUseCases:
                 members, turn = uow.leads.take_team_turn(cmd.team_id)
                 owner = round_robin_pick(cmd.team_id, members, turn)
             now = self.clock()
-            lead.assign(owner, cmd.team_id, self.sla.due_at(now, lead.score), current_principal().subject, now)
+            lead.assign(owner, cmd.team_id, self.sla.due_at(now, lead.score), current_principal().subject, now, cmd.branch_id, cmd.territory_id)
+            ensure_placed_in_scope(lead)
             uow.leads.save(lead)
             uow.publish(self.events.assigned(lead, cmd.key.request_id))
             return lead, lead.lead_id
@@ -55,7 +59,8 @@ class AssignmentUseCases:
     ) -> str:
         if not owner_id:
             return "no owner: the rules left it unassigned"
-        lead = uow.leads.get(lead_id, for_update=True)
+        # The event is the territory service's decision: bank-wide, like every event handler.
+        lead = uow.leads.get(lead_id, DataScope.bank_wide(), for_update=True)
         if lead.status not in SALES_STATUSES:
             return f"not assigned: the lead is {lead.status}"
         if lead.assignment_source == "MANUAL" and lead.owner_id:
@@ -63,7 +68,9 @@ class AssignmentUseCases:
         if lead.owner_id == owner_id:
             return f"already with {owner_id}"
         now = self.clock()
-        lead.assign(owner_id, team_id, self.sla.due_at(now, lead.score), current_principal().subject, now, routed_by=(rule_id, territory_id))
+        lead.assign(
+            owner_id, team_id, self.sla.due_at(now, lead.score), current_principal().subject, now, territory_id=territory_id, routing_rule_id=rule_id
+        )
         uow.leads.save(lead)
         uow.publish(self.events.assigned(lead, correlation_id))
         return f"assigned to {owner_id}"
@@ -95,7 +102,7 @@ class AssignmentUseCases:
         def repeat(uow: LeadUnitOfWork, ref: str) -> tuple[Lead, ContactAttempt]:
             lead_id, _, attempt_id = ref.partition("|")
             attempt = next(a for a in uow.leads.contact_attempts(lead_id) if a.attempt_id == attempt_id)
-            return uow.leads.get(lead_id), attempt
+            return uow.leads.get(lead_id, lead_scope()), attempt
 
         return idempotent(self.uow, "RecordContactAttempt", cmd.key, first, repeat)  # type: ignore[no-any-return]
 

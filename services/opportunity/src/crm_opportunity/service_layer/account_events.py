@@ -1,16 +1,17 @@
-"""The account's events (merged accounts relinked, erased persons' activities blanked) and the
-territory service's (an account's open opportunities follow its territory)."""
+"""The account service's events: merged accounts relinked (and moved back when a merge is undone),
+erased persons' activities blanked; and the territory service's: an account's open opportunities
+follow its territory."""
 
 from __future__ import annotations
 
-from crm_common.auth import current_principal
-from crm_common.db import utcnow
+from crm_common.auth import DataScope, current_principal
 from crm_common.events.erasure import erasure_confirmed
+from crm_opportunity.adapters.account_links import ACTIVITIES, OPPORTUNITIES
 from crm_opportunity.service_layer.common import ActionKeeper, Clock, OpportunityEvents, UowFactory
 
 
 class AccountEventUseCases:
-    def __init__(self, uow: UowFactory, events: OpportunityEvents | None = None, actions: ActionKeeper | None = None, clock: Clock = utcnow) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock, events: OpportunityEvents | None = None, actions: ActionKeeper | None = None) -> None:
         self.uow = uow
         self.events = events
         self.actions = actions
@@ -28,16 +29,29 @@ class AccountEventUseCases:
             uow.commit()
         return f"{blanked} activity(ies) anonymised"
 
-    def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str) -> str:
-        """AccountsMerged: the merged account's opportunities now belong to the survivor.
+    def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str, merge_id: str = "") -> str:
+        """AccountsMerged: the merged account's opportunities and activities now belong to the
+        survivor, each move remembered under `merge_id` (the merged id for events without one).
         "duplicate" for a redelivered event."""
         with self.uow() as uow:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
-            moved = uow.opportunities.relink_account(merged_id, survivor_id)
-            activities = uow.activities.relink_account(merged_id, survivor_id)
+            moved = uow.account_links.relink(merge_id or merged_id, merged_id, survivor_id, self.clock())
             uow.commit()
-        return f"{moved} opportunity(ies) and {activities} activity(ies) relinked"
+        if moved is None:
+            return "already unmerged"
+        return f"{moved[OPPORTUNITIES]} opportunity(ies) and {moved[ACTIVITIES]} activity(ies) relinked"
+
+    def unrelink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str, merge_id: str = "") -> str:
+        """AccountsUnmerged: exactly the opportunities and activities that merge relinked belong
+        to the restored account again (those created on the survivor since stay). "duplicate"
+        for a redelivered event."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            moved = uow.account_links.undo(merge_id or merged_id, merged_id, survivor_id, self.clock())
+            uow.commit()
+        return f"{moved[OPPORTUNITIES]} opportunity(ies) and {moved[ACTIVITIES]} activity(ies) moved back"
 
     def follow_territory(self, consumer: str, event_id: str, account_id: str, territory_id: str) -> str:
         """AccountTerritoryAssigned: the account's open opportunities take its territory (their
@@ -48,7 +62,7 @@ class AccountEventUseCases:
                 return "duplicate"
             moved = 0
             for opportunity_id in uow.opportunities.open_ids_of_account(account_id):
-                opportunity = uow.opportunities.get(opportunity_id, for_update=True)
+                opportunity = uow.opportunities.get(opportunity_id, DataScope.bank_wide(), for_update=True)
                 if opportunity.amend({"territory_id": territory_id}, current_principal().subject, self.clock()):
                     uow.opportunities.save(opportunity)
                     if self.actions is not None:

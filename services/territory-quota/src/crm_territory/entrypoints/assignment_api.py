@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from crm.common.v1 import common_pb2
 from crm.territory.v1 import territory_pb2
 from crm.territory.v1 import territory_service_pb2 as pb
+from crm_common.auth import Access, Scope
 from crm_common.grpc.enums import enum_name
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
@@ -21,29 +22,32 @@ from crm_territory.service_layer.teams import PutTeam
 if TYPE_CHECKING:
     from crm_territory.service_layer.use_cases import TerritoryUseCases
 
-ASSIGNMENT_PERMISSIONS: dict[str, str | None] = {
-    "PlanModelVersion": TERRITORY_MANAGE,
-    "PreviewModelVersion": TERRITORY_MANAGE,
-    "ApplyModelVersion": TERRITORY_MANAGE,
-    "CancelModelVersion": TERRITORY_MANAGE,
-    "ListModelVersions": TERRITORY_READ,
-    "GetTerritory": TERRITORY_READ,
-    "ListTerritories": TERRITORY_READ,
-    "ValidateAssignmentRules": TERRITORY_MANAGE,
-    "ListAssignmentRules": TERRITORY_READ,
-    "PutTeam": TERRITORY_MANAGE,
-    "ListTeams": TERRITORY_READ,
-    "ListMembers": TERRITORY_READ,
-    "ExplainAssignment": TERRITORY_READ,
-    "RouteLead": TERRITORY_ROUTE,
-    "AssignAccount": TERRITORY_ASSIGN,
-    "OverrideAccountAssignment": TERRITORY_ASSIGN,
-    "ClearAccountOverride": TERRITORY_ASSIGN,
-    "GetAccountAssignment": TERRITORY_READ,
-    "ListAccountAssignmentHistory": TERRITORY_READ,
-    "PreviewRmDeparture": TERRITORY_MANAGE,
-    "ApplyRmDeparture": TERRITORY_MANAGE,
-    "GetAccessScope": TERRITORY_READ,
+# Territories, rules, teams and scopes hold no customer data (Scope.NONE). An account's
+# assignment is read within the caller's reach (RECORD: by its owner, team and territory);
+# assigning, overriding and departures are bank-wide for the roles that may do them.
+ASSIGNMENT_PERMISSIONS: dict[str, Access] = {
+    "PlanModelVersion": Access(TERRITORY_MANAGE, Scope.NONE),
+    "PreviewModelVersion": Access(TERRITORY_MANAGE, Scope.NONE),
+    "ApplyModelVersion": Access(TERRITORY_MANAGE, Scope.NONE),
+    "CancelModelVersion": Access(TERRITORY_MANAGE, Scope.NONE),
+    "ListModelVersions": Access(TERRITORY_READ, Scope.NONE),
+    "GetTerritory": Access(TERRITORY_READ, Scope.NONE),
+    "ListTerritories": Access(TERRITORY_READ, Scope.NONE),
+    "ValidateAssignmentRules": Access(TERRITORY_MANAGE, Scope.NONE),
+    "ListAssignmentRules": Access(TERRITORY_READ, Scope.NONE),
+    "PutTeam": Access(TERRITORY_MANAGE, Scope.NONE),
+    "ListTeams": Access(TERRITORY_READ, Scope.NONE),
+    "ListMembers": Access(TERRITORY_READ, Scope.NONE),
+    "ExplainAssignment": Access(TERRITORY_READ, Scope.NONE),
+    "RouteLead": Access(TERRITORY_ROUTE, Scope.NONE),
+    "AssignAccount": Access(TERRITORY_ASSIGN, Scope.BANK),
+    "OverrideAccountAssignment": Access(TERRITORY_ASSIGN, Scope.BANK),
+    "ClearAccountOverride": Access(TERRITORY_ASSIGN, Scope.BANK),
+    "GetAccountAssignment": Access(TERRITORY_READ, Scope.RECORD),
+    "ListAccountAssignmentHistory": Access(TERRITORY_READ, Scope.RECORD),
+    "PreviewRmDeparture": Access(TERRITORY_MANAGE, Scope.BANK),
+    "ApplyRmDeparture": Access(TERRITORY_MANAGE, Scope.BANK),
+    "GetAccessScope": Access(TERRITORY_READ, Scope.NONE),
 }
 
 

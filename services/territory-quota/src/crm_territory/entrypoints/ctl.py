@@ -57,9 +57,9 @@ def run(args: argparse.Namespace, ctl: Ctl) -> int:
     if args.action == "teams":
         status = 0
         for i, entry in enumerate(json.loads(Path(args.target).read_text(encoding="utf-8"))):
-            request = json_format.ParseDict(entry, svc.PutTeamRequest())
-            request.request_id = f"{ctl.request_id()}:{i}"
-            status = call("PutTeam", request) or status
+            team = json_format.ParseDict(entry, svc.PutTeamRequest())
+            team.request_id = f"{ctl.request_id()}:{i}"
+            status = call("PutTeam", team) or status
         return status
     if args.action == "versions":
         return call("ListModelVersions", svc.ListModelVersionsRequest())

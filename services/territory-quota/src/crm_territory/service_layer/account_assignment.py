@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import utcnow
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ValidationCollector
 from crm_common.pagination import Page
@@ -172,9 +172,7 @@ class AccountAssignmentUseCases:
         _require_account(account_id, "account_id")
         with self.uow() as uow:
             repo = uow.territories
-            entry = repo.current_assignment(account_id)
-            if entry is None:
-                raise NotFound("account assignment", account_id)
+            entry = _in_reach(repo.current_assignment(account_id), account_id)
             subject = repo.account_subject(account_id)
             if entry.override or subject is None:
                 return entry, None
@@ -184,6 +182,7 @@ class AccountAssignmentUseCases:
     def history(self, account_id: str, page: Page) -> tuple[list[AssignmentEntry], dict[str, int] | None]:
         _require_account(account_id, "account_id")
         with self.uow() as uow:
+            _in_reach(uow.territories.current_assignment(account_id), account_id)
             rows, last = uow.territories.history(account_id, page)
         return rows, ({"id": last} if last is not None else None)
 
@@ -240,6 +239,14 @@ class AccountAssignmentUseCases:
             uow.territories.close_opportunity(opportunity_id)
             uow.commit()
         return "closed"
+
+
+def _in_reach(entry: AssignmentEntry | None, account_id: str) -> AssignmentEntry:
+    """The entry in force when the caller reaches the account where it is placed now (its owner,
+    team or territory); NOT_FOUND otherwise, as for an account never assigned (no existence leak)."""
+    if entry is None or not current_data_scope().covers(entry.owner_id, entry.team_id, "", entry.territory_id):
+        raise NotFound("account assignment", account_id)
+    return entry
 
 
 def _require_account(account_id: str, field: str) -> None:

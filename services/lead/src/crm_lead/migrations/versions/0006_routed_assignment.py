@@ -1,8 +1,8 @@
 """How a lead was assigned: MANUAL (AssignLead, an override of the rules) or ROUTED (the
-territory service's LeadRouted), with the rule and territory that routed it.
+territory service's LeadRouted), with the rule that routed it (the territory is 0005's column).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COLUMNS = ("assignment_source", 16), ("routing_rule_id", 64), ("territory_id", 100)
+_COLUMNS = ("assignment_source", 16), ("routing_rule_id", 64)
 
 
 def upgrade() -> None:
