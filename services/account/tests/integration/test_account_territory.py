@@ -20,6 +20,8 @@ from crm_common.events.envelope import new_event
 from crm_common.testing import LiveService, bearer, delivery
 
 RM = bearer("rm-1", ["rm"])
+# The account leaves rm-1's book once assigned to rm-a: read it bank-wide.
+SERVICE = bearer("service:test", ["service"])
 CONSUMER = "account.on_account_territory_assigned"
 
 
@@ -43,7 +45,7 @@ def test_the_account_records_its_territory_and_rm(api: LiveService, stub: Accoun
         assert worker.on_account_territory_assigned(delivery(event, CONSUMER)) == "duplicate"
         assert worker.on_account_territory_assigned(delivery(assigned(account_id, "VN.NORTH.HN.HN01", "rm-a"), CONSUMER)) == "unchanged"
         assert worker.on_account_territory_assigned(delivery(assigned("no-such-account", "VN", "rm-a"), CONSUMER)) == "unknown account"
-    account = stub.GetAccount(account_service_pb2.GetAccountRequest(account_id=account_id), metadata=RM).account
+    account = stub.GetAccount(account_service_pb2.GetAccountRequest(account_id=account_id), metadata=SERVICE).account
     assert (account.territory_id, account.owner_id) == ("VN.NORTH.HN.HN01", "rm-a")
     updates = [e for e in api.events(events_pb2.AccountUpdated) if e.account.account_id == account_id]
     assert list(updates[-1].changed_fields) == ["territory_id", "owner_id"]

@@ -19,7 +19,8 @@ from crm_lead.entrypoints.worker import LeadWorker
 
 CONSUMER = "lead.on_lead_routed"
 MARKETING = bearer("mkt", ["marketing"])
-MANAGER = bearer("head-of-sales", ["sales_manager"])
+# Reads and manual assignment bank-wide: the data scopes are not what these tests are about.
+ADMIN = bearer("admin-1", ["admin"])
 
 
 def routed(lead_id: str, owner_id: str = "rm-a") -> territory_events.LeadRouted:
@@ -44,7 +45,7 @@ def test_a_routed_lead_is_assigned_and_its_sla_starts(app) -> None:  # type: ign
         assert worker.on_lead_routed(delivery(event, CONSUMER)) == "assigned to rm-a"
         assert worker.on_lead_routed(delivery(event, CONSUMER)) == "duplicate"
         assert worker.on_lead_routed(delivery(routed(lead.lead_id), CONSUMER)) == "already with rm-a"
-    assigned = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=MANAGER).lead.assignment
+    assigned = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=ADMIN).lead.assignment
     assert (assigned.owner_id, assigned.team_id, assigned.source) == ("rm-a", "T-HN01", lead_pb2.ASSIGNMENT_SOURCE_ROUTED)
     assert (assigned.routing_rule_id, assigned.territory_id) == ("R-HN", "VN.NORTH.HN.HN01")
     assert assigned.first_contact_due_time.ToDatetime(tzinfo=UTC) > assigned.assign_time.ToDatetime(tzinfo=UTC)
@@ -52,12 +53,12 @@ def test_a_routed_lead_is_assigned_and_its_sla_starts(app) -> None:  # type: ign
 
 def test_a_manual_assignment_is_an_override_routing_leaves_alone(app) -> None:  # type: ignore[no-untyped-def]
     lead = capture(app)
-    manual = app.stub.AssignLead(svc.AssignLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id, owner_id="agent-7"), metadata=MANAGER)
+    manual = app.stub.AssignLead(svc.AssignLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id, owner_id="agent-7"), metadata=ADMIN)
     assert manual.lead.assignment.source == lead_pb2.ASSIGNMENT_SOURCE_MANUAL
     worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     with use_principal(Principal("service:territory-quota", ("service",))):
         assert worker.on_lead_routed(delivery(routed(lead.lead_id), CONSUMER)) == "kept the manual assignment to agent-7"
-    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=MANAGER).lead.assignment.owner_id == "agent-7"
+    assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=ADMIN).lead.assignment.owner_id == "agent-7"
 
 
 def test_routing_without_an_owner_changes_nothing(app) -> None:  # type: ignore[no-untyped-def]
@@ -65,4 +66,4 @@ def test_routing_without_an_owner_changes_nothing(app) -> None:  # type: ignore[
     worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     with use_principal(Principal("service:territory-quota", ("service",))):
         assert worker.on_lead_routed(delivery(routed(lead.lead_id, owner_id=""), CONSUMER)) == "no owner: the rules left it unassigned"
-    assert not app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=MANAGER).lead.assignment.owner_id
+    assert not app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=ADMIN).lead.assignment.owner_id
