@@ -19,7 +19,7 @@ from crm_common.testing_e2e import Suite
 
 OPS = bearer("ops-1", ["sales_ops"])
 MARKETING = bearer("mkt-1", ["marketing"])
-MANAGER = bearer("head-of-sales", ["sales_manager"])
+# Reads bank-wide: once routed, the lead and the account are in rm-hn-1's book, not a reader's.
 SERVICE = bearer("service:e2e", ["service"])
 
 
@@ -70,7 +70,7 @@ def test_a_lead_captured_in_a_province_goes_to_its_branch_rm_and_an_account_to_i
     assert lead.status == lead_pb2.LEAD_STATUS_MQL and not lead.assignment.owner_id
 
     def assignment() -> lead_pb2.Assignment:
-        return suite.lead.GetLead(lead_svc.GetLeadRequest(lead_id=lead.lead_id), metadata=MANAGER).lead.assignment
+        return suite.lead.GetLead(lead_svc.GetLeadRequest(lead_id=lead.lead_id), metadata=SERVICE).lead.assignment
 
     wait_until(lambda: assignment().owner_id, what="LeadCaptured → LeadRouted → the lead service's assignment")
     routed = assignment()
@@ -81,10 +81,10 @@ def test_a_lead_captured_in_a_province_goes_to_its_branch_rm_and_an_account_to_i
     person = account_pb2.AccountInput(
         type=account_pb2.ACCOUNT_TYPE_PERSON, full_name="Lê Văn Bình", phones=["0912 555 132"], address=account_pb2.Address(province_code="01")
     )
-    account_id = suite.account.CreateAccount(account_svc.CreateAccountRequest(request_id=rid(), account=person), metadata=MANAGER).account.account_id
+    account_id = suite.account.CreateAccount(account_svc.CreateAccountRequest(request_id=rid(), account=person), metadata=SERVICE).account.account_id
 
     def placed() -> account_pb2.Account:
-        return suite.account.GetAccount(account_svc.GetAccountRequest(account_id=account_id), metadata=MANAGER).account
+        return suite.account.GetAccount(account_svc.GetAccountRequest(account_id=account_id), metadata=SERVICE).account
 
     wait_until(lambda: placed().territory_id, what="AccountCreated → AccountTerritoryAssigned → the account records it")
     assert (placed().territory_id, placed().owner_id) == ("VN.NORTH.HN.HN01", "rm-hn-1")
