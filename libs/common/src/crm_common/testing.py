@@ -36,6 +36,7 @@ from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, Engine, MetaData, create_engine, func, inspect, make_url, select, text
 from sqlalchemy.pool import NullPool
 
+from crm_common.audit.trail import AuditTrail
 from crm_common.auth import issue_token
 from crm_common.db import make_engine, new_id, new_metadata
 from crm_common.grpc.server import GrpcServer, ServiceBinding
@@ -58,9 +59,9 @@ def postgres_admin_url() -> str:
     return os.environ.get("CRM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-def bearer(subject: str, roles: list[str], scope: str = "", key: str = DEV_JWT_KEY) -> list[tuple[str, str]]:
+def bearer(subject: str, roles: list[str], scope: str = "", key: str = DEV_JWT_KEY, client_id: str = "") -> list[tuple[str, str]]:
     """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`)."""
-    return [("authorization", f"Bearer {issue_token(subject, roles, key=key, scope=scope)}")]
+    return [("authorization", f"Bearer {issue_token(subject, roles, key=key, scope=scope, client_id=client_id)}")]
 
 
 @contextmanager
@@ -268,6 +269,8 @@ class LiveService:
         return f"127.0.0.1:{self.server.port}"
 
     def reset(self) -> None:
+        if self.server.audit is not None:
+            self.server.audit.flush()  # rows of earlier calls must not land after the reset
         _delete_all(self.engine, self.metadata)
 
     def count(self, table: str, *where: ColumnElement[bool]) -> int:
@@ -304,14 +307,17 @@ def live_service(
     """Creates and migrates a database, then serves the service's API on a free loopback port.
 
     The background helpers build_api returns (the outbox relay) are not started: tests read the
-    outbox table instead of needing a broker.
+    outbox table instead of needing a broker. The audit log is kept, as in the API process.
     """
     with migrated_database(backend, migrations, directory, f"crm_test_{name}") as url:
         settings = load_settings(settings_cls, database_url=url, crm_env="test", grpc_host="127.0.0.1", grpc_port=0, **overrides)
         bindings, _background = build_api(settings)
-        server = GrpcServer(settings, bindings)
-        server.start()
         engine = make_engine(url, pool_size=4)
+        trail = (
+            AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds) if settings.audit_enabled else None
+        )
+        server = GrpcServer(settings, bindings, audit_trail=trail)
+        server.start()
         channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
         try:
             yield LiveService(backend, url, settings, engine, metadata, server, channel)

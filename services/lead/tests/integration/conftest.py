@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
+from crm_common.audit.trail import AuditTrail
 from crm_common.db import make_engine
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer, ServiceBinding
@@ -81,7 +82,9 @@ class LeadApp:
             lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
             PERMISSIONS,
         )
-        self.server = GrpcServer(settings, [binding])
+        # The audit log as the API process keeps it; tests flush and seal it when they look.
+        self.audit = AuditTrail(self.engine, "lead", flush_seconds=3600, seal_seconds=3600)
+        self.server = GrpcServer(settings, [binding], audit_trail=self.audit)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = lead_service_pb2_grpc.LeadServiceStub(self.channel)
@@ -96,6 +99,7 @@ class LeadApp:
             return int(conn.execute(select(func.count()).select_from(metadata.tables[table_name])).scalar_one())
 
     def reset(self) -> None:
+        self.audit.flush()
         with self.engine.begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())

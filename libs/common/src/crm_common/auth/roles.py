@@ -37,6 +37,9 @@ DUPLICATES_MANAGE = "accounts.merge"
 PRIVACY_MANAGE = "privacy.manage"
 # Seeing national ids, phones and emails unmasked.
 PII_READ = "pii.read"
+# Querying the audit log: who touched a customer's data, and when (a platform permission: every
+# service serves crm.audit.v1.AuditService).
+AUDIT_READ = "audit.read"
 OPPORTUNITY_READ = "opportunities.read"
 OPPORTUNITY_WRITE = "opportunities.write"
 # Recording the loan origination system's decisions (the LOS integration's service identity).
@@ -53,7 +56,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "sales_manager": frozenset(_RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL, ACCOUNT_TIER}),
     # Other services of the suite acting on their own behalf (recovery loops, consumers).
     "service": frozenset(_RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL, KYC_WRITE, HOLDINGS_IMPORT, LOS_DECISION}),
-    "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ}),
+    "compliance": frozenset({ACCOUNT_READ, PII_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ, AUDIT_READ}),
     "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, PII_READ, DUPLICATES_MANAGE}),
     "privacy_officer": frozenset({ACCOUNT_READ, PII_READ, PRIVACY_MANAGE}),
     "admin": frozenset(_RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE, ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE}),

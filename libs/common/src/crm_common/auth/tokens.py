@@ -57,6 +57,7 @@ class TokenVerifier:
             roles=tuple(str(r) for r in roles),
             permissions=permissions_for([str(r) for r in roles], str(claims.get("scope", ""))),
             token=token,
+            client_id=str(claims.get("client_id") or claims.get("azp") or ""),
         )
         with self._lock:
             self._cache[token] = (principal, float(claims["exp"]) - 5)
@@ -74,6 +75,7 @@ def issue_token(
     audience: str = "crm",
     ttl_seconds: int = 3600,
     scope: str = "",
+    client_id: str = "",
 ) -> str:
     """Signs a token; for dev tools, tests and a service's own calls (never a user's login)."""
     now = int(time.time())
@@ -87,4 +89,6 @@ def issue_token(
     }
     if scope:
         claims["scope"] = scope
+    if client_id:
+        claims["client_id"] = client_id
     return jwt.encode(claims, key, algorithm=algorithm)

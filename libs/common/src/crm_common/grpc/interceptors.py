@@ -1,4 +1,5 @@
-"""Server interceptors, outermost first: observability → error mapping → authentication.
+"""Server interceptors, outermost first: observability → error mapping → audit
+(crm_common.grpc.audit, when the server keeps an audit log) → authentication.
 
 Every unary RPC of every service passes through the same three, so each concern is written once.
 """
@@ -15,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from crm_common import errors
+from crm_common.audit.record import identify
 from crm_common.auth import TokenVerifier, use_principal
 from crm_common.grpc import call_context
 from crm_common.grpc.status import to_grpc_status
@@ -124,6 +126,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 if not isinstance(header, str) or not header.lower().startswith("bearer "):
                     raise errors.Unauthenticated("missing bearer token in 'authorization' metadata")
                 principal = self._verifier.verify(header[7:].strip())
+                identify(principal)
                 if full_method not in self._permissions:
                     raise errors.PermissionDenied(f"no permission is declared for {full_method}")
                 needed = self._permissions[full_method]

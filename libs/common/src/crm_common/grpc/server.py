@@ -1,4 +1,5 @@
-"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop.
+"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop,
+and the audit log (every call recorded; crm.audit.v1.AuditService served by every service).
 
 No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md).
 """
@@ -17,7 +18,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
+from crm_common.audit.trail import AuditTrail
 from crm_common.auth import TokenVerifier
+from crm_common.grpc import audit
 from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
@@ -52,18 +56,39 @@ class ServiceBinding:
         return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
 
 
+def audit_binding(trail: AuditTrail) -> ServiceBinding:
+    """crm.audit.v1.AuditService over the process's audit log: every service serves it."""
+    return ServiceBinding.for_service(
+        audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"],
+        audit.AuditServicer(trail),
+        audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
+        audit.PERMISSIONS,
+    )
+
+
 class GrpcServer:
-    def __init__(self, settings: ServiceSettings, bindings: list[ServiceBinding], background: list[Background] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        bindings: list[ServiceBinding],
+        background: list[Background] | None = None,
+        audit_trail: AuditTrail | None = None,
+    ) -> None:
+        """`audit_trail`: the service's audit log (run() and crm_common.testing give one); with it
+        every call is recorded and AuditService is served, and it starts and stops with the server."""
         self.settings = settings
-        self.bindings = bindings
-        self.background = background or []
+        self.audit = audit_trail
+        self.bindings = [*bindings, audit_binding(audit_trail)] if audit_trail is not None else list(bindings)
+        # The audit log starts first and stops last: it records every call the server answers.
+        self.background = ([audit_trail] if audit_trail is not None else []) + list(background or [])
         permissions: dict[str, str | None] = {}
-        for binding in bindings:
+        for binding in self.bindings:
             permissions.update(binding.full_permissions())
         verifier = TokenVerifier(settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
+        auditing = [audit.AuditInterceptor(audit_trail)] if audit_trail is not None else []
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions)],
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), *auditing, AuthInterceptor(verifier, permissions)],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
@@ -73,10 +98,10 @@ class GrpcServer:
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        for binding in bindings:
+        for binding in self.bindings:
             binding.add_to_server(binding.servicer, self.server)
         reflection.enable_server_reflection(
-            [b.full_name for b in bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [b.full_name for b in self.bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self.server,
         )
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
@@ -123,13 +148,25 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
+def service_audit_trail(settings: ServiceSettings) -> AuditTrail | None:
+    """The audit log of a service's API process: its own small pool on the service's database
+    (AUDIT_ENABLED=false, for measurements only, gives none)."""
+    if not settings.audit_enabled:
+        log.warning("AUDIT_ENABLED=false: calls are not recorded in the audit log")
+        return None
+    from crm_common.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url(), pool_size=2)
+    return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds)
+
+
 def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list[ServiceBinding], list[Background]]]) -> None:
     """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT."""
     configure_logging(settings.tracing_service_name, settings.log_level)
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
     bindings, background = build(settings)
-    server = GrpcServer(settings, bindings, background)
+    server = GrpcServer(settings, bindings, background, service_audit_trail(settings))
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

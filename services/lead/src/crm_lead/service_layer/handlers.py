@@ -138,7 +138,8 @@ class LeadHandlers:
             try:
                 with self.uow(single_statement=True) as uow:
                     rows = [uow.outbox.row(e) for e in self._capture_events(lead, cmd.key.request_id)]
-                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.request_id, cmd.key.fingerprint)
+                    audit = uow.take_audit_row(lead.lead_id)
+                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.request_id, cmd.key.fingerprint, audit)
                     if outcome.previous_ref:
                         return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref))
                     if outcome.duplicate_of:
