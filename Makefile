@@ -2,10 +2,12 @@
 .PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-e2e test-deploy helm-check infra up down status bench migrate clean
 
 SHELL := /bin/bash
-SERVICES := lead account opportunity
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The services of the suite: the `crm.services` entry points of services/*/pyproject.toml
+# (crm_common.registry), read with the system Python so it works before .venv exists.
+SERVICES := $(shell $(PYTHON) scripts/services.py)
 # One service's tests or migrations only: `make test-unit test-integration service=lead`, `make migrate service=lead`.
 service ?=
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
@@ -18,7 +20,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: constraints.txt requirements-dev.txt libs/common/pyproject.toml libs/protos/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt pip 'setuptools<81' wheel
-	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt -e libs/protos -e libs/common $(foreach s,$(SERVICES),-e services/$(s))
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt -e libs/protos -e 'libs/common[grpc,db,events,worker]' $(foreach s,$(SERVICES),-e services/$(s))
 	touch $@
 
 # Regenerate the Python package libs/protos from protos/ (never edit the output by hand).
@@ -39,11 +41,10 @@ protos-check: protos
 buf-lint: setup
 	cd protos && ../$(BIN)/buf lint
 
-# buf breaking (FILE rules) against the contracts on the main branch.
+# buf breaking (FILE rules) against the previous released contract: BUF_AGAINST (a tag), else the
+# merge-base with main, else (on main) the commit before HEAD (scripts/buf-breaking.sh).
 buf-breaking: setup
-	@if [ -n "$$(git ls-tree main protos 2>/dev/null)" ]; then \
-	  $(BIN)/buf breaking protos --against '.git#branch=main,subdir=protos' && echo "buf breaking: no breaking change against main"; \
-	else echo "buf breaking: main has no protos yet; nothing to compare against"; fi
+	bash scripts/buf-breaking.sh $(BIN)/buf
 
 # ruff and mypy over our own code (not the generated package).
 lint: setup
@@ -78,9 +79,9 @@ helm-check: setup
 	bash deploy/check.sh
 	$(PYTEST) -q tests/deploy
 
-# Apply every service's migrations to its configured database.
+# Apply every service's migrations to its configured database (services without one have none).
 migrate: setup
-	@for s in $(SELECTED); do $(BIN)/crm-$$s migrate || exit 1; done
+	@for s in $$($(PY) -m crm_common.registry --with database $(SELECTED)); do $(BIN)/crm-$$s migrate || exit 1; done
 
 # Start every service (API + worker) on loopback with SQLite and the local RabbitMQ.
 up: setup infra
@@ -94,11 +95,9 @@ down:
 status:
 	@$(PY) scripts/suite.py status
 
-# Benchmarks (bench/README.md); they print their figures.
+# Every benchmark in bench/ (bench/README.md); they print their figures.
 bench: setup infra
-	$(PY) bench/lead_capture.py
-	$(PY) bench/account_holdings_import.py
-	$(PY) bench/account_duplicate_detection.py
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # Remove the virtualenv, local databases and caches.
 clean:

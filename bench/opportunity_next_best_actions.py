@@ -144,7 +144,7 @@ def main() -> None:
         setup = time.perf_counter()
         mine = load(url, args.book, args.others)
         engine = make_engine(url, pool_size=2)
-        swept = build_handlers(engine).refresh_all_actions()  # as the API's sweep does
+        swept = build_handlers(engine).next_best_actions.refresh_all_actions()  # as the API's sweep does
         engine.dispose()
         took = time.perf_counter() - setup
         shape = f"{args.book:,} open opportunities of {RM} among {args.others:,} others"

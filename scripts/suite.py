@@ -1,4 +1,5 @@
-"""`make up` / `make down` / `make status`: the suite on loopback, SQLite files, local RabbitMQ."""
+"""`make up` / `make down` / `make status`: the suite on loopback, SQLite files (or the server
+DATABASE_URL names), local RabbitMQ. The services are the registry's (crm_common.registry)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from crm_common.devstack import DEFAULT_PORTS, ServiceSpec, Stack
+from crm_common.devstack import ServiceSpec, Stack, ensure_database, local_database_url
+from crm_common.registry import names, service
 from crm_common.settings import DEV_JWT_KEY
 
 RUN_DIR = Path("var/run")
@@ -19,9 +21,16 @@ def up(services: list[str]) -> int:
     Path("var").mkdir(exist_ok=True)
     specs = []
     for name in services:
-        grpc, metrics, worker_metrics = DEFAULT_PORTS[name]
-        url = os.environ.get(f"{name.upper()}_DATABASE_URL", f"sqlite:///{Path('var').resolve()}/{name}.db")
-        specs.append(ServiceSpec(name, grpc, metrics, worker_metrics, url))
+        definition = service(name)
+        url = ""
+        if definition.database:
+            url = local_database_url(name, os.environ, Path("var"))
+            try:
+                ensure_database(url)
+            except Exception as exc:
+                print(f"could not create the database of {name} ({url}): {exc}", file=sys.stderr)
+                return 1
+        specs.append(ServiceSpec(name, *definition.ports, url))
     stack = Stack(specs, os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/%2F"), RUN_DIR)
     try:
         stack.start()
@@ -31,7 +40,9 @@ def up(services: list[str]) -> int:
         return 1
     print("CRM suite is up (JWT: the dev key; get a token with `.venv/bin/crmctl token --role admin`):")
     for spec in specs:
-        print(f"  {spec.name:<12} gRPC {spec.target}   metrics :{spec.metrics_port} (api) :{spec.worker_metrics_port} (worker)   db {spec.database_url}")
+        worker = f" :{spec.worker_metrics_port} (worker)" if service(spec.name).worker else ""
+        db = f"   db {spec.database_url}" if spec.database_url else ""
+        print(f"  {spec.name:<12} gRPC {spec.target}   metrics :{spec.metrics_port} (api){worker}{db}")
     print(f"  logs in {RUN_DIR}/*.log; stop with `make down`")
     if os.environ.get("JWT_KEY", DEV_JWT_KEY) == DEV_JWT_KEY:
         print("  (dev signing key in use: never expose this setup beyond loopback)")
@@ -63,4 +74,4 @@ def status() -> int:
 
 if __name__ == "__main__":
     command, *rest = sys.argv[1:] or ["status"]
-    sys.exit({"up": lambda: up(rest or list(DEFAULT_PORTS)), "down": down, "status": status}[command]())
+    sys.exit({"up": lambda: up(rest or names()), "down": down, "status": status}[command]())

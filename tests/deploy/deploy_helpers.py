@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,19 @@ SCENARIOS = {
     "config-files": [CHART / "ci" / "config-files-values.yaml"],
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+
+
+def registered_services() -> list[str]:
+    """The suite's services as the registry declares them (the `crm.services` entry points of
+    services/*/pyproject.toml, read by scripts/services.py as the Makefile does)."""
+    spec = importlib.util.spec_from_file_location("crm_services_script", ROOT / "scripts" / "services.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.declared_services(ROOT))
+
+
+SERVICES = registered_services()
 
 
 @dataclasses.dataclass(frozen=True)

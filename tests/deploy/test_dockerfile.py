@@ -9,7 +9,7 @@ import tomllib
 import zipfile
 
 import pytest
-from deploy_helpers import ROOT, containers, import_tool
+from deploy_helpers import ROOT, SERVICES, containers, import_tool
 
 DOCKERFILES = sorted({*ROOT.glob("Dockerfile*"), *(ROOT / "deploy" / "docker").glob("Dockerfile*")})
 PINNED_PYTHON = re.compile(r"^python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
@@ -138,7 +138,7 @@ def test_chart_runs_one_console_script_per_service(rendered, services):
         assert subcommands == SUBCOMMANDS, script
 
 
-@pytest.mark.parametrize("service", ["lead", "account", "opportunity"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_chart_commands_are_console_scripts_of_the_service(rendered, service):
     pyproject = ROOT / "services" / service / "pyproject.toml"
     if not pyproject.exists():
@@ -156,7 +156,7 @@ def test_chart_commands_are_console_scripts_of_the_service(rendered, service):
             assert re.search(rf"\b{sub}\b", result.stdout), f"`{script} --help` does not list {sub}"
 
 
-@pytest.mark.parametrize("service", ["lead", "account", "opportunity"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_build_context_has_what_the_dockerfile_copies(service):
     if not (ROOT / "services" / service).exists():
         pytest.skip(f"services/{service} does not exist yet")
@@ -170,7 +170,7 @@ def wheels(tmp_path_factory):
     if not (ROOT / "services").exists():
         pytest.skip("services/ does not exist yet")
     out = tmp_path_factory.mktemp("wheels")
-    packages = ["libs/protos", "libs/common", *(f"services/{s}" for s in ("lead", "account", "opportunity"))]
+    packages = ["libs/protos", "libs/common", *(f"services/{s}" for s in SERVICES)]
     subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "python"),
@@ -192,7 +192,7 @@ def wheels(tmp_path_factory):
     return {w.name.split("-")[0]: zipfile.ZipFile(w) for w in out.glob("*.whl")}
 
 
-@pytest.mark.parametrize("service", ["lead", "account", "opportunity"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_installed_service_carries_its_migrations_and_command(wheels, service):
     package = f"crm_{service}"
     wheel = wheels[package]
@@ -209,7 +209,7 @@ def test_installed_service_carries_its_migrations_and_command(wheels, service):
 
 def test_installed_protos_carry_the_generated_code(wheels):
     names = set(wheels["crm_protos"].namelist())
-    for service in ("lead", "account", "opportunity"):
+    for service in SERVICES:
         assert any(n.startswith(f"crm/{service}/v1/") and n.endswith("_pb2_grpc.py") for n in names), service
 
 

@@ -237,7 +237,7 @@ def test_resource_deps_exist_and_order_infra_first(tilt, services):
         visit(name, [])
 
 
-def test_port_forwards_are_unique_and_reach_real_ports(tilt):
+def test_port_forwards_are_unique_and_reach_real_ports(tilt, services):
     groups, _ = assemble(tilt)
     locals_seen = set()
     for res in tilt.resources:
@@ -247,7 +247,7 @@ def test_port_forwards_are_unique_and_reach_real_ports(tilt):
             workload = groups[res["name"]][0]
             ports = {p["containerPort"] for c in (workload["spec"]["template"]["spec"]["containers"]) for p in c["ports"]}
             assert pf["container"] in ports, f"{res['name']}: container port {pf['container']} not exposed"
-    for service in ("lead", "account", "opportunity"):
+    for service in services:
         api = next(r for r in tilt.resources if r["name"] == f"{service}-api")
         assert {pf["name"] for pf in api["port_forwards"]} == {"grpc", "metrics"}
 

@@ -1,6 +1,7 @@
-"""The suite as it runs in production, on one machine: lead, account and opportunity as
-separate processes (API + worker each), each with its own PostgreSQL database, talking over
-gRPC and a real RabbitMQ (a vhost of its own, deleted afterwards).
+"""The suite as it runs in production, on one machine: every service of the registry
+(crm_common.registry) as separate processes (API, and a worker when it consumes events), each
+with its own PostgreSQL database when it has one, talking over gRPC and a real RabbitMQ (a
+vhost of its own, deleted afterwards). `suite.<service>` is the stub of that service's API.
 """
 
 from __future__ import annotations
@@ -8,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
-from crm.account.v1 import account_service_pb2_grpc
-from crm.lead.v1 import lead_service_pb2_grpc
-from crm.opportunity.v1 import opportunity_service_pb2_grpc
 from crm_common.devstack import ServiceSpec, Stack, free_port
-from crm_common.testing import postgres_database, rabbitmq_vhost
+from crm_common.registry import service, services
+from crm_common.testing import postgres_database, rabbitmq_vhost, stub_class
 
-SERVICES = ("lead", "account", "opportunity")
+SERVICES = tuple(definition.name for definition in services())
 
 
 class Suite:
@@ -26,9 +26,14 @@ class Suite:
         self.stack = stack
         self.specs = {spec.name: spec for spec in stack.specs}
         self.channels = {name: grpc.insecure_channel(spec.target) for name, spec in self.specs.items()}
-        self.lead = lead_service_pb2_grpc.LeadServiceStub(self.channels["lead"])
-        self.account = account_service_pb2_grpc.AccountServiceStub(self.channels["account"])
-        self.opportunity = opportunity_service_pb2_grpc.OpportunityServiceStub(self.channels["opportunity"])
+        self.stubs = {name: stub_class(service(name))(channel) for name, channel in self.channels.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        """`suite.lead`: the stub of the lead API."""
+        stubs = self.__dict__.get("stubs", {})
+        if name in stubs:
+            return stubs[name]
+        raise AttributeError(name)
 
     @property
     def amqp_uri(self) -> str:
@@ -52,7 +57,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
                 free_port(),
                 free_port(),
                 free_port(),
-                resources.enter_context(postgres_database(f"e2e_{name}")),
+                resources.enter_context(postgres_database(f"e2e_{name}")) if service(name).database else "",
                 # Fast retries so poison messages reach their dead-letter queue in seconds.
                 env={
                     "EVENT_MAX_ATTEMPTS": "3",

@@ -9,24 +9,15 @@ import pytest
 
 from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
-from crm_account.bootstrap import build_api, build_handlers
-from crm_account.config import AccountSettings
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service import SERVICE
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import BACKENDS, LiveService, live_service
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The account API on loopback over a migrated database, once per backend and session."""
-    with live_service(
-        request.param,
-        tmp_path_factory.mktemp("account"),
-        name="account",
-        settings_cls=AccountSettings,
-        build_api=build_api,
-        migrations="crm_account:migrations",
-        metadata=metadata,
-    ) as service:
+    with live_service(request.param, tmp_path_factory.mktemp("account"), SERVICE, metadata=metadata) as service:
         yield service
 
 
@@ -43,6 +34,6 @@ def stub(api: LiveService) -> account_service_pb2_grpc.AccountServiceStub:
 
 
 @pytest.fixture
-def handlers(api: LiveService) -> AccountHandlers:
-    """The service layer over the same database, for paths no RPC reaches (event handling)."""
-    return build_handlers(api.engine, cast(AccountSettings, api.settings))
+def use_cases(api: LiveService) -> AccountUseCases:
+    """The service layer the live API serves, for paths no RPC reaches (event handling)."""
+    return cast(AccountUseCases, api.app.use_cases)

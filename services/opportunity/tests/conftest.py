@@ -9,22 +9,13 @@ import pytest
 from crm.opportunity.v1 import opportunity_service_pb2_grpc
 from crm_common.testing import BACKENDS, LiveService, live_service
 from crm_opportunity.adapters.orm import metadata
-from crm_opportunity.bootstrap import build_api
-from crm_opportunity.config import OpportunitySettings
+from crm_opportunity.service import SERVICE
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The opportunity API on loopback over a migrated database, once per backend and session."""
-    with live_service(
-        request.param,
-        tmp_path_factory.mktemp("opportunity"),
-        name="opportunity",
-        settings_cls=OpportunitySettings,
-        build_api=build_api,
-        migrations="crm_opportunity:migrations",
-        metadata=metadata,
-    ) as service:
+    with live_service(request.param, tmp_path_factory.mktemp("opportunity"), SERVICE, metadata=metadata) as service:
         yield service
 
 

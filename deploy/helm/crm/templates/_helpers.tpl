@@ -254,6 +254,16 @@ into the migration hook, which runs before the ConfigMap exists).
 {{- with $v.config.otel.endpoint }}
 {{- $_ := set $settings "OTEL_EXPORTER_OTLP_ENDPOINT" . }}
 {{- end }}
+{{- /* The enabled services holding a person's data: each image knows only its own registry entry. */}}
+{{- $pii := list }}
+{{- range $other := keys $v.services | sortAlpha }}
+{{- $otherCtx := dict "root" $root "name" $other }}
+{{- include "crm.context" $otherCtx }}
+{{- if and $otherCtx.svc.enabled $otherCtx.svc.pii }}
+{{- $pii = append $pii $other }}
+{{- end }}
+{{- end }}
+{{- $_ := set $settings "CRM_PII_SERVICES" (join "," $pii) }}
 {{- range $peer := .svc.peers }}
 {{- if not (hasKey $v.services $peer) }}
 {{- fail (printf "services.%s.peers: %q is not a service of this chart (known: %s)" $.name $peer (keys $v.services | sortAlpha | join ", ")) }}

@@ -1,4 +1,11 @@
-"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq, audit).
+"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq,
+pii, audit).
+
+Built from the service's registry entry (crm_common.registry), so the command offers what the
+service has: no `migrate` or `audit` without a database, no `worker` and `dlq` without a
+worker, `pii` only where PII is stored encrypted. A subcommand a service does not have is not offered at all
+(argparse says it is an invalid choice, exit 2), rather than a no-op that could hide a
+misconfigured deployment.
 
 Imports are lazy: `worker` must monkey-patch with eventlet before anything opens a socket,
 and `api` must never import eventlet at all.
@@ -12,42 +19,49 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-
-def _load(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
+from crm_common.registry import ServiceDefinition, load
 
 
 @dataclass(frozen=True)
 class ServiceCommand:
-    name: str  # lead, account, ...
-    settings: str  # "crm_lead.config:LeadSettings"
-    api: str  # "crm_lead.bootstrap:build_api" → (bindings, background)
-    worker: str  # "crm_lead.entrypoints.worker:LeadWorker"
-    migrations: str  # "crm_lead:migrations"
-    # Services that store encrypted PII: the module with reencrypt(engine, cipher) and
-    # reindex(engine, cipher, index), the stored-data steps of a key rotation (docs/deploy.md).
-    pii: str = ""
+    definition: ServiceDefinition
 
-    def main(self, argv: list[str] | None = None) -> int:
-        parser = argparse.ArgumentParser(prog=f"crm-{self.name}", description=f"The {self.name} service of the CRM suite.")
+    @classmethod
+    def from_definition(cls, definition: ServiceDefinition) -> ServiceCommand:
+        return cls(definition)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def parser(self) -> argparse.ArgumentParser:
+        d = self.definition
+        parser = argparse.ArgumentParser(prog=d.command, description=f"The {d.name} service of the CRM suite.")
         sub = parser.add_subparsers(dest="command", required=True)
-        sub.add_parser("api", help="run the gRPC API (and its outbox relay)")
-        sub.add_parser("worker", help="run the nameko event worker")
-        sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+        sub.add_parser("api", help="run the gRPC API" + (" (and its outbox relay)" if d.database else ""))
+        if d.worker:
+            sub.add_parser("worker", help="run the nameko event worker")
+        if d.database:
+            sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
         health = sub.add_parser("health", help="exit 0 when the gRPC health check says SERVING")
         health.add_argument("--target", default="", help="host:port (default: this service's GRPC_HOST:GRPC_PORT)")
         health.add_argument("--timeout", type=float, default=3.0)
-        dlq = sub.add_parser("dlq", help="dead-letter queues of this service's event consumers")
-        dlq.add_argument("action", choices=["list", "replay"])
-        dlq.add_argument("--event-id", default=None, help="replay only this event")
-        audit = sub.add_parser("audit", help="the audit log: seal pending rows, or seal and verify the hash chain (exit 1 when broken)")
-        audit.add_argument("action", choices=["verify", "seal"])
-        audit.add_argument("--anchor", default="", help="SEQ:HASH printed by an earlier verify: also catches deleted newest rows")
-        if self.pii:
+        if d.worker:
+            dlq = sub.add_parser("dlq", help="dead-letter queues of this service's event consumers")
+            dlq.add_argument("action", choices=["list", "replay"])
+            dlq.add_argument("--event-id", default=None, help="replay only this event")
+        if d.database:
+            audit = sub.add_parser("audit", help="the audit log: seal pending rows, or seal and verify the hash chain (exit 1 when broken)")
+            audit.add_argument("action", choices=["verify", "seal"])
+            audit.add_argument("--anchor", default="", help="SEQ:HASH printed by an earlier verify: also catches deleted newest rows")
+        if d.pii_maintenance:
             pii = sub.add_parser("pii", help="rotate stored PII: re-encrypt under the current key, or recompute blind indexes")
             pii.add_argument("action", choices=["reencrypt", "reindex"])
-        args = parser.parse_args(argv)
+        return parser
+
+    def main(self, argv: list[str] | None = None) -> int:
+        args = self.parser().parse_args(argv)
+        d = self.definition
 
         if args.command == "worker":
             from crm_common.events.green import prepare_worker_process
@@ -56,20 +70,20 @@ class ServiceCommand:
 
         from crm_common.settings import load_settings
 
-        settings = load_settings(_load(self.settings))
+        settings = load_settings(load(d.settings))
         if args.command == "api":
             from crm_common.grpc import server
 
-            server.run(settings, _load(self.api))
+            server.run(settings, load(d.bootstrap))
         elif args.command == "worker":
             from crm_common.events.worker import run_worker
 
-            run_worker(settings, _load(self.worker))
+            run_worker(settings, load(d.worker_class))
         elif args.command == "migrate":
             from crm_common.migrations import upgrade
 
-            upgrade(self.migrations, settings.resolved_database_url())
-            print(f"{self.name}: database at head")
+            upgrade(d.migrations, settings.resolved_database_url())
+            print(f"{d.name}: database at head")
         elif args.command == "health":
             return _health(args.target or f"{settings.grpc_host}:{settings.grpc_port}", args.timeout)
         elif args.command == "dlq":
@@ -85,7 +99,7 @@ class ServiceCommand:
         from crm_common.pii import load_pii
 
         cipher, index = load_pii(settings.pii_keys, settings.pii_index_key)
-        maintenance = importlib.import_module(self.pii)
+        maintenance = importlib.import_module(self.definition.pii_maintenance)
         engine = service_engine(settings)
         if action == "reencrypt":
             print(f"{self.name}: {maintenance.reencrypt(engine, cipher)} value(s) re-encrypted under the current key")
@@ -97,7 +111,7 @@ class ServiceCommand:
     def _dlq(self, settings: Any, action: str, event_id: str | None) -> int:
         from crm_common.events.dead_letters import consumer_queues, list_dead_letters, replay_dead_letters
 
-        queues = consumer_queues(_load(self.worker))
+        queues = consumer_queues(load(self.definition.worker_class))
         if action == "list":
             letters = list_dead_letters(settings.amqp_uri, queues)
             for letter in letters:
@@ -113,7 +127,7 @@ class ServiceCommand:
 
 def audit_command(name: str, settings: Any, action: str, anchor: str = "") -> int:
     """`crm-<service> audit seal|verify`: verify seals what is pending first, then walks the chain."""
-    from crm_common import audit
+    from crm_common.audit import chain
     from crm_common.db import service_engine
 
     expected: tuple[int, str] | None = None
@@ -125,11 +139,11 @@ def audit_command(name: str, settings: Any, action: str, anchor: str = "") -> in
         expected = (int(seq), digest)
     engine = service_engine(settings)
     try:
-        sealed = audit.seal(engine)
+        sealed = chain.seal(engine)
         if action == "seal":
             print(f"{name}: {sealed} audit row(s) sealed")
             return 0
-        result = audit.verify(engine, expected)
+        result = chain.verify(engine, expected)
     finally:
         engine.dispose()
     if result.broken is None:

@@ -1,7 +1,8 @@
 """Runs services of the suite as local processes: `make up` and the end-to-end tests.
 
-Each service runs as two processes from its one command, as in Kubernetes: `crm-<svc> api`
-and `crm-<svc> worker`, after `crm-<svc> migrate`. Ports and databases come from the caller.
+Each service runs from its one command, as in Kubernetes: `crm-<svc> migrate` when it has a
+database, then `crm-<svc> api` and, when it consumes events, `crm-<svc> worker` (its registry
+entry says which). Ports and databases come from the caller.
 """
 
 from __future__ import annotations
@@ -13,15 +14,64 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-# Local defaults; in Kubernetes every pod uses 50051/9464/9465 instead.
-DEFAULT_PORTS: dict[str, tuple[int, int, int]] = {
-    "lead": (50051, 9471, 9481),
-    "account": (50052, 9472, 9482),
-    "opportunity": (50053, 9473, 9483),
-}
+from crm_common.registry import service, services
+
+
+def default_ports() -> dict[str, tuple[int, int, int]]:
+    """Each service's local gRPC, API metrics and worker metrics ports (its registry entry); in
+    Kubernetes every pod uses 50051/9464/9465 instead."""
+    return {definition.name: definition.ports for definition in services()}
+
+
+def local_database_url(name: str, environ: Mapping[str, str], var_dir: Path) -> str:
+    """Where `make up` keeps service `name`'s data:
+
+    - `<NAME>_DATABASE_URL` when set, as is;
+    - else `DATABASE_URL` when set, one server for the suite: `{service}` in it is replaced by the
+      name, otherwise each service gets its own database `crm_<name>` on that server (for
+      SQLite, the file `crm_<name>.db` beside the one named);
+    - else a SQLite file `<var_dir>/<name>.db`.
+    """
+    own = environ.get(f"{name.upper().replace('-', '_')}_DATABASE_URL")
+    if own:
+        return own
+    shared = environ.get("DATABASE_URL")
+    if not shared:
+        return f"sqlite:///{var_dir.resolve()}/{name}.db"
+    if "{service}" in shared:
+        return shared.replace("{service}", name)
+    from sqlalchemy import make_url
+
+    url = make_url(shared)
+    database = f"crm_{name.replace('-', '_')}"
+    if url.get_backend_name() == "sqlite":
+        folder = Path(url.database).parent if url.database and url.database != ":memory:" else var_dir
+        return url.set(database=str(folder / f"{database}.db")).render_as_string(hide_password=False)
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+def ensure_database(database_url: str) -> bool:
+    """Creates a PostgreSQL database that does not exist yet (reached through the server's
+    `postgres` database); True when it was created. Other backends create their files on use."""
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}).first():
+                return False
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+            return True
+    finally:
+        admin.dispose()
 
 
 def free_port() -> int:
@@ -89,11 +139,13 @@ class Stack:
     def start(self, wait_seconds: float = 60.0) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.specs:
-            env = spec.environment(self.amqp_uri, self.peers)
-            migrate = subprocess.run(_command(spec.name, "migrate"), env=env, capture_output=True, text=True)
-            if migrate.returncode != 0:
-                raise RuntimeError(f"crm-{spec.name} migrate failed:\n{migrate.stderr[-2000:]}")
-            for role in ("api", "worker"):
+            definition = service(spec.name)
+            if definition.database:
+                env = spec.environment(self.amqp_uri, self.peers)
+                migrate = subprocess.run(_command(spec.name, "migrate"), env=env, capture_output=True, text=True)
+                if migrate.returncode != 0:
+                    raise RuntimeError(f"crm-{spec.name} migrate failed:\n{migrate.stderr[-2000:]}")
+            for role in definition.roles:
                 self.start_process(spec, role)
         self.save()
         for spec in self.specs:

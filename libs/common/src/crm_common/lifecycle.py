@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
-
-from sqlalchemy import Engine, text
+from typing import TYPE_CHECKING, Protocol
 
 from crm_common.observability import metrics
+
+if TYPE_CHECKING:
+    # Only a service with a database has a DatabaseHealth: sqlalchemy is the `db` extra.
+    from sqlalchemy import Engine
 
 log = logging.getLogger("crm.lifecycle")
 
@@ -78,6 +80,8 @@ class DatabaseHealth:
         self._task.stop()
 
     def check(self) -> bool:
+        from sqlalchemy import text
+
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

@@ -82,6 +82,9 @@ class ServiceSettings(BaseSettings):
     # How often calls that committed nothing are written, and committed rows are hash-chained.
     audit_flush_seconds: float = 0.2
     audit_seal_seconds: float = 1.0
+    # The suite's services that hold a person's data (comma-separated). Unset: the installed
+    # registry's; an image holds only its own service, so the chart sets it from its values.
+    crm_pii_services: str | None = None
 
     @field_validator("pii_keys")
     @classmethod
@@ -126,6 +129,14 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         os.makedirs("var", exist_ok=True)
         return f"sqlite:///var/{self.service_name}.db"
+
+    def suite_pii_services(self) -> tuple[str, ...]:
+        """The services that take part in a person's export and erasure."""
+        if self.crm_pii_services is not None:
+            return tuple(name.strip() for name in self.crm_pii_services.split(",") if name.strip())
+        from crm_common.registry import services
+
+        return tuple(definition.name for definition in services() if definition.pii)
 
     @property
     def tracing_service_name(self) -> str:

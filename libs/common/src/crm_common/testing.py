@@ -4,13 +4,11 @@ Integration suites run each service on SQLite and on PostgreSQL alike. PostgreSQ
 CRM_TEST_POSTGRES_URL (default: user postgres on 127.0.0.1:5432 with trust auth); each test
 session creates its own database, <prefix>_<random>, and drops it at the end.
 
-A service whose API needs nothing but its settings can be served whole:
+A service is served whole, through its composition root, from its registry entry:
 
     @pytest.fixture(scope="session", params=BACKENDS)
     def live(request, tmp_path_factory):
-        with live_service(request.param, tmp_path_factory.mktemp("db"), name="account",
-                          settings_cls=AccountSettings, build_api=build_api,
-                          migrations="crm_account:migrations", metadata=metadata) as service:
+        with live_service(request.param, tmp_path_factory.mktemp("db"), SERVICE, metadata=metadata) as service:
             yield service
 
 A database built by a service's former revisions (a frozen copy under its tests/fixtures) is
@@ -36,12 +34,12 @@ from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, Engine, MetaData, create_engine, func, inspect, make_url, select, text
 from sqlalchemy.pool import NullPool
 
-from crm_common.audit.trail import AuditTrail
+from crm_common.app import Application
 from crm_common.auth import issue_token
 from crm_common.db import make_engine, new_id, new_metadata
-from crm_common.grpc.server import GrpcServer, ServiceBinding
-from crm_common.lifecycle import Background
+from crm_common.grpc.server import GrpcServer, service_audit_trail
 from crm_common.migrations import alembic_config, current_heads, script_heads, upgrade
+from crm_common.registry import ServiceDefinition, load
 from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
 
 if TYPE_CHECKING:
@@ -263,6 +261,8 @@ class LiveService:
     metadata: MetaData
     server: GrpcServer
     channel: grpc.Channel
+    # What the service's bootstrap built: its use cases serve the API under test.
+    app: Application[Any]
 
     @property
     def target(self) -> str:
@@ -296,35 +296,45 @@ class LiveService:
 def live_service(
     backend: str,
     directory: str | Path,
+    definition: ServiceDefinition,
     *,
-    name: str,
-    settings_cls: type[ServiceSettings],
-    build_api: Callable[[Any], tuple[list[ServiceBinding], list[Background]]],
-    migrations: str,
     metadata: MetaData,
+    prefix: str = "",
+    adapters: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> Iterator[LiveService]:
-    """Creates and migrates a database, then serves the service's API on a free loopback port.
+    """Creates and migrates a database, then serves the service's API on a free loopback port:
+    the application its `bootstrap` builds with serve=True (`adapters`: keyword arguments of
+    bootstrap, such as fakes of the peers; `overrides`: settings).
 
-    The background helpers build_api returns (the outbox relay) are not started: tests read the
-    outbox table instead of needing a broker. The audit log is kept, as in the API process.
+    The background helpers (the outbox relay) are not started: tests read the outbox table
+    instead of needing a broker. The audit log is kept, as in the API process.
     """
-    with migrated_database(backend, migrations, directory, f"crm_test_{name}") as url:
-        settings = load_settings(settings_cls, database_url=url, crm_env="test", grpc_host="127.0.0.1", grpc_port=0, **overrides)
-        bindings, _background = build_api(settings)
-        engine = make_engine(url, pool_size=4)
-        trail = (
-            AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds) if settings.audit_enabled else None
-        )
-        server = GrpcServer(settings, bindings, audit_trail=trail)
+    with migrated_database(backend, definition.migrations, directory, f"crm_test_{prefix or definition.name}") as url:
+        settings = load_settings(load(definition.settings), database_url=url, crm_env="test", grpc_host="127.0.0.1", grpc_port=0, **overrides)
+        app = load(definition.bootstrap)(settings, serve=True, **(adapters or {}))
+        server = GrpcServer(settings, app.bindings, audit_trail=service_audit_trail(settings, app.engine))
         server.start()
+        engine = make_engine(url, pool_size=4)
         channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
         try:
-            yield LiveService(backend, url, settings, engine, metadata, server, channel)
+            yield LiveService(backend, url, settings, engine, metadata, server, channel, app)
         finally:
             channel.close()
             server.stop(grace=0)
+            app.close()
             engine.dispose()
+
+
+def stub_class(definition: ServiceDefinition) -> Any:
+    """The generated client stub of a service's API: `crm.<svc>.v1.<Svc>Service` lives in
+    `crm/<svc>/v1/<svc>_service_pb2_grpc.py` (buf's file naming, STYLE.md)."""
+    import importlib
+    import re
+
+    package, _, name = definition.grpc_service.rpartition(".")
+    module = importlib.import_module(f"{package}.{re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()}_pb2_grpc")
+    return getattr(module, f"{name}Stub")
 
 
 def delivery(event: Message, consumer: str, event_id: str = "", attempt: int = 1) -> Delivery:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from crm_common.audit import chain, seal, verify
-from crm_common.audit.chain import AUDIT_LOG
+from crm_common.audit import chain
+from crm_common.audit.chain import AUDIT_LOG, seal, verify
 from crm_common.db import make_engine, new_metadata
 from crm_common.testing import BACKENDS, empty_database
 

@@ -1,12 +1,12 @@
-"""Composition root: wires the database and the event outbox into the handlers and the API.
+"""Composition root: wires the database and the event outbox into the use cases and the API.
 
-The worker process (eventlet) builds handlers only; gRPC is imported by build_api alone.
+`bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
+gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -16,45 +16,57 @@ from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import TierThresholds
 from crm_account.domain.screening import load_watchlist
-from crm_account.service_layer.handlers import AccountHandlers
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_account.service_layer.use_cases import AccountUseCases
+from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_common.pii import load_pii
 
-if TYPE_CHECKING:
-    from crm_common.grpc.server import ServiceBinding
 
-
-def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountHandlers:
+def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountUseCases:
     pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
     watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
-    return AccountHandlers(
+    return AccountUseCases.wire(
         uow=lambda: AccountUnitOfWork(engine, metadata, pii, wakeup),
         events=ProtoAccountEvents(),
         tiers=tiers,
         watchlist=watchlist,
-        erasure_services=tuple(s.strip() for s in settings.account_erasure_services.split(",") if s.strip()),
+        erasure_services=erasure_services(settings),
     )
 
 
-def build_api(settings: AccountSettings) -> tuple[list[ServiceBinding], list[Background]]:
+def erasure_services(settings: AccountSettings) -> tuple[str, ...]:
+    """ACCOUNT_ERASURE_SERVICES when set; otherwise every other service of the suite that holds
+    a person's data (CRM_PII_SERVICES, else the installed registry)."""
+    if settings.account_erasure_services is not None:
+        return tuple(s.strip() for s in settings.account_erasure_services.split(",") if s.strip())
+    return tuple(name for name in settings.suite_pii_services() if name != settings.service_name)
+
+
+def bootstrap(settings: AccountSettings, *, serve: bool = False) -> Application[AccountUseCases]:
+    """The account service wired from its settings; `serve=True` (the API process) adds the gRPC
+    binding, the outbox relay and the periodic jobs."""
+    engine = service_engine(settings)
+    if not serve:
+        return Application(settings, engine, build_handlers(engine, settings))
+
     from crm.account.v1 import account_service_pb2, account_service_pb2_grpc
     from crm_account.entrypoints.grpc_api import PERMISSIONS, AccountServicer
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
     from crm_common.retention import platform_janitor
 
-    engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(engine, settings, wakeup)
-    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, handlers.expire_kyc_reviews)
+    use_cases = build_handlers(engine, settings, wakeup)
+    kyc_expiry = PeriodicTask("kyc-expiry", settings.kyc_expiry_sweep_seconds, use_cases.kyc.expire_kyc_reviews)
     binding = ServiceBinding.for_service(
         account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
-        AccountServicer(handlers),
+        AccountServicer(use_cases),
         account_service_pb2_grpc.add_AccountServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), kyc_expiry]
+    background: list[Background] = [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), kyc_expiry]
+    return Application(settings, engine, use_cases, [binding], background)

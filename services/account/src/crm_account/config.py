@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from crm_account.service import SERVICE
 from crm_common.settings import ServiceSettings
 
 
 class AccountSettings(ServiceSettings):
-    service_name: str = "account"
-    grpc_port: int = 50052
-    metrics_port: int = 9472
-    worker_metrics_port: int = 9482
+    service_name: str = SERVICE.name
+    grpc_port: int = SERVICE.grpc_port
+    metrics_port: int = SERVICE.metrics_port
+    worker_metrics_port: int = SERVICE.worker_metrics_port
     # How often the API marks verifications whose periodic review is due EXPIRED.
     kyc_expiry_sweep_seconds: float = 60.0
     # Assets under management (VND) from which the derived value tier is AFFLUENT, PRIVATE.
@@ -19,5 +20,6 @@ class AccountSettings(ServiceSettings):
     # accounts are not screened. Read at start: roll the pods out to load a new list.
     account_watchlist_file: str = ""
     # The services that hold copies of a person's data: an erasure completes when each has
-    # published ErasureConfirmed (comma-separated).
-    account_erasure_services: str = "lead,opportunity"
+    # published ErasureConfirmed (comma-separated). Unset: every other service of the suite
+    # that holds a person's data (the registry's `pii` services, or CRM_PII_SERVICES).
+    account_erasure_services: str | None = None

@@ -17,7 +17,7 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm.opportunity.v1 import opportunity_pb2
 from crm_account.entrypoints.worker import AccountWorker
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
 from crm_common.errors import NotFound
@@ -177,9 +177,9 @@ class TestWonOpportunity:
         return delivery(event, self.CONSUMER)
 
     def test_opens_a_holding_once_and_core_banking_adopts_it(
-        self, api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+        self, api: LiveService, stub: AccountServiceStub, use_cases: AccountUseCases, account_id: str
     ) -> None:
-        worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+        worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
         message = self.won(account_id, "opp-1", common_pb2.PRODUCT_TYPE_CREDIT_CARD, 80_000_000)
         with use_principal(Principal("service:account", ("service",))):
             assert worker.on_opportunity_won(message) == "ok"
@@ -201,8 +201,8 @@ class TestWonOpportunity:
         [adopted] = holdings(stub, account_id).holdings
         assert (adopted.core_ref, adopted.opportunity_id, adopted.balance.amount_minor) == ("CC-778", "opp-1", 2_500_000)
 
-    def test_an_unknown_account_raises_so_the_event_is_retried(self, api: LiveService, handlers: AccountHandlers) -> None:
-        worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+    def test_an_unknown_account_raises_so_the_event_is_retried(self, api: LiveService, use_cases: AccountUseCases) -> None:
+        worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
         with use_principal(Principal("service:account", ("service",))), pytest.raises(NotFound):
             worker.on_opportunity_won(self.won(new_id(), "opp-2", common_pb2.PRODUCT_TYPE_MORTGAGE, 1))
         assert api.count("inbox") == 0 and api.count("holdings") == 0

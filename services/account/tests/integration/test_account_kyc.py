@@ -16,7 +16,7 @@ from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm_account.adapters.orm import accounts
 from crm_account.entrypoints.worker import AccountWorker
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
 from crm_common.errors import InvalidArgument
@@ -106,16 +106,16 @@ def test_an_rm_may_not_record_kyc(stub: AccountServiceStub, account_id: str) -> 
 
 
 def test_the_sweep_expires_verifications_whose_review_is_due(
-    api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+    api: LiveService, stub: AccountServiceStub, use_cases: AccountUseCases, account_id: str
 ) -> None:
     outcome(stub, account_id, K.KYC_STATUS_VERIFIED, risk_rating=K.RISK_RATING_MEDIUM, expire_time=ts(datetime.now(UTC) + timedelta(days=1)))
-    assert handlers.expire_kyc_reviews() == 0
+    assert use_cases.kyc.expire_kyc_reviews() == 0
     with api.engine.begin() as conn:  # a year later
         conn.execute(update(accounts).values(kyc_expires_at=datetime.now(UTC) - timedelta(minutes=1)))
-    assert handlers.expire_kyc_reviews() == 1
+    assert use_cases.kyc.expire_kyc_reviews() == 1
     account = stub.GetAccount(account_service_pb2.GetAccountRequest(account_id=account_id), metadata=RM).account
     assert (account.kyc.status, account.kyc.risk_rating, account.kyc.reason) == (K.KYC_STATUS_EXPIRED, K.RISK_RATING_MEDIUM, "periodic review due")
-    assert handlers.expire_kyc_reviews() == 0
+    assert use_cases.kyc.expire_kyc_reviews() == 0
     assert api.events(events_pb2.KycStatusChanged)[-1].previous_status == K.KYC_STATUS_VERIFIED
 
 
@@ -125,9 +125,9 @@ def reported(account_id: str, status: int, **fields: Any) -> Any:
 
 
 def test_the_onboarding_system_may_report_by_event_once(
-    api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+    api: LiveService, stub: AccountServiceStub, use_cases: AccountUseCases, account_id: str
 ) -> None:
-    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+    worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
     message = reported(account_id, K.KYC_STATUS_VERIFIED, risk_rating=K.RISK_RATING_MEDIUM, source_system="ekyc", reference="EKYC-77")
     with use_principal(Principal("service:onboarding", ("service",))):
         assert worker.on_kyc_outcome_reported(message) == "VERIFIED"
@@ -137,8 +137,8 @@ def test_the_onboarding_system_may_report_by_event_once(
     assert len(api.events(events_pb2.KycStatusChanged)) == 1
 
 
-def test_a_bad_reported_outcome_raises_so_it_is_dead_lettered(api: LiveService, handlers: AccountHandlers, account_id: str) -> None:
-    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+def test_a_bad_reported_outcome_raises_so_it_is_dead_lettered(api: LiveService, use_cases: AccountUseCases, account_id: str) -> None:
+    worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
     with use_principal(Principal("service:onboarding", ("service",))), pytest.raises(InvalidArgument):
         worker.on_kyc_outcome_reported(reported(account_id, K.KYC_STATUS_REJECTED))  # no reason
     assert api.count("inbox") == 0

@@ -17,7 +17,7 @@ from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm.common.v1 import common_pb2
 from crm_account.entrypoints.worker import AccountWorker
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
 from crm_common.events.envelope import new_event
@@ -83,7 +83,7 @@ def test_the_export_holds_everything_in_machine_readable_form(stub: AccountServi
 
 
 def test_erasure_anonymises_here_at_once_and_completes_with_every_confirmation(
-    api: LiveService, stub: AccountServiceStub, handlers: AccountHandlers, account_id: str
+    api: LiveService, stub: AccountServiceStub, use_cases: AccountUseCases, account_id: str
 ) -> None:
     erasure = erase(stub, account_id)
     assert (erasure.status, list(erasure.pending_services)) == (K.ERASURE_STATUS_IN_PROGRESS, ["lead", "opportunity"])
@@ -101,7 +101,7 @@ def test_erasure_anonymises_here_at_once_and_completes_with_every_confirmation(
     [requested] = api.events(events_pb2.ErasureRequested)
     assert (requested.erasure_id, requested.account_id) == (erasure.erasure_id, account_id)
 
-    worker: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+    worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
 
     def confirmed(service: str) -> Any:
         event = new_event(

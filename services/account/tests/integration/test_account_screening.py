@@ -12,8 +12,7 @@ from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm.common.v1 import common_pb2
 from crm_account.adapters.orm import metadata
-from crm_account.bootstrap import build_api
-from crm_account.config import AccountSettings
+from crm_account.service import SERVICE
 from crm_common.db import new_id
 from crm_common.grpc.status import field_violations
 from crm_common.testing import BACKENDS, LiveService, bearer, live_service
@@ -36,11 +35,9 @@ def screened(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     with live_service(
         request.param,
         directory,
-        name="account_screening",
-        settings_cls=AccountSettings,
-        build_api=build_api,
-        migrations="crm_account:migrations",
+        SERVICE,
         metadata=metadata,
+        prefix="account_screening",
         account_watchlist_file=str(listing),
     ) as service:
         yield service

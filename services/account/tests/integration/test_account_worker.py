@@ -1,6 +1,6 @@
 """The account worker's reaction to LeadConverted, on a real database without a broker.
 
-The nameko worker class is instantiated with its real handlers (nameko's worker_factory), so
+The nameko worker class is instantiated with its real use cases (nameko's worker_factory), so
 the event → command translation, the inbox and the outbox are all exercised.
 """
 
@@ -18,7 +18,7 @@ from crm.common.v1 import common_pb2
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm_account.entrypoints.worker import AccountWorker
-from crm_account.service_layer.handlers import AccountHandlers
+from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
 from crm_common.errors import InvalidArgument, NotFound
@@ -45,8 +45,8 @@ def converted(
 
 
 @pytest.fixture
-def worker(handlers: AccountHandlers) -> AccountWorker:
-    service: AccountWorker = worker_factory(AccountWorker, handlers=handlers)
+def worker(use_cases: AccountUseCases) -> AccountWorker:
+    service: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
     return service
 
 

@@ -1,15 +1,16 @@
-"""Composition root: wires the database, the event outbox and the other services into handlers.
+"""Composition root: wires the database, the event outbox and the other services into the use cases.
 
-gRPC is imported by build_api alone: the worker process (eventlet) must never load it.
+`bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
+gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from crm_common.app import Application
 from crm_common.auth import Principal, issue_token, use_principal
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
@@ -20,12 +21,9 @@ from crm_lead.adapters.orm import metadata
 from crm_lead.config import LeadSettings
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.scoring import ScoringRules
-from crm_lead.service_layer.handlers import LeadHandlers
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
-
-if TYPE_CHECKING:
-    from crm_common.grpc.server import ServiceBinding
+from crm_lead.service_layer.use_cases import LeadUseCases
 
 
 class _NoPeers:
@@ -44,9 +42,9 @@ def build_handlers(
     wakeup: RelayWakeup | None = None,
     accounts: AccountDirectory | None = None,
     opportunities: OpportunityBook | None = None,
-) -> LeadHandlers:
+) -> LeadUseCases:
     pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
-    return LeadHandlers(
+    return LeadUseCases.wire(
         uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, **options),
         events=ProtoLeadEvents(),
         accounts=accounts or _NoPeers(),
@@ -56,19 +54,32 @@ def build_handlers(
     )
 
 
-def conversion_recovery(handlers: LeadHandlers, every_seconds: float) -> PeriodicTask:
+def conversion_recovery(use_cases: LeadUseCases, every_seconds: float) -> PeriodicTask:
     """Completes, as the lead service itself, conversions that stopped midway (a peer was down, the caller left)."""
 
     def resume() -> None:
         with use_principal(Principal("service:lead", ("service",))):
-            handlers.resume_stalled_conversions(timedelta(seconds=every_seconds))
+            use_cases.conversion.resume_stalled_conversions(timedelta(seconds=every_seconds))
 
     return PeriodicTask("conversion-recovery", every_seconds, resume)
 
 
-def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Background]]:
-    from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
+def bootstrap(
+    settings: LeadSettings,
+    *,
+    serve: bool = False,
+    accounts: AccountDirectory | None = None,
+    opportunities: OpportunityBook | None = None,
+) -> Application[LeadUseCases]:
+    """The lead service wired from its settings. `serve=True` (the API process): with the gRPC
+    binding, the peers over gRPC unless given, the outbox relay and the periodic jobs."""
     from crm_common.db import service_engine
+
+    engine = service_engine(settings)
+    if not serve:
+        return Application(settings, engine, build_handlers(settings, engine, accounts=accounts, opportunities=opportunities))
+
+    from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.client import open_channel
     from crm_common.grpc.server import ServiceBinding
@@ -82,24 +93,24 @@ def build_api(settings: LeadSettings) -> tuple[list[ServiceBinding], list[Backgr
             "service:lead", ["service"], settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience, ttl_seconds=300
         )
 
-    engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(
+    use_cases = build_handlers(
         settings,
         engine,
         wakeup,
-        GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
-        GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
+        accounts or GrpcAccountDirectory(open_channel(settings.account_grpc_target, service_token)),
+        opportunities or GrpcOpportunityBook(open_channel(settings.opportunity_grpc_target, service_token)),
     )
     binding = ServiceBinding.for_service(
         lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-        LeadServicer(handlers),
+        LeadServicer(use_cases),
         lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
         PERMISSIONS,
     )
-    return [binding], [
+    background: list[Background] = [
         DatabaseHealth(engine),
         relay,
         platform_janitor(settings, engine, metadata),
-        conversion_recovery(handlers, settings.lead_conversion_recovery_seconds),
+        conversion_recovery(use_cases, settings.lead_conversion_recovery_seconds),
     ]
+    return Application(settings, engine, use_cases, [binding], background)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from crm_common.settings import ServiceSettings
+from crm_lead.service import SERVICE
 
 
 class LeadSettings(ServiceSettings):
-    service_name: str = "lead"
-    grpc_port: int = 50051
-    metrics_port: int = 9471
-    worker_metrics_port: int = 9481
+    service_name: str = SERVICE.name
+    grpc_port: int = SERVICE.grpc_port
+    metrics_port: int = SERVICE.metrics_port
+    worker_metrics_port: int = SERVICE.worker_metrics_port
 
     account_grpc_target: str = "127.0.0.1:50052"
     opportunity_grpc_target: str = "127.0.0.1:50053"

@@ -14,18 +14,16 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.common.v1 import common_pb2
-from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
+from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
 from crm_common.audit.trail import AuditTrail
-from crm_common.db import make_engine
 from crm_common.errors import Unavailable
-from crm_common.grpc.server import GrpcServer, ServiceBinding
+from crm_common.grpc.server import GrpcServer
 from crm_common.pii import PiiCodec
+from crm_common.settings import load_settings
 from crm_common.testing import BACKENDS, bearer, migrated_database
-from crm_lead.adapters.events import ProtoLeadEvents
 from crm_lead.adapters.orm import metadata
+from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
-from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
-from crm_lead.service_layer.handlers import LeadHandlers
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
@@ -64,27 +62,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 class LeadApp:
+    """The lead API as its composition root builds it, with the peers faked."""
+
     def __init__(self, url: str) -> None:
-        self.engine = make_engine(url, pool_size=8)
         self.accounts = FakeAccounts()
         self.opportunities = FakeOpportunities()
-        settings = LeadSettings(grpc_port=0, grpc_grace_seconds=1)
+        settings = load_settings(LeadSettings, database_url=url, crm_env="test", grpc_port=0, grpc_grace_seconds=1)
+        self.app = bootstrap(settings, serve=True, accounts=self.accounts, opportunities=self.opportunities)
+        assert self.app.engine is not None
+        self.engine = self.app.engine
+        self.use_cases = self.app.use_cases
+        # For tests that read or write rows themselves, as the service does.
         self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
-        self.handlers = LeadHandlers(
-            uow=lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options),
-            events=ProtoLeadEvents(),
-            accounts=self.accounts,
-            opportunities=self.opportunities,
-        )
-        binding = ServiceBinding.for_service(
-            lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"],
-            LeadServicer(self.handlers),
-            lead_service_pb2_grpc.add_LeadServiceServicer_to_server,
-            PERMISSIONS,
-        )
+        self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
+        # The background helpers (outbox relay, recovery loop) stay stopped: tests read the outbox.
         # The audit log as the API process keeps it; tests flush and seal it when they look.
         self.audit = AuditTrail(self.engine, "lead", flush_seconds=3600, seal_seconds=3600)
-        self.server = GrpcServer(settings, [binding], audit_trail=self.audit)
+        self.server = GrpcServer(settings, self.app.bindings, audit_trail=self.audit)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = lead_service_pb2_grpc.LeadServiceStub(self.channel)
@@ -107,7 +101,7 @@ class LeadApp:
     def close(self) -> None:
         self.channel.close()
         self.server.stop(grace=0)
-        self.engine.dispose()
+        self.app.close()
 
 
 @pytest.fixture

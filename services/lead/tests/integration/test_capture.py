@@ -237,7 +237,7 @@ def test_a_capture_racing_an_uncommitted_duplicate_retries_into_already_exists(l
     from crm_lead.adapters.repository import LeadRepository
 
     first = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
-    template = app.handlers.get_lead(first.lead_id)[0]
+    template = app.use_cases.lookup.get_lead(first.lead_id)[0]
     rival = dataclasses.replace(template, lead_id=str(uuid.uuid4()), phone_e164="+84977111222", email="rival@example.com")
     with app.engine.connect() as conn, conn.begin() as tx:
         LeadRepository(conn, app.pii).add(rival)  # written, not committed

@@ -38,7 +38,7 @@ def test_the_persons_leads_are_blanked_and_the_erasure_confirmed_once(app, admin
     account_id = new_id()
     with app.engine.begin() as conn:
         conn.execute(update(leads).where(leads.c.lead_id == converted).values(account_id=account_id))
-    worker: LeadWorker = worker_factory(LeadWorker, handlers=app.handlers)
+    worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     event = requested(account_id, [listed])
 
     assert worker.on_erasure_requested(delivery(event, CONSUMER)) == "2 lead(s) anonymised"
@@ -61,7 +61,7 @@ def test_the_persons_leads_are_blanked_and_the_erasure_confirmed_once(app, admin
 
 
 def test_an_erasure_of_someone_without_leads_is_still_confirmed(app) -> None:  # type: ignore[no-untyped-def]
-    worker: LeadWorker = worker_factory(LeadWorker, handlers=app.handlers)
+    worker: LeadWorker = worker_factory(LeadWorker, use_cases=app.use_cases)
     assert worker.on_erasure_requested(delivery(requested(new_id(), []), CONSUMER)) == "0 lead(s) anonymised"
     assert app.outbox_types() == ["ErasureConfirmed"]
 

@@ -159,7 +159,7 @@ def test_recovery_completes_an_abandoned_conversion(app, manager) -> None:
     with pytest.raises(grpc.RpcError):
         app.stub.ConvertLead(request, metadata=rm)
     app.accounts.down = False
-    assert app.handlers.resume_stalled_conversions(older_than=timedelta(seconds=-1)) == 1
+    assert app.use_cases.conversion.resume_stalled_conversions(older_than=timedelta(seconds=-1)) == 1
     assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
     # The caller's retry now answers with the finished conversion, not an error.
     assert app.stub.ConvertLead(request, metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
@@ -193,7 +193,7 @@ def test_a_stalled_conversion_is_claimed_by_one_recovery_loop_at_a_time(app, man
     later = utcnow() + timedelta(minutes=5)
     claims = []
     for _replica in range(2):  # two recovery loops looking at the same moment
-        with app.handlers.uow() as uow:
+        with app.uow() as uow:
             claims.append(uow.leads.claim_stalled_conversions(later - timedelta(minutes=1), later))
             uow.commit()
     assert claims == [[lead.lead_id], []]

@@ -1,15 +1,16 @@
-"""Composition root: wires the database and the event outbox into the handlers and the API.
+"""Composition root: wires the database and the event outbox into the use cases and the API.
 
-The worker process (eventlet) builds handlers only; gRPC is imported by build_api alone.
+`bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
+gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
@@ -18,16 +19,13 @@ from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
 from crm_opportunity.domain.next_best_action import default_rules, load_rules
 from crm_opportunity.domain.pipeline import load_pipelines
-from crm_opportunity.service_layer.handlers import OpportunityHandlers
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
-
-if TYPE_CHECKING:
-    from crm_common.grpc.server import ServiceBinding
+from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 
 
-def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "", rules_file: str = "") -> OpportunityHandlers:
+def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "", rules_file: str = "") -> OpportunityUseCases:
     rules = load_rules(Path(rules_file).read_text(encoding="utf-8")) if rules_file else default_rules()
-    return OpportunityHandlers(
+    return OpportunityUseCases.wire(
         uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup),
         events=ProtoOpportunityEvents(),
         pipelines=load_pipelines(pipelines_file),
@@ -35,21 +33,28 @@ def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_
     )
 
 
-def build_api(settings: OpportunitySettings) -> tuple[list[ServiceBinding], list[Background]]:
+def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Application[OpportunityUseCases]:
+    """The opportunity service wired from its settings (pipelines and next-best-action rules
+    included, in the worker too); `serve=True` (the API process) adds the gRPC binding, the
+    outbox relay and the periodic jobs."""
+    engine = service_engine(settings)
+    if not serve:
+        return Application(settings, engine, build_handlers(engine, None, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file))
+
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.server import ServiceBinding
     from crm_common.retention import platform_janitor
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
 
-    engine = service_engine(settings)
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    handlers = build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)
+    use_cases = build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
-        OpportunityServicer(handlers),
+        OpportunityServicer(use_cases),
         opportunity_service_pb2_grpc.add_OpportunityServiceServicer_to_server,
         PERMISSIONS,
     )
-    nba_sweep = PeriodicTask("nba-sweep", settings.opportunity_nba_sweep_seconds, handlers.refresh_all_actions)
-    return [binding], [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]
+    nba_sweep = PeriodicTask("nba-sweep", settings.opportunity_nba_sweep_seconds, use_cases.next_best_actions.refresh_all_actions)
+    background: list[Background] = [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]
+    return Application(settings, engine, use_cases, [binding], background)

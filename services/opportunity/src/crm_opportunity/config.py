@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from crm_common.settings import ServiceSettings
+from crm_opportunity.service import SERVICE
 
 
 class OpportunitySettings(ServiceSettings):
-    service_name: str = "opportunity"
-    grpc_port: int = 50053
-    metrics_port: int = 9473
-    worker_metrics_port: int = 9483
+    service_name: str = SERVICE.name
+    grpc_port: int = SERVICE.grpc_port
+    metrics_port: int = SERVICE.metrics_port
+    worker_metrics_port: int = SERVICE.worker_metrics_port
     # The bank's pipelines (JSON, the shape of crm_opportunity/data/pipelines.json); empty:
     # the seeded defaults. Checked at start.
     opportunity_pipelines_file: str = ""

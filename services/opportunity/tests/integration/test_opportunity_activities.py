@@ -19,7 +19,6 @@ from crm_common.db import new_id
 from crm_common.events.envelope import new_event
 from crm_common.grpc.status import field_violations
 from crm_common.testing import LiveService, bearer, delivery
-from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 RM = bearer("rm-1", ["rm"])
@@ -102,7 +101,7 @@ def test_completion_needs_an_outcome_and_an_unknown_opportunity_is_not_found(api
 def test_merges_relink_and_erasures_blank_activities(api: LiveService, stub: OpportunityServiceStub) -> None:
     merged_id, survivor_id = new_id(), new_id()
     note = activity(stub, OPP.ACTIVITY_KIND_NOTE, "Anh Hùng, 0912 345 678, thích gặp buổi tối", account_id=merged_id)
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     merged = new_event(account_events.AccountsMerged, "account", "", datetime.now(UTC), survivor_id=survivor_id, merged_id=merged_id)
     assert worker.on_accounts_merged(delivery(merged, "opportunity.on_accounts_merged")) == "0 opportunity(ies) and 1 activity(ies) relinked"
     erased = new_event(account_events.ErasureRequested, "account", "", datetime.now(UTC), erasure_id=new_id(), account_id=survivor_id)

@@ -21,7 +21,6 @@ from crm_common.errors import NotFound
 from crm_common.events.envelope import new_event
 from crm_common.grpc.status import field_violations
 from crm_common.testing import LiveService, bearer, delivery
-from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 RM = bearer("rm-1", ["rm"])
@@ -114,7 +113,7 @@ def test_bad_decisions(api: LiveService, stub: OpportunityServiceStub) -> None:
 
 def test_the_los_may_decide_by_event_once(api: LiveService, stub: OpportunityServiceStub) -> None:
     submitted = submit(stub, loan_ready_for_los(stub).opportunity_id)
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     event = new_event(events_pb2.LosDecisionReported, "los", "los-1", datetime.now(UTC), application_id=submitted.application_id, decision=1)
     message = delivery(event, "opportunity.on_los_decision_reported")
     with use_principal(Principal("service:los", ("service",))):

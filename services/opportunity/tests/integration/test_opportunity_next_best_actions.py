@@ -20,7 +20,6 @@ from crm_common.db import new_id
 from crm_common.events.envelope import new_event
 from crm_common.testing import LiveService, bearer, delivery
 from crm_opportunity.adapters.orm import opportunities
-from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 RM = bearer("rm-1", ["rm"])
@@ -73,7 +72,7 @@ def test_idle_beyond_the_stage_norm_suggests_a_call(api: LiveService, stub: Oppo
 
 
 def test_a_breached_first_contact_of_the_source_lead_says_contact_now(api: LiveService, stub: OpportunityServiceStub) -> None:
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     contacted = new_event(
         lead_events.LeadContacted, "lead", "", datetime.now(UTC), lead_id="lead-77", minutes_to_first_contact=300, first_contact_sla_breached=True
     )
@@ -119,5 +118,5 @@ def test_the_sweep_brings_time_driven_actions_into_the_book(api: LiveService, st
         three_weeks_ago = datetime.now(UTC) - timedelta(days=21)
         conn.execute(update(opportunities).where(opportunities.c.opportunity_id == deal.opportunity_id).values(stage_entered_at=three_weeks_ago))
     assert OPP.SUGGESTED_ACTION_CALL_CUSTOMER not in book_actions()
-    assert build_handlers(api.engine).refresh_all_actions() >= 1
+    assert api.app.use_cases.next_best_actions.refresh_all_actions() >= 1
     assert OPP.SUGGESTED_ACTION_CALL_CUSTOMER in book_actions()

@@ -16,7 +16,6 @@ from crm_common.db import new_id
 from crm_common.events.dead_letters import consumer_queues
 from crm_common.events.envelope import new_event
 from crm_common.testing import LiveService, bearer, delivery
-from crm_opportunity.bootstrap import build_handlers
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 CONSUMER = "opportunity.on_erasure_requested"
@@ -33,7 +32,7 @@ def test_the_worker_consumes_erasures_on_its_own_queue() -> None:
 
 
 def test_an_erasure_is_confirmed_once(api: LiveService) -> None:
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     event = new_event(account_events.ErasureRequested, "account", "erase-1", datetime.now(UTC), erasure_id=new_id(), account_id=new_id())
     assert worker.on_erasure_requested(delivery(event, CONSUMER)) == "0 activity(ies) anonymised"
     assert worker.on_erasure_requested(delivery(event, CONSUMER)) == "duplicate"
@@ -56,7 +55,7 @@ def test_a_merge_relinks_the_merged_accounts_opportunities_once(api: LiveService
             request_id=new_id(), account_id=account_id, product=common_pb2.PRODUCT_TYPE_CREDIT_CARD, source_lead_id=lead_id
         )
         stub.CreateOpportunity(request, metadata=bearer("rm-1", ["rm"]))
-    worker: OpportunityWorker = worker_factory(OpportunityWorker, handlers=build_handlers(api.engine))
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
     event = new_event(account_events.AccountsMerged, "account", "merge-1", datetime.now(UTC), survivor_id=survivor_id, merged_id=merged_id)
     consumer = "opportunity.on_accounts_merged"
     assert worker.on_accounts_merged(delivery(event, consumer)) == "2 opportunity(ies) and 0 activity(ies) relinked"

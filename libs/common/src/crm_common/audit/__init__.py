@@ -7,11 +7,11 @@ after it by a buffered writer. A sealer then hash-chains the committed rows in t
 sees them, and `crm-<service> audit verify` walks the chain and names the first broken link.
 See docs/security.md#audit-log.
 
-`record` and `chain` import neither gRPC nor protobuf: the unit of work, which event workers use
-too, reads the call's record through `record`.
+`record` imports neither gRPC nor SQLAlchemy: the interceptors (also in the API of a service
+without a database) and the unit of work (also in event workers) read the call's record
+through it. The chain is in `chain`, the process's writer, sealer and query in `trail`.
 """
 
-from crm_common.audit.chain import BrokenLink, Verification, seal, verify
 from crm_common.audit.record import PURPOSE_HEADER, AuditRecord, current_record, identify, recording
 
-__all__ = ["PURPOSE_HEADER", "AuditRecord", "BrokenLink", "Verification", "current_record", "identify", "recording", "seal", "verify"]
+__all__ = ["PURPOSE_HEADER", "AuditRecord", "current_record", "identify", "recording"]

@@ -2,12 +2,13 @@
 
 Use in a service's worker:
 
-    class AccountWorker:
-        name = "account"
+    class OrderWorker:
+        name = "order"
         context = EventContext()
+        handlers = ServiceHandlers(OrderSettings, bootstrap)
 
-        @event_handler("lead", LeadConverted)
-        def on_lead_converted(self, delivery: Delivery) -> None: ...
+        @event_handler("payment", PaymentCaptured)
+        def on_payment_captured(self, delivery: Delivery) -> str: ...
 
 The handler receives a `Delivery` (the decoded protobuf event, its id, the consumer name for
 the inbox). A handler that raises is retried with exponential backoff through a `.retry`
@@ -31,10 +32,9 @@ from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from sqlalchemy import Engine
 
+from crm_common.app import Application
 from crm_common.auth import Principal, use_principal
-from crm_common.db import service_engine
 from crm_common.events import CONTENT_TYPE, dead_letter_queue_name, retry_queue_name
 from crm_common.observability import metrics
 from crm_common.observability.tracing import extract_trace_context
@@ -225,23 +225,23 @@ class EventContext(DependencyProvider):  # type: ignore[misc]
 
 
 class ServiceHandlers(DependencyProvider):  # type: ignore[misc]
-    """Gives a worker's event handlers the service's use cases, built once per process over one
-    database engine (disposed when the worker stops):
+    """Gives a worker's event handlers the service's use cases: the application its composition
+    root builds (the same `bootstrap` as the API's, from the same settings), once per process,
+    closed when the worker stops:
 
-        handlers = ServiceHandlers(LeadSettings, build_handlers)  # build(settings, engine)
+        handlers = ServiceHandlers(OrderSettings, bootstrap)  # bootstrap(settings) -> Application
     """
 
-    def __init__(self, settings_cls: type[ServiceSettings], build: Callable[[Any, Engine], Any]) -> None:
+    def __init__(self, settings_cls: type[ServiceSettings], bootstrap: Callable[[Any], Application[Any]]) -> None:
         self.settings_cls = settings_cls
-        self.build = build
+        self.bootstrap = bootstrap
 
     def setup(self) -> None:
-        settings = load_settings(self.settings_cls)
-        self.engine = service_engine(settings)
-        self.handlers = self.build(settings, self.engine)
+        self.app = self.bootstrap(load_settings(self.settings_cls))
+        self.handlers = self.app.use_cases
 
     def stop(self) -> None:
-        self.engine.dispose()
+        self.app.close()
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         return self.handlers

@@ -12,21 +12,25 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
-from crm_common.audit.trail import AuditTrail
+from crm_common.app import Application
 from crm_common.auth import TokenVerifier
-from crm_common.grpc import audit
 from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    # Imported where used: the API of a service without a database loads no SQLAlchemy.
+    from sqlalchemy import Engine
+
+    from crm_common.audit.trail import AuditTrail
 
 log = logging.getLogger("crm.server")
 
@@ -58,6 +62,9 @@ class ServiceBinding:
 
 def audit_binding(trail: AuditTrail) -> ServiceBinding:
     """crm.audit.v1.AuditService over the process's audit log: every service serves it."""
+    from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
+    from crm_common.grpc import audit
+
     return ServiceBinding.for_service(
         audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"],
         audit.AuditServicer(trail),
@@ -85,7 +92,11 @@ class GrpcServer:
         for binding in self.bindings:
             permissions.update(binding.full_permissions())
         verifier = TokenVerifier(settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
-        auditing = [audit.AuditInterceptor(audit_trail)] if audit_trail is not None else []
+        auditing: list[grpc.ServerInterceptor] = []
+        if audit_trail is not None:
+            from crm_common.grpc.audit import AuditInterceptor
+
+            auditing.append(AuditInterceptor(audit_trail))
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
             interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), *auditing, AuthInterceptor(verifier, permissions)],
@@ -148,25 +159,28 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
-def service_audit_trail(settings: ServiceSettings) -> AuditTrail | None:
-    """The audit log of a service's API process: its own small pool on the service's database
-    (AUDIT_ENABLED=false, for measurements only, gives none)."""
+def service_audit_trail(settings: ServiceSettings, engine: Engine | None) -> AuditTrail | None:
+    """The audit log of a service's API process, on the service's database (None for a service
+    without one, or with AUDIT_ENABLED=false, which is for measurements only)."""
+    if engine is None:
+        return None
     if not settings.audit_enabled:
         log.warning("AUDIT_ENABLED=false: calls are not recorded in the audit log")
         return None
-    from crm_common.db import make_engine
+    from crm_common.audit.trail import AuditTrail
 
-    engine = make_engine(settings.resolved_database_url(), pool_size=2)
     return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds)
 
 
-def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list[ServiceBinding], list[Background]]]) -> None:
-    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT."""
+def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
+    """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT.
+
+    `bootstrap` is the service's composition root, called with serve=True."""
     configure_logging(settings.tracing_service_name, settings.log_level)
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
-    bindings, background = build(settings)
-    server = GrpcServer(settings, bindings, background, service_audit_trail(settings))
+    app = bootstrap(settings, serve=True)
+    server = GrpcServer(settings, app.bindings, app.background, service_audit_trail(settings, app.engine))
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -178,3 +192,4 @@ def run(settings: ServiceSettings, build: Callable[[ServiceSettings], tuple[list
     server.start()
     done.wait()
     server.stop()
+    app.close()

@@ -1,14 +1,8 @@
-"""`crm-account api|worker|migrate|health|dlq|pii`."""
+"""`crm-account`: the subcommands its registry entry gives it (api|worker|migrate|health|dlq|pii)."""
 
 from __future__ import annotations
 
+from crm_account.service import SERVICE
 from crm_common.cli import ServiceCommand
 
-main = ServiceCommand(
-    name="account",
-    settings="crm_account.config:AccountSettings",
-    api="crm_account.bootstrap:build_api",
-    worker="crm_account.entrypoints.worker:AccountWorker",
-    migrations="crm_account:migrations",
-    pii="crm_account.adapters.pii_maintenance",
-).main
+main = ServiceCommand.from_definition(SERVICE).main

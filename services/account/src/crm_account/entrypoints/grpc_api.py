@@ -1,4 +1,4 @@
-"""The gRPC API: a thin servicer that parses requests, calls a handler and maps the result."""
+"""The gRPC API: a thin servicer that parses requests, calls a use case and maps the result."""
 
 from __future__ import annotations
 
@@ -31,10 +31,7 @@ from crm_account.adapters.proto_mapping import (
 )
 from crm_account.domain.model import Account
 from crm_account.domain.profile import AccountDraft
-from crm_account.service_layer import commands
-from crm_account.service_layer.handlers import AccountHandlers
-from crm_common.auth import current_principal
-from crm_common.auth.roles import (
+from crm_account.service import (
     ACCOUNT_READ,
     ACCOUNT_TIER,
     ACCOUNT_WRITE,
@@ -44,9 +41,12 @@ from crm_common.auth.roles import (
     HOLDINGS_IMPORT,
     KYC_REVIEW,
     KYC_WRITE,
-    PII_READ,
     PRIVACY_MANAGE,
 )
+from crm_account.service_layer import commands
+from crm_account.service_layer.use_cases import AccountUseCases
+from crm_common.auth import current_principal
+from crm_common.auth.roles import PII_READ
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
@@ -94,13 +94,13 @@ def _shown(account: Account) -> account_pb2.Account:
 
 
 class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
-    def __init__(self, handlers: AccountHandlers) -> None:
-        self.handlers = handlers
+    def __init__(self, use_cases: AccountUseCases) -> None:
+        self.use_cases = use_cases
 
     def ResolvePersonAccount(
         self, request: account_service_pb2.ResolvePersonAccountRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ResolvePersonAccountResponse:
-        result = self.handlers.resolve_person_account(
+        result = self.use_cases.profile.resolve_person_account(
             commands.ResolvePersonAccount(
                 key=idempotency_key(request),
                 person=AccountDraft(
@@ -118,14 +118,14 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         )
 
     def GetAccount(self, request: account_service_pb2.GetAccountRequest, context: grpc.ServicerContext) -> account_service_pb2.GetAccountResponse:
-        return account_service_pb2.GetAccountResponse(account=_shown(self.handlers.get_account(request.account_id)))
+        return account_service_pb2.GetAccountResponse(account=_shown(self.use_cases.profile.get_account(request.account_id)))
 
     def SearchAccounts(
         self, request: account_service_pb2.SearchAccountsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.SearchAccountsResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
         query = commands.SearchAccounts(phone=request.phone, email=request.email, national_id=request.national_id, name=request.name)
-        found, after = self.handlers.search_accounts(query, page)
+        found, after = self.use_cases.profile.search_accounts(query, page)
         return account_service_pb2.SearchAccountsResponse(
             accounts=[_shown(a) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
         )
@@ -133,13 +133,13 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def CreateAccount(
         self, request: account_service_pb2.CreateAccountRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.CreateAccountResponse:
-        account = self.handlers.create_account(commands.CreateAccount(idempotency_key(request), draft_from_proto(request.account)))
+        account = self.use_cases.profile.create_account(commands.CreateAccount(idempotency_key(request), draft_from_proto(request.account)))
         return account_service_pb2.CreateAccountResponse(account=_shown(account))
 
     def UpdateAccount(
         self, request: account_service_pb2.UpdateAccountRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.UpdateAccountResponse:
-        account = self.handlers.update_account(
+        account = self.use_cases.profile.update_account(
             commands.UpdateAccount(
                 key=idempotency_key(request),
                 account_id=request.account_id,
@@ -153,7 +153,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def OverrideValueTier(
         self, request: account_service_pb2.OverrideValueTierRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.OverrideValueTierResponse:
-        account = self.handlers.override_value_tier(
+        account = self.use_cases.holdings.override_value_tier(
             commands.OverrideValueTier(
                 key=idempotency_key(request),
                 account_id=request.account_id,
@@ -166,7 +166,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ClearValueTierOverride(
         self, request: account_service_pb2.ClearValueTierOverrideRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ClearValueTierOverrideResponse:
-        account = self.handlers.clear_value_tier_override(
+        account = self.use_cases.holdings.clear_value_tier_override(
             commands.ClearValueTierOverride(key=idempotency_key(request), account_id=request.account_id, reason=request.reason)
         )
         return account_service_pb2.ClearValueTierOverrideResponse(account=_shown(account))
@@ -175,7 +175,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         self, request: account_service_pb2.ListAccountChangesRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListAccountChangesResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        changes, after = self.handlers.list_account_changes(request.account_id, page)
+        changes, after = self.use_cases.timeline.list_account_changes(request.account_id, page)
         return account_service_pb2.ListAccountChangesResponse(
             changes=[change_to_proto(c) for c in changes], page=common_pb2.PageResponse(next_page_token=next_token(after))
         )
@@ -183,7 +183,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def RecordConsent(
         self, request: account_service_pb2.RecordConsentRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.RecordConsentResponse:
-        consent, in_force = self.handlers.record_consent(
+        consent, in_force = self.use_cases.consent.record_consent(
             commands.RecordConsent(key=idempotency_key(request), account_id=request.account_id, consent=consent_draft_from_proto(request))
         )
         return account_service_pb2.RecordConsentResponse(consent=consent_to_proto(consent), in_force=in_force)
@@ -191,13 +191,15 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ListConsents(
         self, request: account_service_pb2.ListConsentsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListConsentsResponse:
-        return account_service_pb2.ListConsentsResponse(consents=[consent_to_proto(c) for c in self.handlers.list_consents(request.account_id)])
+        return account_service_pb2.ListConsentsResponse(
+            consents=[consent_to_proto(c) for c in self.use_cases.consent.list_consents(request.account_id)]
+        )
 
     def ListConsentHistory(
         self, request: account_service_pb2.ListConsentHistoryRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListConsentHistoryResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        found, after = self.handlers.consent_history(request.account_id, page)
+        found, after = self.use_cases.consent.consent_history(request.account_id, page)
         return account_service_pb2.ListConsentHistoryResponse(
             consents=[consent_to_proto(c) for c in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
         )
@@ -205,7 +207,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def CheckConsent(
         self, request: account_service_pb2.CheckConsentRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.CheckConsentResponse:
-        check = self.handlers.check_consent(
+        check = self.use_cases.consent.check_consent(
             commands.CheckConsent(
                 account_id=request.account_id,
                 purpose=enum_name(account_pb2.ConsentPurpose, request.purpose),
@@ -221,7 +223,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def RecordKycOutcome(
         self, request: account_service_pb2.RecordKycOutcomeRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.RecordKycOutcomeResponse:
-        account = self.handlers.record_kyc_outcome(
+        account = self.use_cases.kyc.record_kyc_outcome(
             commands.RecordKycOutcome(key=idempotency_key(request), account_id=request.account_id, outcome=kyc_outcome_from_proto(request))
         )
         return account_service_pb2.RecordKycOutcomeResponse(account=_shown(account))
@@ -229,7 +231,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ImportHoldings(
         self, request: account_service_pb2.ImportHoldingsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ImportHoldingsResponse:
-        result = self.handlers.import_holdings(
+        result = self.use_cases.holdings.import_holdings(
             commands.ImportHoldings(key=idempotency_key(request), rows=tuple(holding_record_from_proto(r) for r in request.rows))
         )
         return account_service_pb2.ImportHoldingsResponse(
@@ -249,21 +251,21 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ListHoldings(
         self, request: account_service_pb2.ListHoldingsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListHoldingsResponse:
-        found, account = self.handlers.list_holdings(request.account_id)
+        found, account = self.use_cases.holdings.list_holdings(request.account_id)
         return account_service_pb2.ListHoldingsResponse(holdings=[holding_to_proto(h) for h in found], totals=totals_to_proto(account.totals))
 
     def FindDuplicates(
         self, request: account_service_pb2.FindDuplicatesRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.FindDuplicatesResponse:
         draft = draft_from_proto(request.account) if request.HasField("account") else None
-        found = self.handlers.find_duplicates(commands.FindDuplicates(account_id=request.account_id, account=draft))
+        found = self.use_cases.duplicates.find_duplicates(commands.FindDuplicates(account_id=request.account_id, account=draft))
         return account_service_pb2.FindDuplicatesResponse(candidates=[duplicate_to_proto(c) for c in found])
 
     def ListDuplicateCandidates(
         self, request: account_service_pb2.ListDuplicateCandidatesRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListDuplicateCandidatesResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        found, after = self.handlers.duplicate_queue(request.min_score, page)
+        found, after = self.use_cases.duplicates.duplicate_queue(request.min_score, page)
         return account_service_pb2.ListDuplicateCandidatesResponse(
             candidates=[duplicate_to_proto(s.candidate, s.status, s.detected_at) for s in found],
             page=common_pb2.PageResponse(next_page_token=next_token(after)),
@@ -272,7 +274,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def DismissDuplicateCandidate(
         self, request: account_service_pb2.DismissDuplicateCandidateRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.DismissDuplicateCandidateResponse:
-        stored = self.handlers.dismiss_duplicate(
+        stored = self.use_cases.duplicates.dismiss_duplicate(
             commands.DismissDuplicate(key=idempotency_key(request), account_id=request.account_id, other_id=request.other_id, reason=request.reason)
         )
         return account_service_pb2.DismissDuplicateCandidateResponse(
@@ -282,7 +284,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def MergeAccounts(
         self, request: account_service_pb2.MergeAccountsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.MergeAccountsResponse:
-        survivor, sources = self.handlers.merge_accounts(
+        survivor, sources = self.use_cases.duplicates.merge_accounts(
             commands.MergeAccounts(key=idempotency_key(request), survivor_id=request.survivor_id, merged_id=request.merged_id, reason=request.reason)
         )
         return account_service_pb2.MergeAccountsResponse(account=_shown(survivor), field_sources=sources)
@@ -290,14 +292,14 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ScreenAccount(
         self, request: account_service_pb2.ScreenAccountRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ScreenAccountResponse:
-        hits, version = self.handlers.screen_account(request.account_id)
+        hits, version = self.use_cases.kyc.screen_account(request.account_id)
         return account_service_pb2.ScreenAccountResponse(hits=[hit_to_proto(h) for h in hits], list_version=version)
 
     def ListScreeningHits(
         self, request: account_service_pb2.ListScreeningHitsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListScreeningHitsResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        hits, after = self.handlers.screening_queue(review_from_proto(request.review), page)
+        hits, after = self.use_cases.kyc.screening_queue(review_from_proto(request.review), page)
         return account_service_pb2.ListScreeningHitsResponse(
             hits=[hit_to_proto(h) for h in hits], page=common_pb2.PageResponse(next_page_token=next_token(after))
         )
@@ -305,7 +307,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def ReviewScreeningHit(
         self, request: account_service_pb2.ReviewScreeningHitRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ReviewScreeningHitResponse:
-        hit, account = self.handlers.review_screening_hit(
+        hit, account = self.use_cases.kyc.review_screening_hit(
             commands.ReviewScreeningHit(
                 key=idempotency_key(request), hit_id=request.hit_id, review=review_from_proto(request.review), note=request.note
             )
@@ -324,25 +326,25 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def AddRelationship(
         self, request: account_service_pb2.AddRelationshipRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.AddRelationshipResponse:
-        relationship = self.handlers.add_relationship(self._relationship(request))
+        relationship = self.use_cases.households.add_relationship(self._relationship(request))
         return account_service_pb2.AddRelationshipResponse(relationship=relationship_to_proto(relationship))
 
     def RemoveRelationship(
         self, request: account_service_pb2.RemoveRelationshipRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.RemoveRelationshipResponse:
-        self.handlers.remove_relationship(self._relationship(request))
+        self.use_cases.households.remove_relationship(self._relationship(request))
         return account_service_pb2.RemoveRelationshipResponse()
 
     def ListRelationships(
         self, request: account_service_pb2.ListRelationshipsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ListRelationshipsResponse:
-        found = self.handlers.list_relationships(request.account_id)
+        found = self.use_cases.households.list_relationships(request.account_id)
         return account_service_pb2.ListRelationshipsResponse(relationships=[relationship_to_proto(r) for r in found])
 
     def CreateHousehold(
         self, request: account_service_pb2.CreateHouseholdRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.CreateHouseholdResponse:
-        household, members = self.handlers.create_household(
+        household, members = self.use_cases.households.create_household(
             commands.CreateHousehold(
                 key=idempotency_key(request),
                 name=request.name,
@@ -355,7 +357,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def AddHouseholdMember(
         self, request: account_service_pb2.AddHouseholdMemberRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.AddHouseholdMemberResponse:
-        household, members = self.handlers.add_household_member(
+        household, members = self.use_cases.households.add_household_member(
             commands.ChangeHouseholdMember(key=idempotency_key(request), household_id=request.household_id, account_id=request.account_id)
         )
         return account_service_pb2.AddHouseholdMemberResponse(household=household_to_proto(household, members))
@@ -363,7 +365,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def RemoveHouseholdMember(
         self, request: account_service_pb2.RemoveHouseholdMemberRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.RemoveHouseholdMemberResponse:
-        remaining = self.handlers.remove_household_member(
+        remaining = self.use_cases.households.remove_household_member(
             commands.ChangeHouseholdMember(key=idempotency_key(request), household_id=request.household_id, account_id=request.account_id)
         )
         if remaining is None:  # the last member left: the household ended
@@ -373,13 +375,13 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def GetHousehold(
         self, request: account_service_pb2.GetHouseholdRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.GetHouseholdResponse:
-        household, members = self.handlers.get_household(request.household_id)
+        household, members = self.use_cases.households.get_household(request.household_id)
         return account_service_pb2.GetHouseholdResponse(household=household_to_proto(household, members))
 
     def ExportPersonalData(
         self, request: account_service_pb2.ExportPersonalDataRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.ExportPersonalDataResponse:
-        data = self.handlers.export_personal_data(request.account_id)
+        data = self.use_cases.privacy.export_personal_data(request.account_id)
 
         def plain(messages: Any) -> list[dict[str, Any]]:
             return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in messages]
@@ -402,7 +404,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def SetLegalHold(
         self, request: account_service_pb2.SetLegalHoldRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.SetLegalHoldResponse:
-        account = self.handlers.set_legal_hold(
+        account = self.use_cases.privacy.set_legal_hold(
             commands.SetLegalHold(key=idempotency_key(request), account_id=request.account_id, legal_hold=request.legal_hold, reason=request.reason)
         )
         return account_service_pb2.SetLegalHoldResponse(account=_shown(account))
@@ -410,7 +412,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def RequestErasure(
         self, request: account_service_pb2.RequestErasureRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.RequestErasureResponse:
-        erasure = self.handlers.request_erasure(
+        erasure = self.use_cases.privacy.request_erasure(
             commands.RequestErasure(key=idempotency_key(request), account_id=request.account_id, reason=request.reason)
         )
         return account_service_pb2.RequestErasureResponse(erasure=erasure_to_proto(erasure))
@@ -418,4 +420,4 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def GetErasureRequest(
         self, request: account_service_pb2.GetErasureRequestRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.GetErasureRequestResponse:
-        return account_service_pb2.GetErasureRequestResponse(erasure=erasure_to_proto(self.handlers.get_erasure(request.erasure_id)))
+        return account_service_pb2.GetErasureRequestResponse(erasure=erasure_to_proto(self.use_cases.privacy.get_erasure(request.erasure_id)))

@@ -9,7 +9,7 @@ from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
-from crm_account.bootstrap import build_handlers
+from crm_account.bootstrap import bootstrap
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import ProductType
 from crm_account.domain.model import Acquisition
@@ -72,21 +72,21 @@ def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
 class AccountWorker:
     name = "account"
     context = EventContext()
-    handlers = ServiceHandlers(AccountSettings, lambda settings, engine: build_handlers(engine, settings))
+    use_cases = ServiceHandlers(AccountSettings, bootstrap)
 
     @event_handler("lead", lead_events.LeadConverted)
     def on_lead_converted(self, delivery: Delivery) -> str:
         """First-touch attribution: the converting lead's channel, campaign and UTM, once."""
-        return self.handlers.record_acquisition(acquisition_command(delivery))
+        return self.use_cases.profile.record_acquisition(acquisition_command(delivery))
 
     @event_handler("opportunity", opportunity_events.OpportunityWon)
     def on_opportunity_won(self, delivery: Delivery) -> str:
         """A won opportunity opens the product holding (core banking reports it later)."""
-        return self.handlers.open_won_holding(won_holding_command(delivery))
+        return self.use_cases.holdings.open_won_holding(won_holding_command(delivery))
 
     def _erasure_confirmed(self, delivery: Delivery) -> str:
         event: ErasureConfirmed = delivery.event
-        return self.handlers.confirm_erasure(
+        return self.use_cases.privacy.confirm_erasure(
             commands.ConfirmErasure(consumer=delivery.consumer, event_id=delivery.event_id, erasure_id=event.erasure_id, service=event.service)
         )
 
@@ -104,7 +104,7 @@ class AccountWorker:
     def on_kyc_outcome_reported(self, delivery: Delivery) -> str:
         """The onboarding system (eKYC/LOS) reports a KYC outcome on its own exchange."""
         event: KycOutcomeReported = delivery.event
-        return self.handlers.record_reported_kyc_outcome(
+        return self.use_cases.kyc.record_reported_kyc_outcome(
             commands.ReportedKycOutcome(
                 consumer=delivery.consumer,
                 event_id=delivery.event_id,

@@ -1,12 +1,8 @@
-"""`crm-lead`: api, worker, migrate, health, dlq, pii."""
+"""`crm-lead`: the subcommands its registry entry gives it (api|worker|migrate|health|dlq|pii)."""
+
+from __future__ import annotations
 
 from crm_common.cli import ServiceCommand
+from crm_lead.service import SERVICE
 
-main = ServiceCommand(
-    name="lead",
-    settings="crm_lead.config:LeadSettings",
-    api="crm_lead.bootstrap:build_api",
-    worker="crm_lead.entrypoints.worker:LeadWorker",
-    migrations="crm_lead:migrations",
-    pii="crm_lead.adapters.pii_maintenance",
-).main
+main = ServiceCommand.from_definition(SERVICE).main

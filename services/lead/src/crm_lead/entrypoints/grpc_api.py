@@ -1,4 +1,4 @@
-"""The LeadService servicer: parse the request → call a handler → map the result. Nothing else."""
+"""The LeadService servicer: parse the request → call a use case → map the result. Nothing else."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import grpc
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
 from crm_common.auth import current_principal
-from crm_common.auth import roles as perm
+from crm_common.auth.roles import PII_READ
 from crm_common.db import utcnow
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
 from crm_common.pagination import next_token, parse_page
+from crm_lead import service as perm
 from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, lead_to_proto, source_from_proto
 from crm_lead.domain.capture import LeadDraft
 from crm_lead.domain.model import Lead, LeadFilter
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.handlers import LeadHandlers
+from crm_lead.service_layer.use_cases import LeadUseCases
 
 # The one place that says who may call what.
 PERMISSIONS: dict[str, str | None] = {
@@ -59,11 +60,11 @@ def _lead(lead: Lead) -> lead_pb2.Lead:
 
 
 class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
-    def __init__(self, handlers: LeadHandlers) -> None:
-        self.handlers = handlers
+    def __init__(self, use_cases: LeadUseCases) -> None:
+        self.use_cases = use_cases
 
     def CreateLead(self, request: lead_service_pb2.CreateLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.CreateLeadResponse:
-        lead = self.handlers.create_lead(commands.CreateLead(idempotency_key(request), _draft(request.lead, "lead")))
+        lead = self.use_cases.capture.create_lead(commands.CreateLead(idempotency_key(request), _draft(request.lead, "lead")))
         return lead_service_pb2.CreateLeadResponse(lead=_lead(lead))
 
     def CaptureWebForm(
@@ -89,14 +90,14 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             marketing_consent=request.marketing_consent,
             note=request.message,
         )
-        lead, matched = self.handlers.capture_web_form(commands.CaptureWebForm(idempotency_key(request), draft, request.message))
+        lead, matched = self.use_cases.capture.capture_web_form(commands.CaptureWebForm(idempotency_key(request), draft, request.message))
         return lead_service_pb2.CaptureWebFormResponse(lead=_lead(lead), matched_open_lead=matched)
 
     def ImportLeads(self, request: lead_service_pb2.ImportLeadsRequest, context: grpc.ServicerContext) -> lead_service_pb2.ImportLeadsResponse:
         drafts = [_draft(row, f"rows[{i}]") for i, row in enumerate(request.rows)]
         for draft in drafts:
             draft.source.channel = draft.source.channel or "IMPORT"
-        results = self.handlers.import_leads(commands.ImportLeads(idempotency_key(request), drafts))
+        results = self.use_cases.capture.import_leads(commands.ImportLeads(idempotency_key(request), drafts))
         reply = lead_service_pb2.ImportLeadsResponse()
         for result in results:
             status = enum_number(lead_service_pb2.ImportRowStatus, result["status"])
@@ -114,7 +115,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         return reply
 
     def GetLead(self, request: lead_service_pb2.GetLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.GetLeadResponse:
-        lead, attempts = self.handlers.get_lead(request.lead_id.strip())
+        lead, attempts = self.use_cases.lookup.get_lead(request.lead_id.strip())
         return lead_service_pb2.GetLeadResponse(lead=_lead(lead), contact_attempts=[attempt_to_proto(a) for a in attempts])
 
     def ListLeads(self, request: lead_service_pb2.ListLeadsRequest, context: grpc.ServicerContext) -> lead_service_pb2.ListLeadsResponse:
@@ -130,13 +131,13 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             created_before=optional_time(request, "created_before"),
             **_query_filter(query),
         )
-        found, after = self.handlers.list_leads(where, page)
+        found, after = self.use_cases.lookup.list_leads(where, page)
         return lead_service_pb2.ListLeadsResponse(leads=[_lead(x) for x in found], page=common_pb2.PageResponse(next_page_token=next_token(after)))
 
     def RecordBehaviour(
         self, request: lead_service_pb2.RecordBehaviourRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.RecordBehaviourResponse:
-        lead = self.handlers.record_behaviour(
+        lead = self.use_cases.qualification.record_behaviour(
             commands.RecordBehaviour(
                 idempotency_key(request),
                 request.lead_id.strip(),
@@ -148,7 +149,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         return lead_service_pb2.RecordBehaviourResponse(lead=_lead(lead))
 
     def AssignLead(self, request: lead_service_pb2.AssignLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.AssignLeadResponse:
-        lead = self.handlers.assign_lead(
+        lead = self.use_cases.assignment.assign_lead(
             commands.AssignLead(idempotency_key(request), request.lead_id.strip(), request.owner_id.strip(), request.team_id.strip())
         )
         return lead_service_pb2.AssignLeadResponse(lead=_lead(lead))
@@ -156,7 +157,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     def RecordContactAttempt(
         self, request: lead_service_pb2.RecordContactAttemptRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.RecordContactAttemptResponse:
-        lead, attempt = self.handlers.record_contact_attempt(
+        lead, attempt = self.use_cases.assignment.record_contact_attempt(
             commands.RecordContactAttempt(
                 idempotency_key(request),
                 request.lead_id.strip(),
@@ -169,25 +170,29 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
         return lead_service_pb2.RecordContactAttemptResponse(lead=_lead(lead), attempt=attempt_to_proto(attempt))
 
     def QualifyLead(self, request: lead_service_pb2.QualifyLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.QualifyLeadResponse:
-        lead = self.handlers.qualify_lead(commands.QualifyLead(idempotency_key(request), request.lead_id.strip(), request.note))
+        lead = self.use_cases.qualification.qualify_lead(commands.QualifyLead(idempotency_key(request), request.lead_id.strip(), request.note))
         return lead_service_pb2.QualifyLeadResponse(lead=_lead(lead))
 
     def DisqualifyLead(
         self, request: lead_service_pb2.DisqualifyLeadRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.DisqualifyLeadResponse:
         reason = enum_name(lead_pb2.DisqualificationReason, request.reason, field="reason")
-        lead = self.handlers.disqualify_lead(commands.DisqualifyLead(idempotency_key(request), request.lead_id.strip(), reason, request.note))
+        lead = self.use_cases.qualification.disqualify_lead(
+            commands.DisqualifyLead(idempotency_key(request), request.lead_id.strip(), reason, request.note)
+        )
         return lead_service_pb2.DisqualifyLeadResponse(lead=_lead(lead))
 
     def ReturnToNurture(
         self, request: lead_service_pb2.ReturnToNurtureRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.ReturnToNurtureResponse:
-        lead = self.handlers.return_to_nurture(commands.ReturnToNurture(idempotency_key(request), request.lead_id.strip(), request.note))
+        lead = self.use_cases.qualification.return_to_nurture(
+            commands.ReturnToNurture(idempotency_key(request), request.lead_id.strip(), request.note)
+        )
         return lead_service_pb2.ReturnToNurtureResponse(lead=_lead(lead))
 
     def ConvertLead(self, request: lead_service_pb2.ConvertLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.ConvertLeadResponse:
         amount = request.amount if request.HasField("amount") else None
-        lead = self.handlers.convert_lead(
+        lead = self.use_cases.conversion.convert_lead(
             commands.ConvertLead(
                 idempotency_key(request),
                 request.lead_id.strip(),
@@ -203,7 +208,9 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
     def SetTeamMembers(
         self, request: lead_service_pb2.SetTeamMembersRequest, context: grpc.ServicerContext
     ) -> lead_service_pb2.SetTeamMembersResponse:
-        members = self.handlers.set_team_members(commands.SetTeamMembers(idempotency_key(request), request.team_id.strip(), list(request.member_ids)))
+        members = self.use_cases.assignment.set_team_members(
+            commands.SetTeamMembers(idempotency_key(request), request.team_id.strip(), list(request.member_ids))
+        )
         return lead_service_pb2.SetTeamMembersResponse(team_id=request.team_id.strip(), member_ids=members)
 
 
@@ -228,4 +235,4 @@ def _query_filter(query: str) -> dict[str, str]:
 
 def _may_see_pii() -> bool:
     """Phones, emails and national ids unmasked only for callers holding pii.read (docs/security.md)."""
-    return current_principal().can(perm.PII_READ)
+    return current_principal().can(PII_READ)

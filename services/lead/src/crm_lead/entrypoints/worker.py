@@ -6,14 +6,14 @@ from crm.account.v1.events_pb2 import ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import enum_name
-from crm_lead.bootstrap import build_handlers
+from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
 
 
 class LeadWorker:
     name = "lead"
     context = EventContext()
-    handlers = ServiceHandlers(LeadSettings, build_handlers)
+    use_cases = ServiceHandlers(LeadSettings, bootstrap)
 
     @event_handler("opportunity", OpportunityCreated)
     def on_opportunity_created(self, delivery: Delivery) -> str:
@@ -23,7 +23,7 @@ class LeadWorker:
             return "ignored"
         from crm.opportunity.v1 import opportunity_pb2
 
-        first = self.handlers.on_opportunity_created(
+        first = self.use_cases.closed_loop.on_opportunity_created(
             delivery.consumer,
             delivery.event_id,
             opportunity.opportunity_id,
@@ -38,4 +38,4 @@ class LeadWorker:
     def on_erasure_requested(self, delivery: Delivery) -> str:
         """A person was erased: blank their leads' personal fields and confirm."""
         event: ErasureRequested = delivery.event
-        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))
+        return self.use_cases.privacy.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))

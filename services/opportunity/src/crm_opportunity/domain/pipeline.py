@@ -155,7 +155,7 @@ def _lost_reasons(raw: list[dict[str, Any]]) -> dict[ProductType, tuple[LostReas
         for product in products:
             by_product[product].append(reason)
     for product, reasons in by_product.items():
-        # A declining LOS loses the opportunity for this reason (handlers._decide).
+        # A declining LOS loses the opportunity for this reason (service_layer.los).
         needed = {LOS_DECLINED_REASON} if product in CREDIT_PRODUCTS else set()
         missing = needed - {r.code for r in reasons}
         if not reasons or missing:

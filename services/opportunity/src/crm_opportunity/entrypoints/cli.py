@@ -1,13 +1,8 @@
-"""`crm-opportunity api|worker|migrate|health|dlq`."""
+"""`crm-opportunity`: the subcommands its registry entry gives it (api|worker|migrate|health|dlq)."""
 
 from __future__ import annotations
 
 from crm_common.cli import ServiceCommand
+from crm_opportunity.service import SERVICE
 
-main = ServiceCommand(
-    name="opportunity",
-    settings="crm_opportunity.config:OpportunitySettings",
-    api="crm_opportunity.bootstrap:build_api",
-    worker="crm_opportunity.entrypoints.worker:OpportunityWorker",
-    migrations="crm_opportunity:migrations",
-).main
+main = ServiceCommand.from_definition(SERVICE).main

@@ -1,4 +1,4 @@
-"""The gRPC API: a thin servicer that parses requests, calls a handler and maps the result."""
+"""The gRPC API: a thin servicer that parses requests, calls a use case and maps the result."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
-from crm_common.auth.roles import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
@@ -25,8 +24,9 @@ from crm_opportunity.adapters.proto_mapping import (
 )
 from crm_opportunity.domain.activities import ActivityDraft
 from crm_opportunity.domain.drafting import OpportunityDraft
+from crm_opportunity.service import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_WRITE
 from crm_opportunity.service_layer import commands
-from crm_opportunity.service_layer.handlers import OpportunityHandlers
+from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 
 PERMISSIONS: dict[str, str | None] = {
     "CreateOpportunity": OPPORTUNITY_WRITE,
@@ -73,14 +73,14 @@ def _lost_reason_code(request: opportunity_service_pb2.LoseOpportunityRequest) -
 
 
 class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceServicer):
-    def __init__(self, handlers: OpportunityHandlers) -> None:
-        self.handlers = handlers
+    def __init__(self, use_cases: OpportunityUseCases) -> None:
+        self.use_cases = use_cases
 
     def CreateOpportunity(
         self, request: opportunity_service_pb2.CreateOpportunityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.CreateOpportunityResponse:
         has_amount = request.HasField("amount")
-        opportunity = self.handlers.create_opportunity(
+        opportunity = self.use_cases.pipeline.create_opportunity(
             commands.CreateOpportunity(
                 key=idempotency_key(request),
                 draft=OpportunityDraft(
@@ -102,14 +102,14 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def GetOpportunity(
         self, request: opportunity_service_pb2.GetOpportunityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetOpportunityResponse:
-        opportunity = self.handlers.get_opportunity(request.opportunity_id)
+        opportunity = self.use_cases.lookup.get_opportunity(request.opportunity_id)
         return opportunity_service_pb2.GetOpportunityResponse(opportunity=opportunity_to_proto(opportunity))
 
     def ListOpportunities(
         self, request: opportunity_service_pb2.ListOpportunitiesRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.ListOpportunitiesResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        found, after = self.handlers.list_opportunities(
+        found, after = self.use_cases.lookup.list_opportunities(
             commands.ListOpportunities(account_id=request.account_id, owner_id=request.owner_id, source_lead_id=request.source_lead_id), page
         )
         return opportunity_service_pb2.ListOpportunitiesResponse(
@@ -121,7 +121,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         self, request: opportunity_service_pb2.WinOpportunityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.WinOpportunityResponse:
         final = (request.final_amount.amount_minor, request.final_amount.currency_code or "VND") if request.HasField("final_amount") else None
-        won = self.handlers.win_opportunity(
+        won = self.use_cases.closing.win_opportunity(
             commands.WinOpportunity(key=idempotency_key(request), opportunity_id=request.opportunity_id, final_amount=final)
         )
         return opportunity_service_pb2.WinOpportunityResponse(opportunity=opportunity_to_proto(won))
@@ -135,7 +135,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
             reason_code=_lost_reason_code(request),
             competitor=request.competitor,
         )
-        lost = self.handlers.lose_opportunity(command)
+        lost = self.use_cases.closing.lose_opportunity(command)
         return opportunity_service_pb2.LoseOpportunityResponse(opportunity=opportunity_to_proto(lost))
 
     def UpdateOpportunity(
@@ -154,7 +154,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
             probability_percent=request.probability_percent,
             next_step=request.next_step,
         )
-        return opportunity_service_pb2.UpdateOpportunityResponse(opportunity=opportunity_to_proto(self.handlers.update_opportunity(command)))
+        return opportunity_service_pb2.UpdateOpportunityResponse(opportunity=opportunity_to_proto(self.use_cases.updates.update_opportunity(command)))
 
     def MoveStage(
         self, request: opportunity_service_pb2.MoveStageRequest, context: grpc.ServicerContext
@@ -162,38 +162,38 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         command = commands.MoveStage(
             key=idempotency_key(request), opportunity_id=request.opportunity_id, stage=request.stage, completed_items=tuple(request.completed_items)
         )
-        return opportunity_service_pb2.MoveStageResponse(opportunity=opportunity_to_proto(self.handlers.move_stage(command)))
+        return opportunity_service_pb2.MoveStageResponse(opportunity=opportunity_to_proto(self.use_cases.pipeline.move_stage(command)))
 
     def GetPipeline(
         self, request: opportunity_service_pb2.GetPipelineRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetPipelineResponse:
-        pipeline = self.handlers.get_pipeline(enum_name(common_pb2.ProductType, request.product, field="product"))
+        pipeline = self.use_cases.pipeline.get_pipeline(enum_name(common_pb2.ProductType, request.product, field="product"))
         return opportunity_service_pb2.GetPipelineResponse(pipeline=pipeline_to_proto(pipeline))
 
     def ListStageHistory(
         self, request: opportunity_service_pb2.ListStageHistoryRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.ListStageHistoryResponse:
         now = datetime.now(UTC)
-        visits = self.handlers.stage_history(request.opportunity_id)
+        visits = self.use_cases.pipeline.stage_history(request.opportunity_id)
         return opportunity_service_pb2.ListStageHistoryResponse(visits=[visit_to_proto(v, now) for v in visits])
 
     def ReopenOpportunity(
         self, request: opportunity_service_pb2.ReopenOpportunityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.ReopenOpportunityResponse:
         command = commands.ReopenOpportunity(key=idempotency_key(request), opportunity_id=request.opportunity_id, reason=request.reason)
-        return opportunity_service_pb2.ReopenOpportunityResponse(opportunity=opportunity_to_proto(self.handlers.reopen_opportunity(command)))
+        return opportunity_service_pb2.ReopenOpportunityResponse(opportunity=opportunity_to_proto(self.use_cases.closing.reopen_opportunity(command)))
 
     def SubmitApplication(
         self, request: opportunity_service_pb2.SubmitApplicationRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.SubmitApplicationResponse:
         command = commands.SubmitApplication(key=idempotency_key(request), opportunity_id=request.opportunity_id)
-        return opportunity_service_pb2.SubmitApplicationResponse(opportunity=opportunity_to_proto(self.handlers.submit_application(command)))
+        return opportunity_service_pb2.SubmitApplicationResponse(opportunity=opportunity_to_proto(self.use_cases.los.submit_application(command)))
 
     def RecordLosDecision(
         self, request: opportunity_service_pb2.RecordLosDecisionRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.RecordLosDecisionResponse:
         command = commands.RecordLosDecision(key=idempotency_key(request), decision=los_decision_from_proto(request))
-        return opportunity_service_pb2.RecordLosDecisionResponse(opportunity=opportunity_to_proto(self.handlers.record_los_decision(command)))
+        return opportunity_service_pb2.RecordLosDecisionResponse(opportunity=opportunity_to_proto(self.use_cases.los.record_los_decision(command)))
 
     def CreateActivity(
         self, request: opportunity_service_pb2.CreateActivityRequest, context: grpc.ServicerContext
@@ -207,27 +207,29 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         command = commands.CreateActivity(
             key=idempotency_key(request), draft=draft, opportunity_id=request.opportunity_id, account_id=request.account_id, owner_id=request.owner_id
         )
-        activity = self.handlers.create_activity(command)
+        activity = self.use_cases.activities.create_activity(command)
         return opportunity_service_pb2.CreateActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
 
     def CompleteActivity(
         self, request: opportunity_service_pb2.CompleteActivityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.CompleteActivityResponse:
         command = commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, outcome=request.outcome)
-        activity = self.handlers.finish_activity(command)
+        activity = self.use_cases.activities.finish_activity(command)
         return opportunity_service_pb2.CompleteActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
 
     def CancelActivity(
         self, request: opportunity_service_pb2.CancelActivityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.CancelActivityResponse:
-        activity = self.handlers.finish_activity(commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, cancel=True))
+        activity = self.use_cases.activities.finish_activity(
+            commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, cancel=True)
+        )
         return opportunity_service_pb2.CancelActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
 
     def ListActivities(
         self, request: opportunity_service_pb2.ListActivitiesRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.ListActivitiesResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
-        found, after = self.handlers.list_activities(request.opportunity_id, request.account_id, page)
+        found, after = self.use_cases.activities.list_activities(request.opportunity_id, request.account_id, page)
         now = datetime.now(UTC)
         return opportunity_service_pb2.ListActivitiesResponse(
             activities=[activity_to_proto(a, now) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
@@ -236,7 +238,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def GetWorklist(
         self, request: opportunity_service_pb2.GetWorklistRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetWorklistResponse:
-        found, overdue = self.handlers.worklist(request.owner_id, request.limit)
+        found, overdue = self.use_cases.activities.worklist(request.owner_id, request.limit)
         now = datetime.now(UTC)
         return opportunity_service_pb2.GetWorklistResponse(activities=[activity_to_proto(a, now) for a in found], overdue_count=overdue)
 
@@ -244,7 +246,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         self, request: opportunity_service_pb2.GetForecastRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetForecastResponse:
         scope = {"owner_id": request.owner_id, "team_id": request.team_id, "territory_id": request.territory_id}
-        forecast = self.handlers.forecast(commands.GetForecast(**scope, from_month=request.from_month, to_month=request.to_month))
+        forecast = self.use_cases.forecast.forecast(commands.GetForecast(**scope, from_month=request.from_month, to_month=request.to_month))
 
         def line(product: str, stage: str, figures: Any) -> opportunity_pb2.ForecastLine:
             return opportunity_pb2.ForecastLine(product=enum_number(common_pb2.ProductType, product), stage=stage, figures=figures_to_proto(figures))
@@ -259,7 +261,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         self, request: opportunity_service_pb2.GetStageMetricsRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetStageMetricsResponse:
         scope = {"owner_id": request.owner_id, "team_id": request.team_id, "territory_id": request.territory_id}
-        metrics = self.handlers.stage_metrics(
+        metrics = self.use_cases.forecast.stage_metrics(
             commands.GetStageMetrics(product=enum_name(common_pb2.ProductType, request.product, field="product"), **scope)
         )
         return opportunity_service_pb2.GetStageMetricsResponse(
@@ -274,11 +276,11 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     def GetNextBestActions(
         self, request: opportunity_service_pb2.GetNextBestActionsRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetNextBestActionsResponse:
-        found = self.handlers.next_best_actions(request.opportunity_id)
+        found = self.use_cases.next_best_actions.next_best_actions(request.opportunity_id)
         return opportunity_service_pb2.GetNextBestActionsResponse(actions=[suggestion_to_proto(s) for s in found])
 
     def GetBookActions(
         self, request: opportunity_service_pb2.GetBookActionsRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetBookActionsResponse:
-        found, open_count = self.handlers.book_actions(request.owner_id, request.limit)
+        found, open_count = self.use_cases.next_best_actions.book_actions(request.owner_id, request.limit)
         return opportunity_service_pb2.GetBookActionsResponse(actions=[suggestion_to_proto(s) for s in found], open_opportunities=open_count)

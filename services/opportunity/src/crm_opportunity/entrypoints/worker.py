@@ -13,7 +13,7 @@ from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
-from crm_opportunity.bootstrap import build_handlers
+from crm_opportunity.bootstrap import bootstrap
 from crm_opportunity.config import OpportunitySettings
 from crm_opportunity.service_layer import commands
 
@@ -21,21 +21,20 @@ from crm_opportunity.service_layer import commands
 class OpportunityWorker:
     name = "opportunity"
     context = EventContext()
-    handlers = ServiceHandlers(
-        OpportunitySettings, lambda settings, engine: build_handlers(engine, pipelines_file=settings.opportunity_pipelines_file)
-    )
+    # The same composition root as the API's: the worker reads the pipelines and NBA rules files too.
+    use_cases = ServiceHandlers(OpportunitySettings, bootstrap)
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:
         """A person was erased: confirm (opportunities hold no personal data of their own)."""
         event: ErasureRequested = delivery.event
-        return self.handlers.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
+        return self.use_cases.account_events.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
 
     @event_handler("account", AccountsMerged)
     def on_accounts_merged(self, delivery: Delivery) -> str:
         """Two accounts became one: relink the merged account's opportunities to the survivor."""
         event: AccountsMerged = delivery.event
-        return self.handlers.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
+        return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:
@@ -43,7 +42,7 @@ class OpportunityWorker:
         event: LosDecisionReported = delivery.event
         decision = los_decision_from_proto(event)
         command = commands.ReportedLosDecision(delivery.consumer, delivery.event_id, decision, event.metadata.correlation_id)
-        return self.handlers.record_reported_los_decision(command)
+        return self.use_cases.los.record_reported_los_decision(command)
 
     @event_handler("lead", LeadContacted)
     def on_lead_contacted(self, delivery: Delivery) -> str:
@@ -53,4 +52,6 @@ class OpportunityWorker:
         if not event.minutes_to_first_contact and not event.first_contact_sla_breached:
             return "not a first contact"
         contacted_at = event.metadata.occur_time.ToDatetime(tzinfo=UTC) if event.metadata.HasField("occur_time") else datetime.now(UTC)
-        return self.handlers.record_first_contact(delivery.consumer, delivery.event_id, event.lead_id, event.first_contact_sla_breached, contacted_at)
+        return self.use_cases.next_best_actions.record_first_contact(
+            delivery.consumer, delivery.event_id, event.lead_id, event.first_contact_sla_breached, contacted_at
+        )

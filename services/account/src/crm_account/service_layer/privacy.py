@@ -1,0 +1,159 @@
+"""Data-subject rights: the export of everything held about a person, the legal hold, and
+erasure (here at once, then confirmed by every other service holding a copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from crm_account.adapters.screening_repository import StoredHit
+from crm_account.domain.consent import Consent
+from crm_account.domain.holdings import Holding
+from crm_account.domain.households import Relationship
+from crm_account.domain.model import Account, AccountChange, ChangeKind
+from crm_account.domain.privacy import ErasureRequest, check_erasable, erase
+from crm_account.service_layer import commands
+from crm_account.service_layer.common import (
+    AccountEvents,
+    Clock,
+    UowFactory,
+    account_id_violations,
+    raise_if,
+    reason_violations,
+    record_change,
+    stored_account,
+)
+from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_common.auth import current_principal
+from crm_common.db import new_id
+from crm_common.errors import FailedPrecondition
+from crm_common.pagination import Page
+from crm_common.unit_of_work import request_id_violations, run_idempotent
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything this service holds about a person (an export's content)."""
+
+    account: Account
+    consents: list[Consent]
+    consent_history: list[Consent]
+    holdings: list[Holding]
+    relationships: list[Relationship]
+    timeline: list[AccountChange]
+    screening_hits: list[StoredHit]
+    erasure: ErasureRequest | None
+
+
+def _every_page(fetch: Callable[[str, Page], tuple[list[T], dict[str, Any] | None]], key: str) -> list[T]:
+    """All rows of a keyset-paged listing."""
+    rows: list[T] = []
+    after: dict[str, Any] | None = None
+    while True:
+        found, after = fetch(key, Page(size=500, after=after))
+        rows.extend(found)
+        if after is None:
+            return rows
+
+
+class PrivacyUseCases:
+    def __init__(self, uow: UowFactory, events: AccountEvents, clock: Clock, erasure_services: tuple[str, ...]) -> None:
+        self.uow = uow
+        self.events = events
+        self.clock = clock
+        # The services that hold copies of a person's data and confirm an erasure.
+        self.erasure_services = erasure_services
+
+    def export_personal_data(self, account_id: str) -> PersonalData:
+        """Everything held about the person, for a machine-readable export; the export itself
+        goes on the account's timeline."""
+        raise_if(account_id_violations(account_id))
+        with self.uow() as uow:
+            account = uow.accounts.get(account_id)
+            data = PersonalData(
+                account=account,
+                consents=uow.consents.all_in_force(account.account_id),
+                consent_history=_every_page(uow.consents.history, account.account_id),
+                holdings=uow.holdings.for_account(account.account_id),
+                relationships=uow.households.relationships_of(account.account_id),
+                timeline=_every_page(uow.accounts.changes, account.account_id),
+                screening_hits=uow.screening.queue_of(account.account_id),
+                erasure=uow.privacy.for_account(account.account_id),
+            )
+            actor = current_principal().subject
+            uow.accounts.add_change(
+                AccountChange(new_id(), account.account_id, ChangeKind.DATA_EXPORTED, self.clock(), actor, (), f"exported by {actor}")
+            )
+            uow.commit()
+            return data
+
+    def set_legal_hold(self, cmd: commands.SetLegalHold) -> Account:
+        raise_if(request_id_violations(cmd.key.request_id) + account_id_violations(cmd.account_id) + reason_violations(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            if account.erased_at is not None:
+                raise FailedPrecondition(f"account {account.account_id} was erased")
+            read_version, now, actor = account.version, self.clock(), current_principal().subject
+            account.legal_hold, account.legal_hold_reason = cmd.legal_hold, cmd.reason.strip() if cmd.legal_hold else ""
+            account.updated_at, account.updated_by, account.version = now, actor, account.version + 1
+            uow.accounts.save(account, read_version)
+            kind = ChangeKind.LEGAL_HOLD_SET if cmd.legal_hold else ChangeKind.LEGAL_HOLD_LIFTED
+            record_change(uow, account, kind, ["legal_hold"], cmd.reason.strip())
+            return account, account.account_id
+
+        return run_idempotent(self.uow, "SetLegalHold", cmd.key, first, stored_account)
+
+    def request_erasure(self, cmd: commands.RequestErasure) -> ErasureRequest:
+        """Erases the person here, in one transaction with the announcement to the others."""
+        raise_if(request_id_violations(cmd.key.request_id) + account_id_violations(cmd.account_id) + reason_violations(cmd.reason, required=True))
+
+        def first(uow: AccountUnitOfWork) -> tuple[ErasureRequest, str]:
+            account = uow.accounts.get(cmd.account_id, for_update=True)
+            check_erasable(account, account.totals.open_holdings)
+            actor, now = current_principal().subject, self.clock()
+            request = ErasureRequest(new_id(), account.account_id, cmd.reason.strip(), now, actor, pending=list(self.erasure_services))
+            lead_ids = sorted({i for i in (account.source_lead_id, account.acquisition.lead_id if account.acquisition else "") if i})
+            read_version = account.version
+            erase(account, actor, now)
+            uow.accounts.save(account, read_version)
+            uow.accounts.forget(account.account_id)
+            uow.privacy.forget_consents_and_hits(account.account_id)
+            uow.duplicates.forget_open(account.account_id)
+            for relationship in uow.households.relationships_of(account.account_id):
+                uow.households.remove_relationship(relationship)
+            if account.household_id:
+                uow.households.remove_member(account.account_id)
+            if request.complete_if_done(now):  # no other service to wait for
+                uow.publish(self.events.erasure_completed(request, cmd.key.request_id))
+            uow.privacy.add(request)
+            record_change(uow, account, ChangeKind.ERASED, [], f"erasure {request.erasure_id}")
+            uow.publish(self.events.erasure_requested(request, lead_ids, cmd.key.request_id))
+            return request, request.erasure_id
+
+        return run_idempotent(self.uow, "RequestErasure", cmd.key, first, lambda uow, ref: uow.privacy.get(ref))
+
+    def get_erasure(self, erasure_id: str) -> ErasureRequest:
+        raise_if(account_id_violations(erasure_id, "erasure_id"))
+        with self.uow() as uow:
+            return uow.privacy.get(erasure_id)
+
+    def confirm_erasure(self, cmd: commands.ConfirmErasure) -> str:
+        """A service anonymised its copies; the request completes with the last confirmation.
+
+        An unknown erasure raises, so the event is retried and then dead-lettered, not lost.
+        """
+        raise_if(account_id_violations(cmd.erasure_id, "erasure_id"))
+        with self.uow() as uow:
+            if not uow.claim_event(cmd.consumer, cmd.event_id):
+                return "duplicate"
+            request = uow.privacy.get(cmd.erasure_id, for_update=True)
+            if request.confirm(cmd.service, self.clock()):
+                uow.publish(self.events.erasure_completed(request, ""))
+            uow.privacy.save(request)
+            uow.commit()
+            return str(request.status)

@@ -1,0 +1,48 @@
+"""The opportunity service's entry in the suite's registry (crm_common.registry): read by every
+process and every tool, so it imports nothing heavy (no grpc, sqlalchemy or nameko)."""
+
+from __future__ import annotations
+
+from crm_common.registry import ConsumedEvent, Permission, ServiceDefinition
+
+OPPORTUNITY_READ = "opportunities.read"
+OPPORTUNITY_WRITE = "opportunities.write"
+# Recording the loan origination system's decisions (the LOS integration's service identity).
+LOS_DECISION = "opportunities.los_decision"
+
+_SALES = frozenset({OPPORTUNITY_READ, OPPORTUNITY_WRITE})
+
+SERVICE = ServiceDefinition(
+    name="opportunity",
+    package="crm_opportunity",
+    description="opportunities in product pipelines, activities, forecast and next best actions",
+    grpc_port=50053,
+    metrics_port=9473,
+    worker_metrics_port=9483,
+    grpc_service="crm.opportunity.v1.OpportunityService",
+    settings="crm_opportunity.config:OpportunitySettings",
+    bootstrap="crm_opportunity.bootstrap:bootstrap",
+    migrations="crm_opportunity:migrations",
+    worker_class="crm_opportunity.entrypoints.worker:OpportunityWorker",
+    # Holds no personal data of its own, but confirms erasures (its copies of the account id).
+    pii=True,
+    permissions=(
+        Permission(OPPORTUNITY_READ, "read opportunities, pipelines, activities, forecasts and next best actions"),
+        Permission(OPPORTUNITY_WRITE, "create, move, update, close and reopen opportunities; plan activities"),
+        Permission(LOS_DECISION, "record the loan origination system's decisions"),
+    ),
+    grants={
+        "rm": _SALES,
+        "sales_manager": _SALES,
+        "service": _SALES | {LOS_DECISION},
+        "admin": _SALES,
+    },
+    consumes=(
+        ConsumedEvent("account", "ErasureRequested"),
+        ConsumedEvent("account", "AccountsMerged"),
+        ConsumedEvent("los", "LosDecisionReported"),
+        ConsumedEvent("lead", "LeadContacted"),
+    ),
+    config_files=("OPPORTUNITY_PIPELINES_FILE", "OPPORTUNITY_NBA_RULES_FILE"),
+    ctl="crm_opportunity.entrypoints.ctl",
+)
