@@ -406,7 +406,19 @@ def test_bad_input_gets_precise_statuses_through_the_real_server(suite) -> None:
         metadata=RM,
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [field for field, _ in field_violations(err)] == ["address.province_code"]
+    assert [field for field, _ in field_violations(err)] == ["account.address.province_code"]
+
+    # On PostgreSQL a NUL used to be UntranslatableCharacter → INTERNAL, and a huge echoed value
+    # RESOURCE_EXHAUSTED (issue 11).
+    for address, field in [
+        (account_pb2.Address(line="12 Lê\x00 Lợi", province_code="79"), "account.address.line"),
+        (account_pb2.Address(line="12 Lê Lợi", province_code="9" * 10_000), "account.address.province_code"),
+    ]:
+        request = account_svc.CreateAccountRequest(
+            request_id=rid(), account=account_pb2.AccountInput(full_name="Võ Văn Tài", phones=[unique_phone()], address=address)
+        )
+        err = rpc_error(suite.account.CreateAccount, request, metadata=RM)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and [f for f, _ in field_violations(err)] == [field]
 
     account = create_account(suite, full_name="Võ Văn Tài")
     err = rpc_error(

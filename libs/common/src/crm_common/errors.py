@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How much of a caller's value an error message repeats: enough to recognise it, never enough
+# to swell the status trailers (a 10,000-character value once made the client see RESOURCE_EXHAUSTED).
+ECHO_CHARS = 64
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """A caller's value quoted for an error message, cut to `limit` characters plus "…"."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -39,7 +49,7 @@ class NotFound(DomainError):
     def __init__(self, resource_type: str, resource_name: str) -> None:
         self.resource_type = resource_type
         self.resource_name = resource_name
-        super().__init__(f"{resource_type} {resource_name!r} not found")
+        super().__init__(f"{resource_type} {echo(resource_name)} not found")
 
 
 class AlreadyExists(DomainError):

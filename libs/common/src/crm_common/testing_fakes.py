@@ -7,7 +7,8 @@ published (the outbox), the events consumed (the inbox) and the idempotency reco
 `FakeUnitOfWork` works on a copy of the state, so what a use case does not commit is lost, as
 with a rolled-back transaction, and `run_idempotent` behaves as on SQL (a repeated request_id
 answers with the first call's result; the same request_id with another request is
-INVALID_ARGUMENT). A service subclasses FakeUnitOfWork and opens its fake repositories over
+INVALID_ARGUMENT; another caller's request_id is another key). `caller_key` builds a command's
+key as a servicer does, scoped to the current principal. A service subclasses FakeUnitOfWork and opens its fake repositories over
 `self.state`:
 
     class FakeLeadUnitOfWork(FakeUnitOfWork[LeadTables]):
@@ -27,7 +28,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from crm_common.unit_of_work import check_request_id, check_same_request
+from crm_common.auth import current_principal
+from crm_common.unit_of_work import Idempotent, check_request_id, check_same_request
 
 S = TypeVar("S")
 
@@ -41,7 +43,8 @@ class FakeStore(Generic[S]):
         self.published: list[Any] = []
         # (consumer, event_id) of the events handled (the inbox).
         self.inbox: set[tuple[str, str]] = set()
-        # (method, request_id) → (request fingerprint, result_ref) (the idempotency keys).
+        # (method, stored id) → (request fingerprint, result_ref) (the idempotency keys; the
+        # stored id is scoped to the caller, Idempotent.stored_id).
         self.results: dict[tuple[str, str], tuple[str, str]] = {}
         self.commits = 0
 
@@ -93,13 +96,20 @@ class FakeUnitOfWork(Generic[S]):
         self._claims.add(key)
         return True
 
-    def previous_result(self, method: str, request_id: str, fingerprint: str) -> str | None:
-        check_request_id(request_id)
-        stored = self._results.get((method, request_id)) or self.store.results.get((method, request_id))
-        return None if stored is None else check_same_request(stored[0], fingerprint, stored[1])
+    def previous_result(self, method: str, key: Idempotent) -> str | None:
+        check_request_id(key.request_id)
+        row = (method, key.stored_id)
+        stored = self._results.get(row) or self.store.results.get(row)
+        return None if stored is None else check_same_request(stored[0], key.fingerprint, stored[1])
 
-    def remember_result(self, method: str, request_id: str, fingerprint: str, result_ref: str) -> None:
-        self._results[(method, request_id)] = (fingerprint, result_ref)
+    def remember_result(self, method: str, key: Idempotent, result_ref: str) -> None:
+        self._results[(method, key.stored_id)] = (key.fingerprint, result_ref)
+
+
+def caller_key(request_id: str, fingerprint: str) -> Idempotent:
+    """A request's idempotency key as `crm_common.grpc.requests.idempotency_key` builds it: scoped
+    to the current principal's subject."""
+    return Idempotent(request_id, fingerprint, current_principal().subject)
 
     def take_audit_row(self, *object_ids: str) -> dict[str, object] | None:
         # Use-case tests serve no gRPC call, so there is no call to audit (crm_common.audit).

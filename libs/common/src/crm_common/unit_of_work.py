@@ -5,6 +5,7 @@ row of the call that made it commit together or not at all.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,11 +22,25 @@ from crm_common.events.outbox import OutboxWriter, RelayWakeup
 
 @dataclass(frozen=True)
 class Idempotent:
-    """The idempotency key of a mutating request: its request_id and a hash of the whole request."""
+    """The idempotency key of a mutating request: its request_id and a hash of the whole request,
+    scoped to the caller that sent it."""
 
     request_id: str
     # A reused request_id must come with the same request.
     fingerprint: str
+    # Who sent it (the token's subject: a user, or a service's client id). Another caller's
+    # request_id is another key: replaying it runs a new request, it never returns their result.
+    caller: str = ""
+
+    @property
+    def stored_id(self) -> str:
+        """What the idempotency_keys table holds: a hash of caller and request_id (64 hex digits,
+        so the existing column takes it), or the request_id itself for a key with no caller
+        (one the service derived, e.g. a saga's)."""
+        if not self.caller:
+            return self.request_id
+        # Length-prefixed: no caller and request_id can be shifted into another pair.
+        return hashlib.sha256(f"{len(self.caller)}:{self.caller}{self.request_id}".encode()).hexdigest()
 
 
 class SqlUnitOfWork:
@@ -102,24 +117,24 @@ class SqlUnitOfWork:
         # Not rowcount: SQLAlchemy reports -1 for an INSERT on psycopg.
         return self.conn.execute(stmt).first() is not None
 
-    def previous_result(self, method: str, request_id: str, fingerprint: str) -> str | None:
-        """The result of an earlier call with this request_id, or None for a first call."""
-        check_request_id(request_id)
+    def previous_result(self, method: str, key: Idempotent) -> str | None:
+        """The result of the caller's earlier call with this request_id, or None for a first call."""
+        check_request_id(key.request_id)
         row = self.conn.execute(
             select(self._idempotency.c.request_hash, self._idempotency.c.result_ref).where(
-                self._idempotency.c.method == method, self._idempotency.c.request_id == request_id
+                self._idempotency.c.method == method, self._idempotency.c.request_id == key.stored_id
             )
         ).first()
         if row is None:
             return None
-        return check_same_request(row.request_hash, fingerprint, row.result_ref)
+        return check_same_request(row.request_hash, key.fingerprint, row.result_ref)
 
-    def remember_result(self, method: str, request_id: str, fingerprint: str, result_ref: str) -> None:
+    def remember_result(self, method: str, key: Idempotent, result_ref: str) -> None:
         # What the call created or changed is recorded in its audit row with it.
         self._audit_ids.extend(generated_ids(result_ref))
         self.conn.execute(
             self._idempotency.insert().values(
-                method=method, request_id=request_id, request_hash=fingerprint, result_ref=result_ref, created_at=utcnow()
+                method=method, request_id=key.stored_id, request_hash=key.fingerprint, result_ref=result_ref, created_at=utcnow()
             )
         )
 
@@ -160,7 +175,7 @@ def run_idempotent(
     first_call: Callable[[U], tuple[R, str]],
     repeat_call: Callable[[U, str], R],
 ) -> R:
-    """Runs `first_call` once per request_id; a repeat (even a concurrent one) gets `repeat_call`.
+    """Runs `first_call` once per caller and request_id; a repeat (even a concurrent one) gets `repeat_call`.
 
     `first_call` returns (result, result_ref) and must not commit; this commits. Two concurrent
     first calls race on the idempotency key's primary key: the loser rolls back and answers
@@ -168,12 +183,12 @@ def run_idempotent(
     """
     for attempt in (1, 2):
         with uow_factory() as uow:
-            ref = uow.previous_result(method, key.request_id, key.fingerprint)
+            ref = uow.previous_result(method, key)
             if ref is not None:
                 return repeat_call(uow, ref)
             try:
                 result, ref = first_call(uow)
-                uow.remember_result(method, key.request_id, key.fingerprint, ref)
+                uow.remember_result(method, key, ref)
                 uow.commit()
             except WRITE_CONFLICTS:
                 if attempt == 2:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, text, update
 
 from crm_common.audit import chain
 from crm_common.audit.chain import AUDIT_LOG, seal, verify
+from crm_common.audit.trail import AuditTrail
 from crm_common.db import make_engine, new_metadata
 from crm_common.testing import BACKENDS, empty_database
 
@@ -213,3 +214,18 @@ def test_concurrent_sealers_seal_every_row_exactly_once(engine: Engine) -> None:
     assert errors == []
     assert [seq for seq, _ in sealed(engine)] == list(range(1, 401))
     assert verify(engine).ok
+
+
+def test_a_row_the_database_refuses_does_not_hold_back_the_others(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite stores any string: no row is refused")
+    trail = AuditTrail(engine, "lead")
+    good = {**append_row(), "subject": "rm-a"}
+    # Not through AuditRecord.row (which cleans what callers send): a value PostgreSQL cannot hold.
+    trail.append(good)
+    trail.append({**append_row(), "subject": "rm\x00b"})
+    trail.append(good)
+    assert trail.flush() == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(AUDIT_LOG.c.subject)).scalars().all() == ["rm-a", "rm-a"]
+    assert trail.flush() == 0  # nothing left queued

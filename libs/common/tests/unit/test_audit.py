@@ -101,3 +101,11 @@ def test_audit_entries_carry_ids_only() -> None:
     names = {f.name for f in audit_service_pb2.AuditEntry.DESCRIPTOR.fields}
     expected = {"entry_id", "occur_time", "subject", "roles", "client_id", "service", "rpc", "object_ids", "outcome", "trace_id", "purpose"}
     assert names == expected | {"seal_seq"}
+
+
+def test_a_row_can_always_be_stored_whatever_the_caller_sent() -> None:
+    record = AuditRecord("lead", "/crm.lead.v1.LeadService/GetLead", datetime(2026, 12, 2, tzinfo=UTC), object_ids=["l-\x00\x1f1", "x" * 500])
+    record.subject, record.client_id = "rm\x00a", "c" * 300
+    row = record.row("INVALID_ARGUMENT")
+    assert row["object_ids"] == ["l-\ufffd\ufffd1", "x" * 200]
+    assert (row["subject"], row["client_id"]) == ("rm\ufffda", "c" * 200)

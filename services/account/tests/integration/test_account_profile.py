@@ -157,21 +157,21 @@ class TestCreate:
     @pytest.mark.parametrize(
         ("overrides", "fields"),
         [
-            ({"address": account_pb2.Address(line="1 Nguyễn Huệ", province_code="99")}, ["address.province_code"]),
-            ({"address": account_pb2.Address(line="1 Nguyễn Huệ")}, ["address.province_code"]),
-            ({"address": account_pb2.Address(province_code="79", ward_code="123")}, ["address.ward_code"]),
+            ({"address": account_pb2.Address(line="1 Nguyễn Huệ", province_code="99")}, ["account.address.province_code"]),
+            ({"address": account_pb2.Address(line="1 Nguyễn Huệ")}, ["account.address.province_code"]),
+            ({"address": account_pb2.Address(province_code="79", ward_code="123")}, ["account.address.ward_code"]),
             ({"national_id": "079301012"}, []),  # a 9-digit CMND is accepted (flagged legacy)
-            ({"national_id": "003301012345"}, ["national_id"]),  # 03 is no province code
-            ({"national_id": "079201012345"}, ["national_id"]),  # a man's CCCD on a woman
-            ({"date_of_birth": common_pb2.Date(year=1990, month=1, day=1)}, ["national_id"]),  # CCCD says 2001
-            ({"date_of_birth": common_pb2.Date(year=2001, month=2, day=30)}, ["date_of_birth"]),
-            ({"phones": ["0912345678", "12345"]}, ["phones[1]"]),
-            ({"emails": ["ngoc@"]}, ["emails[0]"]),
-            ({"preferred_language": "fr"}, ["preferred_language"]),
-            ({"best_contact_times": [account_pb2.ContactTimeWindow(days=[1], start_minute=600, end_minute=600)]}, ["best_contact_times[0]"]),
-            ({"income_band": 42}, ["income_band"]),
-            ({"business": account_pb2.BusinessProfile(tax_code="0101234567")}, ["business"]),
-            ({"full_name": " "}, ["full_name"]),
+            ({"national_id": "003301012345"}, ["account.national_id"]),  # 03 is no province code
+            ({"national_id": "079201012345"}, ["account.national_id"]),  # a man's CCCD on a woman
+            ({"date_of_birth": common_pb2.Date(year=1990, month=1, day=1)}, ["account.national_id"]),  # CCCD says 2001
+            ({"date_of_birth": common_pb2.Date(year=2001, month=2, day=30)}, ["account.date_of_birth"]),
+            ({"phones": ["0912345678", "12345"]}, ["account.phones[1]"]),
+            ({"emails": ["ngoc@"]}, ["account.emails[0]"]),
+            ({"preferred_language": "fr"}, ["account.preferred_language"]),
+            ({"best_contact_times": [account_pb2.ContactTimeWindow(days=[1], start_minute=600, end_minute=600)]}, ["account.best_contact_times[0]"]),
+            ({"income_band": 42}, ["account.income_band"]),
+            ({"business": account_pb2.BusinessProfile(tax_code="0101234567")}, ["account.business"]),
+            ({"full_name": " "}, ["account.full_name"]),
         ],
     )
     def test_bad_input_names_its_field(self, api: LiveService, stub: AccountServiceStub, overrides: dict[str, Any], fields: list[str]) -> None:
@@ -186,7 +186,12 @@ class TestCreate:
     def test_business_needs_a_tax_code_and_no_personal_identity(self, api: LiveService, stub: AccountServiceStub) -> None:
         error = rpc_error(create, stub, person(type=account_pb2.ACCOUNT_TYPE_BUSINESS))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert sorted(f for f, _ in field_violations(error)) == ["business.tax_code", "date_of_birth", "gender", "national_id"]
+        assert sorted(f for f, _ in field_violations(error)) == [
+            "account.business.tax_code",
+            "account.date_of_birth",
+            "account.gender",
+            "account.national_id",
+        ]
 
     def test_needs_accounts_write(self, api: LiveService, stub: AccountServiceStub) -> None:
         request = account_service_pb2.CreateAccountRequest(request_id=new_id(), account=person())
@@ -299,7 +304,7 @@ class TestUpdate:
     def test_bad_value_is_invalid_and_changes_nothing(self, api: LiveService, stub: AccountServiceStub) -> None:
         account = create(stub)
         error = rpc_error(update, stub, account.account_id, ["address"], address=account_pb2.Address(province_code="00"))
-        assert [f for f, _ in field_violations(error)] == ["address.province_code"]
+        assert [f for f, _ in field_violations(error)] == ["account.address.province_code"]
         assert get(stub, account.account_id).version == 1
 
     def test_unknown_account_is_not_found(self, api: LiveService, stub: AccountServiceStub) -> None:

@@ -25,6 +25,7 @@ from crm_account.service_layer import commands
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from crm_common.events.erasure import ERASED_NAME
+from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ def app() -> App:
 
 
 def key(request_id: str, fingerprint: str = "same request") -> Idempotent:
-    return Idempotent(request_id, fingerprint)
+    return caller_key(request_id, fingerprint)
 
 
 def person(app: App, request_id: str = "create-an", **draft: Any) -> Account:

@@ -121,6 +121,14 @@ def test_refused_calls_are_recorded_and_unauthenticated_ones_are_not(lead_input,
     assert (refused["subject"], refused["outcome"], refused["object_ids"]) == ("web-1", "PERMISSION_DENIED", [lead.lead_id])
 
 
+def test_a_request_refused_for_control_characters_is_recorded(app, admin) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        app.stub.GetLead(svc.GetLeadRequest(lead_id="l-\x001"), metadata=admin)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [row] = recorded(app)
+    assert (row["outcome"], row["object_ids"]) == ("INVALID_ARGUMENT", ["l-\ufffd1"])
+
+
 def test_a_purpose_is_a_code_not_free_text(lead_input, app, admin) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         app.stub.GetLead(svc.GetLeadRequest(lead_id="l-1"), metadata=[*admin, (PURPOSE_HEADER, "call Mr An about his loan")])

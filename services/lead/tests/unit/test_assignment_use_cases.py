@@ -10,7 +10,7 @@ from lead_fakes import NOW, LeadService, lead_service, make_lead
 
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import FailedPrecondition, NotFound
-from crm_common.unit_of_work import Idempotent
+from crm_common.testing_fakes import caller_key
 from crm_lead.domain.model import Status
 from crm_lead.service_layer import commands
 
@@ -27,11 +27,11 @@ def service() -> LeadService:
 
 
 def assign(service: LeadService, request_id: str, owner_id: str = "", team_id: str = "", lead_id: str = "lead-1"):  # type: ignore[no-untyped-def]
-    return service.use_cases.assignment.assign_lead(commands.AssignLead(Idempotent(request_id, request_id), lead_id, owner_id, team_id))
+    return service.use_cases.assignment.assign_lead(commands.AssignLead(caller_key(request_id, request_id), lead_id, owner_id, team_id))
 
 
 def contact(service: LeadService, request_id: str, outcome: str = "NO_ANSWER"):  # type: ignore[no-untyped-def]
-    cmd = commands.RecordContactAttempt(Idempotent(request_id, request_id), "lead-1", "PHONE", outcome, "", None)
+    cmd = commands.RecordContactAttempt(caller_key(request_id, request_id), "lead-1", "PHONE", outcome, "", None)
     return service.use_cases.assignment.record_contact_attempt(cmd)
 
 
@@ -71,7 +71,7 @@ def test_a_late_first_contact_is_reported_as_breaching_the_sla(service: LeadServ
 
 
 def test_a_team_takes_leads_in_turn(service: LeadService) -> None:
-    service.use_cases.assignment.set_team_members(commands.SetTeamMembers(Idempotent("t-1", "t-1"), "team-hn", [" agent-1", "agent-2 "]))
+    service.use_cases.assignment.set_team_members(commands.SetTeamMembers(caller_key("t-1", "t-1"), "team-hn", [" agent-1", "agent-2 "]))
     owners = []
     for n in range(3):
         service.add(make_lead(lead_id=f"lead-{n}"))

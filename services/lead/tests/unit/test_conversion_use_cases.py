@@ -9,8 +9,8 @@ import pytest
 from lead_fakes import NOW, LeadService, lead_service, make_lead
 
 from crm_common.auth import Principal, use_principal
-from crm_common.errors import Unavailable
-from crm_common.unit_of_work import Idempotent
+from crm_common.errors import FailedPrecondition, Unavailable
+from crm_common.testing_fakes import caller_key
 from crm_lead.domain.model import Status
 from crm_lead.service_layer import commands
 
@@ -27,7 +27,7 @@ def service() -> LeadService:
 
 
 def convert(service: LeadService, lead_id: str, request_id: str = "conv-1"):  # type: ignore[no-untyped-def]
-    return service.use_cases.conversion.convert_lead(commands.ConvertLead(Idempotent(request_id, "fp"), lead_id))
+    return service.use_cases.conversion.convert_lead(commands.ConvertLead(caller_key(request_id, "fp"), lead_id))
 
 
 def stall(service: LeadService, lead_id: str) -> None:
@@ -88,3 +88,15 @@ def test_a_conversion_still_failing_is_left_for_the_next_round(service: LeadServ
     saga = service.store.state.conversions["lead-1"]
     assert (saga.attempts, saga.updated_at) == (2, NOW + timedelta(minutes=5))
     assert service.stored("lead-1").status == Status.SQL
+
+
+def test_the_saga_answers_only_the_caller_who_started_it(service: LeadService) -> None:
+    """The saga keeps the starter's caller-scoped key: recovery records the answer for that caller
+    alone, and another caller's reuse of the request_id is a new request (refused: converted)."""
+    stall(service, "lead-1")
+    assert service.store.state.conversions["lead-1"].request_id == caller_key("conv-lead-1", "fp").stored_id
+    service.clock.advance(minutes=5)
+    assert service.use_cases.conversion.resume_stalled_conversions() == 1
+    with use_principal(Principal("rm-2", ("rm",))), pytest.raises(FailedPrecondition, match="already converted"):
+        convert(service, "lead-1", "conv-lead-1")
+    assert convert(service, "lead-1", "conv-lead-1").status == Status.CONVERTED

@@ -10,6 +10,7 @@ from lead_fakes import NOW, LeadService, lead_service, make_lead
 
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import FailedPrecondition, InvalidArgument
+from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 from crm_lead.domain.model import ContactAttempt, ContactOutcome, Status
 from crm_lead.service_layer import commands
@@ -27,7 +28,7 @@ def service() -> LeadService:
 
 
 def key(request_id: str = "req-1", fingerprint: str = "fp-1") -> Idempotent:
-    return Idempotent(request_id, fingerprint)
+    return caller_key(request_id, fingerprint)
 
 
 def reached(lead_id: str) -> ContactAttempt:
@@ -60,7 +61,8 @@ def test_qualifying_after_reaching_the_customer_moves_to_sql_and_says_so_once(se
     assert (lead.status, lead.status_note, lead.updated_by) == (Status.SQL, "wants a card", "agent-1")
     assert service.stored("lead-1").status == Status.SQL
     assert service.store.event_types() == ["LeadQualified"]
-    assert service.store.results == {("QualifyLead", "req-1"): ("fp-1", "lead-1")}
+    # Kept under the caller-scoped key, as the idempotency_keys table holds it.
+    assert service.store.results == {("QualifyLead", key().stored_id): ("fp-1", "lead-1")}
 
 
 def test_a_repeated_request_returns_the_first_result_and_changes_nothing(service: LeadService) -> None:

@@ -11,7 +11,7 @@ from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service
 from crm.opportunity.v1 import opportunity_pb2
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import FailedPrecondition, InvalidArgument
-from crm_common.unit_of_work import Idempotent
+from crm_common.testing_fakes import caller_key
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.domain.model import Opportunity, Status
 from crm_opportunity.service_layer import commands
@@ -30,20 +30,20 @@ def service() -> OpportunityService:
 
 def at_needs_analysis(service: OpportunityService, **draft: Any) -> Opportunity:
     fields = {"account_id": ACCOUNT, "product": "CREDIT_CARD", "amount_minor": 30_000_000, **draft}
-    card = service.use_cases.pipeline.create_opportunity(commands.CreateOpportunity(Idempotent("create-1", "fp"), OpportunityDraft(**fields)))
-    return service.use_cases.pipeline.move_stage(commands.MoveStage(Idempotent("move-1", "fp"), card.opportunity_id, "needs_analysis"))
+    card = service.use_cases.pipeline.create_opportunity(commands.CreateOpportunity(caller_key("create-1", "fp"), OpportunityDraft(**fields)))
+    return service.use_cases.pipeline.move_stage(commands.MoveStage(caller_key("move-1", "fp"), card.opportunity_id, "needs_analysis"))
 
 
 def reopen(service: OpportunityService, opportunity_id: str, reason: str = "customer came back") -> Opportunity:
-    return service.use_cases.closing.reopen_opportunity(commands.ReopenOpportunity(Idempotent("reopen-1", "fp"), opportunity_id, reason))
+    return service.use_cases.closing.reopen_opportunity(commands.ReopenOpportunity(caller_key("reopen-1", "fp"), opportunity_id, reason))
 
 
 def win(service: OpportunityService, opportunity_id: str) -> None:
-    service.use_cases.closing.win_opportunity(commands.WinOpportunity(Idempotent("close-1", "fp"), opportunity_id, None))
+    service.use_cases.closing.win_opportunity(commands.WinOpportunity(caller_key("close-1", "fp"), opportunity_id, None))
 
 
 def lose(service: OpportunityService, opportunity_id: str) -> None:
-    service.use_cases.closing.lose_opportunity(commands.LoseOpportunity(Idempotent("close-1", "fp"), opportunity_id, "PRICE", ""))
+    service.use_cases.closing.lose_opportunity(commands.LoseOpportunity(caller_key("close-1", "fp"), opportunity_id, "PRICE", ""))
 
 
 @pytest.mark.parametrize(("close", "previous"), [(win, opportunity_pb2.OPPORTUNITY_STATUS_WON), (lose, opportunity_pb2.OPPORTUNITY_STATUS_LOST)])
@@ -69,10 +69,10 @@ def test_an_open_opportunity_is_not_reopened_and_nothing_is_announced(service: O
 
 def test_a_lost_reason_naming_a_competitor_needs_one(service: OpportunityService) -> None:
     card = at_needs_analysis(service)
-    lose = commands.LoseOpportunity(Idempotent("lose-1", "fp"), card.opportunity_id, "COMPETITOR", "")
+    lose = commands.LoseOpportunity(caller_key("lose-1", "fp"), card.opportunity_id, "COMPETITOR", "")
     with pytest.raises(InvalidArgument, match="competitor: required when the reason is COMPETITOR"):
         service.use_cases.closing.lose_opportunity(lose)
-    mortgage_only = commands.LoseOpportunity(Idempotent("lose-2", "fp"), card.opportunity_id, "PROPERTY_LEGAL_ISSUE", "")
+    mortgage_only = commands.LoseOpportunity(caller_key("lose-2", "fp"), card.opportunity_id, "PROPERTY_LEGAL_ISSUE", "")
     with pytest.raises(InvalidArgument, match="'PROPERTY_LEGAL_ISSUE' is not a lost reason of the CREDIT_CARD pipeline"):
         service.use_cases.closing.lose_opportunity(mortgage_only)
     assert service.stored(card.opportunity_id).status is Status.OPEN
@@ -81,6 +81,6 @@ def test_a_lost_reason_naming_a_competitor_needs_one(service: OpportunityService
 def test_closing_clears_the_next_best_actions(service: OpportunityService) -> None:
     card = at_needs_analysis(service)
     assert service.store.state.actions[card.opportunity_id]
-    service.use_cases.closing.win_opportunity(commands.WinOpportunity(Idempotent("win-1", "fp"), card.opportunity_id, (32_000_000, "vnd")))
+    service.use_cases.closing.win_opportunity(commands.WinOpportunity(caller_key("win-1", "fp"), card.opportunity_id, (32_000_000, "vnd")))
     assert service.store.state.actions[card.opportunity_id] == []
     assert service.stored(card.opportunity_id).amount.amount_minor == 32_000_000

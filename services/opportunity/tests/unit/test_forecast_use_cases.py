@@ -10,6 +10,7 @@ import pytest
 from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service
 
 from crm_common.auth import Principal, use_principal
+from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.domain.forecast import Figures
@@ -44,7 +45,7 @@ class Card:
 
     def key(self) -> Idempotent:
         self.steps += 1
-        return Idempotent(f"step-{self.steps}", "fp")
+        return caller_key(f"step-{self.steps}", "fp")
 
     def update(self, **fields: Any) -> None:
         mask = tuple("expected_close_time" if f == "expected_close_at" else f for f in fields)

@@ -12,7 +12,7 @@ from opportunity_fakes import ACCOUNT, NOW, OpportunityService, opportunity_serv
 
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import FailedPrecondition
-from crm_common.unit_of_work import Idempotent
+from crm_common.testing_fakes import caller_key
 from crm_opportunity.domain.drafting import OpportunityDraft
 from crm_opportunity.domain.model import Opportunity
 from crm_opportunity.service_layer import commands
@@ -31,11 +31,11 @@ def service() -> OpportunityService:
 
 def open_card(service: OpportunityService, **draft: Any) -> Opportunity:
     fields = {"account_id": ACCOUNT, "product": "CREDIT_CARD", **draft}
-    return service.use_cases.pipeline.create_opportunity(commands.CreateOpportunity(Idempotent("create-1", "fp"), OpportunityDraft(**fields)))
+    return service.use_cases.pipeline.create_opportunity(commands.CreateOpportunity(caller_key("create-1", "fp"), OpportunityDraft(**fields)))
 
 
 def move(service: OpportunityService, opportunity_id: str, stage: str, *items: str, request_id: str = "") -> Opportunity:
-    cmd = commands.MoveStage(Idempotent(request_id or f"move-{stage}", stage), opportunity_id, stage, items)
+    cmd = commands.MoveStage(caller_key(request_id or f"move-{stage}", stage), opportunity_id, stage, items)
     return service.use_cases.pipeline.move_stage(cmd)
 
 
@@ -61,7 +61,7 @@ def test_every_unmet_criterion_is_named(service: OpportunityService) -> None:
 
 def test_a_move_sets_the_stage_probability_over_an_override(service: OpportunityService) -> None:
     card = open_card(service, amount_minor=50_000_000)
-    update = commands.UpdateOpportunity(Idempotent("upd-1", "fp"), card.opportunity_id, ("probability_percent",), probability_percent=80)
+    update = commands.UpdateOpportunity(caller_key("upd-1", "fp"), card.opportunity_id, ("probability_percent",), probability_percent=80)
     overridden = service.use_cases.updates.update_opportunity(update)
     assert (overridden.probability_percent, overridden.probability_overridden) == (80, True)
     moved = move(service, card.opportunity_id, "needs_analysis")
@@ -87,6 +87,6 @@ def test_a_move_closes_the_stay_it_leaves_and_recomputes_the_next_best_actions(s
 
 def test_a_closed_opportunity_no_longer_moves(service: OpportunityService) -> None:
     card = open_card(service, amount_minor=50_000_000)
-    service.use_cases.closing.win_opportunity(commands.WinOpportunity(Idempotent("win-1", "fp"), card.opportunity_id, None))
+    service.use_cases.closing.win_opportunity(commands.WinOpportunity(caller_key("win-1", "fp"), card.opportunity_id, None))
     with pytest.raises(FailedPrecondition, match="is WON: it no longer moves"):
         move(service, card.opportunity_id, "needs_analysis")

@@ -5,6 +5,7 @@ with the call's change."""
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -20,6 +21,14 @@ PURPOSE_HEADER = "x-crm-purpose"
 MAX_OBJECT_IDS = 1000
 # The audit_log columns' sizes: a caller's odd token or id never makes its call fail.
 MAX_NAME = 200
+# Control characters (NUL cannot be stored in PostgreSQL text or JSONB at all) become U+FFFD.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _storable(value: str) -> str:
+    """A caller's string as the log can always store it: cut to the column, no control characters
+    (a request refused for holding them is still recorded)."""
+    return _CONTROL.sub("\ufffd", value[:MAX_NAME])
 
 
 @dataclass
@@ -40,14 +49,14 @@ class AuditRecord:
 
     def row(self, outcome: str, more_ids: Iterable[str] = ()) -> dict[str, Any]:
         """The audit_log row of this call with `outcome` (a gRPC status code name)."""
-        ids = list(dict.fromkeys(i[:MAX_NAME] for i in [*self.object_ids, *more_ids]))[:MAX_OBJECT_IDS]
+        ids = list(dict.fromkeys(_storable(i) for i in [*self.object_ids, *more_ids]))[:MAX_OBJECT_IDS]
         return {
             "occurred_at": self.occurred_at,
-            "subject": self.subject[:MAX_NAME],
-            "roles": [r[:MAX_NAME] for r in self.roles],
-            "client_id": self.client_id[:MAX_NAME],
+            "subject": _storable(self.subject),
+            "roles": [_storable(r) for r in self.roles],
+            "client_id": _storable(self.client_id),
             "service": self.service,
-            "rpc": self.rpc[:MAX_NAME],
+            "rpc": _storable(self.rpc),
             "object_ids": ids,
             "outcome": outcome,
             "trace_id": self.trace_id,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, and_, exists, func, select, type_coerce
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DataError
 
 from crm_common.audit.chain import AUDIT_LOG, seal
 from crm_common.db import bulk_insert
@@ -27,6 +29,8 @@ log = logging.getLogger("crm.audit")
 # Rows kept while the database cannot take them; beyond this the oldest are dropped (counted
 # in crm_audit_dropped_rows_total): the API keeps answering through a database outage.
 MAX_BUFFERED = 100_000
+# A value the database refuses (through SQLAlchemy, or psycopg's COPY).
+DATA_ERRORS: tuple[type[Exception], ...] = (DataError, psycopg.DataError)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ class AuditTrail:
                 metrics.audit_dropped.inc(overflow)
 
     def flush(self) -> int:
-        """Writes every queued row in one transaction; on failure they stay queued for the next run."""
+        """Writes every queued row in one transaction; when the database is unreachable they stay
+        queued for the next run. Returns how many were written."""
         with self._flushing:
             with self._lock:
                 rows, self._buffer = self._buffer, []
@@ -67,11 +72,26 @@ class AuditTrail:
             try:
                 with self.engine.begin() as conn:
                     bulk_insert(conn, AUDIT_LOG, rows)
+            except DATA_ERRORS:
+                # One row the database refuses must not hold the others back for ever.
+                return self._insert_one_by_one(rows)
             except Exception:
                 with self._lock:
                     self._buffer[:0] = rows
                 raise
             return len(rows)
+
+    def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> int:
+        written = 0
+        for row in rows:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(AUDIT_LOG.insert().values(row))
+                written += 1
+            except DATA_ERRORS as exc:
+                metrics.audit_dropped.inc()
+                log.error("audit row refused by the database and dropped: %s %s: %s", row.get("rpc"), row.get("outcome"), type(exc).__name__)
+        return written
 
     def seal(self) -> int:
         sealed = seal(self.engine)

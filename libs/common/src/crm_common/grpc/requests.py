@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crm_common.auth import current_principal
 from crm_common.unit_of_work import Idempotent
 
 
@@ -17,8 +18,9 @@ def fingerprint(request: Message) -> str:
 
 
 def idempotency_key(request: Message) -> Idempotent:
-    """The key of a mutating request: its `request_id` field and a hash of the whole request."""
-    return Idempotent(request.request_id.strip(), fingerprint(request))  # type: ignore[attr-defined]
+    """The key of a mutating request: its `request_id` field and a hash of the whole request,
+    scoped to the calling subject (another caller's request_id is not theirs to replay)."""
+    return Idempotent(request.request_id.strip(), fingerprint(request), current_principal().subject)  # type: ignore[attr-defined]
 
 
 def optional_time(message: Message, field: str) -> datetime | None:

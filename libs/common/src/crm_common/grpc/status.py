@@ -21,6 +21,21 @@ _CODES = {
 }
 
 
+# Bounds on what one status carries in its trailers: grpc-message repeats the message
+# (percent-encoded, so up to 9 bytes a character) and grpc-status-details-bin repeats it with the
+# details (base64); clients refuse trailers past 8 KiB by default, and a 10,000-character echo
+# once made the client see RESOURCE_EXHAUSTED. Messages should echo input through errors.echo;
+# these stop any that do not.
+MAX_MESSAGE = 300
+MAX_DESCRIPTION = 160
+MAX_NAME = 100
+MAX_DETAILS_BYTES = 3072
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]
@@ -29,17 +44,20 @@ def _pack(message: object) -> any_pb2.Any:
 
 def to_grpc_status(error: errors.DomainError) -> grpc.Status:
     code = next((c for cls, c in _CODES.items() if isinstance(error, cls)), code_pb2.UNKNOWN)
-    status = status_pb2.Status(code=code, message=error.message)
+    status = status_pb2.Status(code=code, message=_cut(error.message, MAX_MESSAGE))
     if isinstance(error, errors.InvalidArgument):
-        status.details.append(
-            _pack(
-                error_details_pb2.BadRequest(
-                    field_violations=[error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in error.violations]
-                )
-            )
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=_cut(v.field, MAX_NAME), description=_cut(v.description, MAX_DESCRIPTION))
+                for v in error.violations[:20]
+            ]
         )
+        while bad.field_violations and bad.ByteSize() + status.ByteSize() > MAX_DETAILS_BYTES:
+            del bad.field_violations[-1]  # the first ones are the most useful; the message names more
+        status.details.append(_pack(bad))
     elif isinstance(error, errors.NotFound | errors.AlreadyExists):
-        status.details.append(_pack(error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=error.resource_name)))
+        info = error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=_cut(error.resource_name, MAX_NAME))
+        status.details.append(_pack(info))
     return rpc_status.to_status(status)
 
 

@@ -59,11 +59,17 @@ def raise_if(violations: list[FieldViolation]) -> None:
         raise InvalidArgument(violations)
 
 
-def clean_or_raise(draft: AccountDraft, clock: Clock, extra: list[FieldViolation], rename: dict[str, str] | None = None) -> Profile:
-    """The cleaned profile; INVALID_ARGUMENT naming every violation, `extra` first (fields renamed by `rename`)."""
+def clean_or_raise(
+    draft: AccountDraft, clock: Clock, extra: list[FieldViolation], rename: dict[str, str] | None = None, at: str = "account"
+) -> Profile:
+    """The cleaned profile; INVALID_ARGUMENT naming every violation, `extra` first. `rename` maps the
+    profile's paths to the request's; else they sit under `at` (the AccountInput's field):
+    violations name the path from the request root."""
     profile, violations = clean_profile(draft, clock().date())
     if rename:
         violations = [FieldViolation(rename.get(v.field, v.field), v.description) for v in violations]
+    else:
+        violations = [FieldViolation(f"{at}.{v.field}", v.description) for v in violations]
     raise_if(extra + violations)
     assert profile is not None
     return profile

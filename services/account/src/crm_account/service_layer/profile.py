@@ -29,7 +29,7 @@ from crm_account.service_layer.kyc import screen_for_review
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import current_principal
 from crm_common.db import new_id
-from crm_common.errors import Aborted, AlreadyExists, FieldViolation
+from crm_common.errors import Aborted, AlreadyExists, FieldViolation, echo
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -141,7 +141,7 @@ class ProfileUseCases:
             if path == "type":
                 violations.append(FieldViolation("update_mask", "an account's type cannot change"))
             elif path not in UPDATABLE_FIELDS:
-                violations.append(FieldViolation("update_mask", f"unknown field {path!r}"))
+                violations.append(FieldViolation("update_mask", f"unknown field {echo(path)}"))
         if cmd.expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
         raise_if(violations)

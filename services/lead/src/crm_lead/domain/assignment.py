@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crm_common.errors import FailedPrecondition
+from crm_common.errors import FailedPrecondition, echo
 
 
 @dataclass(frozen=True)
@@ -24,5 +24,5 @@ class FirstContactSla:
 def round_robin_pick(team_id: str, members: list[str], turn: int) -> str:
     """The member whose turn it is; `turn` is the team's ever-increasing assignment counter."""
     if not members:
-        raise FailedPrecondition(f"team {team_id!r} has no members to assign to")
+        raise FailedPrecondition(f"team {echo(team_id)} has no members to assign to")
     return members[turn % len(members)]

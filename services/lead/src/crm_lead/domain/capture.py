@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crm_common.contact import ContactError, normalise_email, normalise_name, normalise_national_id, normalise_phone
-from crm_common.errors import FieldViolation
+from crm_common.errors import FieldViolation, echo
 from crm_lead.domain.model import Source
 
 MAX_NAME = 200
@@ -151,7 +151,7 @@ def clean(draft: LeadDraft) -> tuple[CleanLead | None, list[FieldViolation]]:
             bad("contact.national_id", str(exc))
     province = draft.province_code.strip()
     if province and province not in PROVINCE_CODES:
-        bad("contact.province_code", f"unknown province code {province!r}")
+        bad("contact.province_code", f"unknown province code {echo(province)}")
     if not draft.source.channel:
         bad("source.channel", "required")
     for path, value, limit in (
@@ -170,7 +170,7 @@ def clean(draft: LeadDraft) -> tuple[CleanLead | None, list[FieldViolation]]:
         if draft.requested_amount_minor < 0:
             bad("requested_amount.amount_minor", "must not be negative")
         if currency not in CURRENCIES:
-            bad("requested_amount.currency_code", f"unsupported currency {currency!r}")
+            bad("requested_amount.currency_code", f"unsupported currency {echo(currency)}")
     if violations:
         return None, violations
     return (

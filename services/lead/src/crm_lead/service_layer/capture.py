@@ -17,6 +17,18 @@ from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 MAX_IMPORT_ROWS = 10_000
 
+# Where a web form's fields sit in CaptureWebFormRequest (flat), against the draft's LeadInput paths:
+# violations name the request's own fields, as every RPC's do.
+_WEB_FORM_PATHS = {"contact": ("phone", "email"), "note": ("message",)}
+
+
+def _web_form_paths(violations: list[FieldViolation]) -> list[FieldViolation]:
+    renamed: list[FieldViolation] = []
+    for v in violations:
+        paths = _WEB_FORM_PATHS.get(v.field) or (v.field.removeprefix("contact.").removeprefix("source."),)
+        renamed.extend(FieldViolation(path, v.description) for path in paths)
+    return renamed
+
 
 class CaptureUseCases:
     def __init__(self, uow: UowFactory, events: LeadEvents, rules: ScoringRules, clock: Clock = utcnow) -> None:
@@ -44,7 +56,7 @@ class CaptureUseCases:
                 with self.uow(single_statement=True) as uow:
                     rows = [uow.outbox.row(e) for e in self._capture_events(lead, cmd.key.request_id)]
                     audit = uow.take_audit_row(lead.lead_id)
-                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.request_id, cmd.key.fingerprint, audit)
+                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.stored_id, cmd.key.fingerprint, audit)
                     if outcome.previous_ref:
                         return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref))
                     if outcome.duplicate_of:
@@ -65,7 +77,7 @@ class CaptureUseCases:
         def first(uow: LeadUnitOfWork) -> tuple[tuple[Lead, bool], str]:
             data, violations = clean(cmd.draft)
             if data is None:
-                raise InvalidArgument(violations)
+                raise InvalidArgument(_web_form_paths(violations))
             now = self.clock()
             duplicates = uow.leads.find_open_duplicates([data.phone_e164] if data.phone_e164 else [], [data.email] if data.email else [])
             if not duplicates:

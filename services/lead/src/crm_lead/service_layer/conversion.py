@@ -40,7 +40,7 @@ class ConversionUseCases:
         if cmd.amount_minor is not None and cmd.amount_minor < 0:
             raise InvalidArgument(FieldViolation("amount.amount_minor", "must not be negative"))
         with self.uow() as uow:
-            previous = uow.previous_result("ConvertLead", cmd.key.request_id, cmd.key.fingerprint)
+            previous = uow.previous_result("ConvertLead", cmd.key)
             if previous is not None:
                 return uow.leads.get(previous)
             lead = lead_for_update(uow, cmd.lead_id)
@@ -56,7 +56,8 @@ class ConversionUseCases:
                     Conversion(
                         lead_id=lead.lead_id,
                         state="STARTED",
-                        request_id=cmd.key.request_id,
+                        # The stored key (caller-scoped), so recovery records it for the same caller.
+                        request_id=cmd.key.stored_id,
                         request_fingerprint=cmd.key.fingerprint,
                         product=product,
                         amount_minor=cmd.amount_minor if cmd.amount_minor is not None else lead.requested_amount_minor,
@@ -147,8 +148,8 @@ class ConversionUseCases:
             # The request that started the saga answers as done even when recovery finished it.
             starter = Idempotent(saga.request_id, saga.request_fingerprint)
             for done_key in [starter] if key is None or key == starter else [starter, key]:
-                if uow.previous_result("ConvertLead", done_key.request_id, done_key.fingerprint) is None:
-                    uow.remember_result("ConvertLead", done_key.request_id, done_key.fingerprint, lead_id)
+                if uow.previous_result("ConvertLead", done_key) is None:
+                    uow.remember_result("ConvertLead", done_key, lead_id)
             uow.commit()
         return lead
 

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from crm_common.errors import FailedPrecondition
+from crm_common.errors import FailedPrecondition, echo
 from crm_opportunity.domain.model import CREDIT_PRODUCTS, LOS_DECLINED_REASON, ProductType
 
 # Opportunity fields a stage may require before it is left.
@@ -99,7 +99,7 @@ def check_move(pipeline: Pipeline, current: str, target: str, present_fields: se
     """
     if pipeline.stage(target) is None:
         names = ", ".join(s.name for s in pipeline.stages)
-        raise FailedPrecondition(f"{pipeline.product} pipeline v{pipeline.version} has no stage {target!r} (stages: {names})")
+        raise FailedPrecondition(f"{pipeline.product} pipeline v{pipeline.version} has no stage {echo(target)} (stages: {names})")
     here, there = pipeline.position(current), pipeline.position(target)
     if there == here:
         raise FailedPrecondition(f"the opportunity is already at {target}")

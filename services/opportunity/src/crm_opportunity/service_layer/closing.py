@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crm_common.auth import current_principal
 from crm_common.db import utcnow
-from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.errors import FieldViolation, InvalidArgument, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import clean_money
 from crm_opportunity.domain.model import Opportunity
@@ -70,7 +70,9 @@ class ClosingUseCases:
             reason = pipeline.lost_reason(code)
             if reason is None:
                 known = ", ".join(r.code for r in pipeline.lost_reasons)
-                raise InvalidArgument(FieldViolation("reason_code", f"{code!r} is not a lost reason of the {pipeline.product} pipeline ({known})"))
+                raise InvalidArgument(
+                    FieldViolation("reason_code", f"{echo(code)} is not a lost reason of the {pipeline.product} pipeline ({known})")
+                )
             if reason.requires_competitor and not competitor:
                 raise InvalidArgument(FieldViolation("competitor", f"required when the reason is {code}"))
             opportunity.lose(code, competitor, current_principal().subject, self.clock())

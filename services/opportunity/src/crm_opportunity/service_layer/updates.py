@@ -7,7 +7,7 @@ from typing import Any
 
 from crm_common.auth import current_principal
 from crm_common.db import utcnow
-from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.errors import FieldViolation, InvalidArgument, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import MAX_ID, clean_money
 from crm_opportunity.domain.model import Opportunity
@@ -43,7 +43,7 @@ class UpdateUseCases:
         if not paths:
             violations.append(FieldViolation("update_mask", "required: name the fields to change"))
         for path in sorted(paths - set(UPDATE_PATHS)):
-            violations.append(FieldViolation("update_mask", f"{path!r} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
+            violations.append(FieldViolation("update_mask", f"{echo(path)} cannot be changed here (only {', '.join(UPDATE_PATHS)})"))
         changes: dict[str, Any] = {}
         if "amount" in paths:
             changes["amount"] = clean_money(*(cmd.amount or (0, "")), violations)

@@ -23,48 +23,59 @@ _sym_db = _symbol_database.Default()
 
 
 from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
+from crm.common.v1 import validation_pb2 as crm_dot_common_dot_v1_dot_validation__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63rm/lead/v1/lead.proto\x12\x0b\x63rm.lead.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x03Utm\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06medium\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\"\xec\x01\n\nLeadSource\x12%\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x14.crm.lead.v1.Channel\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x1d\n\x03utm\x18\x03 \x01(\x0b\x32\x10.crm.lead.v1.Utm\x12\x11\n\tcookie_id\x18\x04 \x01(\t\x12,\n\x0b\x64\x61ta_origin\x18\x05 \x01(\x0e\x32\x17.crm.lead.v1.DataOrigin\x12\x12\n\npartner_id\x18\x06 \x01(\t\x12\x18\n\x10landing_page_url\x18\x07 \x01(\t\x12\x14\n\x0creferrer_url\x18\x08 \x01(\t\"k\n\x0c\x43ontactInput\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x15\n\rprovince_code\x18\x05 \x01(\t\"\xef\x01\n\tLeadInput\x12*\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x19.crm.lead.v1.ContactInput\x12\x34\n\x10product_interest\x18\x02 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\'\n\x06source\x18\x03 \x01(\x0b\x32\x17.crm.lead.v1.LeadSource\x12.\n\x10requested_amount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x19\n\x11marketing_consent\x18\x05 \x01(\x08\x12\x0c\n\x04note\x18\x06 \x01(\t\"\x82\x01\n\x07\x43ontact\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12)\n\x05phone\x18\x02 \x01(\x0b\x32\x1a.crm.common.v1.PhoneNumber\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x15\n\rprovince_code\x18\x05 \x01(\t\";\n\x0bScoreReason\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x9c\x01\n\nAssignment\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12/\n\x0b\x61ssign_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x16\x66irst_contact_due_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x0e\x43ontactAttempt\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12,\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1b.crm.lead.v1.ContactChannel\x12,\n\x07outcome\x18\x03 \x01(\x0e\x32\x1b.crm.lead.v1.ContactOutcome\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x30\n\x0c\x63ontact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\nConversion\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12 \n\x18matched_existing_account\x18\x03 \x01(\x08\x12\x30\n\x0c\x63onvert_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x05\n\x04Lead\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.crm.lead.v1.LeadStatus\x12%\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x14.crm.lead.v1.Contact\x12\x34\n\x10product_interest\x18\x04 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\'\n\x06source\x18\x05 \x01(\x0b\x32\x17.crm.lead.v1.LeadSource\x12.\n\x10requested_amount\x18\x06 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x19\n\x11marketing_consent\x18\x07 \x01(\x08\x12\r\n\x05score\x18\x08 \x01(\x05\x12/\n\rscore_reasons\x18\t \x03(\x0b\x32\x18.crm.lead.v1.ScoreReason\x12+\n\nassignment\x18\n \x01(\x0b\x32\x17.crm.lead.v1.Assignment\x12\x36\n\x12\x66irst_contact_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1a\x66irst_contact_sla_breached\x18\x0c \x01(\x08\x12\x44\n\x17\x64isqualification_reason\x18\r \x01(\x0e\x32#.crm.lead.v1.DisqualificationReason\x12\x13\n\x0bstatus_note\x18\x0e \x01(\t\x12+\n\nconversion\x18\x0f \x01(\x0b\x32\x17.crm.lead.v1.Conversion\x12\x0c\n\x04note\x18\x10 \x01(\t\x12)\n\x05\x61udit\x18\x11 \x01(\x0b\x32\x1a.crm.common.v1.AuditStamps*\xd5\x01\n\nLeadStatus\x12\x1b\n\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fLEAD_STATUS_NEW\x10\x01\x12\x13\n\x0fLEAD_STATUS_MQL\x10\x02\x12\x19\n\x15LEAD_STATUS_CONTACTED\x10\x03\x12\x13\n\x0fLEAD_STATUS_SQL\x10\x04\x12\x1c\n\x18LEAD_STATUS_DISQUALIFIED\x10\x05\x12\x17\n\x13LEAD_STATUS_NURTURE\x10\x06\x12\x19\n\x15LEAD_STATUS_CONVERTED\x10\x07*\xa1\x02\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43HANNEL_WEB_FORM\x10\x01\x12\x18\n\x14\x43HANNEL_LANDING_PAGE\x10\x02\x12\x13\n\x0f\x43HANNEL_PARTNER\x10\x03\x12\x17\n\x13\x43HANNEL_CALL_CENTER\x10\x04\x12\x12\n\x0e\x43HANNEL_BRANCH\x10\x05\x12\x16\n\x12\x43HANNEL_MOBILE_APP\x10\x06\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x07\x12\x11\n\rCHANNEL_EMAIL\x10\x08\x12\x0f\n\x0b\x43HANNEL_SMS\x10\t\x12\x14\n\x10\x43HANNEL_REFERRAL\x10\n\x12\x11\n\rCHANNEL_EVENT\x10\x0b\x12\x12\n\x0e\x43HANNEL_IMPORT\x10\x0c*\x81\x01\n\nDataOrigin\x12\x1b\n\x17\x44\x41TA_ORIGIN_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x41TA_ORIGIN_FIRST_PARTY\x10\x01\x12\x1c\n\x18\x44\x41TA_ORIGIN_SECOND_PARTY\x10\x02\x12\x1b\n\x17\x44\x41TA_ORIGIN_THIRD_PARTY\x10\x03*\xe5\x02\n\x16\x44isqualificationReason\x12\'\n#DISQUALIFICATION_REASON_UNSPECIFIED\x10\x00\x12*\n&DISQUALIFICATION_REASON_NOT_INTERESTED\x10\x01\x12(\n$DISQUALIFICATION_REASON_NOT_ELIGIBLE\x10\x02\x12\'\n#DISQUALIFICATION_REASON_UNREACHABLE\x10\x03\x12+\n\'DISQUALIFICATION_REASON_INVALID_CONTACT\x10\x04\x12%\n!DISQUALIFICATION_REASON_DUPLICATE\x10\x05\x12,\n(DISQUALIFICATION_REASON_EXISTING_PRODUCT\x10\x06\x12!\n\x1d\x44ISQUALIFICATION_REASON_OTHER\x10\x07*\xd1\x01\n\x0e\x43ontactOutcome\x12\x1f\n\x1b\x43ONTACT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTACT_OUTCOME_REACHED\x10\x01\x12\x1d\n\x19\x43ONTACT_OUTCOME_NO_ANSWER\x10\x02\x12\x18\n\x14\x43ONTACT_OUTCOME_BUSY\x10\x03\x12 \n\x1c\x43ONTACT_OUTCOME_WRONG_NUMBER\x10\x04\x12&\n\"CONTACT_OUTCOME_CALLBACK_REQUESTED\x10\x05*\xb7\x01\n\x0e\x43ontactChannel\x12\x1f\n\x1b\x43ONTACT_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_CHANNEL_PHONE\x10\x01\x12\x19\n\x15\x43ONTACT_CHANNEL_EMAIL\x10\x02\x12\x17\n\x13\x43ONTACT_CHANNEL_SMS\x10\x03\x12\x18\n\x14\x43ONTACT_CHANNEL_ZALO\x10\x04\x12\x1b\n\x17\x43ONTACT_CHANNEL_MEETING\x10\x05*\x99\x02\n\rBehaviourType\x12\x1e\n\x1a\x42\x45HAVIOUR_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42\x45HAVIOUR_TYPE_PAGE_VIEW\x10\x01\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_PRICING_VIEW\x10\x02\x12\"\n\x1e\x42\x45HAVIOUR_TYPE_CALCULATOR_USED\x10\x03\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_EMAIL_OPENED\x10\x04\x12 \n\x1c\x42\x45HAVIOUR_TYPE_EMAIL_CLICKED\x10\x05\x12!\n\x1d\x42\x45HAVIOUR_TYPE_FORM_SUBMITTED\x10\x06\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_BRANCH_VISIT\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63rm/lead/v1/lead.proto\x12\x0b\x63rm.lead.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1e\x63rm/common/v1/validation.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n\x03Utm\x12\x15\n\x06source\x18\x01 \x01(\tB\x05\x88\xb5\x18\xc8\x01\x12\x15\n\x06medium\x18\x02 \x01(\tB\x05\x88\xb5\x18\xc8\x01\x12\x17\n\x08\x63\x61mpaign\x18\x03 \x01(\tB\x05\x88\xb5\x18\xc8\x01\x12\x13\n\x04term\x18\x04 \x01(\tB\x05\x88\xb5\x18\xc8\x01\x12\x16\n\x07\x63ontent\x18\x05 \x01(\tB\x05\x88\xb5\x18\xc8\x01\"\xec\x01\n\nLeadSource\x12%\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x14.crm.lead.v1.Channel\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x1d\n\x03utm\x18\x03 \x01(\x0b\x32\x10.crm.lead.v1.Utm\x12\x11\n\tcookie_id\x18\x04 \x01(\t\x12,\n\x0b\x64\x61ta_origin\x18\x05 \x01(\x0e\x32\x17.crm.lead.v1.DataOrigin\x12\x12\n\npartner_id\x18\x06 \x01(\t\x12\x18\n\x10landing_page_url\x18\x07 \x01(\t\x12\x14\n\x0creferrer_url\x18\x08 \x01(\t\"k\n\x0c\x43ontactInput\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x15\n\rprovince_code\x18\x05 \x01(\t\"\xef\x01\n\tLeadInput\x12*\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x19.crm.lead.v1.ContactInput\x12\x34\n\x10product_interest\x18\x02 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\'\n\x06source\x18\x03 \x01(\x0b\x32\x17.crm.lead.v1.LeadSource\x12.\n\x10requested_amount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x19\n\x11marketing_consent\x18\x05 \x01(\x08\x12\x0c\n\x04note\x18\x06 \x01(\t\"\x82\x01\n\x07\x43ontact\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12)\n\x05phone\x18\x02 \x01(\x0b\x32\x1a.crm.common.v1.PhoneNumber\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x13\n\x0bnational_id\x18\x04 \x01(\t\x12\x15\n\rprovince_code\x18\x05 \x01(\t\";\n\x0bScoreReason\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x9c\x01\n\nAssignment\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12/\n\x0b\x61ssign_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x16\x66irst_contact_due_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x0e\x43ontactAttempt\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12,\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1b.crm.lead.v1.ContactChannel\x12,\n\x07outcome\x18\x03 \x01(\x0e\x32\x1b.crm.lead.v1.ContactOutcome\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x30\n\x0c\x63ontact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\nConversion\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12 \n\x18matched_existing_account\x18\x03 \x01(\x08\x12\x30\n\x0c\x63onvert_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x05\n\x04Lead\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.crm.lead.v1.LeadStatus\x12%\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x14.crm.lead.v1.Contact\x12\x34\n\x10product_interest\x18\x04 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\'\n\x06source\x18\x05 \x01(\x0b\x32\x17.crm.lead.v1.LeadSource\x12.\n\x10requested_amount\x18\x06 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x19\n\x11marketing_consent\x18\x07 \x01(\x08\x12\r\n\x05score\x18\x08 \x01(\x05\x12/\n\rscore_reasons\x18\t \x03(\x0b\x32\x18.crm.lead.v1.ScoreReason\x12+\n\nassignment\x18\n \x01(\x0b\x32\x17.crm.lead.v1.Assignment\x12\x36\n\x12\x66irst_contact_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1a\x66irst_contact_sla_breached\x18\x0c \x01(\x08\x12\x44\n\x17\x64isqualification_reason\x18\r \x01(\x0e\x32#.crm.lead.v1.DisqualificationReason\x12\x13\n\x0bstatus_note\x18\x0e \x01(\t\x12+\n\nconversion\x18\x0f \x01(\x0b\x32\x17.crm.lead.v1.Conversion\x12\x0c\n\x04note\x18\x10 \x01(\t\x12)\n\x05\x61udit\x18\x11 \x01(\x0b\x32\x1a.crm.common.v1.AuditStamps*\xd5\x01\n\nLeadStatus\x12\x1b\n\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fLEAD_STATUS_NEW\x10\x01\x12\x13\n\x0fLEAD_STATUS_MQL\x10\x02\x12\x19\n\x15LEAD_STATUS_CONTACTED\x10\x03\x12\x13\n\x0fLEAD_STATUS_SQL\x10\x04\x12\x1c\n\x18LEAD_STATUS_DISQUALIFIED\x10\x05\x12\x17\n\x13LEAD_STATUS_NURTURE\x10\x06\x12\x19\n\x15LEAD_STATUS_CONVERTED\x10\x07*\xa1\x02\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43HANNEL_WEB_FORM\x10\x01\x12\x18\n\x14\x43HANNEL_LANDING_PAGE\x10\x02\x12\x13\n\x0f\x43HANNEL_PARTNER\x10\x03\x12\x17\n\x13\x43HANNEL_CALL_CENTER\x10\x04\x12\x12\n\x0e\x43HANNEL_BRANCH\x10\x05\x12\x16\n\x12\x43HANNEL_MOBILE_APP\x10\x06\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x07\x12\x11\n\rCHANNEL_EMAIL\x10\x08\x12\x0f\n\x0b\x43HANNEL_SMS\x10\t\x12\x14\n\x10\x43HANNEL_REFERRAL\x10\n\x12\x11\n\rCHANNEL_EVENT\x10\x0b\x12\x12\n\x0e\x43HANNEL_IMPORT\x10\x0c*\x81\x01\n\nDataOrigin\x12\x1b\n\x17\x44\x41TA_ORIGIN_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x41TA_ORIGIN_FIRST_PARTY\x10\x01\x12\x1c\n\x18\x44\x41TA_ORIGIN_SECOND_PARTY\x10\x02\x12\x1b\n\x17\x44\x41TA_ORIGIN_THIRD_PARTY\x10\x03*\xe5\x02\n\x16\x44isqualificationReason\x12\'\n#DISQUALIFICATION_REASON_UNSPECIFIED\x10\x00\x12*\n&DISQUALIFICATION_REASON_NOT_INTERESTED\x10\x01\x12(\n$DISQUALIFICATION_REASON_NOT_ELIGIBLE\x10\x02\x12\'\n#DISQUALIFICATION_REASON_UNREACHABLE\x10\x03\x12+\n\'DISQUALIFICATION_REASON_INVALID_CONTACT\x10\x04\x12%\n!DISQUALIFICATION_REASON_DUPLICATE\x10\x05\x12,\n(DISQUALIFICATION_REASON_EXISTING_PRODUCT\x10\x06\x12!\n\x1d\x44ISQUALIFICATION_REASON_OTHER\x10\x07*\xd1\x01\n\x0e\x43ontactOutcome\x12\x1f\n\x1b\x43ONTACT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTACT_OUTCOME_REACHED\x10\x01\x12\x1d\n\x19\x43ONTACT_OUTCOME_NO_ANSWER\x10\x02\x12\x18\n\x14\x43ONTACT_OUTCOME_BUSY\x10\x03\x12 \n\x1c\x43ONTACT_OUTCOME_WRONG_NUMBER\x10\x04\x12&\n\"CONTACT_OUTCOME_CALLBACK_REQUESTED\x10\x05*\xb7\x01\n\x0e\x43ontactChannel\x12\x1f\n\x1b\x43ONTACT_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_CHANNEL_PHONE\x10\x01\x12\x19\n\x15\x43ONTACT_CHANNEL_EMAIL\x10\x02\x12\x17\n\x13\x43ONTACT_CHANNEL_SMS\x10\x03\x12\x18\n\x14\x43ONTACT_CHANNEL_ZALO\x10\x04\x12\x1b\n\x17\x43ONTACT_CHANNEL_MEETING\x10\x05*\x99\x02\n\rBehaviourType\x12\x1e\n\x1a\x42\x45HAVIOUR_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42\x45HAVIOUR_TYPE_PAGE_VIEW\x10\x01\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_PRICING_VIEW\x10\x02\x12\"\n\x1e\x42\x45HAVIOUR_TYPE_CALCULATOR_USED\x10\x03\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_EMAIL_OPENED\x10\x04\x12 \n\x1c\x42\x45HAVIOUR_TYPE_EMAIL_CLICKED\x10\x05\x12!\n\x1d\x42\x45HAVIOUR_TYPE_FORM_SUBMITTED\x10\x06\x12\x1f\n\x1b\x42\x45HAVIOUR_TYPE_BRANCH_VISIT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.lead.v1.lead_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADSTATUS']._serialized_start=2158
-  _globals['_LEADSTATUS']._serialized_end=2371
-  _globals['_CHANNEL']._serialized_start=2374
-  _globals['_CHANNEL']._serialized_end=2663
-  _globals['_DATAORIGIN']._serialized_start=2666
-  _globals['_DATAORIGIN']._serialized_end=2795
-  _globals['_DISQUALIFICATIONREASON']._serialized_start=2798
-  _globals['_DISQUALIFICATIONREASON']._serialized_end=3155
-  _globals['_CONTACTOUTCOME']._serialized_start=3158
-  _globals['_CONTACTOUTCOME']._serialized_end=3367
-  _globals['_CONTACTCHANNEL']._serialized_start=3370
-  _globals['_CONTACTCHANNEL']._serialized_end=3553
-  _globals['_BEHAVIOURTYPE']._serialized_start=3556
-  _globals['_BEHAVIOURTYPE']._serialized_end=3837
-  _globals['_UTM']._serialized_start=100
-  _globals['_UTM']._serialized_end=186
-  _globals['_LEADSOURCE']._serialized_start=189
-  _globals['_LEADSOURCE']._serialized_end=425
-  _globals['_CONTACTINPUT']._serialized_start=427
-  _globals['_CONTACTINPUT']._serialized_end=534
-  _globals['_LEADINPUT']._serialized_start=537
-  _globals['_LEADINPUT']._serialized_end=776
-  _globals['_CONTACT']._serialized_start=779
-  _globals['_CONTACT']._serialized_end=909
-  _globals['_SCOREREASON']._serialized_start=911
-  _globals['_SCOREREASON']._serialized_end=970
-  _globals['_ASSIGNMENT']._serialized_start=973
-  _globals['_ASSIGNMENT']._serialized_end=1129
-  _globals['_CONTACTATTEMPT']._serialized_start=1132
-  _globals['_CONTACTATTEMPT']._serialized_end=1342
-  _globals['_CONVERSION']._serialized_start=1345
-  _globals['_CONVERSION']._serialized_end=1485
-  _globals['_LEAD']._serialized_start=1488
-  _globals['_LEAD']._serialized_end=2155
+  _globals['_UTM'].fields_by_name['source']._loaded_options = None
+  _globals['_UTM'].fields_by_name['source']._serialized_options = b'\210\265\030\310\001'
+  _globals['_UTM'].fields_by_name['medium']._loaded_options = None
+  _globals['_UTM'].fields_by_name['medium']._serialized_options = b'\210\265\030\310\001'
+  _globals['_UTM'].fields_by_name['campaign']._loaded_options = None
+  _globals['_UTM'].fields_by_name['campaign']._serialized_options = b'\210\265\030\310\001'
+  _globals['_UTM'].fields_by_name['term']._loaded_options = None
+  _globals['_UTM'].fields_by_name['term']._serialized_options = b'\210\265\030\310\001'
+  _globals['_UTM'].fields_by_name['content']._loaded_options = None
+  _globals['_UTM'].fields_by_name['content']._serialized_options = b'\210\265\030\310\001'
+  _globals['_LEADSTATUS']._serialized_start=2225
+  _globals['_LEADSTATUS']._serialized_end=2438
+  _globals['_CHANNEL']._serialized_start=2441
+  _globals['_CHANNEL']._serialized_end=2730
+  _globals['_DATAORIGIN']._serialized_start=2733
+  _globals['_DATAORIGIN']._serialized_end=2862
+  _globals['_DISQUALIFICATIONREASON']._serialized_start=2865
+  _globals['_DISQUALIFICATIONREASON']._serialized_end=3222
+  _globals['_CONTACTOUTCOME']._serialized_start=3225
+  _globals['_CONTACTOUTCOME']._serialized_end=3434
+  _globals['_CONTACTCHANNEL']._serialized_start=3437
+  _globals['_CONTACTCHANNEL']._serialized_end=3620
+  _globals['_BEHAVIOURTYPE']._serialized_start=3623
+  _globals['_BEHAVIOURTYPE']._serialized_end=3904
+  _globals['_UTM']._serialized_start=132
+  _globals['_UTM']._serialized_end=253
+  _globals['_LEADSOURCE']._serialized_start=256
+  _globals['_LEADSOURCE']._serialized_end=492
+  _globals['_CONTACTINPUT']._serialized_start=494
+  _globals['_CONTACTINPUT']._serialized_end=601
+  _globals['_LEADINPUT']._serialized_start=604
+  _globals['_LEADINPUT']._serialized_end=843
+  _globals['_CONTACT']._serialized_start=846
+  _globals['_CONTACT']._serialized_end=976
+  _globals['_SCOREREASON']._serialized_start=978
+  _globals['_SCOREREASON']._serialized_end=1037
+  _globals['_ASSIGNMENT']._serialized_start=1040
+  _globals['_ASSIGNMENT']._serialized_end=1196
+  _globals['_CONTACTATTEMPT']._serialized_start=1199
+  _globals['_CONTACTATTEMPT']._serialized_end=1409
+  _globals['_CONVERSION']._serialized_start=1412
+  _globals['_CONVERSION']._serialized_end=1552
+  _globals['_LEAD']._serialized_start=1555
+  _globals['_LEAD']._serialized_end=2222
 # @@protoc_insertion_point(module_scope)

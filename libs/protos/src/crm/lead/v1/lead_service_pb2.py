@@ -23,73 +23,84 @@ _sym_db = _symbol_database.Default()
 
 
 from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
+from crm.common.v1 import validation_pb2 as crm_dot_common_dot_v1_dot_validation__pb2
 from crm.lead.v1 import lead_pb2 as crm_dot_lead_dot_v1_dot_lead__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/lead/v1/lead_service.proto\x12\x0b\x63rm.lead.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x16\x63rm/lead/v1/lead.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x11\x43reateLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x04lead\x18\x02 \x01(\x0b\x32\x16.crm.lead.v1.LeadInput\"5\n\x12\x43reateLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xb5\x02\n\x15\x43\x61ptureWebFormRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tfull_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x34\n\x10product_interest\x18\x05 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\x13\n\x0b\x63\x61mpaign_id\x18\x06 \x01(\t\x12\x1d\n\x03utm\x18\x07 \x01(\x0b\x32\x10.crm.lead.v1.Utm\x12\x11\n\tcookie_id\x18\x08 \x01(\t\x12\x18\n\x10landing_page_url\x18\t \x01(\t\x12\x14\n\x0creferrer_url\x18\n \x01(\t\x12\x19\n\x11marketing_consent\x18\x0b \x01(\x08\x12\x0f\n\x07message\x18\x0c \x01(\t\"T\n\x16\x43\x61ptureWebFormResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12\x19\n\x11matched_open_lead\x18\x02 \x01(\x08\"N\n\x12ImportLeadsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x03(\x0b\x32\x16.crm.lead.v1.LeadInput\"\x96\x01\n\x0fImportRowResult\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.crm.lead.v1.ImportRowStatus\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x31\n\nviolations\x18\x04 \x03(\x0b\x32\x1d.crm.common.v1.FieldViolation\"\x8b\x01\n\x13ImportLeadsResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.crm.lead.v1.ImportRowResult\x12\x15\n\rcreated_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x15\n\rinvalid_count\x18\x04 \x01(\x05\"!\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"i\n\x0fGetLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12\x35\n\x10\x63ontact_attempts\x18\x02 \x03(\x0b\x32\x1b.crm.lead.v1.ContactAttempt\"\xbc\x02\n\x10ListLeadsRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12)\n\x08statuses\x18\x02 \x03(\x0e\x32\x17.crm.lead.v1.LeadStatus\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x0f\n\x07team_id\x18\x04 \x01(\t\x12%\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x14.crm.lead.v1.Channel\x12\x13\n\x0b\x63\x61mpaign_id\x18\x06 \x01(\t\x12\x31\n\rcreated_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05query\x18\t \x01(\t\"`\n\x11ListLeadsResponse\x12 \n\x05leads\x18\x01 \x03(\x0b\x32\x11.crm.lead.v1.Lead\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse\"\xac\x01\n\x16RecordBehaviourRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12-\n\tbehaviour\x18\x03 \x01(\x0e\x32\x1a.crm.lead.v1.BehaviourType\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\":\n\x17RecordBehaviourResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"i\n\x11\x41ssignLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x12\n\x08owner_id\x18\x03 \x01(\tH\x00\x12\x11\n\x07team_id\x18\x04 \x01(\tH\x00\x42\x08\n\x06target\"5\n\x12\x41ssignLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xde\x01\n\x1bRecordContactAttemptRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12,\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1b.crm.lead.v1.ContactChannel\x12,\n\x07outcome\x18\x04 \x01(\x0e\x32\x1b.crm.lead.v1.ContactOutcome\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x30\n\x0c\x63ontact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x1cRecordContactAttemptResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12,\n\x07\x61ttempt\x18\x02 \x01(\x0b\x32\x1b.crm.lead.v1.ContactAttempt\"G\n\x12QualifyLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"6\n\x13QualifyLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\x7f\n\x15\x44isqualifyLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.crm.lead.v1.DisqualificationReason\x12\x0c\n\x04note\x18\x04 \x01(\t\"9\n\x16\x44isqualifyLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"K\n\x16ReturnToNurtureRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\":\n\x17ReturnToNurtureResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xe3\x01\n\x12\x43onvertLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14opportunity_owner_id\x18\x06 \x01(\t\"c\n\x13\x43onvertLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12+\n\nconversion\x18\x02 \x01(\x0b\x32\x17.crm.lead.v1.Conversion\"P\n\x15SetTeamMembersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x12\n\nmember_ids\x18\x03 \x03(\t\"=\n\x16SetTeamMembersResponse\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t*\x93\x01\n\x0fImportRowStatus\x12!\n\x1dIMPORT_ROW_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19IMPORT_ROW_STATUS_CREATED\x10\x01\x12\x1f\n\x1bIMPORT_ROW_STATUS_DUPLICATE\x10\x02\x12\x1d\n\x19IMPORT_ROW_STATUS_INVALID\x10\x03\x32\xed\x08\n\x0bLeadService\x12M\n\nCreateLead\x12\x1e.crm.lead.v1.CreateLeadRequest\x1a\x1f.crm.lead.v1.CreateLeadResponse\x12Y\n\x0e\x43\x61ptureWebForm\x12\".crm.lead.v1.CaptureWebFormRequest\x1a#.crm.lead.v1.CaptureWebFormResponse\x12P\n\x0bImportLeads\x12\x1f.crm.lead.v1.ImportLeadsRequest\x1a .crm.lead.v1.ImportLeadsResponse\x12\x44\n\x07GetLead\x12\x1b.crm.lead.v1.GetLeadRequest\x1a\x1c.crm.lead.v1.GetLeadResponse\x12J\n\tListLeads\x12\x1d.crm.lead.v1.ListLeadsRequest\x1a\x1e.crm.lead.v1.ListLeadsResponse\x12\\\n\x0fRecordBehaviour\x12#.crm.lead.v1.RecordBehaviourRequest\x1a$.crm.lead.v1.RecordBehaviourResponse\x12M\n\nAssignLead\x12\x1e.crm.lead.v1.AssignLeadRequest\x1a\x1f.crm.lead.v1.AssignLeadResponse\x12k\n\x14RecordContactAttempt\x12(.crm.lead.v1.RecordContactAttemptRequest\x1a).crm.lead.v1.RecordContactAttemptResponse\x12P\n\x0bQualifyLead\x12\x1f.crm.lead.v1.QualifyLeadRequest\x1a .crm.lead.v1.QualifyLeadResponse\x12Y\n\x0e\x44isqualifyLead\x12\".crm.lead.v1.DisqualifyLeadRequest\x1a#.crm.lead.v1.DisqualifyLeadResponse\x12\\\n\x0fReturnToNurture\x12#.crm.lead.v1.ReturnToNurtureRequest\x1a$.crm.lead.v1.ReturnToNurtureResponse\x12P\n\x0b\x43onvertLead\x12\x1f.crm.lead.v1.ConvertLeadRequest\x1a .crm.lead.v1.ConvertLeadResponse\x12Y\n\x0eSetTeamMembers\x12\".crm.lead.v1.SetTeamMembersRequest\x1a#.crm.lead.v1.SetTeamMembersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/lead/v1/lead_service.proto\x12\x0b\x63rm.lead.v1\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1e\x63rm/common/v1/validation.proto\x1a\x16\x63rm/lead/v1/lead.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x11\x43reateLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x04lead\x18\x02 \x01(\x0b\x32\x16.crm.lead.v1.LeadInput\"5\n\x12\x43reateLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xb5\x02\n\x15\x43\x61ptureWebFormRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tfull_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x34\n\x10product_interest\x18\x05 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12\x13\n\x0b\x63\x61mpaign_id\x18\x06 \x01(\t\x12\x1d\n\x03utm\x18\x07 \x01(\x0b\x32\x10.crm.lead.v1.Utm\x12\x11\n\tcookie_id\x18\x08 \x01(\t\x12\x18\n\x10landing_page_url\x18\t \x01(\t\x12\x14\n\x0creferrer_url\x18\n \x01(\t\x12\x19\n\x11marketing_consent\x18\x0b \x01(\x08\x12\x0f\n\x07message\x18\x0c \x01(\t\"T\n\x16\x43\x61ptureWebFormResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12\x19\n\x11matched_open_lead\x18\x02 \x01(\x08\"N\n\x12ImportLeadsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x04rows\x18\x02 \x03(\x0b\x32\x16.crm.lead.v1.LeadInput\"\x96\x01\n\x0fImportRowResult\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.crm.lead.v1.ImportRowStatus\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x31\n\nviolations\x18\x04 \x03(\x0b\x32\x1d.crm.common.v1.FieldViolation\"\x8b\x01\n\x13ImportLeadsResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.crm.lead.v1.ImportRowResult\x12\x15\n\rcreated_count\x18\x02 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x05\x12\x15\n\rinvalid_count\x18\x04 \x01(\x05\"!\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"i\n\x0fGetLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12\x35\n\x10\x63ontact_attempts\x18\x02 \x03(\x0b\x32\x1b.crm.lead.v1.ContactAttempt\"\xbc\x02\n\x10ListLeadsRequest\x12(\n\x04page\x18\x01 \x01(\x0b\x32\x1a.crm.common.v1.PageRequest\x12)\n\x08statuses\x18\x02 \x03(\x0e\x32\x17.crm.lead.v1.LeadStatus\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x0f\n\x07team_id\x18\x04 \x01(\t\x12%\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x14.crm.lead.v1.Channel\x12\x13\n\x0b\x63\x61mpaign_id\x18\x06 \x01(\t\x12\x31\n\rcreated_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05query\x18\t \x01(\t\"`\n\x11ListLeadsResponse\x12 \n\x05leads\x18\x01 \x03(\x0b\x32\x11.crm.lead.v1.Lead\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.crm.common.v1.PageResponse\"\xac\x01\n\x16RecordBehaviourRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12-\n\tbehaviour\x18\x03 \x01(\x0e\x32\x1a.crm.lead.v1.BehaviourType\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\":\n\x17RecordBehaviourResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"u\n\x11\x41ssignLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x18\n\x08owner_id\x18\x03 \x01(\tB\x04\x88\xb5\x18\x64H\x00\x12\x17\n\x07team_id\x18\x04 \x01(\tB\x04\x88\xb5\x18\x64H\x00\x42\x08\n\x06target\"5\n\x12\x41ssignLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xde\x01\n\x1bRecordContactAttemptRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12,\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1b.crm.lead.v1.ContactChannel\x12,\n\x07outcome\x18\x04 \x01(\x0e\x32\x1b.crm.lead.v1.ContactOutcome\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x30\n\x0c\x63ontact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x1cRecordContactAttemptResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12,\n\x07\x61ttempt\x18\x02 \x01(\x0b\x32\x1b.crm.lead.v1.ContactAttempt\"G\n\x12QualifyLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"6\n\x13QualifyLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\x7f\n\x15\x44isqualifyLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.crm.lead.v1.DisqualificationReason\x12\x0c\n\x04note\x18\x04 \x01(\t\"9\n\x16\x44isqualifyLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"K\n\x16ReturnToNurtureRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\":\n\x17ReturnToNurtureResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\"\xe9\x01\n\x12\x43onvertLeadRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12+\n\x07product\x18\x03 \x01(\x0e\x32\x1a.crm.common.v1.ProductType\x12$\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x14.crm.common.v1.Money\x12\x37\n\x13\x65xpected_close_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x14opportunity_owner_id\x18\x06 \x01(\tB\x04\x88\xb5\x18\x64\"c\n\x13\x43onvertLeadResponse\x12\x1f\n\x04lead\x18\x01 \x01(\x0b\x32\x11.crm.lead.v1.Lead\x12+\n\nconversion\x18\x02 \x01(\x0b\x32\x17.crm.lead.v1.Conversion\"\\\n\x15SetTeamMembersRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\x07team_id\x18\x02 \x01(\tB\x04\x88\xb5\x18\x64\x12\x18\n\nmember_ids\x18\x03 \x03(\tB\x04\x88\xb5\x18\x64\"=\n\x16SetTeamMembersResponse\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t*\x93\x01\n\x0fImportRowStatus\x12!\n\x1dIMPORT_ROW_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19IMPORT_ROW_STATUS_CREATED\x10\x01\x12\x1f\n\x1bIMPORT_ROW_STATUS_DUPLICATE\x10\x02\x12\x1d\n\x19IMPORT_ROW_STATUS_INVALID\x10\x03\x32\xed\x08\n\x0bLeadService\x12M\n\nCreateLead\x12\x1e.crm.lead.v1.CreateLeadRequest\x1a\x1f.crm.lead.v1.CreateLeadResponse\x12Y\n\x0e\x43\x61ptureWebForm\x12\".crm.lead.v1.CaptureWebFormRequest\x1a#.crm.lead.v1.CaptureWebFormResponse\x12P\n\x0bImportLeads\x12\x1f.crm.lead.v1.ImportLeadsRequest\x1a .crm.lead.v1.ImportLeadsResponse\x12\x44\n\x07GetLead\x12\x1b.crm.lead.v1.GetLeadRequest\x1a\x1c.crm.lead.v1.GetLeadResponse\x12J\n\tListLeads\x12\x1d.crm.lead.v1.ListLeadsRequest\x1a\x1e.crm.lead.v1.ListLeadsResponse\x12\\\n\x0fRecordBehaviour\x12#.crm.lead.v1.RecordBehaviourRequest\x1a$.crm.lead.v1.RecordBehaviourResponse\x12M\n\nAssignLead\x12\x1e.crm.lead.v1.AssignLeadRequest\x1a\x1f.crm.lead.v1.AssignLeadResponse\x12k\n\x14RecordContactAttempt\x12(.crm.lead.v1.RecordContactAttemptRequest\x1a).crm.lead.v1.RecordContactAttemptResponse\x12P\n\x0bQualifyLead\x12\x1f.crm.lead.v1.QualifyLeadRequest\x1a .crm.lead.v1.QualifyLeadResponse\x12Y\n\x0e\x44isqualifyLead\x12\".crm.lead.v1.DisqualifyLeadRequest\x1a#.crm.lead.v1.DisqualifyLeadResponse\x12\\\n\x0fReturnToNurture\x12#.crm.lead.v1.ReturnToNurtureRequest\x1a$.crm.lead.v1.ReturnToNurtureResponse\x12P\n\x0b\x43onvertLead\x12\x1f.crm.lead.v1.ConvertLeadRequest\x1a .crm.lead.v1.ConvertLeadResponse\x12Y\n\x0eSetTeamMembers\x12\".crm.lead.v1.SetTeamMembersRequest\x1a#.crm.lead.v1.SetTeamMembersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.lead.v1.lead_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTROWSTATUS']._serialized_start=3262
-  _globals['_IMPORTROWSTATUS']._serialized_end=3409
-  _globals['_CREATELEADREQUEST']._serialized_start=132
-  _globals['_CREATELEADREQUEST']._serialized_end=209
-  _globals['_CREATELEADRESPONSE']._serialized_start=211
-  _globals['_CREATELEADRESPONSE']._serialized_end=264
-  _globals['_CAPTUREWEBFORMREQUEST']._serialized_start=267
-  _globals['_CAPTUREWEBFORMREQUEST']._serialized_end=576
-  _globals['_CAPTUREWEBFORMRESPONSE']._serialized_start=578
-  _globals['_CAPTUREWEBFORMRESPONSE']._serialized_end=662
-  _globals['_IMPORTLEADSREQUEST']._serialized_start=664
-  _globals['_IMPORTLEADSREQUEST']._serialized_end=742
-  _globals['_IMPORTROWRESULT']._serialized_start=745
-  _globals['_IMPORTROWRESULT']._serialized_end=895
-  _globals['_IMPORTLEADSRESPONSE']._serialized_start=898
-  _globals['_IMPORTLEADSRESPONSE']._serialized_end=1037
-  _globals['_GETLEADREQUEST']._serialized_start=1039
-  _globals['_GETLEADREQUEST']._serialized_end=1072
-  _globals['_GETLEADRESPONSE']._serialized_start=1074
-  _globals['_GETLEADRESPONSE']._serialized_end=1179
-  _globals['_LISTLEADSREQUEST']._serialized_start=1182
-  _globals['_LISTLEADSREQUEST']._serialized_end=1498
-  _globals['_LISTLEADSRESPONSE']._serialized_start=1500
-  _globals['_LISTLEADSRESPONSE']._serialized_end=1596
-  _globals['_RECORDBEHAVIOURREQUEST']._serialized_start=1599
-  _globals['_RECORDBEHAVIOURREQUEST']._serialized_end=1771
-  _globals['_RECORDBEHAVIOURRESPONSE']._serialized_start=1773
-  _globals['_RECORDBEHAVIOURRESPONSE']._serialized_end=1831
-  _globals['_ASSIGNLEADREQUEST']._serialized_start=1833
-  _globals['_ASSIGNLEADREQUEST']._serialized_end=1938
-  _globals['_ASSIGNLEADRESPONSE']._serialized_start=1940
-  _globals['_ASSIGNLEADRESPONSE']._serialized_end=1993
-  _globals['_RECORDCONTACTATTEMPTREQUEST']._serialized_start=1996
-  _globals['_RECORDCONTACTATTEMPTREQUEST']._serialized_end=2218
-  _globals['_RECORDCONTACTATTEMPTRESPONSE']._serialized_start=2220
-  _globals['_RECORDCONTACTATTEMPTRESPONSE']._serialized_end=2329
-  _globals['_QUALIFYLEADREQUEST']._serialized_start=2331
-  _globals['_QUALIFYLEADREQUEST']._serialized_end=2402
-  _globals['_QUALIFYLEADRESPONSE']._serialized_start=2404
-  _globals['_QUALIFYLEADRESPONSE']._serialized_end=2458
-  _globals['_DISQUALIFYLEADREQUEST']._serialized_start=2460
-  _globals['_DISQUALIFYLEADREQUEST']._serialized_end=2587
-  _globals['_DISQUALIFYLEADRESPONSE']._serialized_start=2589
-  _globals['_DISQUALIFYLEADRESPONSE']._serialized_end=2646
-  _globals['_RETURNTONURTUREREQUEST']._serialized_start=2648
-  _globals['_RETURNTONURTUREREQUEST']._serialized_end=2723
-  _globals['_RETURNTONURTURERESPONSE']._serialized_start=2725
-  _globals['_RETURNTONURTURERESPONSE']._serialized_end=2783
-  _globals['_CONVERTLEADREQUEST']._serialized_start=2786
-  _globals['_CONVERTLEADREQUEST']._serialized_end=3013
-  _globals['_CONVERTLEADRESPONSE']._serialized_start=3015
-  _globals['_CONVERTLEADRESPONSE']._serialized_end=3114
-  _globals['_SETTEAMMEMBERSREQUEST']._serialized_start=3116
-  _globals['_SETTEAMMEMBERSREQUEST']._serialized_end=3196
-  _globals['_SETTEAMMEMBERSRESPONSE']._serialized_start=3198
-  _globals['_SETTEAMMEMBERSRESPONSE']._serialized_end=3259
-  _globals['_LEADSERVICE']._serialized_start=3412
-  _globals['_LEADSERVICE']._serialized_end=4545
+  _globals['_ASSIGNLEADREQUEST'].fields_by_name['owner_id']._loaded_options = None
+  _globals['_ASSIGNLEADREQUEST'].fields_by_name['owner_id']._serialized_options = b'\210\265\030d'
+  _globals['_ASSIGNLEADREQUEST'].fields_by_name['team_id']._loaded_options = None
+  _globals['_ASSIGNLEADREQUEST'].fields_by_name['team_id']._serialized_options = b'\210\265\030d'
+  _globals['_CONVERTLEADREQUEST'].fields_by_name['opportunity_owner_id']._loaded_options = None
+  _globals['_CONVERTLEADREQUEST'].fields_by_name['opportunity_owner_id']._serialized_options = b'\210\265\030d'
+  _globals['_SETTEAMMEMBERSREQUEST'].fields_by_name['team_id']._loaded_options = None
+  _globals['_SETTEAMMEMBERSREQUEST'].fields_by_name['team_id']._serialized_options = b'\210\265\030d'
+  _globals['_SETTEAMMEMBERSREQUEST'].fields_by_name['member_ids']._loaded_options = None
+  _globals['_SETTEAMMEMBERSREQUEST'].fields_by_name['member_ids']._serialized_options = b'\210\265\030d'
+  _globals['_IMPORTROWSTATUS']._serialized_start=3324
+  _globals['_IMPORTROWSTATUS']._serialized_end=3471
+  _globals['_CREATELEADREQUEST']._serialized_start=164
+  _globals['_CREATELEADREQUEST']._serialized_end=241
+  _globals['_CREATELEADRESPONSE']._serialized_start=243
+  _globals['_CREATELEADRESPONSE']._serialized_end=296
+  _globals['_CAPTUREWEBFORMREQUEST']._serialized_start=299
+  _globals['_CAPTUREWEBFORMREQUEST']._serialized_end=608
+  _globals['_CAPTUREWEBFORMRESPONSE']._serialized_start=610
+  _globals['_CAPTUREWEBFORMRESPONSE']._serialized_end=694
+  _globals['_IMPORTLEADSREQUEST']._serialized_start=696
+  _globals['_IMPORTLEADSREQUEST']._serialized_end=774
+  _globals['_IMPORTROWRESULT']._serialized_start=777
+  _globals['_IMPORTROWRESULT']._serialized_end=927
+  _globals['_IMPORTLEADSRESPONSE']._serialized_start=930
+  _globals['_IMPORTLEADSRESPONSE']._serialized_end=1069
+  _globals['_GETLEADREQUEST']._serialized_start=1071
+  _globals['_GETLEADREQUEST']._serialized_end=1104
+  _globals['_GETLEADRESPONSE']._serialized_start=1106
+  _globals['_GETLEADRESPONSE']._serialized_end=1211
+  _globals['_LISTLEADSREQUEST']._serialized_start=1214
+  _globals['_LISTLEADSREQUEST']._serialized_end=1530
+  _globals['_LISTLEADSRESPONSE']._serialized_start=1532
+  _globals['_LISTLEADSRESPONSE']._serialized_end=1628
+  _globals['_RECORDBEHAVIOURREQUEST']._serialized_start=1631
+  _globals['_RECORDBEHAVIOURREQUEST']._serialized_end=1803
+  _globals['_RECORDBEHAVIOURRESPONSE']._serialized_start=1805
+  _globals['_RECORDBEHAVIOURRESPONSE']._serialized_end=1863
+  _globals['_ASSIGNLEADREQUEST']._serialized_start=1865
+  _globals['_ASSIGNLEADREQUEST']._serialized_end=1982
+  _globals['_ASSIGNLEADRESPONSE']._serialized_start=1984
+  _globals['_ASSIGNLEADRESPONSE']._serialized_end=2037
+  _globals['_RECORDCONTACTATTEMPTREQUEST']._serialized_start=2040
+  _globals['_RECORDCONTACTATTEMPTREQUEST']._serialized_end=2262
+  _globals['_RECORDCONTACTATTEMPTRESPONSE']._serialized_start=2264
+  _globals['_RECORDCONTACTATTEMPTRESPONSE']._serialized_end=2373
+  _globals['_QUALIFYLEADREQUEST']._serialized_start=2375
+  _globals['_QUALIFYLEADREQUEST']._serialized_end=2446
+  _globals['_QUALIFYLEADRESPONSE']._serialized_start=2448
+  _globals['_QUALIFYLEADRESPONSE']._serialized_end=2502
+  _globals['_DISQUALIFYLEADREQUEST']._serialized_start=2504
+  _globals['_DISQUALIFYLEADREQUEST']._serialized_end=2631
+  _globals['_DISQUALIFYLEADRESPONSE']._serialized_start=2633
+  _globals['_DISQUALIFYLEADRESPONSE']._serialized_end=2690
+  _globals['_RETURNTONURTUREREQUEST']._serialized_start=2692
+  _globals['_RETURNTONURTUREREQUEST']._serialized_end=2767
+  _globals['_RETURNTONURTURERESPONSE']._serialized_start=2769
+  _globals['_RETURNTONURTURERESPONSE']._serialized_end=2827
+  _globals['_CONVERTLEADREQUEST']._serialized_start=2830
+  _globals['_CONVERTLEADREQUEST']._serialized_end=3063
+  _globals['_CONVERTLEADRESPONSE']._serialized_start=3065
+  _globals['_CONVERTLEADRESPONSE']._serialized_end=3164
+  _globals['_SETTEAMMEMBERSREQUEST']._serialized_start=3166
+  _globals['_SETTEAMMEMBERSREQUEST']._serialized_end=3258
+  _globals['_SETTEAMMEMBERSRESPONSE']._serialized_start=3260
+  _globals['_SETTEAMMEMBERSRESPONSE']._serialized_end=3321
+  _globals['_LEADSERVICE']._serialized_start=3474
+  _globals['_LEADSERVICE']._serialized_end=4607
 # @@protoc_insertion_point(module_scope)
