@@ -52,7 +52,8 @@ def test_a_record_makes_one_row_with_its_ids_once_and_the_outcome() -> None:
 
 
 def test_only_generated_ids_of_idempotency_results_count_as_objects() -> None:
-    assert generated_ids("0b9e4bb1-4f4a-4bd4-9d2e-7f0a4b1f2c3d", "removed", "") == ["0b9e4bb1-4f4a-4bd4-9d2e-7f0a4b1f2c3d"]
+    made = "0b9e4bb1-4f4a-4bd4-9d2e-7f0a4b1f2c3d"
+    assert generated_ids(made, "removed", "", f"{made}:CREATED") == [made, made]
 
 
 def test_purpose_codes() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -64,17 +63,14 @@ class AuditRecord:
         }
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
 def generated_ids(*refs: str) -> list[str]:
-    """The refs that are ids the suite generated (UUIDs): a mutating call's idempotency result is
-    the id of what it created or changed, or sometimes a marker ("removed") that is no object."""
-    found = []
-    for ref in refs:
-        try:
-            uuid.UUID(ref)
-        except ValueError:
-            continue
-        found.append(ref)
-    return found
+    """The ids the suite generated (UUIDs) in idempotency results: a mutating call's result names
+    what it created or changed, alone ("<lead id>") or with more ("<account id>:CREATED"), or is
+    a marker that is no object ("removed")."""
+    return [found for ref in refs for found in _UUID.findall(ref)]
 
 
 _current: ContextVar[AuditRecord | None] = ContextVar("crm_audit_record", default=None)
