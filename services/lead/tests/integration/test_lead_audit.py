@@ -158,13 +158,18 @@ def test_compliance_queries_who_touched_a_lead_and_an_rm_may_not(lead_input, app
     assert [e.entry_id for e in [*first.entries, *rest.entries]] == [e.entry_id for e in reply.entries]
     by_rm = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(subject="rm-a"), metadata=compliance)
     assert [e.rpc for e in by_rm.entries] == ["/crm.lead.v1.LeadService/GetLead"]
+    read_at = by_rm.entries[0].occur_time
+    since_the_read = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, from_time=read_at), metadata=compliance)
+    before_the_read = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, to_time=read_at), metadata=compliance)
+    assert [e.rpc.rsplit("/", 1)[1] for e in since_the_read.entries] == ["GetLead"]
+    assert [e.rpc.rsplit("/", 1)[1] for e in before_the_read.entries] == ["CreateLead"]
 
     with pytest.raises(grpc.RpcError) as denied:
         audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id), metadata=bearer("rm-a", ["rm"]))
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     # Looking at the log is recorded too, by what was asked.
     queries = [r for r in recorded(app) if r["rpc"] == "/crm.audit.v1.AuditService/QueryAuditLog"]
-    assert [(r["subject"], r["outcome"]) for r in queries] == [("dpo-1", "OK")] * 4 + [("rm-a", "PERMISSION_DENIED")]
+    assert [(r["subject"], r["outcome"]) for r in queries] == [("dpo-1", "OK")] * 6 + [("rm-a", "PERMISSION_DENIED")]
     assert queries[0]["purpose"] == "dsar:REQ-9" and queries[0]["object_ids"] == [lead.lead_id]
     assert (queries[-1]["subject"], queries[-1]["outcome"], queries[-1]["object_ids"]) == ("rm-a", "PERMISSION_DENIED", [lead.lead_id])
 
