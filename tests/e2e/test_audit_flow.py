@@ -18,7 +18,7 @@ from crm.lead.v1 import lead_service_pb2 as lead_svc
 from crm_common.testing import bearer, wait_until
 
 MARKETING = bearer("mkt-1", ["marketing"])
-MANAGER = bearer("head-of-sales", ["sales_manager"])
+MANAGER = bearer("head-of-sales", ["branch_manager"], branches=["HCM-01"])
 AGENT = bearer("agent-7", ["telesales"])
 RM = [*bearer("rm-1", ["rm"]), ("x-crm-purpose", "onboarding:credit-card")]
 COMPLIANCE = [*bearer("cmp-1", ["compliance"]), ("x-crm-purpose", "dsar:REQ-e2e")]
@@ -45,7 +45,8 @@ def test_a_conversion_is_recorded_by_each_service_it_touched(suite) -> None:
         ),
         metadata=MARKETING,
     ).lead
-    suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7"), metadata=MANAGER)
+    to_agent = lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7", branch_id="HCM-01")
+    suite.lead.AssignLead(to_agent, metadata=MANAGER)
     suite.lead.RecordContactAttempt(
         lead_svc.RecordContactAttemptRequest(
             request_id=rid(), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED
@@ -53,6 +54,7 @@ def test_a_conversion_is_recorded_by_each_service_it_touched(suite) -> None:
         metadata=AGENT,
     )
     suite.lead.QualifyLead(lead_svc.QualifyLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=AGENT)
+    suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="rm-1"), metadata=MANAGER)
     conversion = suite.lead.ConvertLead(lead_svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=RM).conversion
     suite.account.GetAccount(account_svc.GetAccountRequest(account_id=conversion.account_id), metadata=RM)
 
@@ -62,6 +64,7 @@ def test_a_conversion_is_recorded_by_each_service_it_touched(suite) -> None:
         ("AssignLead", "head-of-sales"),
         ("RecordContactAttempt", "agent-7"),
         ("QualifyLead", "agent-7"),
+        ("AssignLead", "head-of-sales"),
         ("ConvertLead", "rm-1"),
     ]
     convert = at_lead[0]

@@ -92,12 +92,14 @@ def test_reads_are_recorded_with_what_they_returned(lead_input, app, admin) -> N
     second = app.stub.CreateLead(
         svc.CreateLeadRequest(request_id=rid(), lead=lead_input(phone="0987 654 321", email="binh@example.com")), metadata=admin
     ).lead
+    # In the RM's book: an RM reads its own leads (data scopes).
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=first.lead_id, owner_id="rm-a"), metadata=admin)
     rm = [*bearer("rm-a", ["rm"]), (PURPOSE_HEADER, "complaint:CASE-123")]
     app.stub.GetLead(svc.GetLeadRequest(lead_id=first.lead_id), metadata=rm)
     app.stub.ListLeads(svc.ListLeadsRequest(page=common_pb2.PageRequest(page_size=10)), metadata=admin)
     with pytest.raises(grpc.RpcError):
         app.stub.GetLead(svc.GetLeadRequest(lead_id="no-such-lead"), metadata=admin)
-    get, listed, missing = recorded(app)[2:]
+    get, listed, missing = recorded(app)[3:]
     assert (get["rpc"], get["subject"], get["purpose"], get["object_ids"]) == (
         "/crm.lead.v1.LeadService/GetLead",
         "rm-a",
@@ -139,6 +141,7 @@ def test_a_purpose_is_a_code_not_free_text(lead_input, app, admin) -> None:
 def test_compliance_queries_who_touched_a_lead_and_an_rm_may_not(lead_input, app, admin) -> None:
     audit = audit_service_pb2_grpc.AuditServiceStub(app.channel)
     lead = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="rm-a"), metadata=admin)
     app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=bearer("rm-a", ["rm"]))
     app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input(phone="0987 654 321", email="b@example.com")), metadata=admin)
     app.audit.flush()
@@ -146,15 +149,20 @@ def test_compliance_queries_who_touched_a_lead_and_an_rm_may_not(lead_input, app
 
     compliance = [*bearer("dpo-1", ["compliance"]), (PURPOSE_HEADER, "dsar:REQ-9")]
     reply = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id), metadata=compliance)
-    assert [(e.rpc.rsplit("/", 1)[1], e.subject, e.outcome) for e in reply.entries] == [("GetLead", "rm-a", "OK"), ("CreateLead", "admin-1", "OK")]
+    assert [(e.rpc.rsplit("/", 1)[1], e.subject, e.outcome) for e in reply.entries] == [
+        ("GetLead", "rm-a", "OK"),
+        ("AssignLead", "admin-1", "OK"),
+        ("CreateLead", "admin-1", "OK"),
+    ]
     assert all(e.seal_seq > 0 and e.service == "lead" and e.occur_time.seconds > 0 for e in reply.entries)
     assert not reply.page.next_page_token
 
-    first = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, page=common_pb2.PageRequest(page_size=1)), metadata=compliance)
+    first = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, page=common_pb2.PageRequest(page_size=2)), metadata=compliance)
     rest = audit.QueryAuditLog(
-        audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, page=common_pb2.PageRequest(page_size=1, page_token=first.page.next_page_token)),
+        audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, page=common_pb2.PageRequest(page_size=2, page_token=first.page.next_page_token)),
         metadata=compliance,
     )
+    assert not rest.page.next_page_token
     assert [e.entry_id for e in [*first.entries, *rest.entries]] == [e.entry_id for e in reply.entries]
     by_rm = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(subject="rm-a"), metadata=compliance)
     assert [e.rpc for e in by_rm.entries] == ["/crm.lead.v1.LeadService/GetLead"]
@@ -162,7 +170,7 @@ def test_compliance_queries_who_touched_a_lead_and_an_rm_may_not(lead_input, app
     since_the_read = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, from_time=read_at), metadata=compliance)
     before_the_read = audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id, to_time=read_at), metadata=compliance)
     assert [e.rpc.rsplit("/", 1)[1] for e in since_the_read.entries] == ["GetLead"]
-    assert [e.rpc.rsplit("/", 1)[1] for e in before_the_read.entries] == ["CreateLead"]
+    assert [e.rpc.rsplit("/", 1)[1] for e in before_the_read.entries] == ["AssignLead", "CreateLead"]
 
     with pytest.raises(grpc.RpcError) as denied:
         audit.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=lead.lead_id), metadata=bearer("rm-a", ["rm"]))

@@ -25,6 +25,7 @@ from crm_common import errors
 from crm_common.audit.record import MAX_OBJECT_IDS, PURPOSE_HEADER, AuditRecord, recording
 from crm_common.audit.trail import AuditQuery, AuditTrail
 from crm_common.auth.roles import AUDIT_READ
+from crm_common.auth.scopes import Access, Scope
 from crm_common.db import utcnow
 from crm_common.grpc.requests import optional_time
 from crm_common.pagination import next_token, parse_page
@@ -189,5 +190,6 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         )
 
 
-# The permission of each AuditService method (a platform permission, crm_common.auth.roles).
-PERMISSIONS = {"QueryAuditLog": AUDIT_READ}
+# Each AuditService method's access: a platform permission (crm_common.auth.roles), bank-wide
+# (compliance looks at any customer's record of calls; the log holds ids only).
+PERMISSIONS = {"QueryAuditLog": Access(AUDIT_READ, Scope.BANK)}
