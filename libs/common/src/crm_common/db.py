@@ -85,7 +85,7 @@ JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def new_metadata() -> MetaData:
-    """A service's MetaData, already holding the platform tables (outbox, inbox, idempotency, audit log)."""
+    """A service's MetaData, already holding the platform tables (outbox, inbox, idempotency, relinks, audit log)."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     Table(
         "outbox",
@@ -146,6 +146,18 @@ def new_metadata() -> MetaData:
         Index("ix_audit_log_unsealed", "id", postgresql_where=text("seal_seq IS NULL"), sqlite_where=text("seal_seq IS NULL")),
         Index("ix_audit_log_object_ids", "object_ids", postgresql_using="gin", postgresql_ops={"object_ids": "jsonb_path_ops"}),
         Index("ix_audit_log_subject", "subject", "id"),
+    )
+    # Records a consumer moved from one id to another on an upstream change (an account merge),
+    # under that change's id, so that undoing it moves back exactly those (crm_common.relinks).
+    Table(
+        "relinks",
+        metadata,
+        Column("change_id", String(100), primary_key=True),
+        Column("record_type", String(50), primary_key=True),
+        Column("record_id", String(100), primary_key=True),
+        Column("from_id", String(100), nullable=False),
+        Column("to_id", String(100), nullable=False),
+        Column("relinked_at", UtcDateTime, nullable=False),
     )
     return metadata
 

@@ -1,8 +1,8 @@
 """The tamper-evident audit log (crm_common.audit): one row per audited call, hash-chained by
 the sealer. Every service's database gets it with its next `crm-<service> migrate`.
 
-Revision ID: platform_0003
-Revises: platform_0002
+Revision ID: platform_0004
+Revises: platform_0003
 Create Date: 2026-12-02
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "platform_0003"
-down_revision: str | Sequence[str] | None = "platform_0002"
+revision: str = "platform_0004"
+down_revision: str | Sequence[str] | None = "platform_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
