@@ -9,7 +9,7 @@ import threading
 
 import grpc
 import pytest
-from test_sales_flow import capture, manager, rid, to_sql  # noqa: F401 (manager: a fixture)
+from test_sales_flow import capture, rid, to_sql
 
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as svc
@@ -18,8 +18,8 @@ from crm_common.testing import bearer
 CALLERS = 8
 
 
-def test_concurrent_conversions_of_one_lead_all_answer_the_one_conversion(app, manager) -> None:
-    lead = to_sql(app, manager, capture(app).lead_id)
+def test_concurrent_conversions_of_one_lead_all_answer_the_one_conversion(app) -> None:
+    lead = to_sql(app, bearer("head-of-sales", ["sales_manager"]), capture(app).lead_id)
     app.accounts.delay = app.opportunities.delay = 0.2  # peers slow enough for every call to overlap
     start = threading.Barrier(CALLERS)
     requests = [svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id) for _ in range(CALLERS)]
