@@ -59,5 +59,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("account", "ErasureRequested"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
+    # The e2e suite resumes stalled conversions within a second.
+    e2e_env={"LEAD_CONVERSION_RECOVERY_SECONDS": "1"},
     ctl="crm_lead.entrypoints.ctl",
 )
