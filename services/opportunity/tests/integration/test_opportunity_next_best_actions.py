@@ -103,7 +103,7 @@ def test_an_rms_book_is_ranked_and_closed_ones_get_nothing(api: LiveService, stu
     small = create(stub, 100_000_000, expected_close_time=at(-1))
     big = create(stub, 900_000_000, expected_close_time=at(-1))
     closed = create(stub, 500_000_000, expected_close_time=at(-1))
-    stub.WinOpportunity(S.WinOpportunityRequest(request_id=new_id(), opportunity_id=closed.opportunity_id), metadata=RM)
+    stub.LoseOpportunity(S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=closed.opportunity_id, reason_code="PRICE"), metadata=RM)
     assert actions(stub, closed.opportunity_id) == []
     book = stub.GetBookActions(S.GetBookActionsRequest(), metadata=RM)
     assert book.open_opportunities == 2
