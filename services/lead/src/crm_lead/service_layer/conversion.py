@@ -13,7 +13,7 @@ from crm_common.errors import DomainError, FailedPrecondition, FieldViolation, I
 from crm_common.unit_of_work import Idempotent
 from crm_lead.domain.model import Conversion, Lead, Status
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, lead_for_update
+from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, lead_for_update, lead_scope
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
@@ -50,7 +50,7 @@ class ConversionUseCases:
         with self.uow() as uow:
             previous = uow.previous_result("ConvertLead", cmd.key)
             if previous is not None:
-                return uow.leads.get(previous)
+                return uow.leads.get(previous, lead_scope())
             lead = lead_for_update(uow, cmd.lead_id)
             if lead.status == Status.CONVERTED:
                 if lead.converted_at is None or lead.converted_at <= arrived:
@@ -122,7 +122,7 @@ class ConversionUseCases:
             saga = uow.leads.get_conversion(lead_id, for_update=True)
             if saga is None:
                 raise NotFound("conversion", lead_id)
-            lead = uow.leads.get(lead_id, for_update=True)
+            lead = uow.leads.get(lead_id, lead_scope(), for_update=True)
             if lead.status != Status.CONVERTED:
                 saga = self._run_steps(uow, lead, saga)
                 now = self.clock()
@@ -169,6 +169,7 @@ class ConversionUseCases:
                         team_id=lead.team_id,
                         lead_id=lead_id,
                         campaign_id=lead.source.campaign_id,
+                        territory_id=lead.territory_id,
                     )
                 )
                 saga = replace(saga, opportunity_id=opportunity_id, state="OPPORTUNITY_CREATED")
