@@ -96,7 +96,7 @@ def test_sigterm_holds_readiness_not_serving_for_the_drain_while_calls_still_suc
     GRPC_DRAIN_SECONDS; then new calls are refused and the in-flight one finishes."""
     drain = 1.5
     probe = Probe()
-    binding = ServiceBinding(SERVICE, probe, add_probe, {m: None for m in METHODS}, METHODS)
+    binding = ServiceBinding(SERVICE, probe, add_probe, {m: OPEN for m in METHODS}, METHODS)
     server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0, grpc_drain_seconds=drain, grpc_grace_seconds=5), [binding])
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")

@@ -9,7 +9,7 @@ import threading
 
 import grpc
 import pytest
-from test_sales_flow import capture, rid, to_sql
+from test_sales_flow import BRANCH, capture, rid, to_sql
 
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as svc
@@ -18,8 +18,14 @@ from crm_common.testing import bearer
 CALLERS = 8
 
 
+def caller(n: int) -> list[tuple[str, str]]:
+    """RMs who reach the lead through its branch (data scopes), each its own caller."""
+    return bearer(f"rm-{n}", ["rm", "branch_manager"], branches=[BRANCH])
+
+
 def test_concurrent_conversions_of_one_lead_all_answer_the_one_conversion(app) -> None:
-    lead = to_sql(app, bearer("head-of-sales", ["sales_manager"]), capture(app).lead_id)
+    manager = bearer("head-of-sales", ["sales_manager", "branch_manager"], teams=["telesales-hcm"], branches=[BRANCH])
+    lead = to_sql(app, manager, capture(app).lead_id)
     app.accounts.delay = app.opportunities.delay = 0.2  # peers slow enough for every call to overlap
     start = threading.Barrier(CALLERS)
     requests = [svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id) for _ in range(CALLERS)]
@@ -29,7 +35,7 @@ def test_concurrent_conversions_of_one_lead_all_answer_the_one_conversion(app) -
     def convert(n: int) -> None:
         start.wait()
         try:
-            replies[n] = app.stub.ConvertLead(requests[n], metadata=bearer(f"rm-{n}", ["rm"]), timeout=30)
+            replies[n] = app.stub.ConvertLead(requests[n], metadata=caller(n), timeout=30)
         except grpc.RpcError as exc:
             errors[n] = exc
 
@@ -47,8 +53,8 @@ def test_concurrent_conversions_of_one_lead_all_answer_the_one_conversion(app) -
     assert app.outbox_types().count("LeadConverted") == 1
 
     # Each caller's retry is answered from its first call; a conversion asked for later is refused.
-    again = app.stub.ConvertLead(requests[3], metadata=bearer("rm-3", ["rm"]))
+    again = app.stub.ConvertLead(requests[3], metadata=caller(3))
     assert again.conversion == replies[3].conversion
     with pytest.raises(grpc.RpcError) as later:
-        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=bearer("rm-1", ["rm"]))
+        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=caller(1))
     assert later.value.code() == grpc.StatusCode.FAILED_PRECONDITION
