@@ -25,15 +25,16 @@ from crm_common.testing import bearer, wait_until
 CORE_BANKING = bearer("core-banking", ["service"])
 
 
-def to_approved(suite, opportunity_id: str) -> None:  # type: ignore[no-untyped-def]
-    """A card is won from approved (its pipeline's winning stage): the RM takes it there."""
+def to_approved(suite, opportunity_id: str, at: str = "qualification") -> None:  # type: ignore[no-untyped-def]
+    """A card is won from approved (its pipeline's winning stage): the RM takes it there from `at`."""
     close = Timestamp()
     close.FromDatetime(datetime.now(UTC) + timedelta(days=10))
     update = opp_svc.UpdateOpportunityRequest(
         request_id=str(uuid.uuid4()), opportunity_id=opportunity_id, expected_close_time=close, update_mask=FieldMask(paths=["expected_close_time"])
     )
     suite.opportunity.UpdateOpportunity(update, metadata=RM)
-    for stage, items in STEPS:
+    stages = [name for name, _ in STEPS]
+    for stage, items in STEPS[stages.index(at) + 1 if at in stages else 0 :]:
         move = opp_svc.MoveStageRequest(request_id=str(uuid.uuid4()), opportunity_id=opportunity_id, stage=stage, completed_items=items)
         suite.opportunity.MoveStage(move, metadata=RM)
 
@@ -99,7 +100,7 @@ def test_a_reopened_won_deal_closes_its_holding(suite) -> None:  # type: ignore[
         win_card(suite, conversion.opportunity_id, 1)
     assert early.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "won from approved" in (early.value.details() or "")
 
-    to_approved(suite, conversion.opportunity_id)
+    to_approved(suite, conversion.opportunity_id, at="needs_analysis")
     win_card(suite, conversion.opportunity_id, 40_000_000)
 
     def holdings() -> list[account_pb2.Holding]:
