@@ -1,7 +1,7 @@
 """why a holding closed (core banking, or its won opportunity reopened)
 
-Revision ID: 0011_holding_close_reason
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -9,9 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# A descriptive id: other branches add account revisions after 0010 too.
-revision: str = "0011_holding_close_reason"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
