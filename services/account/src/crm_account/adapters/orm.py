@@ -196,6 +196,8 @@ holdings = Table(
     Column("source", String(20), nullable=False),
     Column("opportunity_id", String(100), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Why a CLOSED holding closed: CORE_BANKING or OPPORTUNITY_REVERSED ('' when open).
+    Column("close_reason", String(30), nullable=False, server_default=""),
     Index("ix_holdings_account_id", "account_id"),
 )
 _known_core_ref = holdings.c.core_ref != ""
