@@ -119,6 +119,26 @@ class TestModelVersions:
             rpc_error(stub.PlanModelVersion, pb.PlanModelVersionRequest(request_id=new_id()), metadata=RM).code() == grpc.StatusCode.PERMISSION_DENIED
         )
 
+    def test_a_model_of_25000_territories(self, stub: TerritoryServiceStub) -> None:
+        from crm_common.vietnam import PROVINCES
+
+        regions = ["NORTH", "CENTRAL", "SOUTH"]
+        nodes = [node("VN", "", t.TERRITORY_LEVEL_BANK)] + [node(r, "VN", t.TERRITORY_LEVEL_REGION) for r in regions]
+        provinces = sorted(PROVINCES)
+        for i, code in enumerate(provinces):
+            nodes.append(node(f"P{code}", regions[i % 3], t.TERRITORY_LEVEL_PROVINCE, province_code=code))
+        per_province = -(-(25_000 - len(nodes)) // len(provinces))
+        for code in provinces:
+            nodes += [node(f"B{code}{b:04d}", f"P{code}", t.TERRITORY_LEVEL_BRANCH, branch_id=f"BR{code}{b:04d}") for b in range(per_province)]
+        version = plan(stub, nodes=nodes, rules=[]).version
+        assert version.territory_count == len(nodes) >= 25_000
+        under = stub.ListTerritories(
+            pb.ListTerritoriesRequest(model_version=version.version, within_territory_id="VN.NORTH.P01", page=common_pb2.PageRequest(page_size=500)),
+            metadata=RM,
+            timeout=30,
+        )
+        assert len(under.territories) == per_province + 1 and under.page.next_page_token == ""
+
     def test_idempotent_plan(self, stub: TerritoryServiceStub) -> None:
         request = pb.PlanModelVersionRequest(request_id="plan-1", effective_date=day(today()), nodes=NODES)
         first = stub.PlanModelVersion(request, metadata=OPS, timeout=10)
