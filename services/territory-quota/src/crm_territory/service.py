@@ -3,7 +3,7 @@ process and every tool, so it imports nothing heavy (no grpc, sqlalchemy or name
 
 from __future__ import annotations
 
-from crm_common.registry import Permission, ServiceDefinition
+from crm_common.registry import ConsumedEvent, Permission, ServiceDefinition
 
 TERRITORY_READ = "territories.read"
 # Planning and applying territory model versions, rules, teams and RM departures (sales ops).
@@ -29,9 +29,8 @@ SERVICE = ServiceDefinition(
     settings="crm_territory.config:TerritorySettings",
     bootstrap="crm_territory.bootstrap:bootstrap",
     migrations="crm_territory:migrations",
-    # No events consumed yet: no worker process. When the service consumes its first event, add
-    # entrypoints/worker.py and set worker_class (docs/adding-a-service.md).
-    worker=False,
+    worker=True,
+    worker_class="crm_territory.entrypoints.worker:TerritoryWorker",
     permissions=(
         Permission(TERRITORY_READ, "read territories, rules, teams, assignments and their explanations"),
         Permission(TERRITORY_MANAGE, "plan, preview and apply territory model versions, rules, teams and RM departures"),
@@ -51,4 +50,12 @@ SERVICE = ServiceDefinition(
         "service": frozenset({TERRITORY_READ, TERRITORY_ROUTE, TERRITORY_ASSIGN, QUOTA_READ}),
         "admin": frozenset({TERRITORY_READ, TERRITORY_MANAGE, TERRITORY_ASSIGN, QUOTA_READ, QUOTA_PLAN}),
     },
+    consumes=(
+        # The quota half: attainment, the open pipeline, and quota following account moves.
+        *(ConsumedEvent("opportunity", m) for m in ("OpportunityCreated", "OpportunityUpdated", "OpportunityStageChanged")),
+        *(ConsumedEvent("opportunity", m) for m in ("OpportunityWon", "OpportunityLost", "OpportunityReopened")),
+        ConsumedEvent("account", "HoldingOpened"),
+        ConsumedEvent("account", "HoldingClosed"),
+        ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
+    ),
 )

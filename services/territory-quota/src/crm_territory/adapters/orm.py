@@ -5,3 +5,6 @@ from __future__ import annotations
 from crm_common.db import new_metadata
 
 metadata = new_metadata()
+
+# The quota half's tables, on this metadata.
+from crm_territory.adapters import quota_tables  # noqa: E402,F401
