@@ -8,6 +8,7 @@ from datetime import date
 
 import grpc
 import pytest
+from quota_helpers import BOTH, CHECKER, PLANNER, RM, assign, holding_opened, worker
 
 from crm.common.v1 import common_pb2
 from crm.territory.v1 import events_pb2, territory_pb2
@@ -15,7 +16,6 @@ from crm.territory.v1 import territory_service_pb2 as pb
 from crm.territory.v1.territory_service_pb2_grpc import TerritoryServiceStub
 from crm_common.db import new_id
 from crm_common.testing import LiveService
-from quota_helpers import BOTH, CHECKER, PLANNER, RM, assign, holding_opened, worker
 
 LOANS = territory_pb2.QUOTA_MEASURE_LOAN_DISBURSED
 Q3_2026 = territory_pb2.Period(kind=territory_pb2.PERIOD_KIND_QUARTER, year=2026, index=3)
