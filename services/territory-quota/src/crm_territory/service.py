@@ -58,4 +58,5 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("account", "HoldingClosed"),
         ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
     ),
+    ctl="crm_territory.entrypoints.ctl",
 )
