@@ -20,4 +20,4 @@ def test_local_ports_default_to_the_registry_entry() -> None:
 def test_the_servicer_checks_only_declared_permissions() -> None:
     from crm_territory.entrypoints.grpc_api import PERMISSIONS
 
-    assert {p for p in PERMISSIONS.values() if p} <= {p.name for p in SERVICE.permissions}
+    assert {a.permission for a in PERMISSIONS.values() if a.permission} <= {p.name for p in SERVICE.permissions}

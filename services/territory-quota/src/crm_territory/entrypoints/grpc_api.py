@@ -3,13 +3,22 @@ service is large, so its servicer is composed of two halves, one per capability 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from crm.territory.v1 import territory_service_pb2_grpc
+from crm_common.auth.scopes import Access, Scope
 from crm_territory.entrypoints.assignment_api import ASSIGNMENT_PERMISSIONS, AssignmentApi
 from crm_territory.entrypoints.quota_api import QUOTA_PERMISSIONS, QuotaApi
 from crm_territory.service_layer.use_cases import TerritoryUseCases
 
-# The permission each RPC needs: the server refuses to start while an RPC is missing here.
-PERMISSIONS: dict[str, str | None] = {**ASSIGNMENT_PERMISSIONS, **QUOTA_PERMISSIONS}
+
+def _access(permissions: Mapping[str, Access | str | None]) -> dict[str, Access]:
+    """A half's declarations as Access; a bare permission touches no customer record (Scope.NONE)."""
+    return {method: p if isinstance(p, Access) else Access(p, Scope.NONE) for method, p in permissions.items()}
+
+
+# The permission and data scope each RPC needs: the server refuses to start while an RPC is missing here.
+PERMISSIONS: dict[str, Access] = {**_access(ASSIGNMENT_PERMISSIONS), **_access(QUOTA_PERMISSIONS)}
 
 
 class TerritoryServicer(AssignmentApi, QuotaApi, territory_service_pb2_grpc.TerritoryServiceServicer):

@@ -9,6 +9,7 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.territory.v1 import territory_service_pb2 as pb
+from crm_common.auth.scopes import Access, Scope
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 from crm_territory.adapters.quota_mapping import (
@@ -32,19 +33,21 @@ from crm_territory.service_layer.quotas import AdjustLine, AllocatePlan, SeedPla
 if TYPE_CHECKING:
     from crm_territory.service_layer.use_cases import TerritoryUseCases
 
-QUOTA_PERMISSIONS: dict[str, str | None] = {
-    "SeedQuotaPlan": QUOTA_PLAN,
-    "AllocateQuota": QUOTA_PLAN,
-    "AdjustQuota": QUOTA_PLAN,
-    "SubmitQuotaPlan": QUOTA_PLAN,
-    "ApproveQuotaPlan": QUOTA_APPROVE,
-    "RejectQuotaPlan": QUOTA_APPROVE,
-    "ReviseQuotaPlan": QUOTA_PLAN,
-    "GetQuotaPlan": QUOTA_READ,
-    "ListQuotaPlans": QUOTA_READ,
-    "GetAttainment": QUOTA_READ,
-    "GetCoverage": QUOTA_READ,
-    "GetLeaderboard": QUOTA_READ,
+# Who may call what. Scope.NONE: plans and attainment are sums per territory, team and RM, not
+# customer records (crm_common.auth.scopes); reading them needs quotas.read.
+QUOTA_PERMISSIONS: dict[str, Access] = {
+    "SeedQuotaPlan": Access(QUOTA_PLAN, Scope.NONE),
+    "AllocateQuota": Access(QUOTA_PLAN, Scope.NONE),
+    "AdjustQuota": Access(QUOTA_PLAN, Scope.NONE),
+    "SubmitQuotaPlan": Access(QUOTA_PLAN, Scope.NONE),
+    "ApproveQuotaPlan": Access(QUOTA_APPROVE, Scope.NONE),
+    "RejectQuotaPlan": Access(QUOTA_APPROVE, Scope.NONE),
+    "ReviseQuotaPlan": Access(QUOTA_PLAN, Scope.NONE),
+    "GetQuotaPlan": Access(QUOTA_READ, Scope.NONE),
+    "ListQuotaPlans": Access(QUOTA_READ, Scope.NONE),
+    "GetAttainment": Access(QUOTA_READ, Scope.NONE),
+    "GetCoverage": Access(QUOTA_READ, Scope.NONE),
+    "GetLeaderboard": Access(QUOTA_READ, Scope.NONE),
 }
 
 
