@@ -30,18 +30,6 @@ SERVICE = ServiceDefinition(
     bootstrap="crm_territory.bootstrap:bootstrap",
     migrations="crm_territory:migrations",
     worker_class="crm_territory.entrypoints.worker:TerritoryWorker",
-    consumes=(
-        ConsumedEvent("lead", "LeadCaptured"),
-        ConsumedEvent("lead", "LeadScored"),
-        ConsumedEvent("lead", "LeadQualified"),
-        ConsumedEvent("account", "AccountCreated"),
-        ConsumedEvent("account", "AccountUpdated"),
-        ConsumedEvent("opportunity", "OpportunityCreated"),
-        ConsumedEvent("opportunity", "OpportunityWon"),
-        ConsumedEvent("opportunity", "OpportunityLost"),
-        ConsumedEvent("opportunity", "OpportunityReopened"),
-    ),
-    ctl="crm_territory.entrypoints.ctl",
     permissions=(
         Permission(TERRITORY_READ, "read territories, rules, teams, assignments and their explanations"),
         Permission(TERRITORY_MANAGE, "plan, preview and apply territory model versions, rules, teams and RM departures"),
@@ -61,4 +49,19 @@ SERVICE = ServiceDefinition(
         "service": frozenset({TERRITORY_READ, TERRITORY_ROUTE, TERRITORY_ASSIGN, QUOTA_READ}),
         "admin": frozenset({TERRITORY_READ, TERRITORY_MANAGE, TERRITORY_ASSIGN, QUOTA_READ, QUOTA_PLAN}),
     },
+    consumes=(
+        # Routing and account assignment: leads and accounts as they change, open opportunities per account.
+        ConsumedEvent("lead", "LeadCaptured"),
+        ConsumedEvent("lead", "LeadScored"),
+        ConsumedEvent("lead", "LeadQualified"),
+        ConsumedEvent("account", "AccountCreated"),
+        ConsumedEvent("account", "AccountUpdated"),
+        # Quotas: attainment, the open pipeline, and quota following account moves.
+        *(ConsumedEvent("opportunity", m) for m in ("OpportunityCreated", "OpportunityUpdated", "OpportunityStageChanged")),
+        *(ConsumedEvent("opportunity", m) for m in ("OpportunityWon", "OpportunityLost", "OpportunityReopened")),
+        ConsumedEvent("account", "HoldingOpened"),
+        ConsumedEvent("account", "HoldingClosed"),
+        ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
+    ),
+    ctl="crm_territory.entrypoints.ctl",
 )

@@ -9,7 +9,7 @@ from crm_territory.entrypoints.assignment_api import ASSIGNMENT_PERMISSIONS, Ass
 from crm_territory.entrypoints.quota_api import QUOTA_PERMISSIONS, QuotaApi
 from crm_territory.service_layer.use_cases import TerritoryUseCases
 
-# The permission each RPC needs: the server refuses to start while an RPC is missing here.
+# The permission and data scope each RPC needs: the server refuses to start while an RPC is missing here.
 PERMISSIONS: dict[str, Access] = {**ASSIGNMENT_PERMISSIONS, **QUOTA_PERMISSIONS}
 
 

@@ -1,6 +1,8 @@
 """The territory-quota service's event worker (nameko, eventlet): what it does with other
-services' events. The territory half keeps the attributes the rules read and decides on them;
-the quota half credits attainment (see `# quota handlers`)."""
+services' events. The territory half (below) keeps the attributes the rules read and decides on
+them; the quota half (QuotaEventHandlers, entrypoints/quota_worker.py) credits attainment, keeps
+the open pipeline and moves quota with accounts. Each handler has its own queue, so both halves
+may consume the same event."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from crm_common.grpc.enums import enum_name
 from crm_territory.adapters.assignment_mapping import account_subject_from_event, lead_subject_from_event
 from crm_territory.bootstrap import bootstrap
 from crm_territory.config import TerritorySettings
+from crm_territory.entrypoints.quota_worker import QuotaEventHandlers
 
 # Account fields the rules never read: a change of only these (e.g. the account recording the
 # owner this service gave it) is not re-evaluated.
 _NOT_READ_BY_RULES = frozenset({"owner_id", "territory_id", "full_name", "phone", "phones", "email", "emails", "national_id", "note"})
 
 
-class TerritoryWorker:
+class TerritoryWorker(QuotaEventHandlers):
     name = "territory-quota"
     context = EventContext()
     use_cases = ServiceHandlers(TerritorySettings, bootstrap)
@@ -78,6 +81,3 @@ class TerritoryWorker:
     def track_opportunity_reopened(self, delivery: Delivery) -> str:
         opportunity = delivery.event.opportunity
         return self.use_cases.accounts.on_opportunity_opened(delivery.consumer, delivery.event_id, opportunity.opportunity_id, opportunity.account_id)
-
-    # quota handlers: OpportunityWon/OpportunityReopened, HoldingOpened/HoldingClosed credit
-    # attainment (the quota half's methods go here, named on_<event>).

@@ -5,26 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from crm_common.db import utcnow
+from crm_territory.adapters.quota_events import QUOTA_EVENTS
 from crm_territory.service_layer.account_assignment import AccountAssignmentUseCases
 from crm_territory.service_layer.assignment_support import AssignmentEvents, ModelCache
+from crm_territory.service_layer.attainment import AttainmentEvents, AttainmentUseCases
 from crm_territory.service_layer.model_versions import ModelVersionUseCases
+from crm_territory.service_layer.quotas import Clock, QuotaEvents, QuotaPlanUseCases
 from crm_territory.service_layer.routing import LeadRoutingUseCases
 from crm_territory.service_layer.teams import TeamUseCases
 from crm_territory.service_layer.unit_of_work import TerritoryUnitOfWork
 
 
+class QuotaHalfEvents(QuotaEvents, AttainmentEvents, Protocol):
+    """The quota half's events: its plans' and its attainment's."""
+
+
 @dataclass(frozen=True)
 class TerritoryUseCases:
-    # One field per capability module (service_layer/<capability>.py), e.g. `things: ThingUseCases`.
     uow: Callable[[], TerritoryUnitOfWork]
     models: ModelVersionUseCases
     teams: TeamUseCases
     routing: LeadRoutingUseCases
     accounts: AccountAssignmentUseCases
+    quota_plans: QuotaPlanUseCases
+    attainment: AttainmentUseCases
 
     @classmethod
-    def wire(cls, uow: Callable[[], TerritoryUnitOfWork], assignment_events: AssignmentEvents | None = None) -> TerritoryUseCases:
+    def wire(
+        cls,
+        uow: Callable[[], TerritoryUnitOfWork],
+        assignment_events: AssignmentEvents | None = None,
+        quota_events: QuotaHalfEvents = QUOTA_EVENTS,
+        clock: Clock = utcnow,
+    ) -> TerritoryUseCases:
         if assignment_events is None:
             from crm_territory.adapters.assignment_mapping import ProtoAssignmentEvents
 
@@ -37,4 +53,6 @@ class TerritoryUseCases:
             teams=TeamUseCases(uow, assignment_events, cache),
             routing=LeadRoutingUseCases(uow, assignment_events, cache),
             accounts=AccountAssignmentUseCases(uow, assignment_events, cache),
+            quota_plans=QuotaPlanUseCases(uow, quota_events, clock),
+            attainment=AttainmentUseCases(uow, quota_events, clock),
         )
