@@ -43,7 +43,8 @@ def attainment(api: LiveService, kind: int, scope_id: str, as_of: date | None = 
 
 def test_the_worker_consumes_the_quota_events_on_its_own_queues() -> None:
     assert TerritoryWorker.name == "territory-quota"
-    assert sorted(consumer_queues(TerritoryWorker)) == sorted(
+    # The assignment half's handlers have queues of their own beside these.
+    assert set(consumer_queues(TerritoryWorker)) >= set(
         [
             "evt-account-HoldingClosed--territory-quota.on_holding_closed",
             "evt-account-HoldingOpened--territory-quota.on_holding_opened",

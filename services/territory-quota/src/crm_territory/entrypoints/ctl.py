@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from crm_common.crmctl import Ctl
+from crm_common.crmctl import Ctl, common_options
 
 HELP = "territories, assignment, quota plans and attainment"
 
@@ -229,7 +229,7 @@ ACTIONS: dict[str, tuple[Adder, Runner]] = {**TERRITORY_ACTIONS, **QUOTA_ACTIONS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     for name, (adder, _) in ACTIONS.items():
-        adder(actions.add_parser(name))
+        adder(actions.add_parser(name, parents=[common_options(nested=True)]))
 
 
 def run(args: argparse.Namespace, ctl: Ctl) -> int:
