@@ -1,8 +1,9 @@
 """The account service's domain events as protobuf messages (crm.account.v1.events).
 
 Accounts in events are masked like responses to a caller without pii.read, and their names too
-("N*** V*** A***", which such callers still see in responses to greet the customer): no plaintext copy of a name, national id, phone or email sits in the outbox
-or a queue. A consumer that needs them calls GetAccount with pii.read.
+("N*** V*** A***", which such callers still see in responses, to greet the customer): no
+plaintext copy of a name, national id, phone or email sits in the outbox or a queue. A consumer
+that needs them calls GetAccount with pii.read.
 """
 
 from __future__ import annotations
