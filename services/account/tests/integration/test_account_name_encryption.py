@@ -1,30 +1,43 @@
-"""Names are encrypted at rest (migration 0012): a raw select finds none, name search and the
+"""Names are encrypted at rest (migration 0013): a raw select finds none, name search and the
 name + birth date duplicate key still work, also after `crm-account pii reindex`, and a
 downgrade gives the names back in clear. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import base64
+import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, insert, select, text
 
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm.common.v1 import common_pb2
 from crm_account.adapters.orm import accounts
+from crm_account.adapters.repository import AccountRepository
 from crm_account.entrypoints.cli import main
 from crm_common.db import make_engine, new_id
 from crm_common.migrations import alembic_config, upgrade
-from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS
+from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, PiiCodec
 from crm_common.testing import BACKENDS, LiveService, bearer, empty_database
 
 RM = bearer("rm-1", ["rm"])
 MIGRATIONS = "crm_account:migrations"
 NAME = "Phạm Thị Ngọc Diệp"
 NEW_INDEX_KEY = base64.b64encode(bytes(range(100, 132))).decode()
+
+
+def _filler(column: Column[Any]) -> object:
+    """A value of the column's type, so the test does not restate a merge's every column."""
+    if isinstance(column.type, DateTime):
+        return datetime(2026, 1, 1, tzinfo=UTC)
+    if isinstance(column.type, (Integer, Boolean)):
+        return 0
+    return f"x-{column.name}"[: getattr(column.type, "length", None) or 100]
 
 
 def create(stub: AccountServiceStub, phone: str) -> str:
@@ -70,8 +83,8 @@ def test_no_name_in_clear_and_search_and_duplicates_still_work(api: LiveService,
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_downgrade_gives_names_back_in_clear(backend: str, tmp_path: Path) -> None:
-    with empty_database(backend, tmp_path, "account_0012") as url:
-        upgrade(MIGRATIONS, url, "0011")
+    with empty_database(backend, tmp_path, "account_0013") as url:
+        upgrade(MIGRATIONS, url, "0012")
         engine = make_engine(url, pool_size=1)
         with engine.begin() as conn:
             conn.execute(
@@ -86,18 +99,33 @@ def test_a_downgrade_gives_names_back_in_clear(backend: str, tmp_path: Path) -> 
                     " name_dob_key, merged_into, legal_hold, legal_hold_reason)"
                     " VALUES ('acc-1', 'PERSON', 'PROSPECT', :name, 'pham thi ngoc diep', '', '1991-03-04', '', '', false, '', '', '', '',"
                     " '', '', '', '', '[]', 'MASS', '', '', 'rm-1', '', '', '', '', '', '', '', '', '', '', CURRENT_TIMESTAMP, 'x',"
-                    " CURRENT_TIMESTAMP, 'x', 1, 'UNVERIFIED', '', '', '', '', 0, 0, 0, 0, 'pham|d|1991-03-04', '', false, '')"
+                    " CURRENT_TIMESTAMP, 'x', 1, 'NOT_STARTED', '', '', '', '', 0, 0, 0, 0, 'pham|d|1991-03-04', '', false, '')"
                 ),
                 {"name": NAME},
             )
+            # A merge's snapshot of that row, as AccountRepository.snapshot wrote it before 0013.
+            row = dict(conn.execute(text("SELECT * FROM accounts")).one()._mapping)
+            snapshot = json.dumps(
+                {"account": {k: str(v) if v is not None and not isinstance(v, (int, str)) else v for k, v in row.items()}, "contact_points": []}
+            )
+            merges = MetaData()
+            merges.reflect(conn, only=["account_merges"])
+            merge = {c.name: _filler(c) for c in merges.tables["account_merges"].columns}
+            conn.execute(insert(merges.tables["account_merges"]).values(merge | {"survivor_snapshot": snapshot, "merged_snapshot": snapshot}))
         upgrade(MIGRATIONS, url)
         with engine.connect() as conn:
             stored = " ".join(str(v) for v in conn.execute(text("SELECT * FROM accounts")).one())
-        assert "Diệp" not in stored and "diep" not in stored
-        command.downgrade(alembic_config(MIGRATIONS, url), "0011")
+            stored += " ".join(str(v) for v in conn.execute(text("SELECT survivor_snapshot, merged_snapshot FROM account_merges")).one())
+            assert "Diệp" not in stored and "diep" not in stored
+            with_codec = AccountRepository(conn, PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY))
+            restored = with_codec.from_snapshot(conn.scalar(text("SELECT merged_snapshot FROM account_merges")))
+            assert (restored.account_id, restored.profile.full_name) == ("acc-1", NAME)
+        command.downgrade(alembic_config(MIGRATIONS, url), "0012")
         old = MetaData()
         old.reflect(engine, only=["accounts"])
         with engine.connect() as conn:
             row = conn.execute(select(old.tables["accounts"])).one()
+            account = json.loads(conn.scalar(text("SELECT merged_snapshot FROM account_merges")))["account"]
         assert (row.full_name, row.name_folded, row.name_dob_key) == (NAME, "pham thi ngoc diep", "pham|d|1991-03-04")
+        assert (account["full_name"], account["name_folded"], account["name_dob_key"]) == (NAME, "pham thi ngoc diep", "pham|d|1991-03-04")
         engine.dispose()

@@ -21,7 +21,7 @@ accounts = Table(
     Column("account_type", String(20), nullable=False),
     Column("lifecycle_stage", String(20), nullable=False),
     Column("full_name_enc", Text, nullable=False),
-    # Blind tokens of every word-prefix of the folded name, for name search (migration 0012).
+    # Blind tokens of every word-prefix of the folded name, for name search (migration 0013).
     Column("name_tokens", Text, nullable=False),
     Column("gender", String(10), nullable=False),
     Column("date_of_birth", Date, nullable=True),
@@ -93,11 +93,11 @@ accounts = Table(
     # A territory reaches its subtree with LIKE 'VN.NORTH.%' (pattern ops on PostgreSQL).
     Index("ix_accounts_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") looks for one blind token: a GIN
-    # index over string_to_array(name_tokens, ' ') serves it on PostgreSQL (migration 0012).
+    # index over string_to_array(name_tokens, ' ') serves it on PostgreSQL (migration 0013).
 )
 
 # Name search looks one token up among an account's tokens: on PostgreSQL a GIN index over the
-# tokens as an array (migration 0012); SQLite scans.
+# tokens as an array (migration 0013); SQLite scans.
 Index("ix_accounts_name_tokens", func.string_to_array(accounts.c.name_tokens, literal_column("' '")), postgresql_using="gin").ddl_if(
     dialect="postgresql"
 )
@@ -230,20 +230,33 @@ duplicate_candidates = Table(
     Index("ix_duplicate_candidates_other_id", "other_id"),
 )
 
-# Every merge: who absorbed whom, when, by whom, and where each field's value came from.
+# Every merge: who absorbed whom, when, by whom, and where each field's value came from; and
+# what undoing it needs, until it is undone or the window closes.
 account_merges = Table(
     "account_merges",
     metadata,
     Column("merge_id", String(36), primary_key=True),
     Column("survivor_id", String(36), nullable=False),
-    Column("merged_id", String(36), nullable=False, unique=True),
+    Column("merged_id", String(36), nullable=False),
     Column("merged_at", UtcDateTime, nullable=False),
     Column("merged_by", String(200), nullable=False),
     Column("reason", String(500), nullable=False),
     # JSON object: field name -> account id.
     Column("field_sources", Text, nullable=False),
+    # Both accounts' rows as stored just before the merge (JSON; PII as ciphertext, as in
+    # accounts): an unmerge restores them. '' once undone, or for merges made before 0012.
+    Column("survivor_snapshot", Text, nullable=False),
+    Column("merged_snapshot", Text, nullable=False),
+    # JSON (domain.merges.MergeMoves): ids of what moved to the survivor in this store.
+    Column("moves", Text, nullable=False),
+    Column("unmerged_at", UtcDateTime, nullable=True),
+    Column("unmerged_by", String(200), nullable=False),
+    Column("unmerge_reason", String(500), nullable=False),
     Index("ix_account_merges_survivor_id", "survivor_id"),
 )
+# An account is merged away at most once at a time; after an unmerge it may be merged again.
+_merge_in_force = account_merges.c.unmerged_at.is_(None)
+Index("uq_account_merges_merged_id", account_merges.c.merged_id, unique=True, postgresql_where=_merge_in_force, sqlite_where=_merge_in_force)
 
 # Watchlist hits held for compliance review; one per account and listed entry.
 screening_hits = Table(

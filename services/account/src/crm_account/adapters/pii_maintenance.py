@@ -2,7 +2,8 @@
 
 reencrypt: after a new key is put first in PII_KEYS, rewrites every ciphertext still under an
 older key with the current one (same row and column context), so the old key can be dropped:
-crm_common.pii_tables over the account's declared columns (`PII_TABLES`).
+crm_common.pii_tables over the account's declared columns (`PII_TABLES`), and the tokens inside
+the pre-merge snapshots an unmerge restores (`account_merges`).
 reindex: after PII_INDEX_KEY changes, recomputes every blind index (national id, phones, emails,
 the name + birth date blocking key) and the name-search tokens from the decrypted values, and
 rebuilds the match-key claims (first holder by creation time, as they were made), which is
@@ -12,11 +13,20 @@ Both run in batches of one transaction each and can be re-run after an interrupt
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from crm_account.adapters.orm import ACCOUNTS_PII, CONTACT_POINTS_PII, PII_TABLES, account_contact_points, account_match_keys, accounts
+from crm_account.adapters.orm import (
+    ACCOUNTS_PII,
+    CONTACT_POINTS_PII,
+    PII_TABLES,
+    account_contact_points,
+    account_match_keys,
+    account_merges,
+    accounts,
+)
 from crm_account.adapters.repository import NAME_DOB, NATIONAL_ID
 from crm_account.domain.duplicates import name_dob_key
 from crm_common.contact import fold
@@ -33,9 +43,39 @@ def _update_point(conn: Connection, point: Any, **values: str) -> None:
     )
 
 
+def _reencrypt_snapshot(text: str, cipher: FieldCipher) -> tuple[str, int]:
+    """A snapshot (AccountRepository.snapshot) with its tokens under the current key."""
+    data = json.loads(text)
+    row, rewritten = data["account"], 0
+    for sealed in ACCOUNTS_PII.columns:
+        if cipher.needs_rotation(row[sealed.column]):
+            row[sealed.column] = cipher.reencrypt(row[sealed.column], ACCOUNTS_PII.row_context(sealed, row))
+            rewritten += 1
+    for point in data["contact_points"]:
+        if cipher.needs_rotation(point["value_enc"]):
+            point["value_enc"] = cipher.reencrypt(point["value_enc"], CONTACT_POINTS_PII.row_context(VALUE_ENC, point))
+            rewritten += 1
+    return json.dumps(data, sort_keys=True), rewritten
+
+
+def _reencrypt_snapshots(engine: Engine, cipher: FieldCipher) -> int:
+    rewritten = 0
+    m = account_merges.c
+    with engine.begin() as conn:
+        for merge in conn.execute(select(m.merge_id, m.survivor_snapshot, m.merged_snapshot).where(m.merged_snapshot != "")).all():
+            values = {}
+            for column in ("survivor_snapshot", "merged_snapshot"):
+                text, count = _reencrypt_snapshot(getattr(merge, column), cipher)
+                if count:
+                    values[column], rewritten = text, rewritten + count
+            if values:
+                conn.execute(update(account_merges).where(m.merge_id == merge.merge_id).values(values))
+    return rewritten
+
+
 def reencrypt(engine: Engine, cipher: FieldCipher) -> int:
     """Rewrites tokens not under the current key; returns how many were rewritten."""
-    return reencrypt_tables(engine, cipher, PII_TABLES)
+    return _reencrypt_snapshots(engine, cipher) + reencrypt_tables(engine, cipher, PII_TABLES)
 
 
 def reindex(engine: Engine, cipher: FieldCipher, index: BlindIndex) -> int:

@@ -124,6 +124,7 @@ class PrivacyUseCases:
             uow.accounts.forget(account.account_id)
             uow.privacy.forget_consents_and_hits(account.account_id)
             uow.duplicates.forget_open(account.account_id)
+            uow.duplicates.forget_snapshots(account.account_id)  # no unmerge brings the person back
             for relationship in uow.households.relationships_of(account.account_id):
                 uow.households.remove_relationship(relationship)
             if account.household_id:

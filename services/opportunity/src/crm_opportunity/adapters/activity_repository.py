@@ -96,10 +96,6 @@ class ActivityRepository:
             found.update(self.conn.scalars(select(a.opportunity_id).where(*meetings).distinct()))
         return found
 
-    def relink_account(self, merged_id: str, survivor_id: str) -> int:
-        result = self.conn.execute(update(activities).where(activities.c.account_id == merged_id).values(account_id=survivor_id))
-        return int(result.rowcount or 0)
-
     def anonymise_account(self, account_id: str) -> int:
         """Blanks what people wrote about an erased person: subjects, notes, outcomes."""
         ids = list(self.conn.scalars(select(activities.c.activity_id).where(activities.c.account_id == account_id)))

@@ -103,11 +103,6 @@ class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def relink_account(self, merged_id: str, survivor_id: str) -> int:
-        """Moves every opportunity of a merged-away account to the survivor; returns how many."""
-        result = self.conn.execute(update(opportunities).where(opportunities.c.account_id == merged_id).values(account_id=survivor_id))
-        return int(result.rowcount or 0)
-
     def count_for_account(self, account_id: str) -> int:
         return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(opportunities.c.account_id == account_id)) or 0)
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, MetaData
 from crm_common.events.outbox import RelayWakeup
 from crm_common.pii import PiiCodec
 from crm_common.unit_of_work import SqlUnitOfWork
+from crm_opportunity.adapters.account_links import AccountLinks
 from crm_opportunity.adapters.activity_repository import ActivityRepository
 from crm_opportunity.adapters.repository import OpportunityRepository
 
@@ -16,6 +17,7 @@ from crm_opportunity.adapters.repository import OpportunityRepository
 class OpportunityUnitOfWork(SqlUnitOfWork):
     opportunities: OpportunityRepository
     activities: ActivityRepository
+    account_links: AccountLinks
 
     def __init__(self, engine: Engine, metadata: MetaData, pii: PiiCodec, wakeup: RelayWakeup | None = None) -> None:
         super().__init__(engine, metadata, wakeup)
@@ -25,4 +27,5 @@ class OpportunityUnitOfWork(SqlUnitOfWork):
         super().__enter__()
         self.opportunities = OpportunityRepository(self.conn)
         self.activities = ActivityRepository(self.conn, self.pii)
+        self.account_links = AccountLinks(self.conn, self.metadata)
         return self
