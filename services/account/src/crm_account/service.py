@@ -72,6 +72,7 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("lead", "LeadConverted"),
         ConsumedEvent("opportunity", "OpportunityWon"),
+        ConsumedEvent("opportunity", "OpportunityReopened"),
         ConsumedEvent("lead", "ErasureConfirmed"),
         ConsumedEvent("opportunity", "ErasureConfirmed"),
         ConsumedEvent("onboarding", "KycOutcomeReported"),

@@ -52,7 +52,7 @@ def test_0003_encrypts_the_rows_of_the_plain_schema_and_downgrades_back(backend:
         upgrade(MIGRATIONS, url)
         with engine.connect() as conn:
             stored = " ".join(str(v) for row in conn.execute(text("SELECT * FROM accounts")) for v in row)
-            # The name too is encrypted since 0013; every datum reads back below.
+            # The name too is encrypted since 0014; every datum reads back below.
             assert PLAIN_ROW["national_id"] not in stored and "Nguyễn Văn An" not in stored
             repository = AccountRepository(conn, PiiCodec(*load_pii(DEV_PII_KEYS, DEV_PII_INDEX_KEY)))
             [account] = repository.sharing_keys(ContactKeys(phone_e164="+84912345678"))

@@ -1,4 +1,4 @@
-"""Names are encrypted at rest (migration 0013): a raw select finds none, name search and the
+"""Names are encrypted at rest (migration 0014): a raw select finds none, name search and the
 name + birth date duplicate key still work, also after `crm-account pii reindex`, and a
 downgrade gives the names back in clear. On SQLite and PostgreSQL."""
 
@@ -83,8 +83,8 @@ def test_no_name_in_clear_and_search_and_duplicates_still_work(api: LiveService,
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_downgrade_gives_names_back_in_clear(backend: str, tmp_path: Path) -> None:
-    with empty_database(backend, tmp_path, "account_0013") as url:
-        upgrade(MIGRATIONS, url, "0012")
+    with empty_database(backend, tmp_path, "account_0014") as url:
+        upgrade(MIGRATIONS, url, "0013")
         engine = make_engine(url, pool_size=1)
         with engine.begin() as conn:
             conn.execute(
@@ -103,7 +103,7 @@ def test_a_downgrade_gives_names_back_in_clear(backend: str, tmp_path: Path) -> 
                 ),
                 {"name": NAME},
             )
-            # A merge's snapshot of that row, as AccountRepository.snapshot wrote it before 0013.
+            # A merge's snapshot of that row, as AccountRepository.snapshot wrote it before 0014.
             row = dict(conn.execute(text("SELECT * FROM accounts")).one()._mapping)
             snapshot = json.dumps(
                 {"account": {k: str(v) if v is not None and not isinstance(v, (int, str)) else v for k, v in row.items()}, "contact_points": []}
@@ -120,7 +120,7 @@ def test_a_downgrade_gives_names_back_in_clear(backend: str, tmp_path: Path) -> 
             with_codec = AccountRepository(conn, PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY))
             restored = with_codec.from_snapshot(conn.scalar(text("SELECT merged_snapshot FROM account_merges")))
             assert (restored.account_id, restored.profile.full_name) == ("acc-1", NAME)
-        command.downgrade(alembic_config(MIGRATIONS, url), "0012")
+        command.downgrade(alembic_config(MIGRATIONS, url), "0013")
         old = MetaData()
         old.reflect(engine, only=["accounts"])
         with engine.connect() as conn:

@@ -7,6 +7,7 @@ idempotency contract; the real ones meet in tests/e2e.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -15,6 +16,8 @@ from sqlalchemy import func, select
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
+from crm_common.audit.trail import AuditTrail
+from crm_common.auth import current_principal
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer
 from crm_common.pii import PiiCodec
@@ -32,12 +35,18 @@ class FakeAccounts:
         self.by_request: dict[str, ResolvedAccount] = {}
         self.down = False
         self.lock = threading.Lock()
+        # Every call as (caller, request_id): the real services scope idempotency to the caller.
+        self.calls: list[tuple[str, str]] = []
+        # Seconds each call takes (a slow peer widens races).
+        self.delay = 0.0
 
     def resolve_person(
         self, request_id: str, full_name: str, phone: str, email: str, national_id: str, owner_id: str, lead_id: str
     ) -> ResolvedAccount:
         if self.down:
             raise Unavailable("account service: UNAVAILABLE: connection refused")
+        self.calls.append((current_principal().subject, request_id))
+        time.sleep(self.delay)
         with self.lock:
             return self.by_request.setdefault(request_id, ResolvedAccount(f"acc-{len(self.by_request) + 1}", matched=False))
 
@@ -46,10 +55,14 @@ class FakeOpportunities:
     def __init__(self) -> None:
         self.by_request: dict[str, tuple[str, NewOpportunity]] = {}
         self.down = False
+        self.calls: list[tuple[str, str]] = []
+        self.delay = 0.0
 
     def create(self, opportunity: NewOpportunity) -> str:
         if self.down:
             raise Unavailable("opportunity service: UNAVAILABLE: connection refused")
+        self.calls.append((current_principal().subject, opportunity.request_id))
+        time.sleep(self.delay)
         entry = self.by_request.setdefault(opportunity.request_id, (f"opp-{len(self.by_request) + 1}", opportunity))
         return entry[0]
 
@@ -75,7 +88,9 @@ class LeadApp:
         self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
         self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
         # The background helpers (outbox relay, recovery loop) stay stopped: tests read the outbox.
-        self.server = GrpcServer(settings, self.app.bindings)
+        # The audit log as the API process keeps it; tests flush and seal it when they look.
+        self.audit = AuditTrail(self.engine, "lead", flush_seconds=3600, seal_seconds=3600)
+        self.server = GrpcServer(settings, self.app.bindings, audit_trail=self.audit)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = lead_service_pb2_grpc.LeadServiceStub(self.channel)
@@ -90,6 +105,7 @@ class LeadApp:
             return int(conn.execute(select(func.count()).select_from(metadata.tables[table_name])).scalar_one())
 
     def reset(self) -> None:
+        self.audit.flush()
         with self.engine.begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())

@@ -20,13 +20,22 @@ from crm_common.registry import Permission, RegistryError, ServiceDefinition, se
 
 # Seeing national ids, phones and emails unmasked, in any service.
 PII_READ = "pii.read"
+# Querying the audit log: who touched a customer's data, and when (every service serves
+# crm.audit.v1.AuditService over its own log).
+AUDIT_READ = "audit.read"
 # The role the suite's services act under (recovery loops, event consumers).
 SERVICE_ROLE = "service"
 
-PLATFORM_PERMISSIONS = (Permission(PII_READ, "see national ids, phones and emails unmasked"),)
+PLATFORM_PERMISSIONS = (
+    Permission(PII_READ, "see national ids, phones and emails unmasked"),
+    Permission(AUDIT_READ, "query the audit log: who called what on a customer's data, and when"),
+)
 PLATFORM_GRANTS: Mapping[str, frozenset[str]] = {
-    role: frozenset({PII_READ})
-    for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "compliance", "data_steward", "privacy_officer", "admin")
+    **{
+        role: frozenset({PII_READ})
+        for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "data_steward", "privacy_officer", "admin")
+    },
+    "compliance": frozenset({PII_READ, AUDIT_READ}),
 }
 
 # How far each role sees beyond the caller's own book; several roles: the widest union. A role

@@ -1,4 +1,10 @@
-"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop.
+"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop,
+and the audit log (every call recorded; crm.audit.v1.AuditService served by every service).
+
+On SIGTERM the server first drains (GRPC_DRAIN_SECONDS): readiness goes NOT_SERVING while calls
+are still served, so whoever routes calls here (Kubernetes endpoints, a load balancer's health
+checks) stops before the server refuses any; then it stops accepting and gives in-flight calls
+GRPC_GRACE_SECONDS to finish.
 
 No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md).
 """
@@ -11,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,6 +30,12 @@ from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    # Imported where used: the API of a service without a database loads no SQLAlchemy.
+    from sqlalchemy import Engine
+
+    from crm_common.audit.trail import AuditTrail
 
 log = logging.getLogger("crm.server")
 
@@ -58,13 +70,36 @@ class ServiceBinding:
         return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
 
 
+def audit_binding(trail: AuditTrail) -> ServiceBinding:
+    """crm.audit.v1.AuditService over the process's audit log: every service serves it."""
+    from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
+    from crm_common.grpc import audit
+
+    return ServiceBinding.for_service(
+        audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"],
+        audit.AuditServicer(trail),
+        audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
+        audit.PERMISSIONS,
+    )
+
+
 class GrpcServer:
-    def __init__(self, settings: ServiceSettings, bindings: list[ServiceBinding], background: list[Background] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        bindings: list[ServiceBinding],
+        background: list[Background] | None = None,
+        audit_trail: AuditTrail | None = None,
+    ) -> None:
+        """`audit_trail`: the service's audit log (run() and crm_common.testing give one); with it
+        every call is recorded and AuditService is served, and it starts and stops with the server."""
         self.settings = settings
-        self.bindings = bindings
-        self.background = background or []
+        self.audit = audit_trail
+        self.bindings = [*bindings, audit_binding(audit_trail)] if audit_trail is not None else list(bindings)
+        # The audit log starts first and stops last: it records every call the server answers.
+        self.background = ([audit_trail] if audit_trail is not None else []) + list(background or [])
         permissions: dict[str, Access] = {}
-        for binding in bindings:
+        for binding in self.bindings:
             permissions.update(binding.full_permissions())
         verifier = TokenVerifier(
             settings.jwt_key,
@@ -75,9 +110,14 @@ class GrpcServer:
             branches_claim=settings.jwt_branches_claim,
             territories_claim=settings.jwt_territories_claim,
         )
+        auditing: list[grpc.ServerInterceptor] = []
+        if audit_trail is not None:
+            from crm_common.grpc.audit import AuditInterceptor
+
+            auditing.append(AuditInterceptor(audit_trail))
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions), ValidationInterceptor()],
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), *auditing, AuthInterceptor(verifier, permissions), ValidationInterceptor()],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
@@ -87,16 +127,21 @@ class GrpcServer:
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        for binding in bindings:
+        for binding in self.bindings:
             binding.add_to_server(binding.servicer, self.server)
         reflection.enable_server_reflection(
-            [b.full_name for b in bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [b.full_name for b in self.bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self.server,
         )
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
         self._stopped = threading.Event()
+        # Set when the drain starts, or cut short (a second signal).
+        self._draining = threading.Event()
+        self._hurry = threading.Event()
+        # Readiness changes from the watcher and the drain must not interleave.
+        self._health_lock = threading.Lock()
         self._ready: bool | None = None
 
     def start(self) -> None:
@@ -110,7 +155,9 @@ class GrpcServer:
 
     def _update_readiness(self) -> None:
         ready = all(getattr(item, "ready", True) for item in self.background)
-        if ready != self._ready and not self._stopped.is_set():
+        with self._health_lock:
+            if ready == self._ready or self._draining.is_set() or self._stopped.is_set():
+                return
             status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
             for binding in self.bindings:
                 self.health.set(binding.full_name, status)
@@ -121,6 +168,28 @@ class GrpcServer:
     def _watch_readiness(self) -> None:
         while not self._stopped.wait(1.0):
             self._update_readiness()
+
+    def drain(self, seconds: float | None = None) -> None:
+        """Readiness NOT_SERVING (liveness stays SERVING: the process is not restarted), calls
+        still served, for `seconds` (GRPC_DRAIN_SECONDS) or until hurry()."""
+        seconds = self.settings.grpc_drain_seconds if seconds is None else seconds
+        with self._health_lock:
+            if self._draining.is_set() or self._stopped.is_set():
+                return
+            self._draining.set()
+            for binding in self.bindings:
+                self.health.set(binding.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("draining: not ready, still serving", extra={"fields": {"seconds": seconds}})
+        self._hurry.wait(max(seconds, 0.0))
+
+    def hurry(self) -> None:
+        """Cuts the drain short (a second SIGTERM/SIGINT)."""
+        self._hurry.set()
+
+    def shutdown(self) -> None:
+        """What SIGTERM does: drain, then stop within the grace period."""
+        self.drain()
+        self.stop()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting, let in-flight calls finish (up to the grace period), then stop helpers."""
@@ -137,6 +206,19 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
+def service_audit_trail(settings: ServiceSettings, engine: Engine | None) -> AuditTrail | None:
+    """The audit log of a service's API process, on the service's database (None for a service
+    without one, or with AUDIT_ENABLED=false, which is for measurements only)."""
+    if engine is None:
+        return None
+    if not settings.audit_enabled:
+        log.warning("AUDIT_ENABLED=false: calls are not recorded in the audit log")
+        return None
+    from crm_common.audit.trail import AuditTrail
+
+    return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds)
+
+
 def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
     """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT.
 
@@ -145,10 +227,14 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
     app = bootstrap(settings, serve=True)
-    server = GrpcServer(settings, app.bindings, app.background)
+    server = GrpcServer(settings, app.bindings, app.background, service_audit_trail(settings, app.engine))
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
+        if done.is_set():
+            log.info("second signal: ending the drain now", extra={"fields": {"signal": signum}})
+            server.hurry()
+            return
         log.info("signal received, draining", extra={"fields": {"signal": signum}})
         done.set()
 
@@ -156,5 +242,5 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     signal.signal(signal.SIGINT, on_signal)
     server.start()
     done.wait()
-    server.stop()
+    server.shutdown()
     app.close()

@@ -59,8 +59,11 @@ class ProtoAccountEvents:
     def holding_opened(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingOpened:
         return new_event(events_pb2.HoldingOpened, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))
 
-    def holding_closed(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingClosed:
-        return new_event(events_pb2.HoldingClosed, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))
+    def holding_closed(self, holding: Holding, correlation_id: str, detail: str = "") -> events_pb2.HoldingClosed:
+        message = holding_to_proto(holding)
+        return new_event(
+            events_pb2.HoldingClosed, PRODUCER, correlation_id, holding.updated_at, holding=message, reason=message.close_reason, detail=detail
+        )
 
     def accounts_merged(self, survivor: Account, merged_id: str, merge_id: str, correlation_id: str) -> events_pb2.AccountsMerged:
         return new_event(

@@ -21,7 +21,7 @@ accounts = Table(
     Column("account_type", String(20), nullable=False),
     Column("lifecycle_stage", String(20), nullable=False),
     Column("full_name_enc", Text, nullable=False),
-    # Blind tokens of every word-prefix of the folded name, for name search (migration 0013).
+    # Blind tokens of every word-prefix of the folded name, for name search (migration 0014).
     Column("name_tokens", Text, nullable=False),
     Column("gender", String(10), nullable=False),
     Column("date_of_birth", Date, nullable=True),
@@ -93,11 +93,11 @@ accounts = Table(
     # A territory reaches its subtree with LIKE 'VN.NORTH.%' (pattern ops on PostgreSQL).
     Index("ix_accounts_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") looks for one blind token: a GIN
-    # index over string_to_array(name_tokens, ' ') serves it on PostgreSQL (migration 0013).
+    # index over string_to_array(name_tokens, ' ') serves it on PostgreSQL (migration 0014).
 )
 
 # Name search looks one token up among an account's tokens: on PostgreSQL a GIN index over the
-# tokens as an array (migration 0013); SQLite scans.
+# tokens as an array (migration 0014); SQLite scans.
 Index("ix_accounts_name_tokens", func.string_to_array(accounts.c.name_tokens, literal_column("' '")), postgresql_using="gin").ddl_if(
     dialect="postgresql"
 )
@@ -202,6 +202,8 @@ holdings = Table(
     Column("source", String(20), nullable=False),
     Column("opportunity_id", String(100), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Why a CLOSED holding closed: CORE_BANKING or OPPORTUNITY_REVERSED ('' when open).
+    Column("close_reason", String(30), nullable=False, server_default=""),
     Index("ix_holdings_account_id", "account_id"),
 )
 _known_core_ref = holdings.c.core_ref != ""

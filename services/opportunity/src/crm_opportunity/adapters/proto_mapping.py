@@ -81,6 +81,7 @@ def pipeline_to_proto(pipeline: Pipeline) -> opportunity_pb2.Pipeline:
         lost_reasons=[
             opportunity_pb2.LostReasonOption(code=r.code, label=r.label, requires_competitor=r.requires_competitor) for r in pipeline.lost_reasons
         ],
+        win_from=list(pipeline.winning_stages),
     )
 
 

@@ -132,7 +132,12 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
     ) -> opportunity_service_pb2.WinOpportunityResponse:
         final = (request.final_amount.amount_minor, request.final_amount.currency_code or "VND") if request.HasField("final_amount") else None
         won = self.use_cases.closing.win_opportunity(
-            commands.WinOpportunity(key=idempotency_key(request), opportunity_id=request.opportunity_id, final_amount=final)
+            commands.WinOpportunity(
+                key=idempotency_key(request),
+                opportunity_id=request.opportunity_id,
+                final_amount=final,
+                completed_items=tuple(request.completed_items),
+            )
         )
         return opportunity_service_pb2.WinOpportunityResponse(opportunity=opportunity_to_proto(won))
 

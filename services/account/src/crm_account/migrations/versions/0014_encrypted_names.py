@@ -8,8 +8,8 @@ blocking key ("name_dob") are written out here, as the service's code writes the
 The pre-merge snapshots an unmerge restores (account_merges, JSON copies of account rows) are
 rewritten the same way, so they hold no name in clear either and still restore.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from collections.abc import Iterator, Sequence
@@ -24,8 +24,8 @@ from crm_common.contact import fold
 from crm_common.pii import PiiCodec
 from crm_common.settings import ServiceSettings
 
-revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0012"
+revision: str = "0014"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
