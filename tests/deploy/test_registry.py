@@ -12,7 +12,7 @@ import yaml
 from deploy_helpers import CHART, RELEASE, ROOT, SERVICES, containers
 from test_tiltfile import run_tiltfile
 
-from crm_common.registry import ServiceDefinition, load, services
+from crm_common.registry import ServiceDefinition, consumed_events, load, services
 from crm_common.testing import stub_class
 
 DEFINITIONS = {d.name: d for d in services()}
@@ -90,4 +90,4 @@ def test_the_service_code_agrees_with_its_entry(definition: ServiceDefinition):
 
         container = get_container_cls({})(load(definition.worker_class), {"AMQP_URI": "memory://"})
         consumed = {(e.source_service, e.event_type) for e in container.entrypoints if isinstance(e, EventHandler)}
-        assert consumed == {(c.producer, c.message) for c in definition.consumes}
+        assert consumed == {(c.producer, c.message) for c in consumed_events(definition)}

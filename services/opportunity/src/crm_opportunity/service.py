@@ -24,7 +24,8 @@ SERVICE = ServiceDefinition(
     bootstrap="crm_opportunity.bootstrap:bootstrap",
     migrations="crm_opportunity:migrations",
     worker_class="crm_opportunity.entrypoints.worker:OpportunityWorker",
-    # Holds no personal data of its own, but confirms erasures (its copies of the account id).
+    # What people write about customers (activities, next steps), and their deals: part of a
+    # person's export and erasure (crm_common.privacy).
     pii=True,
     permissions=(
         Permission(OPPORTUNITY_READ, "read opportunities, pipelines, activities, forecasts and next best actions"),

@@ -16,12 +16,19 @@ from crm_common.registry import Permission, RegistryError, ServiceDefinition, se
 
 # Seeing national ids, phones and emails unmasked, in any service.
 PII_READ = "pii.read"
+# A person's data in every service that holds it, for a data-subject export (crm_common.privacy):
+# the account service forwards the privacy officer's token to each participant.
+PERSONAL_DATA_EXPORT = "personal_data.export"
 # The role the suite's services act under (recovery loops, event consumers).
 SERVICE_ROLE = "service"
 
-PLATFORM_PERMISSIONS = (Permission(PII_READ, "see national ids, phones and emails unmasked"),)
+PLATFORM_PERMISSIONS = (
+    Permission(PII_READ, "see national ids, phones and emails unmasked"),
+    Permission(PERSONAL_DATA_EXPORT, "read a person's data in every service, for their data-subject export"),
+)
 PLATFORM_GRANTS: Mapping[str, frozenset[str]] = {
-    role: frozenset({PII_READ}) for role in ("rm", "sales_manager", SERVICE_ROLE, "compliance", "data_steward", "privacy_officer", "admin")
+    role: frozenset({PII_READ} | ({PERSONAL_DATA_EXPORT} if role == "privacy_officer" else set()))
+    for role in ("rm", "sales_manager", SERVICE_ROLE, "compliance", "data_steward", "privacy_officer", "admin")
 }
 
 

@@ -17,7 +17,7 @@ from crm_account.service_layer.duplicates import DuplicatesUseCases
 from crm_account.service_layer.holdings import HoldingsUseCases
 from crm_account.service_layer.households import HouseholdsUseCases
 from crm_account.service_layer.kyc import KycUseCases
-from crm_account.service_layer.privacy import PrivacyUseCases
+from crm_account.service_layer.privacy import PersonalDataSections, PrivacyUseCases
 from crm_account.service_layer.profile import ProfileUseCases
 from crm_account.service_layer.timeline import TimelineUseCases
 from crm_common.db import utcnow
@@ -43,9 +43,11 @@ class AccountUseCases:
         tiers: TierThresholds | None = None,
         watchlist: Watchlist | None = None,
         erasure_services: tuple[str, ...] = (),
+        personal_data: PersonalDataSections | None = None,
     ) -> AccountUseCases:
         """Every capability over the same unit of work. Without `watchlist` accounts are not
-        screened; `erasure_services` are the services that confirm an erasure."""
+        screened; `erasure_services` are the services that confirm an erasure and give their
+        section of an export (through `personal_data`)."""
         tiers = tiers or TierThresholds()
         return cls(
             profile=ProfileUseCases(uow, events, clock, watchlist),
@@ -54,6 +56,6 @@ class AccountUseCases:
             holdings=HoldingsUseCases(uow, events, clock, tiers),
             duplicates=DuplicatesUseCases(uow, events, clock, tiers),
             households=HouseholdsUseCases(uow, clock),
-            privacy=PrivacyUseCases(uow, events, clock, erasure_services),
+            privacy=PrivacyUseCases(uow, events, clock, erasure_services, personal_data),
             timeline=TimelineUseCases(uow),
         )

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, case, false, func, insert, or_, select, update
 
 from crm_common.errors import NotFound
 from crm_common.events.erasure import ERASED_NAME
@@ -72,8 +72,18 @@ class ActivityRepository:
         result = self.conn.execute(update(activities).where(activities.c.account_id == merged_id).values(account_id=survivor_id))
         return int(result.rowcount or 0)
 
-    def anonymise_account(self, account_id: str) -> int:
+    def _of_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> ColumnElement[bool]:
+        a = activities.c
+        clauses = [column.in_(ids) for column, ids in ((a.account_id, list(account_ids)), (a.opportunity_id, opportunity_ids)) if ids]
+        return or_(*clauses) if clauses else false()
+
+    def of_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> list[Activity]:
+        """A person's activities: on their accounts or on their opportunities, oldest first."""
+        query = select(activities).where(self._of_person(account_ids, opportunity_ids)).order_by(activities.c.created_at, activities.c.activity_id)
+        return [_activity(r) for r in self.conn.execute(query)]
+
+    def anonymise_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> int:
         """Blanks what people wrote about an erased person: subjects, notes, outcomes."""
         blank = {"subject": ERASED_NAME, "notes": "", "outcome": ""}
-        result = self.conn.execute(update(activities).where(activities.c.account_id == account_id).values(blank))
+        result = self.conn.execute(update(activities).where(self._of_person(account_ids, opportunity_ids)).values(blank))
         return int(result.rowcount or 0)
