@@ -66,7 +66,13 @@ def test_chart_health_service_and_flags_match_the_registry(rendered, chart_value
         for scenario in rendered.values():
             (api,) = containers(scenario.get("Deployment", f"{RELEASE}-{name}-api"))
             assert api["readinessProbe"]["grpc"]["service"] == definition.grpc_service
-            assert scenario.get("ConfigMap", f"{RELEASE}-{name}")["data"]["CRM_PII_SERVICES"] == pii
+            data = scenario.get("ConfigMap", f"{RELEASE}-{name}")["data"]
+            assert data["CRM_PII_SERVICES"] == pii
+            if definition.pii:
+                # Each reaches the others' PersonalDataService (a person's export, crm_common.privacy).
+                for other in pii.split(","):
+                    if other != name:
+                        assert data[f"{other.upper().replace('-', '_')}_GRPC_TARGET"] == f"{RELEASE}-{other}:50051", (name, other)
 
 
 def test_ci_values_name_only_registered_services():
