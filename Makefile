@@ -1,5 +1,5 @@
 # The CRM suite's commands. `make up` and `make test` work as the first command on a fresh machine.
-.PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-property test-e2e test-deploy helm-check infra up down status bench fuzz migrate clean
+.PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-property test-e2e test-deploy helm-check infra up down status bench fuzz migrate clean new-service scaffold-check
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -60,7 +60,7 @@ infra:
 	@bash scripts/ensure-infra.sh
 
 # Everything: generated code fresh, protos linted, lint, unit, integration, e2e and deploy checks.
-test: setup infra protos-check buf-lint buf-breaking lint test-unit test-integration test-property test-e2e helm-check
+test: setup infra protos-check buf-lint buf-breaking lint test-unit test-integration test-property test-e2e helm-check scaffold-check
 
 # Domain rules only; no I/O.
 test-unit: setup
@@ -76,7 +76,17 @@ test-property: setup infra
 
 # The suite as separate processes with real PostgreSQL and RabbitMQ.
 test-e2e: setup infra
-	$(PYTEST) -q tests/e2e
+	$(PYTEST) -q $(if $(service),$(or $(wildcard services/$(service)/tests/e2e),tests/e2e),tests/e2e $(wildcard services/*/tests/e2e))
+
+# Cast a new service from the mould: `make new-service name=<name> [package=crm_<x>] [proto=<x>]` (docs/adding-a-service.md).
+new-service: setup
+	@test -n "$(name)" || { echo "usage: make new-service name=<name> [package=crm_<name>] [proto=<name>]"; exit 2; }
+	$(PY) scripts/new_service.py $(name) $(if $(package),--package $(package)) $(if $(proto),--proto $(proto))
+	$(MAKE) protos setup
+
+# Cast a throwaway service from the mould in a copy of the tree and run its tests (the template never rots).
+scaffold-check: setup infra
+	bash scripts/scaffold-check.sh
 
 # Helm lint/template, schema and policy validation, Dockerfile and Tiltfile checks.
 helm-check: setup

@@ -28,7 +28,8 @@ from crm_common.grpc.status import field_violations, resource_info
 from crm_common.testing import bearer, wait_until
 
 RM = bearer("rm-1", ["rm"])
-AGENT = bearer("agent-7", ["telesales"])
+# A contact-centre agent serving any customer: marketing's bank-wide reach, no pii.read (data scopes).
+AGENT = bearer("agent-7", ["telesales", "marketing"])
 CAMPAIGNS = bearer("campaign-service", ["service"])
 CORE_BANKING = bearer("core-banking", ["service"])
 ONBOARDING = bearer("ekyc-onboarding", ["service"])

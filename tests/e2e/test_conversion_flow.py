@@ -23,7 +23,8 @@ from crm_common.grpc.status import field_violations
 from crm_common.testing import bearer, scrape_metric, wait_until
 
 MARKETING = bearer("mkt-1", ["marketing"])
-MANAGER = bearer("head-of-sales", ["sales_manager"])
+# The sales floor's branch manager: reaches the branch's leads and the unassigned queue (data scopes).
+MANAGER = bearer("head-of-sales", ["branch_manager"], branches=["HCM-01"])
 AGENT = bearer("agent-7", ["telesales"])
 RM = bearer("rm-1", ["rm"])
 
@@ -47,14 +48,17 @@ def sql_lead(suite, phone: str, email: str, name: str = "Nguyễn Văn An", nati
         ),
         metadata=MARKETING,
     ).lead
-    suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7"), metadata=MANAGER)
+    to_agent = lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7", branch_id="HCM-01")
+    suite.lead.AssignLead(to_agent, metadata=MANAGER)
     suite.lead.RecordContactAttempt(
         lead_svc.RecordContactAttemptRequest(
             request_id=rid(), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED
         ),
         metadata=AGENT,
     )
-    return suite.lead.QualifyLead(lead_svc.QualifyLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=AGENT).lead
+    suite.lead.QualifyLead(lead_svc.QualifyLeadRequest(request_id=rid(), lead_id=lead.lead_id), metadata=AGENT)
+    # Handed to the RM who converts it: an RM reaches the leads of its own book.
+    return suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="rm-1"), metadata=MANAGER).lead
 
 
 def lead_db(suite):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
-from test_conversion_flow import RM, sql_lead
+from test_conversion_flow import MANAGER, sql_lead
 
 from crm.account.v1 import account_pb2
 from crm.account.v1 import account_service_pb2 as account_svc
@@ -18,14 +18,17 @@ from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_service_pb2 as lead_svc
 from crm.opportunity.v1 import opportunity_pb2
 from crm.opportunity.v1 import opportunity_service_pb2 as opp_svc
-from crm_common.testing import wait_until
+from crm_common.testing import bearer, wait_until
 
+# The card RM who converts and works the opportunity (an RM reaches its own book: data scopes).
+RM = bearer("rm-e2e-card", ["rm"])
 CARD_STAGES = ["needs_analysis", "documents_collected", "submitted_to_los", "approved"]
 CHECKLIST = {"documents_collected": ["id_document_verified", "income_documents_collected"], "approved": ["card_delivered"]}
 
 
 def test_a_credit_card_goes_through_every_stage_to_won_and_into_the_forecast(suite) -> None:  # type: ignore[no-untyped-def]
     lead = sql_lead(suite, "0912 555 040", "card.pipeline@example.com", name="Lâm Quốc Việt")
+    suite.lead.AssignLead(lead_svc.AssignLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id, owner_id="rm-e2e-card"), metadata=MANAGER)
     close = Timestamp()
     close.FromDatetime(datetime.now(UTC) + timedelta(days=10))
     convert = lead_svc.ConvertLeadRequest(

@@ -1,6 +1,7 @@
 """`crmctl`: a person's way to drive the suite from a terminal (dev and support use).
 
     crmctl token --role admin                      # a dev token (dev signing key only)
+    crmctl token --role sales_manager --subject sm-1 --team-claim tele-hcm   # with its data scope
     crmctl <service> <action> ...                  # the actions each service offers
     crmctl <service> --help                        # what a service offers
 
@@ -31,14 +32,25 @@ def _target(name: str) -> str:
     return os.environ.get(f"{name.upper().replace('-', '_')}_GRPC_TARGET", f"127.0.0.1:{service(name).grpc_port}")
 
 
-def _token(role: str, subject: str) -> str:
+def _token(args: argparse.Namespace, ttl_seconds: int = 3600) -> str:
+    """A dev-signed token for --subject with --role(s) and the --team/--branch/--territory-claim
+    ids, in the claims the services read (JWT_TEAMS_CLAIM, JWT_BRANCHES_CLAIM, JWT_TERRITORIES_CLAIM)."""
     return issue_token(
-        subject,
-        [role],
+        args.subject,
+        [r for r in args.role.split(",") if r],
         os.environ.get("JWT_KEY", DEV_JWT_KEY),
         os.environ.get("JWT_ALGORITHM", "HS256"),
         os.environ.get("JWT_ISSUER", "crm-dev"),
         os.environ.get("JWT_AUDIENCE", "crm"),
+        ttl_seconds=ttl_seconds,
+        teams=args.team_claim,
+        branches=args.branch_claim,
+        territories=args.territory_claim,
+        claim_names=(
+            os.environ.get("JWT_TEAMS_CLAIM", "teams"),
+            os.environ.get("JWT_BRANCHES_CLAIM", "branches"),
+            os.environ.get("JWT_TERRITORIES_CLAIM", "territories"),
+        ),
     )
 
 
@@ -51,7 +63,7 @@ class Ctl:
     def call(self, name: str, stub_cls: Any, method: str, request: Any, quiet: bool = False, reply_into: list[Any] | None = None) -> int:
         """Calls `method` on service `name`; prints the reply as JSON (or the error) and returns
         the exit code."""
-        token = os.environ.get("CRM_TOKEN") or _token(self.args.role, self.args.subject)
+        token = os.environ.get("CRM_TOKEN") or _token(self.args)
         with grpc.insecure_channel(_target(name)) as channel:
             try:
                 reply = getattr(stub_cls(channel), method)(request, metadata=[("authorization", f"Bearer {token}")], timeout=self.args.timeout)
@@ -75,8 +87,12 @@ class Ctl:
 
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--role", default="admin", help="role of the dev token (when CRM_TOKEN is not set)")
+    common.add_argument("--role", default="admin", help="role(s) of the dev token, comma-separated (when CRM_TOKEN is not set)")
     common.add_argument("--subject", default=os.environ.get("USER", "crmctl"), help="subject of the dev token")
+    # Where the caller works: they widen its data scope as far as its roles reach (repeatable).
+    common.add_argument("--team-claim", action="append", default=[], metavar="TEAM", help="a team of the dev token's caller")
+    common.add_argument("--branch-claim", action="append", default=[], metavar="BRANCH", help="a branch of the dev token's caller")
+    common.add_argument("--territory-claim", action="append", default=[], metavar="TERRITORY", help="a territory, e.g. VN.NORTH")
     common.add_argument("--timeout", type=float, default=10.0)
     common.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
     parser = argparse.ArgumentParser(prog="crmctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,17 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.group == "token":
-        print(
-            issue_token(
-                args.subject,
-                [args.role],
-                os.environ.get("JWT_KEY", DEV_JWT_KEY),
-                os.environ.get("JWT_ALGORITHM", "HS256"),
-                os.environ.get("JWT_ISSUER", "crm-dev"),
-                os.environ.get("JWT_AUDIENCE", "crm"),
-                ttl_seconds=args.ttl,
-            )
-        )
+        print(_token(args, args.ttl))
         return 0
     return int(commands[args.group].run(args, Ctl(args)))
 

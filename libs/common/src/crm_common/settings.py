@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     jwt_key: str = DEV_JWT_KEY
     jwt_issuer: str = "crm-dev"
     jwt_audience: str = "crm"
+    # Claims carrying the caller's teams, branches and territories (lists of ids): they widen
+    # its data scope as far as its roles' reach allows (docs/security.md#data-scopes).
+    jwt_teams_claim: str = "teams"
+    jwt_branches_claim: str = "branches"
+    jwt_territories_claim: str = "territories"
 
     # PII field encryption (crm_common.pii): "key_id:base64key,..." with the current key first,
     # older keys kept to decrypt until rows are re-encrypted; and the blind-index HMAC key,

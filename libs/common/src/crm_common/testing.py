@@ -57,9 +57,19 @@ def postgres_admin_url() -> str:
     return os.environ.get("CRM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-def bearer(subject: str, roles: list[str], scope: str = "", key: str = DEV_JWT_KEY) -> list[tuple[str, str]]:
-    """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`)."""
-    return [("authorization", f"Bearer {issue_token(subject, roles, key=key, scope=scope)}")]
+def bearer(
+    subject: str,
+    roles: list[str],
+    scope: str = "",
+    key: str = DEV_JWT_KEY,
+    teams: tuple[str, ...] | list[str] = (),
+    branches: tuple[str, ...] | list[str] = (),
+    territories: tuple[str, ...] | list[str] = (),
+) -> list[tuple[str, str]]:
+    """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`,
+    and the teams, branches and territories that widen its data scope)."""
+    token = issue_token(subject, roles, key=key, scope=scope, teams=teams, branches=branches, territories=territories)
+    return [("authorization", f"Bearer {token}")]
 
 
 @contextmanager
@@ -412,3 +422,69 @@ def schema_drift(database_url: str, metadata: MetaData) -> list[Any]:
             return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata))
     finally:
         engine.dispose()
+
+
+# -- Data-scope matrices (crm_common.auth.scopes): who reaches which record, for every RPC a
+# servicer declares Scope.RECORD, generated from its PERMISSIONS so a new RPC is covered at once.
+
+# The role whose reach each matrix caller has.
+REACH_ROLES = {"OWN": "rm", "TEAM": "sales_manager", "BRANCH": "branch_manager", "TERRITORY": "regional_head", "ALL": "admin"}
+SCOPE_CALLER = "scope-caller"
+SCOPE_OTHER = "someone-else"
+# The caller's team, branch and territory; records are placed in these or in the others. The other
+# territory shares the caller's as a string prefix without being below it (a path, not a prefix).
+SCOPE_IDS = {"team": ("team-a", "team-b"), "branch": ("BR-01", "BR-02"), "territory": ("VN.SOUTH", "VN.SOUTHERN.Q1")}
+_REACH_FIELD = {"TEAM": "team", "BRANCH": "branch", "TERRITORY": "territory"}
+
+
+@dataclass(frozen=True)
+class ScopeCase:
+    """One cell of a data-scope matrix: an RPC called by a caller of one reach on a record placed
+    in its scope ("in"), outside it ("out"), in it but with the token's claim missing ("no claim"),
+    or for a reach the table has no column for ("no column": only its own book counts)."""
+
+    rpc: str
+    reach: str
+    case: str
+    # owner, team, branch, territory of the record the call is about
+    placement: dict[str, str]
+    expect_reached: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.rpc}-{self.reach}-{self.case.replace(' ', '_')}"
+
+    def caller(self, permission: str | None) -> list[tuple[str, str]]:
+        """The caller: the reach's role, the RPC's permission (so only the scope decides), and its
+        claims unless the case drops them."""
+        field = _REACH_FIELD.get(self.reach, "") if self.case != "no claim" else ""
+        ids = {f: [SCOPE_IDS[f][0]] if f == field else [] for f in ("team", "branch", "territory")}
+        return bearer(
+            SCOPE_CALLER, [REACH_ROLES[self.reach]], scope=permission or "", teams=ids["team"], branches=ids["branch"], territories=ids["territory"]
+        )
+
+
+def scoped_rpcs(permissions: Any) -> list[str]:
+    """The RPCs declared Scope.RECORD in a servicer's PERMISSIONS."""
+    from crm_common.auth import Scope
+
+    return sorted(name for name, access in permissions.items() if access.scope is Scope.RECORD)
+
+
+def scope_matrix(permissions: Any, columns: set[str]) -> list[ScopeCase]:
+    """Every case for every RECORD RPC; `columns`: which of team, branch, territory the service's
+    records carry (a reach without its column reaches only the caller's own book)."""
+    cases = []
+    for rpc in scoped_rpcs(permissions):
+        cases.append(ScopeCase(rpc, "OWN", "in", {"owner": SCOPE_CALLER}, True))
+        cases.append(ScopeCase(rpc, "OWN", "out", {"owner": SCOPE_OTHER}, False))
+        for reach, field in _REACH_FIELD.items():
+            if field not in columns:
+                cases.append(ScopeCase(rpc, reach, "no column", {"owner": SCOPE_OTHER}, False))
+                continue
+            inside = SCOPE_IDS[field][0] if field != "territory" else "VN.SOUTH.HCM.Q1"  # below the caller's territory
+            cases.append(ScopeCase(rpc, reach, "in", {"owner": SCOPE_OTHER, field: inside}, True))
+            cases.append(ScopeCase(rpc, reach, "out", {"owner": SCOPE_OTHER, field: SCOPE_IDS[field][1]}, False))
+            cases.append(ScopeCase(rpc, reach, "no claim", {"owner": SCOPE_OTHER, field: inside}, False))
+        cases.append(ScopeCase(rpc, "ALL", "in", {"owner": SCOPE_OTHER}, True))
+    return cases

@@ -12,6 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_common import errors
+from crm_common.auth import Access, Scope
 from crm_common.grpc import call_context
 from crm_common.grpc.client import PropagatingInterceptor
 from crm_common.grpc.server import GrpcServer, ServiceBinding
@@ -21,6 +22,7 @@ from crm_common.testing import bearer, wait_until
 
 SERVICE = "crm.test.v1.ProbeService"
 METHODS = ["Slow", "Fail", "Boom", "Deadline"]
+OPEN = Access(None, Scope.NONE)
 
 
 class Probe:
@@ -58,7 +60,7 @@ def add_probe(probe: Probe, server: grpc.Server) -> None:
 @pytest.fixture
 def running() -> Iterator[tuple[GrpcServer, Probe, grpc.Channel]]:
     probe = Probe()
-    binding = ServiceBinding(SERVICE, probe, add_probe, {m: None for m in METHODS}, METHODS)
+    binding = ServiceBinding(SERVICE, probe, add_probe, {m: OPEN for m in METHODS}, METHODS)
     server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0, grpc_grace_seconds=5), [binding])
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
@@ -134,9 +136,18 @@ def test_the_callers_deadline_reaches_the_handler_and_outgoing_calls(running) ->
 
 
 def test_a_method_without_a_declared_permission_stops_the_server_from_starting() -> None:
-    binding = ServiceBinding(SERVICE, Probe(), add_probe, {"Slow": None}, METHODS)
+    binding = ServiceBinding(SERVICE, Probe(), add_probe, {"Slow": OPEN}, METHODS)
     with pytest.raises(RuntimeError, match="no permission declared for Boom, Deadline, Fail"):
         GrpcServer(ServiceSettings(service_name="probe", grpc_port=0), [binding])
+
+
+def test_a_method_without_a_declared_data_scope_stops_the_server_from_starting() -> None:
+    # A bare permission (the map's former shape) says nothing of the data the method touches.
+    binding = ServiceBinding(SERVICE, Probe(), add_probe, {**{m: OPEN for m in METHODS}, "Fail": "leads.read"}, METHODS)  # type: ignore[dict-item]
+    with pytest.raises(RuntimeError, match=r"no Access\(permission, scope=...\) declared for Fail"):
+        GrpcServer(ServiceSettings(service_name="probe", grpc_port=0), [binding])
+    with pytest.raises(TypeError, match=r"Access\.scope must be a Scope"):
+        Access("leads.read", "RECORD")  # type: ignore[arg-type]
 
 
 def test_tokens_from_another_issuer_or_audience_are_refused(running) -> None:
@@ -170,7 +181,7 @@ def test_readiness_follows_the_dependencies_while_liveness_stays_up() -> None:
     from crm_common.lifecycle import DatabaseHealth
 
     toggle = Toggle()
-    binding = ServiceBinding(SERVICE, Probe(), add_probe, {m: None for m in METHODS}, METHODS)
+    binding = ServiceBinding(SERVICE, Probe(), add_probe, {m: OPEN for m in METHODS}, METHODS)
     server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0), [binding], [toggle])
     server.start()
     health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))

@@ -12,6 +12,7 @@ import sqlalchemy.exc
 
 from crm.common.v1 import common_pb2
 from crm_common import errors
+from crm_common.auth import Access, Scope
 from crm_common.grpc.server import GrpcServer, ServiceBinding
 from crm_common.grpc.status import field_violations, resource_info
 from crm_common.settings import ServiceSettings
@@ -56,7 +57,7 @@ def add_probe(probe: Probe, server: grpc.Server) -> None:
 @pytest.fixture(scope="module")
 def running() -> Iterator[tuple[Probe, grpc.Channel]]:
     probe = Probe()
-    binding = ServiceBinding(SERVICE, probe, add_probe, {m: None for m in METHODS}, METHODS)
+    binding = ServiceBinding(SERVICE, probe, add_probe, {m: Access(None, Scope.NONE) for m in METHODS}, METHODS)
     server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0), [binding])
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")

@@ -37,8 +37,11 @@ def test_a_definition_is_consistent_with_itself() -> None:
         definition(migrations="")
     with pytest.raises(RegistryError, match="worker_class given but worker=False"):
         definition(worker=False)
-    with pytest.raises(RegistryError, match="package 'crm_orders' should be crm_order"):
-        definition(package="crm_orders")
+    with pytest.raises(RegistryError, match="package 'orders' should be a Python name starting crm_"):
+        definition(package="orders")
+    with pytest.raises(RegistryError, match="package 'crm_order-book' should be"):
+        definition(package="crm_order-book")
+    assert definition(package="crm_orders").package == "crm_orders"  # a shorter package is fine
     with pytest.raises(RegistryError, match=r"role 'clerk' is granted \['orders.delete'\]"):
         definition(permissions=(Permission("orders.read", "read orders"),), grants={"clerk": frozenset({"orders.read", "orders.delete"})})
     gateway = definition("gateway", database=False, migrations="", worker=False, worker_class="")

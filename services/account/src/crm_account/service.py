@@ -7,6 +7,8 @@ from crm_common.registry import ConsumedEvent, Permission, ServiceDefinition
 
 ACCOUNT_READ = "accounts.read"
 ACCOUNT_WRITE = "accounts.write"
+# Moving a customer to another owner, branch or territory (managers, within their data scope).
+ACCOUNT_REASSIGN = "accounts.reassign"
 # Overriding a customer's value tier by hand (it changes pricing and service levels).
 ACCOUNT_TIER = "accounts.tier"
 # Recording customers' consent decisions, and reading them (campaigns check before every send).
@@ -45,6 +47,7 @@ SERVICE = ServiceDefinition(
     permissions=(
         Permission(ACCOUNT_READ, "read and search accounts, their holdings, relationships and changes"),
         Permission(ACCOUNT_WRITE, "create and update accounts, relationships and households"),
+        Permission(ACCOUNT_REASSIGN, "move a customer to another owner, branch or territory"),
         Permission(ACCOUNT_TIER, "override a customer's value tier"),
         Permission(CONSENT_WRITE, "record customers' consent decisions"),
         Permission(CONSENT_READ, "read and check consent"),
@@ -58,12 +61,15 @@ SERVICE = ServiceDefinition(
         "marketing": frozenset({CONSENT_READ}),
         "telesales": _TELESALES,
         "rm": _RM,
-        "sales_manager": _RM | {ACCOUNT_TIER},
+        # Managers: a team's, a branch's and a region's (their data scopes differ, crm_common.auth.roles).
+        "sales_manager": _RM | {ACCOUNT_TIER, ACCOUNT_REASSIGN},
+        "branch_manager": _RM | {ACCOUNT_TIER, ACCOUNT_REASSIGN},
+        "regional_head": _RM | {ACCOUNT_TIER, ACCOUNT_REASSIGN},
         "service": _RM | {KYC_WRITE, HOLDINGS_IMPORT},
         "compliance": frozenset({ACCOUNT_READ, KYC_WRITE, KYC_REVIEW, CONSENT_READ}),
         "data_steward": frozenset({ACCOUNT_READ, ACCOUNT_WRITE, DUPLICATES_MANAGE}),
         "privacy_officer": frozenset({ACCOUNT_READ, PRIVACY_MANAGE}),
-        "admin": _RM | {ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE},
+        "admin": _RM | {ACCOUNT_TIER, HOLDINGS_IMPORT, DUPLICATES_MANAGE, ACCOUNT_REASSIGN},
     },
     consumes=(
         ConsumedEvent("lead", "LeadConverted"),

@@ -17,6 +17,7 @@ from crm.common.v1 import common_pb2
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.domain.model import ContactKeys
 from crm_account.domain.profile import NEEDS_A_KEY
+from crm_common.auth import DataScope
 from crm_common.db import new_id
 from crm_common.grpc.status import field_violations, resource_info
 from crm_common.pagination import Page
@@ -24,11 +25,13 @@ from crm_common.pii import load_pii
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])  # accounts.read/write and pii.read
-TELESALES = bearer("ts-1", ["telesales"])  # accounts.read only, no PII
+TELESALES = bearer("ts-1", ["telesales", "marketing"])  # accounts.read only, no PII
 MARKETING = bearer("mk-1", ["marketing"])  # no account permission
 WRITER_WITHOUT_PII = bearer("web-1", [], scope="accounts.write accounts.read")
 
 NAME = "Nguyễn Văn An"
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def resolve(
@@ -258,7 +261,7 @@ class TestSearch:
         with api.engine.connect() as conn:
             repository = AccountRepository(conn, PiiCodec(*load_pii(api.settings.pii_keys, api.settings.pii_index_key)))
             for _ in range(5):
-                page, after = repository.search(ContactKeys(), "", Page(size=2, after=after))
+                page, after = repository.search(ContactKeys(), "", Page(size=2, after=after), DataScope.bank_wide())
                 seen.extend(a.account_id for a in page)
                 if after is None:
                     break

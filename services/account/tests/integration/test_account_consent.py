@@ -17,7 +17,7 @@ from crm_common.grpc.status import field_violations, resource_info
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])
-CALL_CENTRE = bearer("ts-1", ["telesales"])  # consents.read and consents.write
+CALL_CENTRE = bearer("ts-1", ["telesales", "marketing"])  # consents.read and consents.write
 CAMPAIGNS = bearer("campaign", ["service"])  # the campaign service checking before a send
 MARKETING = bearer("mk-1", ["marketing"])  # consents.read only
 NO_CONSENT = bearer("web-1", [], scope="accounts.read")
@@ -25,6 +25,8 @@ NO_CONSENT = bearer("web-1", [], scope="accounts.read")
 MARKETING_PURPOSE = account_pb2.CONSENT_PURPOSE_MARKETING
 SMS, ZALO, EMAIL = account_pb2.CONTACT_CHANNEL_SMS, account_pb2.CONTACT_CHANNEL_ZALO, account_pb2.CONTACT_CHANNEL_EMAIL
 GRANTED, WITHDRAWN = account_pb2.CONSENT_STATUS_GRANTED, account_pb2.CONSENT_STATUS_WITHDRAWN
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def ts(value: datetime) -> Timestamp:

@@ -17,9 +17,11 @@ from crm_common.testing import LiveService, bearer
 RM = bearer("rm-1", ["rm"])
 STEWARD = bearer("steward-1", ["data_steward"])
 CORE_BANKING = bearer("core-banking", ["service"])
-CALL_CENTRE = bearer("ts-1", ["telesales"])
+CALL_CENTRE = bearer("ts-1", ["telesales", "marketing"])
 R = account_service_pb2
 BORN = common_pb2.Date(year=1988, month=3, day=9)
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def person(**fields: Any) -> account_pb2.AccountInput:

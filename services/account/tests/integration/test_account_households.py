@@ -15,10 +15,12 @@ from crm_common.db import new_id
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])
-TELESALES = bearer("ts-1", ["telesales"])  # accounts.read only
+TELESALES = bearer("ts-1", ["telesales", "marketing"])  # accounts.read only
 CORE_BANKING = bearer("core-banking", ["service"])
 R = account_service_pb2
 K = account_pb2
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def person(stub: AccountServiceStub, name: str, phone: str) -> str:

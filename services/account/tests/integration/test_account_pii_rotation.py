@@ -13,6 +13,7 @@ from crm_account.adapters.orm import account_contact_points, accounts
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.domain.model import ContactKeys
 from crm_account.entrypoints.cli import main
+from crm_common.auth import DataScope
 from crm_common.db import new_id
 from crm_common.pagination import Page
 from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, load_pii
@@ -53,9 +54,9 @@ def test_reencrypt_moves_every_token_to_the_current_key(api: LiveService, stub: 
     codec = PiiCodec(*load_pii(NEW_KEY, DEV_PII_INDEX_KEY))
     with api.engine.connect() as conn:
         repository = AccountRepository(conn, codec)
-        first = repository.get(ids[0])
+        first = repository.get(ids[0], DataScope.bank_wide())
         assert (first.profile.national_id, first.profile.phones) == ("001099012345", ("+84912345678",))
-        found, _ = repository.search(ContactKeys(phone_e164="+84987654321"), "", Page(size=10, after=None))
+        found, _ = repository.search(ContactKeys(phone_e164="+84987654321"), "", Page(size=10, after=None), DataScope.bank_wide())
         assert [a.account_id for a in found] == [ids[1]]
 
 

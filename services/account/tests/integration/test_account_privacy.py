@@ -27,7 +27,7 @@ from crm_common.testing import LiveService, bearer, delivery
 RM = bearer("rm-1", ["rm"])
 DPO = bearer("dpo-1", ["privacy_officer"])
 CORE_BANKING = bearer("core-banking", ["service"])
-CALL_CENTRE = bearer("ts-1", ["telesales"])
+CALL_CENTRE = bearer("ts-1", ["telesales", "marketing"])
 R = account_service_pb2
 K = account_pb2
 
@@ -55,6 +55,10 @@ def account_id(api: LiveService, stub: AccountServiceStub) -> str:
     )
     stub.RecordConsent(consent, metadata=CALL_CENTRE)
     return str(created.account_id)
+
+
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def erase(stub: AccountServiceStub, account_id: str, metadata: Any = DPO) -> account_pb2.ErasureRequest:

@@ -19,11 +19,13 @@ from crm_common.grpc.status import field_violations, resource_info
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])  # accounts.read/write and pii.read
-TELESALES = bearer("ts-1", ["telesales"])  # accounts.read only, no PII
-MANAGER = bearer("sm-1", ["sales_manager"])  # may override value tiers
+TELESALES = bearer("ts-1", ["telesales", "marketing"])  # accounts.read only, no PII
+MANAGER = bearer("sm-1", ["sales_manager", "marketing"])  # may override value tiers
 
 # Female, born 2001, birth registered in Hồ Chí Minh City (079).
 CCCD = "079301012345"
+# Contact-centre agents and managers here serve any customer: their tokens add marketing's
+# bank-wide reach (no pii.read); who reaches which customer is tested in test_account_data_scopes.py.
 
 
 def person(**overrides: Any) -> account_pb2.AccountInput:

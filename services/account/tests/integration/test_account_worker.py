@@ -6,6 +6,7 @@ the event → command translation, the inbox and the outbox are all exercised.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -42,6 +43,13 @@ def converted(
     )
     event.metadata.occur_time.GetCurrentTime()
     return event
+
+
+@pytest.fixture(autouse=True)
+def as_the_worker() -> Iterator[None]:
+    """Handlers run as the service itself, as the consumer runs them (crm_common.events.consumer)."""
+    with use_principal(Principal("service:account", ("service",))):
+        yield
 
 
 @pytest.fixture

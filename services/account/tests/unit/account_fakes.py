@@ -27,10 +27,17 @@ from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account, AccountChange, ContactChannel, ContactKeys, Totals
 from crm_account.domain.privacy import ErasureRequest
 from crm_account.service_layer.use_cases import AccountUseCases
+from crm_common.auth import DataScope
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page
 from crm_common.privacy import PersonIdentifiers
 from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork, RecordingEvents
+
+BANK_WIDE = DataScope.bank_wide()
+
+
+def _reached(scope: DataScope, account: Account) -> bool:
+    return scope.covers(account.profile.owner_id, "", account.profile.branch_id, account.profile.territory_id)
 
 
 @dataclass
@@ -93,26 +100,26 @@ class FakeAccounts:
     def add_change(self, *changes: AccountChange) -> None:
         self.state.changes.extend(changes)
 
-    def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:
+    def get(self, account_id: str, scope: DataScope, for_update: bool = False, follow_merges: bool = True) -> Account:
         account = self.state.accounts.get(account_id)
         while account is not None and follow_merges and account.merged_into:
             account = self.state.accounts.get(account.merged_into)
-        if account is None:
+        if account is None or not _reached(scope, account):
             raise NotFound("account", account_id)
         return self._loaded(account)
 
-    def resolve_id(self, account_id: str) -> str:
-        return self.get(account_id).account_id
+    def resolve_id(self, account_id: str, scope: DataScope) -> str:
+        return self.get(account_id, scope).account_id
 
-    def get_many(self, account_ids: list[str]) -> list[Account]:
-        return [self._loaded(self.state.accounts[i]) for i in account_ids if i in self.state.accounts]
+    def get_many(self, account_ids: list[str], scope: DataScope) -> list[Account]:
+        return [self._loaded(self.state.accounts[i]) for i in account_ids if i in self.state.accounts and _reached(scope, self.state.accounts[i])]
 
-    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50) -> list[Account]:
+    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50, scope: DataScope = BANK_WIDE) -> list[Account]:
         wanted = set(keys.items())
         found = [
             a
             for a in self.state.accounts.values()
-            if a.account_id != exclude_id and not a.merged_into and wanted & set(candidate_keys(a.profile).items())
+            if a.account_id != exclude_id and not a.merged_into and wanted & set(candidate_keys(a.profile).items()) and _reached(scope, a)
         ]
         return [self._loaded(a) for a in found[:limit]]
 

@@ -11,12 +11,14 @@ EXPECTED = {
     "marketing": {"consents.read"},
     "telesales": _TELESALES,
     "rm": _RM,
-    "sales_manager": _RM | {"accounts.tier"},
+    "sales_manager": _RM | {"accounts.tier", "accounts.reassign"},
+    "branch_manager": _RM | {"accounts.tier", "accounts.reassign"},
+    "regional_head": _RM | {"accounts.tier", "accounts.reassign"},
     "service": _RM | {"kyc.write", "holdings.import"},
     "compliance": {"accounts.read", "kyc.write", "kyc.review", "consents.read"},
     "data_steward": {"accounts.read", "accounts.write", "accounts.merge"},
     "privacy_officer": {"accounts.read", "privacy.manage"},
-    "admin": _RM | {"accounts.tier", "holdings.import", "accounts.merge"},
+    "admin": _RM | {"accounts.tier", "holdings.import", "accounts.merge", "accounts.reassign"},
 }
 
 
@@ -29,4 +31,4 @@ def test_each_role_gets_these_account_permissions() -> None:
 def test_the_servicer_checks_only_declared_permissions() -> None:
     from crm_account.entrypoints.grpc_api import PERMISSIONS
 
-    assert {p for p in PERMISSIONS.values() if p} <= {p.name for p in SERVICE.permissions} | {PII_READ}
+    assert {a.permission for a in PERMISSIONS.values() if a.permission} <= {p.name for p in SERVICE.permissions} | {PII_READ}

@@ -22,7 +22,7 @@ from crm_account.domain.model import Account, ChangeKind, LifecycleStage, MatchF
 from crm_account.domain.privacy import ErasureStatus
 from crm_account.domain.profile import AccountDraft
 from crm_account.service_layer import commands
-from crm_common.auth import Principal, use_principal
+from crm_common.auth import DataScope, Principal, use_data_scope, use_principal
 from crm_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from crm_common.events.erasure import ERASED_NAME
 from crm_common.testing_fakes import caller_key
@@ -35,8 +35,9 @@ CCCD_AN = "001090012345"
 
 @pytest.fixture(autouse=True)
 def as_rm() -> Iterator[None]:
-    """Every use case runs as relationship manager rm-1 (the actor on the timeline)."""
-    with use_principal(Principal(subject="rm-1")):
+    """Every use case runs as relationship manager rm-1 (the actor on the timeline), reaching every
+    account here (who reaches what is tested through the API: test_account_data_scopes.py)."""
+    with use_principal(Principal(subject="rm-1")), use_data_scope(DataScope.bank_wide("rm-1")):
         yield
 
 

@@ -547,6 +547,7 @@ class TestOtherSurvivorship:
             "lifecycle_stage",
             "owner_id",
             "branch_id",
+            "territory_id",
             "tier_override",
             "customer_since",
             "acquisition",

@@ -11,6 +11,7 @@ LEAD_READ = "leads.read"
 LEAD_READ_ALL = "leads.read_all"
 LEAD_WRITE = "leads.write"
 LEAD_IMPORT = "leads.import"
+# Assigning leads, and reassigning them to another owner (managers, within their data scope).
 LEAD_ASSIGN = "leads.assign"
 LEAD_CONTACT = "leads.contact"
 LEAD_QUALIFY = "leads.qualify"
@@ -19,6 +20,7 @@ TEAM_MANAGE = "teams.manage"
 
 _TELESALES = frozenset({LEAD_READ, LEAD_CONTACT, LEAD_QUALIFY})
 _RM = _TELESALES | {LEAD_CONVERT}
+_MANAGER = _RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL}
 
 SERVICE = ServiceDefinition(
     name="lead",
@@ -50,7 +52,10 @@ SERVICE = ServiceDefinition(
         "web_capture": frozenset({LEAD_WRITE}),
         "telesales": _TELESALES,
         "rm": _RM,
-        "sales_manager": _RM | {LEAD_ASSIGN, TEAM_MANAGE, LEAD_WRITE, LEAD_READ_ALL},
+        # Managers: a team's, a branch's and a region's (their data scopes differ, crm_common.auth.roles).
+        "sales_manager": _MANAGER,
+        "branch_manager": _MANAGER,
+        "regional_head": _MANAGER,
         "service": _RM | {LEAD_WRITE, LEAD_ASSIGN, LEAD_READ_ALL},
         "admin": _RM | {LEAD_WRITE, LEAD_IMPORT, LEAD_ASSIGN, TEAM_MANAGE},
     },
@@ -59,5 +64,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("account", "ErasureRequested"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
+    # The e2e suite resumes stalled conversions within a second.
+    e2e_env={"LEAD_CONVERSION_RECOVERY_SECONDS": "1"},
     ctl="crm_lead.entrypoints.ctl",
 )

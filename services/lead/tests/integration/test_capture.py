@@ -234,10 +234,12 @@ def test_a_capture_racing_an_uncommitted_duplicate_retries_into_already_exists(l
     index makes it wait, then fail, and the handler's retry answers ALREADY_EXISTS."""
     import dataclasses
 
+    from crm_common.auth import Principal, use_principal
     from crm_lead.adapters.repository import LeadRepository
 
     first = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
-    template = app.use_cases.lookup.get_lead(first.lead_id)[0]
+    with use_principal(Principal("service:lead", ("service",))):  # a use case called outside an RPC: the service's own identity
+        template = app.use_cases.lookup.get_lead(first.lead_id)[0]
     rival = dataclasses.replace(template, lead_id=str(uuid.uuid4()), phone_e164="+84977111222", email="rival@example.com")
     with app.engine.connect() as conn, conn.begin() as tx:
         LeadRepository(conn, app.pii).add(rival)  # written, not committed
@@ -280,8 +282,8 @@ def test_lead_qualified_marks_later_moves_to_mql_and_sql(lead_input, app, admin)
 
 def test_contact_data_is_masked_for_readers_without_a_pii_permission(lead_input, app, admin) -> None:
     lead = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=lead_input()), metadata=admin).lead
-    # A reporting client granted only leads.read and leads.read_all through its token's scope.
-    reader = bearer("reporting-job", [], scope="leads.read leads.read_all")
+    # A reporting client with marketing's role: every lead (leads.read, leads.read_all), no pii.read.
+    reader = bearer("reporting-job", ["marketing"])
     seen = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=reader).lead
     assert seen.contact.phone.e164 == "+849*****678"
     assert seen.contact.email == "a***@example.com"

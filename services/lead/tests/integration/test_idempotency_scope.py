@@ -62,9 +62,13 @@ def test_a_web_form_key_is_scoped_to_its_caller(app) -> None:
 
 
 def test_another_subject_replaying_a_conversion_key_does_not_get_its_result(lead_input, app) -> None:
-    manager = bearer("head-of-sales", ["sales_manager"])
+    # Worked in one branch, whose two managers both reach the lead (data scopes).
+    manager = bearer("head-of-sales", ["branch_manager"], branches=["HCM-01"])
+    first, second = bearer("bm-1", ["branch_manager"], branches=["HCM-01"]), bearer("bm-2", ["branch_manager"], branches=["HCM-01"])
     lead = app.stub.CreateLead(svc.CreateLeadRequest(request_id=str(uuid.uuid4()), lead=lead_input()), metadata=ALICE).lead
-    app.stub.AssignLead(svc.AssignLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id, owner_id="agent-7"), metadata=manager)
+    app.stub.AssignLead(
+        svc.AssignLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id, owner_id="agent-7", branch_id="HCM-01"), metadata=manager
+    )
     agent = bearer("agent-7", ["telesales"])
     attempt = svc.RecordContactAttemptRequest(
         request_id=str(uuid.uuid4()), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED
@@ -72,8 +76,8 @@ def test_another_subject_replaying_a_conversion_key_does_not_get_its_result(lead
     app.stub.RecordContactAttempt(attempt, metadata=agent)
     app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id), metadata=agent)
     request = svc.ConvertLeadRequest(request_id=str(uuid.uuid4()), lead_id=lead.lead_id)
-    converted = app.stub.ConvertLead(request, metadata=bearer("rm-1", ["rm"]))
-    assert app.stub.ConvertLead(request, metadata=bearer("rm-1", ["rm"])).conversion == converted.conversion
-    with pytest.raises(grpc.RpcError) as err:  # rm-2's own conversion of a converted lead, not rm-1's answer
-        app.stub.ConvertLead(request, metadata=bearer("rm-2", ["rm"]))
+    converted = app.stub.ConvertLead(request, metadata=first)
+    assert app.stub.ConvertLead(request, metadata=first).conversion == converted.conversion
+    with pytest.raises(grpc.RpcError) as err:  # bm-2's own conversion of a converted lead, not bm-1's answer
+        app.stub.ConvertLead(request, metadata=second)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION

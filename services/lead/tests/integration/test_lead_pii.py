@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as svc
+from crm_common.auth import DataScope
 from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, PiiCodec
 from crm_common.testing import bearer
 from crm_lead.adapters.orm import contact_attempts, lead_behaviours, leads, metadata
@@ -56,6 +57,8 @@ def work_the_lead(app, admin) -> str:  # type: ignore[no-untyped-def]
         metadata=TELESALES,
     )
     app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=lead_id, note=NOTE), metadata=TELESALES)
+    # Handed to the RM, who converts it (an RM reaches the leads of its own book).
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead_id, owner_id="rm-1"), metadata=admin)
     app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=lead_id), metadata=RM)
     other = person(app)
     other.contact.phone, other.contact.email, other.contact.national_id = "0987 654 321", "binh@example.com", ""
@@ -126,16 +129,20 @@ def test_duplicates_and_lookups_still_match_every_form_of_a_phone(app, phone: st
 
 def test_contact_data_is_masked_without_pii_read(app, admin) -> None:  # type: ignore[no-untyped-def]
     lead_id = work_the_lead(app, admin)
-    for caller in (MARKETING, TELESALES):
-        seen = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead_id), metadata=caller).lead
+    # The same person again (the first lead is converted, so not a duplicate), in the agent's book.
+    again = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=person(app)), metadata=MARKETING).lead.lead_id
+    # A sales manager reaches the unassigned queue it distributes, unmasked (pii.read).
+    manager = app.stub.GetLead(svc.GetLeadRequest(lead_id=again), metadata=bearer("head-of-sales", ["sales_manager"])).lead
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=again, owner_id="agent-7"), metadata=admin)
+    for caller, seen_id in ((MARKETING, lead_id), (TELESALES, again)):
+        seen = app.stub.GetLead(svc.GetLeadRequest(lead_id=seen_id), metadata=caller).lead
         assert (seen.contact.phone.e164, seen.contact.email, seen.contact.national_id) == ("+849*****678", "a***@example.com", "********2345")
-        listed = [lead for lead in app.stub.ListLeads(svc.ListLeadsRequest(), metadata=caller).leads if lead.lead_id == lead_id]
+        listed = [lead for lead in app.stub.ListLeads(svc.ListLeadsRequest(), metadata=caller).leads if lead.lead_id == seen_id]
         assert [lead.contact.phone.e164 for lead in listed] == ["+849*****678"]
     no_phone = lead_pb2.ContactInput(full_name="Lê Thị Bình", email="le.binh@example.com")
     created = app.stub.CreateLead(svc.CreateLeadRequest(request_id=rid(), lead=person(app, contact=no_phone)), metadata=MARKETING).lead
     assert (created.contact.phone.e164, created.contact.email, created.contact.national_id) == ("", "l***@example.com", "")
-    for caller in (RM, bearer("head-of-sales", ["sales_manager"])):
-        seen = app.stub.GetLead(svc.GetLeadRequest(lead_id=lead_id), metadata=caller).lead
+    for seen in (app.stub.GetLead(svc.GetLeadRequest(lead_id=lead_id), metadata=RM).lead, manager):
         assert (seen.contact.phone.e164, seen.contact.email, seen.contact.national_id) == ("+84912345678", EMAIL, NATIONAL_ID)
 
 
@@ -170,7 +177,7 @@ def test_reencrypt_moves_every_token_to_the_current_key(app, admin, monkeypatch:
     codec = PiiCodec.from_settings(NEW_KEY, DEV_PII_INDEX_KEY)
     with app.engine.connect() as conn:
         repository = LeadRepository(conn, codec)
-        lead = repository.get(lead_id)
+        lead = repository.get(lead_id, DataScope.bank_wide())
         assert (lead.full_name, lead.phone_e164, lead.national_id, lead.note) == (NAME, "+84912345678", NATIONAL_ID, NOTE)
         assert [a.note for a in repository.contact_attempts(lead_id)] == [NOTE]
         assert repository.find_open_duplicates([], ["binh@example.com"]) != {}
@@ -189,6 +196,6 @@ def test_reindex_makes_lookups_work_under_a_new_index_key(app, admin, monkeypatc
         from crm_lead.domain.model import LeadFilter
 
         for where in (LeadFilter(name_prefix="van an"), LeadFilter(phone_e164="+84912345678"), LeadFilter(email=EMAIL)):
-            assert [lead.lead_id for lead in repository.search(where, Page(size=10, after=None))[0]] == [lead_id]
+            assert [lead.lead_id for lead in repository.search(where, Page(size=10, after=None), DataScope.bank_wide())[0]] == [lead_id]
         row = conn.execute(select(leads.c.national_id_bidx)).one()
         assert row.national_id_bidx == codec.index("national_id", NATIONAL_ID)

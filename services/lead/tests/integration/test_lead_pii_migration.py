@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, Table, insert, select
 
+from crm_common.auth import DataScope
 from crm_common.db import make_engine
 from crm_common.migrations import alembic_config, upgrade
 from crm_common.pagination import Page
@@ -87,19 +88,19 @@ def test_existing_rows_are_encrypted_and_still_found(backend: str, tmp_path: Pat
                 for needle in ("912345678", "987654321", "an.nguyen", "079099012345", "Nguyễn", "nguyen", "Bình", "binh", "hẹn", "gọi", "tôi là"):
                     assert needle not in stored.lower(), needle
                 repository = LeadRepository(conn, codec)
-                first = repository.get("lead-1")
+                first = repository.get("lead-1", DataScope.bank_wide())
                 assert (first.full_name, first.phone_e164, first.email, first.national_id) == PEOPLE[0][2:6]
                 assert (first.note, first.status_note) == (PEOPLE[0][6], PEOPLE[0][6])
                 assert [a.note for a in repository.contact_attempts("lead-1")] == ["gọi 0912345678"]
-                assert repository.get("lead-3").full_name == "(erased)"
+                assert repository.get("lead-3", DataScope.bank_wide()).full_name == "(erased)"
                 assert repository.find_open_duplicates(["+84912345678", "+84987654321"], ["an.nguyen@example.com"]) == {
                     ("phone", "+84912345678"): "lead-1",
                     ("phone", "+84987654321"): "lead-2",
                     ("email", "an.nguyen@example.com"): "lead-1",
                 }
-                by_name = repository.search(LeadFilter(name_prefix="thi b"), Page(size=10, after=None))[0]
+                by_name = repository.search(LeadFilter(name_prefix="thi b"), Page(size=10, after=None), DataScope.bank_wide())[0]
                 assert [lead.lead_id for lead in by_name] == ["lead-2"]
-                assert repository.search(LeadFilter(name_prefix="erased"), Page(size=10, after=None))[0] == []
+                assert repository.search(LeadFilter(name_prefix="erased"), Page(size=10, after=None), DataScope.bank_wide())[0] == []
 
             command.downgrade(alembic_config(MIGRATIONS, url), "0003")
             old = MetaData()

@@ -9,6 +9,7 @@ import pytest
 
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as svc
+from crm_common.auth import Principal, use_principal
 from crm_common.testing import bearer
 
 
@@ -16,9 +17,13 @@ def rid() -> str:
     return str(uuid.uuid4())
 
 
+# The sales floor's branch: the manager reaches its leads and the telesales team's (data scopes).
+BRANCH = "HCM-01"
+
+
 @pytest.fixture
 def manager():
-    return bearer("head-of-sales", ["sales_manager"])
+    return bearer("head-of-sales", ["sales_manager", "branch_manager"], teams=["telesales-hcm"], branches=[BRANCH])
 
 
 def capture(app, **overrides) -> lead_pb2.Lead:
@@ -26,16 +31,16 @@ def capture(app, **overrides) -> lead_pb2.Lead:
 
 
 def to_sql(app, manager, lead_id: str) -> lead_pb2.Lead:
-    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead_id, owner_id="agent-7"), metadata=manager)
+    """Worked by telesales agent-7 in the branch up to SQL, then handed to RM rm-1 to convert."""
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead_id, owner_id="agent-7", branch_id=BRANCH), metadata=manager)
     app.stub.RecordContactAttempt(
         svc.RecordContactAttemptRequest(
             request_id=rid(), lead_id=lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_REACHED
         ),
         metadata=bearer("agent-7", ["telesales"]),
     )
-    return app.stub.QualifyLead(
-        svc.QualifyLeadRequest(request_id=rid(), lead_id=lead_id, note="wants a card"), metadata=bearer("agent-7", ["telesales"])
-    ).lead
+    app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=lead_id, note="wants a card"), metadata=bearer("agent-7", ["telesales"]))
+    return app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead_id, owner_id="rm-1"), metadata=manager).lead
 
 
 def test_round_robin_assignment_within_a_team(app, manager) -> None:
@@ -60,10 +65,11 @@ def test_assignment_needs_exactly_one_target_and_an_existing_team(app, manager) 
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_status_machine_refuses_illegal_moves(app, manager) -> None:
+def test_status_machine_refuses_illegal_moves(app, manager, admin) -> None:
     new_lead = capture(app, product_interest=0)
     assert new_lead.status == lead_pb2.LEAD_STATUS_NEW
-    telesales = bearer("agent-7", ["telesales"])
+    # The leads stay unassigned here: a caller reaching every lead (test_lead_data_scopes.py: who reaches what).
+    telesales = admin
     with pytest.raises(grpc.RpcError) as err:
         app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=new_lead.lead_id), metadata=telesales)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -77,7 +83,7 @@ def test_status_machine_refuses_illegal_moves(app, manager) -> None:
         app.stub.QualifyLead(svc.QualifyLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=telesales)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(grpc.RpcError) as err:
-        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=bearer("rm-1", ["rm"]))
+        app.stub.ConvertLead(svc.ConvertLeadRequest(request_id=rid(), lead_id=mql.lead_id), metadata=admin)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
     disqualified = app.stub.DisqualifyLead(
@@ -99,7 +105,7 @@ def test_status_machine_refuses_illegal_moves(app, manager) -> None:
 
 def test_contact_attempts_record_the_first_contact_sla(app, manager) -> None:
     lead = capture(app)
-    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7"), metadata=manager)
+    app.stub.AssignLead(svc.AssignLeadRequest(request_id=rid(), lead_id=lead.lead_id, owner_id="agent-7", branch_id=BRANCH), metadata=manager)
     reply = app.stub.RecordContactAttempt(
         svc.RecordContactAttemptRequest(
             request_id=rid(), lead_id=lead.lead_id, channel=lead_pb2.CONTACT_CHANNEL_PHONE, outcome=lead_pb2.CONTACT_OUTCOME_NO_ANSWER
@@ -159,7 +165,8 @@ def test_recovery_completes_an_abandoned_conversion(app, manager) -> None:
     with pytest.raises(grpc.RpcError):
         app.stub.ConvertLead(request, metadata=rm)
     app.accounts.down = False
-    assert app.use_cases.conversion.resume_stalled_conversions(older_than=timedelta(seconds=-1)) == 1
+    with use_principal(Principal("service:lead", ("service",))):  # as the API process's recovery loop runs it
+        assert app.use_cases.conversion.resume_stalled_conversions(older_than=timedelta(seconds=-1)) == 1
     assert app.stub.GetLead(svc.GetLeadRequest(lead_id=lead.lead_id), metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
     # The caller's retry now answers with the finished conversion, not an error.
     assert app.stub.ConvertLead(request, metadata=rm).lead.status == lead_pb2.LEAD_STATUS_CONVERTED
@@ -169,7 +176,8 @@ def test_recovery_completes_an_abandoned_conversion(app, manager) -> None:
 def test_leads_with_marketing_are_hidden_from_sales(app, manager) -> None:
     new = capture(app, product_interest=0, phone="0905111222", email="new@example.com")
     mql = capture(app, phone="0905333444", email="mql@example.com")
-    telesales, marketing = bearer("agent-7", ["telesales"]), bearer("mkt-2", ["marketing"])
+    # A telesales lead who distributes the queue (leads.assign) reaches the unassigned leads.
+    telesales, marketing = bearer("agent-7", ["telesales"], scope="leads.assign"), bearer("mkt-2", ["marketing"])
     seen_by_sales = {x.lead_id for x in app.stub.ListLeads(svc.ListLeadsRequest(), metadata=telesales).leads}
     assert seen_by_sales == {mql.lead_id}
     assert app.stub.ListLeads(svc.ListLeadsRequest(statuses=[lead_pb2.LEAD_STATUS_NEW]), metadata=telesales).leads == []

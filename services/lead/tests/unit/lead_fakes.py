@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crm_common.auth import DataScope, Principal, Reach
 from crm_common.errors import Aborted, NotFound, Unavailable
 from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork
 from crm_lead.adapters.events import ProtoLeadEvents
@@ -45,10 +46,11 @@ class FakeLeadRepository:
     def add(self, lead: Lead) -> None:
         self.t.leads[lead.lead_id] = copy.deepcopy(lead)
 
-    def get(self, lead_id: str, for_update: bool = False) -> Lead:
-        if lead_id not in self.t.leads:
+    def get(self, lead_id: str, scope: DataScope, for_update: bool = False) -> Lead:
+        lead = self.t.leads.get(lead_id)
+        if lead is None or not scope.covers(lead.owner_id, lead.team_id, lead.branch_id, lead.territory_id):
             raise NotFound("lead", lead_id)
-        return copy.deepcopy(self.t.leads[lead_id])
+        return copy.deepcopy(lead)
 
     def save(self, lead: Lead) -> None:
         if self.t.leads[lead.lead_id].version != lead.version:
@@ -161,10 +163,20 @@ def lead_service(sla: FirstContactSla | None = None) -> LeadService:
     return LeadService(use_cases, store, clock, accounts, opportunities)
 
 
+# The branch the fixtures' leads are worked in, and the data scope of a caller working there.
+BRANCH = "HCM-01"
+
+
+def branch_scope(principal: Principal) -> DataScope:
+    """The caller's own book and the fixtures' branch (crm_common.auth.scopes)."""
+    return DataScope(principal.subject, frozenset({Reach.OWN, Reach.BRANCH}), branches=(BRANCH,))
+
+
 def make_lead(lead_id: str = "lead-1", status: Status = Status.MQL, **overrides: Any) -> Lead:
     values: dict[str, Any] = dict(
         lead_id=lead_id,
         status=status,
+        branch_id=BRANCH,
         full_name="Nguyễn Văn An",
         phone_e164="+84912345678",
         email="an@example.vn",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from lead_fakes import NOW, LeadService, lead_service, make_lead
+from lead_fakes import NOW, LeadService, branch_scope, lead_service, make_lead
 
-from crm_common.auth import Principal, use_principal
+from crm_common.auth import Principal, use_data_scope, use_principal
 from crm_common.errors import FailedPrecondition, InvalidArgument
 from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
@@ -18,7 +18,7 @@ from crm_lead.service_layer import commands
 
 @pytest.fixture(autouse=True)
 def caller():  # type: ignore[no-untyped-def]
-    with use_principal(Principal("agent-1", ("telesales",))) as principal:
+    with use_principal(Principal("agent-1", ("telesales",))) as principal, use_data_scope(branch_scope(principal)):
         yield principal
 
 

@@ -7,6 +7,8 @@ from crm_common.registry import ConsumedEvent, Permission, ServiceDefinition
 
 OPPORTUNITY_READ = "opportunities.read"
 OPPORTUNITY_WRITE = "opportunities.write"
+# Moving an opportunity to another owner, team or territory (managers, within their data scope).
+OPPORTUNITY_REASSIGN = "opportunities.reassign"
 # Recording the loan origination system's decisions (the LOS integration's service identity).
 LOS_DECISION = "opportunities.los_decision"
 
@@ -30,13 +32,17 @@ SERVICE = ServiceDefinition(
     permissions=(
         Permission(OPPORTUNITY_READ, "read opportunities, pipelines, activities, forecasts and next best actions"),
         Permission(OPPORTUNITY_WRITE, "create, move, update, close and reopen opportunities; plan activities"),
+        Permission(OPPORTUNITY_REASSIGN, "move an opportunity to another owner, team or territory"),
         Permission(LOS_DECISION, "record the loan origination system's decisions"),
     ),
     grants={
         "rm": _SALES,
-        "sales_manager": _SALES,
+        # Managers: a team's, a branch's and a region's (their data scopes differ, crm_common.auth.roles).
+        "sales_manager": _SALES | {OPPORTUNITY_REASSIGN},
+        "branch_manager": _SALES | {OPPORTUNITY_REASSIGN},
+        "regional_head": _SALES | {OPPORTUNITY_REASSIGN},
         "service": _SALES | {LOS_DECISION},
-        "admin": _SALES,
+        "admin": _SALES | {OPPORTUNITY_REASSIGN},
     },
     consumes=(
         ConsumedEvent("account", "ErasureRequested"),

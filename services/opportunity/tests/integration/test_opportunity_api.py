@@ -22,7 +22,10 @@ from crm_common.testing import LiveService, bearer
 RM = bearer("rm-1", ["rm"])  # opportunities.read/write
 SERVICE = bearer("service:lead", ["service"])  # lead conversion calls as a service
 TELESALES = bearer("ts-1", ["telesales"])  # no opportunity permission
-READER = bearer("bi-1", [], scope="opportunities.read")
+# A reporting client: reads every opportunity (marketing's bank-wide reach) and writes none.
+READER = bearer("bi-1", ["marketing"], scope="opportunities.read")
+# Head office: reaches every opportunity, whoever owns it (data scopes: test_opportunity_data_scopes.py).
+HEAD_OFFICE = bearer("head-office", ["admin"])
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
 CLOSE = datetime(2027, 1, 31, 17, 0, tzinfo=UTC)
@@ -193,15 +196,15 @@ class TestList:
     def list(self, stub: OpportunityServiceStub, **fields: Any) -> opportunity_service_pb2.ListOpportunitiesResponse:
         reply: opportunity_service_pb2.ListOpportunitiesResponse = stub.ListOpportunities(
             opportunity_service_pb2.ListOpportunitiesRequest(**fields),
-            metadata=RM,
+            metadata=HEAD_OFFICE,
         )
         return reply
 
     def test_filters_by_account_owner_and_lead(self, api: LiveService, stub: OpportunityServiceStub) -> None:
         other_account = new_id()
-        a = create(stub, owner_id="rm-a", source_lead_id="lead-a")
-        b = create(stub, owner_id="rm-b", account_id=other_account)
-        c = create(stub, owner_id="rm-a", account_id=other_account)
+        a = create(stub, metadata=HEAD_OFFICE, owner_id="rm-a", source_lead_id="lead-a")
+        b = create(stub, metadata=HEAD_OFFICE, owner_id="rm-b", account_id=other_account)
+        c = create(stub, metadata=HEAD_OFFICE, owner_id="rm-a", account_id=other_account)
         ids = lambda reply: [o.opportunity_id for o in reply.opportunities]  # noqa: E731
         assert ids(self.list(stub)) == [c.opportunity_id, b.opportunity_id, a.opportunity_id]
         assert ids(self.list(stub, account_id=other_account)) == [c.opportunity_id, b.opportunity_id]
@@ -211,7 +214,7 @@ class TestList:
         assert ids(self.list(stub, owner_id="nobody")) == []
 
     def test_pages_newest_first_until_the_last(self, api: LiveService, stub: OpportunityServiceStub) -> None:
-        created = [create(stub, owner_id="rm-p").opportunity_id for _ in range(5)]
+        created = [create(stub, metadata=HEAD_OFFICE, owner_id="rm-p").opportunity_id for _ in range(5)]
         seen: list[str] = []
         token = ""
         for _ in range(5):

@@ -19,6 +19,8 @@ from crm_common.grpc.status import field_violations
 from crm_common.testing import LiveService, bearer
 
 RM = bearer("rm-1", ["rm"])
+# rm-1's manager: reassigns between the teams it manages (opportunities.reassign).
+MANAGER = bearer("sm-1", ["sales_manager"], teams=["team-a", "team-b"])
 READER = bearer("agent-1", ["telesales"])  # reads leads and accounts, not opportunities
 S = opportunity_service_pb2
 OPP = opportunity_pb2
@@ -46,11 +48,13 @@ def open_deposit(stub: OpportunityServiceStub, amount: int = 1_000_000_000) -> O
     return stub.CreateOpportunity(request, metadata=RM).opportunity
 
 
-def update(stub: OpportunityServiceStub, opportunity_id: str, *paths: str, request_id: str = "", **values: Any) -> OPP.Opportunity:
+def update(
+    stub: OpportunityServiceStub, opportunity_id: str, *paths: str, request_id: str = "", metadata: Any = RM, **values: Any
+) -> OPP.Opportunity:
     request = S.UpdateOpportunityRequest(
         request_id=request_id or new_id(), opportunity_id=opportunity_id, update_mask=FieldMask(paths=list(paths)), **values
     )
-    reply: S.UpdateOpportunityResponse = stub.UpdateOpportunity(request, metadata=RM)
+    reply: S.UpdateOpportunityResponse = stub.UpdateOpportunity(request, metadata=metadata)
     return reply.opportunity
 
 
@@ -103,11 +107,11 @@ def test_an_override_to_the_stages_own_figure_is_still_an_override(api: LiveServ
 def test_a_new_owner_takes_the_forecast_and_the_next_actions(api: LiveService, stub: OpportunityServiceStub) -> None:
     deal = open_deposit(stub)
     update(stub, deal.opportunity_id, "expected_close_time", expected_close_time=at(NOW - timedelta(days=40)))  # overdue
-    handed = update(stub, deal.opportunity_id, "owner_id", "team_id", owner_id="rm-2", team_id="team-b")
+    handed = update(stub, deal.opportunity_id, "owner_id", "team_id", owner_id="rm-2", team_id="team-b", metadata=MANAGER)
     assert (handed.owner_id, handed.team_id) == ("rm-2", "team-b")
     assert figures(stub, owner_id="rm-1")[0] == 0 and figures(stub, team_id="team-a")[0] == 0
     old_book = stub.GetBookActions(S.GetBookActionsRequest(owner_id="rm-1"), metadata=RM)
-    new_book = stub.GetBookActions(S.GetBookActionsRequest(owner_id="rm-2"), metadata=RM)
+    new_book = stub.GetBookActions(S.GetBookActionsRequest(owner_id="rm-2"), metadata=MANAGER)
     assert old_book.open_opportunities == 0 and not old_book.actions
     assert new_book.open_opportunities == 1
     assert OPP.SUGGESTED_ACTION_UPDATE_CLOSE_DATE in {a.action for a in new_book.actions}

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from crm_common.auth import DataScope
 from crm_common.errors import NotFound
 from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork
 from crm_opportunity.adapters.events import ProtoOpportunityEvents
@@ -49,10 +50,11 @@ class FakeOpportunityRepository:
         self.t.opportunities[opportunity.opportunity_id] = copy.deepcopy(opportunity)
         self._roll(contribution(opportunity))
 
-    def get(self, opportunity_id: str, for_update: bool = False) -> Opportunity:
-        if opportunity_id not in self.t.opportunities:
+    def get(self, opportunity_id: str, scope: DataScope, for_update: bool = False) -> Opportunity:
+        found = self.t.opportunities.get(opportunity_id)
+        if found is None or not scope.covers(found.owner_id, found.team_id, "", found.territory_id):
             raise NotFound("opportunity", opportunity_id)
-        return copy.deepcopy(self.t.opportunities[opportunity_id])
+        return copy.deepcopy(found)
 
     def save(self, opportunity: Opportunity) -> None:
         old, new = contribution(self.t.opportunities[opportunity.opportunity_id]), contribution(opportunity)
@@ -74,6 +76,18 @@ class FakeOpportunityRepository:
             if (kind, scope_id) == scope and months[0] <= month <= months[1] and cur == currency:
                 before = sums.get((product, stage, category, status), (0, 0, 0))
                 sums[(product, stage, category, status)] = (before[0] + n, before[1] + a, before[2] + w)
+        return [RollupRow(*what, *figures) for what, figures in sums.items()]
+
+    def scoped_rollup(self, scope: tuple[str, str], months: tuple[str, str], currency: str, data_scope: DataScope) -> list[RollupRow]:
+        sums: dict[tuple[str, str, str, str], tuple[int, int, int]] = {}
+        for o in self.t.opportunities.values():
+            c = contribution(o)
+            k = c.key
+            reached = data_scope.covers(o.owner_id, o.team_id, "", o.territory_id)
+            if reached and getattr(o, scope[0]) == scope[1] and months[0] <= k.period_month <= months[1] and k.currency == currency:
+                what = (k.product, k.stage, k.forecast_category, k.status)
+                before = sums.get(what, (0, 0, 0))
+                sums[what] = (before[0] + c.count, before[1] + c.amount, before[2] + c.weighted)
         return [RollupRow(*what, *figures) for what, figures in sums.items()]
 
     def enter_stage(self, opportunity: Opportunity, actor: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service
 
-from crm_common.auth import Principal, use_principal
+from crm_common.auth import Principal, role_permissions, use_principal
 from crm_common.testing_fakes import caller_key
 from crm_common.unit_of_work import Idempotent
 from crm_opportunity.domain.drafting import OpportunityDraft
@@ -22,7 +22,10 @@ JANUARY = datetime(2027, 1, 15, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def caller():  # type: ignore[no-untyped-def]
-    with use_principal(Principal("rm-1", ("rm",))) as principal:
+    # The card's owner manages its team: moving the card to rm-2 is a reassignment (a manager's
+    # permission), and the team's forecast is read whole (the rollup).
+    manager = Principal("rm-1", ("sales_manager",), role_permissions()["sales_manager"], teams=("team-hn",))
+    with use_principal(manager) as principal:
         yield principal
 
 

@@ -6,7 +6,15 @@ from crm_common.auth.roles import role_permissions
 from crm_opportunity.service import SERVICE
 
 _SALES = {"opportunities.read", "opportunities.write"}
-EXPECTED = {"rm": _SALES, "sales_manager": _SALES, "service": _SALES | {"opportunities.los_decision"}, "admin": _SALES}
+_MANAGER = _SALES | {"opportunities.reassign"}
+EXPECTED = {
+    "rm": _SALES,
+    "sales_manager": _MANAGER,
+    "branch_manager": _MANAGER,
+    "regional_head": _MANAGER,
+    "service": _SALES | {"opportunities.los_decision"},
+    "admin": _MANAGER,
+}
 
 
 def test_each_role_gets_these_opportunity_permissions() -> None:
@@ -18,4 +26,4 @@ def test_each_role_gets_these_opportunity_permissions() -> None:
 def test_the_servicer_checks_only_declared_permissions() -> None:
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS
 
-    assert {p for p in PERMISSIONS.values() if p} <= {p.name for p in SERVICE.permissions}
+    assert {a.permission for a in PERMISSIONS.values() if a.permission} <= {p.name for p in SERVICE.permissions}

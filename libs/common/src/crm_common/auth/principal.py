@@ -13,6 +13,11 @@ class Principal:
     subject: str
     roles: tuple[str, ...] = ()
     permissions: frozenset[str] = field(default_factory=frozenset)
+    # Where the caller works, from its token (claim names: JWT_*_CLAIM); they widen its data
+    # scope as far as its roles' reach allows (crm_common.auth.scopes).
+    teams: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
     # The bearer token as received, forwarded on calls to other services.
     token: str = ""
 

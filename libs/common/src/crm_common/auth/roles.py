@@ -5,6 +5,9 @@ Permissions are `<resource>.<verb>`; each RPC names the one it needs in its serv
 in its registry entry (`crm_<service>/service.py`); the table is those grants together with the
 platform's own below. Tokens may also carry extra permissions in a space-separated `scope`
 claim (machine clients such as the web-form backend).
+
+Each role also has a reach (`ROLE_REACH`), a platform concept: how far its data scope extends
+beyond the caller's own book, in every service (crm_common.auth.scopes, docs/security.md#data-scopes).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
+from crm_common.auth.scopes import Reach
 from crm_common.registry import Permission, RegistryError, ServiceDefinition, services
 
 # Seeing national ids, phones and emails unmasked, in any service.
@@ -28,7 +32,26 @@ PLATFORM_PERMISSIONS = (
 )
 PLATFORM_GRANTS: Mapping[str, frozenset[str]] = {
     role: frozenset({PII_READ} | ({PERSONAL_DATA_EXPORT} if role == "privacy_officer" else set()))
-    for role in ("rm", "sales_manager", SERVICE_ROLE, "compliance", "data_steward", "privacy_officer", "admin")
+    for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "compliance", "data_steward", "privacy_officer", "admin")
+}
+
+# How far each role sees beyond the caller's own book; several roles: the widest union. A role
+# not listed reaches its own book only (web_capture: its captures are declared bank-wide).
+# branch_manager and regional_head hold a sales manager's permissions over a wider scope.
+ROLE_REACH: Mapping[str, Reach] = {
+    "telesales": Reach.OWN,
+    "rm": Reach.OWN,
+    "web_capture": Reach.OWN,
+    "sales_manager": Reach.TEAM,
+    "branch_manager": Reach.BRANCH,
+    "regional_head": Reach.TERRITORY,
+    # Marketing works every lead (its permissions reach leads and consents; PII stays masked).
+    "marketing": Reach.ALL,
+    "compliance": Reach.ALL,
+    "privacy_officer": Reach.ALL,
+    "data_steward": Reach.ALL,
+    SERVICE_ROLE: Reach.ALL,
+    "admin": Reach.ALL,
 }
 
 

@@ -20,8 +20,20 @@ class TokenVerifier:
     turns repeat calls with the same token into a dict lookup.
     """
 
-    def __init__(self, key: str, algorithm: str, issuer: str, audience: str, cache_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        key: str,
+        algorithm: str,
+        issuer: str,
+        audience: str,
+        cache_size: int = 10_000,
+        teams_claim: str = "teams",
+        branches_claim: str = "branches",
+        territories_claim: str = "territories",
+    ) -> None:
         self._key = key
+        # Where the bank's identity provider puts the caller's teams, branches and territories.
+        self._place_claims = {"teams": teams_claim, "branches": branches_claim, "territories": territories_claim}
         self._algorithm = algorithm
         self._issuer = issuer
         self._audience = audience
@@ -57,12 +69,25 @@ class TokenVerifier:
             roles=tuple(str(r) for r in roles),
             permissions=permissions_for([str(r) for r in roles], str(claims.get("scope", ""))),
             token=token,
+            **{field: _ids(claims, claim) for field, claim in self._place_claims.items()},
         )
         with self._lock:
             self._cache[token] = (principal, float(claims["exp"]) - 5)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return principal
+
+
+def _ids(claims: dict[str, object], claim: str) -> tuple[str, ...]:
+    """A list of ids, or one id as a string (identity providers mint either)."""
+    value = claims.get(claim)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return tuple(str(v) for v in value if str(v))
+    raise Unauthenticated(f"invalid bearer token: {claim!r} must be a list of ids")
 
 
 def issue_token(
@@ -74,8 +99,13 @@ def issue_token(
     audience: str = "crm",
     ttl_seconds: int = 3600,
     scope: str = "",
+    teams: list[str] | tuple[str, ...] = (),
+    branches: list[str] | tuple[str, ...] = (),
+    territories: list[str] | tuple[str, ...] = (),
+    claim_names: tuple[str, str, str] = ("teams", "branches", "territories"),
 ) -> str:
-    """Signs a token; for dev tools, tests and a service's own calls (never a user's login)."""
+    """Signs a token; for dev tools, tests and a service's own calls (never a user's login).
+    `claim_names`: where teams, branches and territories go (JWT_*_CLAIM)."""
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": subject,
@@ -87,4 +117,7 @@ def issue_token(
     }
     if scope:
         claims["scope"] = scope
+    for name, ids in zip(claim_names, (teams, branches, territories), strict=True):
+        if ids:
+            claims[name] = list(ids)
     return jwt.encode(claims, key, algorithm=algorithm)

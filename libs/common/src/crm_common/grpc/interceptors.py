@@ -17,7 +17,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from crm_common import errors
-from crm_common.auth import TokenVerifier, use_principal
+from crm_common.auth import Access, TokenVerifier, use_data_scope, use_principal
+from crm_common.auth.scopes import scope_for
 from crm_common.grpc import call_context, validation
 from crm_common.grpc.status import to_grpc_status
 from crm_common.observability import metrics
@@ -129,10 +130,11 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer JWT → Principal; each method's permission comes from one map, unknown methods are refused."""
+    """Bearer JWT → Principal and its DataScope; each method's permission and data scope come
+    from one map, unknown methods are refused."""
 
-    def __init__(self, verifier: TokenVerifier, permissions: Mapping[str, str | None]) -> None:
-        # full method name → permission needed; None marks a method open to any authenticated caller.
+    def __init__(self, verifier: TokenVerifier, permissions: Mapping[str, Access]) -> None:
+        # full method name → Access (permission None: open to any authenticated caller).
         self._verifier = verifier
         self._permissions = dict(permissions)
 
@@ -150,11 +152,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 principal = self._verifier.verify(header[7:].strip())
                 if full_method not in self._permissions:
                     raise errors.PermissionDenied(f"no permission is declared for {full_method}")
-                needed = self._permissions[full_method]
+                access = self._permissions[full_method]
+                needed = access.permission
                 if needed is not None and not principal.can(needed):
                     raise errors.PermissionDenied(f"{principal.subject} lacks permission {needed!r}")
                 trace.get_current_span().set_attribute("enduser.id", principal.subject)
-                with use_principal(principal):
+                with use_principal(principal), use_data_scope(scope_for(principal, access)):
                     return behaviour(request, context)
 
             return authorised

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from crm.privacy.v1 import personal_data_service_pb2, personal_data_service_pb2_grpc
+from crm_common.auth import Access, Scope
 from crm_common.errors import Unavailable
 from crm_common.grpc.client import open_channel
 from crm_common.grpc.server import ServiceBinding
@@ -48,7 +49,8 @@ def personal_data_binding(service: str, provider: PersonalDataProvider) -> Servi
         personal_data_service_pb2.DESCRIPTOR.services_by_name["PersonalDataService"],
         PersonalDataServicer(service, provider),
         personal_data_service_pb2_grpc.add_PersonalDataServiceServicer_to_server,
-        {"ExportPersonalData": PERSONAL_DATA_EXPORT},
+        # Bank-wide by design: the person is named by their identifiers, whoever's book they are in.
+        {"ExportPersonalData": Access(PERSONAL_DATA_EXPORT, Scope.BANK)},
     )
 
 

@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from crm_common.app import Application
-from crm_common.auth import TokenVerifier
+from crm_common.auth import Access, Scope, TokenVerifier
 from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor, ValidationInterceptor
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
@@ -30,26 +30,31 @@ log = logging.getLogger("crm.server")
 
 @dataclass
 class ServiceBinding:
-    """One gRPC service to expose: its servicer, how to add it, and the permission per method."""
+    """One gRPC service to expose: its servicer, how to add it, and each method's access."""
 
     full_name: str  # e.g. crm.lead.v1.LeadService
     servicer: Any
     add_to_server: Callable[[Any, grpc.Server], None]
-    # Method name → permission (None: any authenticated caller). Every method must be listed.
-    permissions: Mapping[str, str | None]
+    # Method name → Access(permission, data scope). Every method must be listed, with a Scope.
+    permissions: Mapping[str, Access]
     method_names: list[str] = field(default_factory=list)
 
     @classmethod
     def for_service(
-        cls, descriptor: Any, servicer: Any, add_to_server: Callable[[Any, grpc.Server], None], permissions: Mapping[str, str | None]
+        cls, descriptor: Any, servicer: Any, add_to_server: Callable[[Any, grpc.Server], None], permissions: Mapping[str, Access]
     ) -> ServiceBinding:
         """Binds a servicer to its service descriptor (e.g. lead_service_pb2.DESCRIPTOR.services_by_name["LeadService"])."""
         return cls(descriptor.full_name, servicer, add_to_server, permissions, [m.name for m in descriptor.methods])
 
-    def full_permissions(self) -> dict[str, str | None]:
+    def full_permissions(self) -> dict[str, Access]:
+        """Full method name → Access; refuses (the server does not start) a method without an
+        explicit Access and data scope."""
         missing = sorted(set(self.method_names) - set(self.permissions))
         if missing:
             raise RuntimeError(f"{self.full_name}: no permission declared for {', '.join(missing)}")
+        unscoped = sorted(m for m, a in self.permissions.items() if not isinstance(a, Access) or not isinstance(a.scope, Scope))
+        if unscoped:
+            raise RuntimeError(f"{self.full_name}: no Access(permission, scope=...) declared for {', '.join(unscoped)}")
         return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
 
 
@@ -58,10 +63,18 @@ class GrpcServer:
         self.settings = settings
         self.bindings = bindings
         self.background = background or []
-        permissions: dict[str, str | None] = {}
+        permissions: dict[str, Access] = {}
         for binding in bindings:
             permissions.update(binding.full_permissions())
-        verifier = TokenVerifier(settings.jwt_key, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
+        verifier = TokenVerifier(
+            settings.jwt_key,
+            settings.jwt_algorithm,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            teams_claim=settings.jwt_teams_claim,
+            branches_claim=settings.jwt_branches_claim,
+            territories_claim=settings.jwt_territories_claim,
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
             interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions), ValidationInterceptor()],

@@ -42,6 +42,8 @@ accounts = Table(
     Column("customer_since", UtcDateTime, nullable=True),
     Column("owner_id", String(100), nullable=False),
     Column("branch_id", String(100), nullable=False),
+    # With owner and branch, who reaches the account (data scopes, migration 0011).
+    Column("territory_id", String(100), nullable=False, server_default=""),
     Column("tax_code", String(14), nullable=False),
     Column("industry", String(100), nullable=False),
     Column("source_lead_id", String(100), nullable=False),
@@ -85,6 +87,9 @@ accounts = Table(
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
     Index("ix_accounts_owner_id", "owner_id"),
+    Index("ix_accounts_branch_id", "branch_id"),
+    # A territory reaches its subtree with LIKE 'VN.NORTH.%' (pattern ops on PostgreSQL).
+    Index("ix_accounts_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
     # index serves it on PostgreSQL (pg_trgm, migration 0003).
     Index("ix_accounts_name_folded_trgm", "name_folded", postgresql_using="gin", postgresql_ops={"name_folded": "gin_trgm_ops"}),

@@ -89,6 +89,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         value_tier_override_reason=account.tier_override_reason,
         customer_since=timestamp(account.customer_since),
         branch_id=p.branch_id,
+        territory_id=p.territory_id,
         version=account.version,
         kyc=kyc_to_proto(account.kyc),
         totals=totals_to_proto(account.totals),
@@ -136,6 +137,7 @@ def draft_from_proto(message: account_pb2.AccountInput) -> AccountDraft:
         lifecycle_stage=enum_name(account_pb2.LifecycleStage, message.lifecycle_stage),
         owner_id=message.owner_id,
         branch_id=message.branch_id,
+        territory_id=message.territory_id,
         business=BusinessProfile(message.business.tax_code, message.business.industry) if message.HasField("business") else None,
     )
 

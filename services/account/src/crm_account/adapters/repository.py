@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, union, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, union, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, account_merges, accounts, household_members
 from crm_account.domain.duplicates import name_dob_key
@@ -36,6 +36,7 @@ from crm_account.domain.model import (
     Totals,
     ValueTier,
 )
+from crm_common.auth.scopes import DataScope
 from crm_common.contact import fold
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
@@ -98,6 +99,15 @@ def _windows(text: str) -> tuple[ContactWindow, ...]:
     return tuple(ContactWindow(tuple(DayOfWeek(d) for d in w["days"]), w["start"], w["end"]) for w in json.loads(text))
 
 
+BANK_WIDE = DataScope.bank_wide()
+
+
+def in_scope(scope: DataScope) -> ColumnElement[bool]:
+    """The accounts `scope` reaches, by owner, branch and territory (accounts have no team)."""
+    c = accounts.c
+    return scope.condition(owner=c.owner_id, branch=c.branch_id, territory=c.territory_id)
+
+
 class AccountRepository:
     def __init__(self, conn: Connection, pii: PiiCodec) -> None:
         self.conn = conn
@@ -135,6 +145,7 @@ class AccountRepository:
             "customer_since": account.customer_since,
             "owner_id": p.owner_id,
             "branch_id": p.branch_id,
+            "territory_id": p.territory_id,
             "tax_code": business.tax_code,
             "industry": business.industry,
             "source_lead_id": account.source_lead_id,
@@ -273,6 +284,7 @@ class AccountRepository:
             lifecycle_stage=LifecycleStage(row.lifecycle_stage),
             owner_id=row.owner_id,
             branch_id=row.branch_id,
+            territory_id=row.territory_id,
             business=BusinessProfile(row.tax_code, row.industry) if account_type is AccountType.BUSINESS else None,
         )
         return Account(
@@ -306,11 +318,14 @@ class AccountRepository:
             erased_at=row.erased_at,
         )
 
-    def get(self, account_id: str, for_update: bool = False, follow_merges: bool = True) -> Account:
-        """The account; for an id merged into another, the survivor (unless `follow_merges` is off)."""
+    def get(self, account_id: str, scope: DataScope, for_update: bool = False, follow_merges: bool = True) -> Account:
+        """The account, if `scope` reaches it (NOT_FOUND otherwise, as if it did not exist); for an
+        id merged into another, the survivor (unless `follow_merges` is off)."""
         wanted = account_id
         for _hop in range(MAX_MERGE_HOPS):
-            query = select(accounts).where(accounts.c.account_id == wanted)
+            # A merged-away id only points at its survivor, which must be in scope in turn.
+            reached = or_(accounts.c.merged_into != "", in_scope(scope)) if follow_merges else in_scope(scope)
+            query = select(accounts).where(accounts.c.account_id == wanted, reached)
             if for_update:
                 query = query.with_for_update()
             row = self.conn.execute(query).first()
@@ -321,11 +336,13 @@ class AccountRepository:
             wanted = row.merged_into
         raise NotFound("account", account_id)
 
-    def resolve_id(self, account_id: str) -> str:
-        """The id of the account `account_id` is now (itself, or the survivor it was merged into)."""
+    def resolve_id(self, account_id: str, scope: DataScope) -> str:
+        """The id of the account `account_id` is now (itself, or the survivor it was merged into),
+        if `scope` reaches it; NOT_FOUND otherwise."""
         wanted = account_id
         for _hop in range(MAX_MERGE_HOPS):
-            merged_into = self.conn.scalar(select(accounts.c.merged_into).where(accounts.c.account_id == wanted))
+            reached = or_(accounts.c.merged_into != "", in_scope(scope))
+            merged_into = self.conn.scalar(select(accounts.c.merged_into).where(accounts.c.account_id == wanted, reached))
             if merged_into is None:
                 raise NotFound("account", account_id)
             if not merged_into:
@@ -333,8 +350,9 @@ class AccountRepository:
             wanted = merged_into
         raise NotFound("account", account_id)
 
-    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50) -> list[Account]:
-        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys).
+    def candidates_for(self, keys: dict[str, str], exclude_id: str, limit: int = 50, scope: DataScope = BANK_WIDE) -> list[Account]:
+        """Live accounts sharing any of duplicate detection's blocking `keys` (candidate_keys),
+        among those `scope` reaches (detection itself compares against every account).
 
         One UNION of single-index lookups, not one query with an OR across them: PostgreSQL
         cannot combine an OR over a subquery with the other indexes and would scan the table.
@@ -358,7 +376,7 @@ class AccountRepository:
         ids = {account_id for account_id in self.conn.scalars(union(*[q.subquery().select() for q in lookups])) if account_id != exclude_id}
         if not ids:
             return []
-        query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "").limit(limit)
+        query = select(accounts).where(accounts.c.account_id.in_(sorted(ids)), accounts.c.merged_into == "", in_scope(scope)).limit(limit)
         return self._load(list(self.conn.execute(query).all()))
 
     def forget(self, account_id: str) -> None:
@@ -408,12 +426,13 @@ class AccountRepository:
         for table in (account_match_keys, account_changes):
             self.conn.execute(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id))
 
-    def get_many(self, account_ids: list[str]) -> list[Account]:
-        """The accounts with these ids that exist, in no particular order."""
+    def get_many(self, account_ids: list[str], scope: DataScope) -> list[Account]:
+        """The accounts with these ids that exist and `scope` reaches, in no particular order."""
         found: list[Account] = []
         for start in range(0, len(account_ids), 1000):
             part = account_ids[start : start + 1000]
-            found.extend(self._load(list(self.conn.execute(select(accounts).where(accounts.c.account_id.in_(part))).all())))
+            query = select(accounts).where(accounts.c.account_id.in_(part), in_scope(scope))
+            found.extend(self._load(list(self.conn.execute(query).all())))
         return found
 
     def kyc_reviews_due(self, now: datetime, limit: int) -> list[Account]:
@@ -451,13 +470,14 @@ class AccountRepository:
         query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "").order_by(accounts.c.created_at)
         return self._load(list(self.conn.execute(query).all()))
 
-    def search(self, keys: ContactKeys, name: str, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
-        """Accounts holding all of `keys` and with a name word starting with `name`, newest first."""
+    def search(self, keys: ContactKeys, name: str, page: Page, scope: DataScope) -> tuple[list[Account], dict[str, Any] | None]:
+        """Accounts `scope` reaches holding all of `keys` and with a name word starting with
+        `name`, newest first."""
         clauses = self._holding(self.pii.key_indexes(keys))
         if name:
             prefix = fold(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(or_(accounts.c.name_folded.like(f"{prefix}%", escape="\\"), accounts.c.name_folded.like(f"% {prefix}%", escape="\\")))
-        query = select(accounts).where(*clauses, accounts.c.merged_into == "")
+        query = select(accounts).where(*clauses, accounts.c.merged_into == "", in_scope(scope))
         rows, after = newest_first(self.conn, query, accounts.c.created_at, accounts.c.account_id, page)
         return self._load(rows), after
 

@@ -433,6 +433,7 @@ def plan_merge(survivor: Account, merged: Account) -> MergePlan:
         owner_id=merger.survivor_unless_empty("owner_id", s.owner_id, m.owner_id),
         branch_id=merger.survivor_unless_empty("branch_id", s.branch_id, m.branch_id),
         business=business,
+        territory_id=merger.survivor_unless_empty("territory_id", s.territory_id, m.territory_id),
     )
     tier_from = survivor if survivor.tier_override is not None or merged.tier_override is None else merged
     merger.sources["tier_override"] = tier_from.account_id

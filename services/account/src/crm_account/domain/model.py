@@ -194,6 +194,8 @@ class Profile:
     owner_id: str = ""
     branch_id: str = ""
     business: BusinessProfile | None = None
+    # With owner and branch, who reaches the account (data scopes).
+    territory_id: str = ""
 
     @property
     def keys(self) -> ContactKeys:

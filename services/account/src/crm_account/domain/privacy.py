@@ -65,13 +65,17 @@ def check_erasable(account: Account, open_holdings: int) -> None:
 
 def erase(account: Account, actor: str, now: datetime) -> None:
     """The account as an anonymous shell: ids, dates, products and statuses stay; nothing that
-    identifies the person does."""
+    identifies the person does. Its owner, branch and territory stay: the bank's placement,
+    which keeps the shell in its book (data scopes)."""
     account.profile = replace(
         Profile(),
         account_type=account.profile.account_type,
         full_name=ERASED_NAME,
         lifecycle_stage=LifecycleStage.CLOSED,
         business=None,
+        owner_id=account.profile.owner_id,
+        branch_id=account.profile.branch_id,
+        territory_id=account.profile.territory_id,
     )
     account.tier_override_reason = ""
     account.kyc = replace(account.kyc, reason="", reference="") if account.kyc != Kyc() else account.kyc

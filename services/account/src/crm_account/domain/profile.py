@@ -58,6 +58,7 @@ UPDATABLE_FIELDS = frozenset(
         "lifecycle_stage",
         "owner_id",
         "branch_id",
+        "territory_id",
         "business",
     }
 )
@@ -91,6 +92,7 @@ class AccountDraft:
     owner_id: str = ""
     branch_id: str = ""
     business: BusinessProfile | None = None
+    territory_id: str = ""
 
     def taking(self, other: AccountDraft, names: frozenset[str]) -> AccountDraft:
         """This draft with the `names` fields of `other` (an update over the stored profile)."""
@@ -118,6 +120,7 @@ def draft_of(profile: Profile) -> AccountDraft:
         owner_id=profile.owner_id,
         branch_id=profile.branch_id,
         business=profile.business,
+        territory_id=profile.territory_id,
     )
 
 
@@ -301,6 +304,7 @@ def clean_profile(draft: AccountDraft, today: date) -> tuple[Profile | None, lis
         owner_id=cleaner.text("owner_id", draft.owner_id, MAX_ID),
         branch_id=cleaner.text("branch_id", draft.branch_id, MAX_ID),
         business=business,
+        territory_id=cleaner.text("territory_id", draft.territory_id, MAX_ID),
     )
     if cleaner.violations:
         return None, cleaner.violations

@@ -45,46 +45,49 @@ from crm_account.service import (
 )
 from crm_account.service_layer import commands
 from crm_account.service_layer.use_cases import AccountUseCases
-from crm_common.auth import current_principal
+from crm_common.auth import Access, Scope, current_principal
 from crm_common.auth.roles import PII_READ
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key
 from crm_common.pagination import next_token, parse_page
 
-PERMISSIONS: dict[str, str | None] = {
-    "ResolvePersonAccount": ACCOUNT_WRITE,
-    "GetAccount": ACCOUNT_READ,
-    "SearchAccounts": ACCOUNT_READ,
-    "CreateAccount": ACCOUNT_WRITE,
-    "UpdateAccount": ACCOUNT_WRITE,
-    "OverrideValueTier": ACCOUNT_TIER,
-    "ClearValueTierOverride": ACCOUNT_TIER,
-    "ListAccountChanges": ACCOUNT_READ,
-    "RecordConsent": CONSENT_WRITE,
-    "ListConsents": CONSENT_READ,
-    "ListConsentHistory": CONSENT_READ,
-    "CheckConsent": CONSENT_READ,
-    "RecordKycOutcome": KYC_WRITE,
-    "ImportHoldings": HOLDINGS_IMPORT,
-    "ListHoldings": ACCOUNT_READ,
-    "FindDuplicates": ACCOUNT_READ,
-    "ListDuplicateCandidates": DUPLICATES_MANAGE,
-    "DismissDuplicateCandidate": DUPLICATES_MANAGE,
-    "MergeAccounts": DUPLICATES_MANAGE,
-    "ScreenAccount": KYC_WRITE,
-    "ListScreeningHits": KYC_REVIEW,
-    "ReviewScreeningHit": KYC_REVIEW,
-    "AddRelationship": ACCOUNT_WRITE,
-    "RemoveRelationship": ACCOUNT_WRITE,
-    "ListRelationships": ACCOUNT_READ,
-    "CreateHousehold": ACCOUNT_WRITE,
-    "AddHouseholdMember": ACCOUNT_WRITE,
-    "RemoveHouseholdMember": ACCOUNT_WRITE,
-    "GetHousehold": ACCOUNT_READ,
-    "ExportPersonalData": PRIVACY_MANAGE,
-    "SetLegalHold": PRIVACY_MANAGE,
-    "RequestErasure": PRIVACY_MANAGE,
-    "GetErasureRequest": PRIVACY_MANAGE,
+# The one place that says who may call what, and how far into the customers
+# (crm_common.auth.scopes): what RMs and managers call reaches the accounts of their data scope;
+# the compliance, privacy, data-steward and integration RPCs are bank-wide by design.
+PERMISSIONS: dict[str, Access] = {
+    "ResolvePersonAccount": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "GetAccount": Access(ACCOUNT_READ, Scope.RECORD),
+    "SearchAccounts": Access(ACCOUNT_READ, Scope.RECORD),
+    "CreateAccount": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "UpdateAccount": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "OverrideValueTier": Access(ACCOUNT_TIER, Scope.RECORD),
+    "ClearValueTierOverride": Access(ACCOUNT_TIER, Scope.RECORD),
+    "ListAccountChanges": Access(ACCOUNT_READ, Scope.RECORD),
+    "RecordConsent": Access(CONSENT_WRITE, Scope.RECORD),
+    "ListConsents": Access(CONSENT_READ, Scope.RECORD),
+    "ListConsentHistory": Access(CONSENT_READ, Scope.RECORD),
+    "CheckConsent": Access(CONSENT_READ, Scope.RECORD),
+    "RecordKycOutcome": Access(KYC_WRITE, Scope.BANK),
+    "ImportHoldings": Access(HOLDINGS_IMPORT, Scope.BANK),
+    "ListHoldings": Access(ACCOUNT_READ, Scope.RECORD),
+    "FindDuplicates": Access(ACCOUNT_READ, Scope.RECORD),
+    "ListDuplicateCandidates": Access(DUPLICATES_MANAGE, Scope.BANK),
+    "DismissDuplicateCandidate": Access(DUPLICATES_MANAGE, Scope.BANK),
+    "MergeAccounts": Access(DUPLICATES_MANAGE, Scope.BANK),
+    "ScreenAccount": Access(KYC_WRITE, Scope.BANK),
+    "ListScreeningHits": Access(KYC_REVIEW, Scope.BANK),
+    "ReviewScreeningHit": Access(KYC_REVIEW, Scope.BANK),
+    "AddRelationship": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "RemoveRelationship": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "ListRelationships": Access(ACCOUNT_READ, Scope.RECORD),
+    "CreateHousehold": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "AddHouseholdMember": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "RemoveHouseholdMember": Access(ACCOUNT_WRITE, Scope.RECORD),
+    "GetHousehold": Access(ACCOUNT_READ, Scope.RECORD),
+    "ExportPersonalData": Access(PRIVACY_MANAGE, Scope.BANK),
+    "SetLegalHold": Access(PRIVACY_MANAGE, Scope.BANK),
+    "RequestErasure": Access(PRIVACY_MANAGE, Scope.BANK),
+    "GetErasureRequest": Access(PRIVACY_MANAGE, Scope.BANK),
 }
 
 
@@ -113,8 +116,10 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
                 source_lead_id=request.source_lead_id,
             )
         )
+        # A match outside the caller's scope: its id only (what the conversion links to).
+        account = _shown(result.account) if result.reached else account_pb2.Account(account_id=result.account.account_id)
         return account_service_pb2.ResolvePersonAccountResponse(
-            account=_shown(result.account), matched=result.matched, matched_on=match_field_to_proto(result.matched_on)
+            account=account, matched=result.matched, matched_on=match_field_to_proto(result.matched_on)
         )
 
     def GetAccount(self, request: account_service_pb2.GetAccountRequest, context: grpc.ServicerContext) -> account_service_pb2.GetAccountResponse:

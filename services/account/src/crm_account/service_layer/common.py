@@ -16,6 +16,7 @@ from crm_account.domain.model import Account, AccountChange, ChangeKind, Profile
 from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, clean_profile
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_common.auth import current_data_scope
 from crm_common.db import new_id
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.privacy import PersonIdentifiers
@@ -78,7 +79,7 @@ def clean_or_raise(
 
 def stored_account(uow: AccountUnitOfWork, ref: str) -> Account:
     """A repeated request's answer when its first call stored the account's id (run_idempotent's repeat)."""
-    return uow.accounts.get(ref)
+    return uow.accounts.get(ref, current_data_scope())
 
 
 def record_change(uow: AccountUnitOfWork, account: Account, kind: ChangeKind, fields: list[str], reason: str = "") -> None:

@@ -12,7 +12,7 @@ from crm_account.domain.model import AccountChange, ChangeKind
 from crm_account.service_layer import commands
 from crm_account.service_layer.common import AccountEvents, Clock, UowFactory, account_id_violations, raise_if
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -43,7 +43,7 @@ class ConsentUseCases:
         assert terms is not None
 
         def first(uow: AccountUnitOfWork) -> tuple[tuple[Consent, bool], str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)  # one decision at a time per customer
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)  # one decision at a time per customer
             actor = current_principal().subject
             consent = Consent(
                 new_id(),
@@ -87,15 +87,15 @@ class ConsentUseCases:
         with self.uow() as uow:
             # Also NOT_FOUND for an unknown account (rather than NOT_GIVEN), and an id merged
             # away answers with the survivor's consent.
-            current = uow.consents.in_force(uow.accounts.resolve_id(cmd.account_id), purpose, channel)
+            current = uow.consents.in_force(uow.accounts.resolve_id(cmd.account_id, current_data_scope()), purpose, channel)
             return ConsentCheck(decide(current, self.clock()), current)
 
     def list_consents(self, account_id: str) -> list[Consent]:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            return uow.consents.all_in_force(uow.accounts.resolve_id(account_id))
+            return uow.consents.all_in_force(uow.accounts.resolve_id(account_id, current_data_scope()))
 
     def consent_history(self, account_id: str, page: Page) -> tuple[list[Consent], dict[str, Any] | None]:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            return uow.consents.history(uow.accounts.resolve_id(account_id), page)
+            return uow.consents.history(uow.accounts.resolve_id(account_id, current_data_scope()), page)

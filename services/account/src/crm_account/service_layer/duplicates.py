@@ -27,15 +27,17 @@ from crm_account.service_layer.common import (
 )
 from crm_account.service_layer.holdings import resummarise
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
 
-def score_candidates(uow: AccountUnitOfWork, account: Account) -> list[DuplicateCandidate]:
-    """The accounts sharing a blocking key with `account`, scored, best first."""
-    others = uow.accounts.candidates_for(candidate_keys(account.profile), account.account_id)
+def score_candidates(uow: AccountUnitOfWork, account: Account, scope: DataScope | None = None) -> list[DuplicateCandidate]:
+    """The accounts sharing a blocking key with `account` (among those `scope` reaches; detection
+    itself compares against every account), scored, best first."""
+    keys = candidate_keys(account.profile)
+    others = uow.accounts.candidates_for(keys, account.account_id, scope=scope) if scope else uow.accounts.candidates_for(keys, account.account_id)
     scored = [c for c in (score_pair(account, other) for other in others) if c is not None]
     return sorted(scored, key=lambda c: (-c.score, c.other_id))
 
@@ -71,10 +73,10 @@ class DuplicatesUseCases:
                 updated_by="",
             )
             with self.uow() as uow:
-                return score_candidates(uow, probe)
+                return score_candidates(uow, probe, current_data_scope())
         raise_if(account_id_violations(cmd.account_id))
         with self.uow() as uow:
-            return score_candidates(uow, uow.accounts.get(cmd.account_id))
+            return score_candidates(uow, uow.accounts.get(cmd.account_id, current_data_scope()), current_data_scope())
 
     def duplicate_queue(self, min_score: int, page: Page) -> tuple[list[StoredCandidate], dict[str, Any] | None]:
         if not 0 <= min_score <= 100:
@@ -112,8 +114,8 @@ class DuplicatesUseCases:
         raise_if(violations + reason_violations(cmd.reason, required=True))
 
         def first(uow: AccountUnitOfWork) -> tuple[tuple[Account, dict[str, str]], str]:
-            survivor = uow.accounts.get(cmd.survivor_id, for_update=True, follow_merges=False)
-            merged = uow.accounts.get(cmd.merged_id, for_update=True, follow_merges=False)
+            survivor = uow.accounts.get(cmd.survivor_id, current_data_scope(), for_update=True, follow_merges=False)
+            merged = uow.accounts.get(cmd.merged_id, current_data_scope(), for_update=True, follow_merges=False)
             for account in (survivor, merged):
                 if account.merged_into:
                     raise FailedPrecondition(f"account {account.account_id} was already merged into {account.merged_into}")
@@ -124,7 +126,7 @@ class DuplicatesUseCases:
             return (merged_survivor, plan.field_sources), survivor.account_id
 
         def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Account, dict[str, str]]:
-            return uow.accounts.get(ref), {}
+            return uow.accounts.get(ref, current_data_scope()), {}
 
         return run_idempotent(self.uow, "MergeAccounts", cmd.key, first, repeat)
 
@@ -154,7 +156,7 @@ class DuplicatesUseCases:
         uow.duplicates.forget_open(merged.account_id)
         uow.duplicates.record_merge(plan, actor, cmd.reason.strip(), now)
         resummarise(uow, self.events, self.tiers, [survivor.account_id], actor, now)
-        merged_survivor = uow.accounts.get(survivor.account_id)
+        merged_survivor = uow.accounts.get(survivor.account_id, current_data_scope())
         uow.publish(self.events.accounts_merged(merged_survivor, merged.account_id, cmd.key.request_id))
         detect_duplicates(uow, merged_survivor, self.clock())
         return merged_survivor

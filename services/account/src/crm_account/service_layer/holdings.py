@@ -31,7 +31,7 @@ from crm_account.service_layer.common import (
     stored_account,
 )
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.db import new_id
 from crm_common.errors import FieldViolation
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -63,7 +63,7 @@ def resummarise(uow: AccountUnitOfWork, events: AccountEvents, tiers: TierThresh
     each account whose derived tier moved."""
     if not account_ids:
         return
-    moved = uow.accounts.get_many(uow.holdings.resummarise(account_ids, tiers, actor, now))
+    moved = uow.accounts.get_many(uow.holdings.resummarise(account_ids, tiers, actor, now), DataScope.bank_wide())
     uow.accounts.add_change(
         *(AccountChange(new_id(), a.account_id, ChangeKind.UPDATED, now, actor, ("derived_value_tier",), "holdings changed") for a in moved)
     )
@@ -167,7 +167,7 @@ class HoldingsUseCases:
             if cmd.product is None:
                 uow.commit()
                 return "not a held product"
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             if uow.holdings.by_opportunity(cmd.opportunity_id) is not None:
                 uow.commit()
                 return "already open"
@@ -182,7 +182,7 @@ class HoldingsUseCases:
     def list_holdings(self, account_id: str) -> tuple[list[Holding], Account]:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            account = uow.accounts.get(account_id)
+            account = uow.accounts.get(account_id, current_data_scope())
             return uow.holdings.for_account(account.account_id), account
 
     def override_value_tier(self, cmd: commands.OverrideValueTier) -> Account:
@@ -195,7 +195,7 @@ class HoldingsUseCases:
         reason = cmd.reason.strip()
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             read_version = account.version
             account.override_tier(tier, reason, current_principal().subject, self.clock())
             uow.accounts.save(account, read_version)
@@ -210,7 +210,7 @@ class HoldingsUseCases:
         reason = cmd.reason.strip()
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             read_version = account.version
             account.clear_tier_override(current_principal().subject, self.clock())
             uow.accounts.save(account, read_version)

@@ -20,7 +20,7 @@ from crm_account.domain.model import Account, AccountChange, ChangeKind
 from crm_account.service_layer import commands
 from crm_account.service_layer.common import Clock, UowFactory, account_id_violations, raise_if
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id
 from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, NotFound
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -53,14 +53,18 @@ def _record_relationship(uow: AccountUnitOfWork, relationship: Relationship, kin
 
 
 def _household_view(uow: AccountUnitOfWork, household_id: str) -> HouseholdView:
+    """The household, if the caller reaches its head's account (NOT_FOUND otherwise), with the
+    members the caller reaches."""
     household = uow.households.get_household(household_id)
     members = uow.households.members(household_id)
-    loaded = {a.account_id: a for a in uow.accounts.get_many([m.account_id for m in members])}
-    return household, [(m, loaded[m.account_id]) for m in members]
+    loaded = {a.account_id: a for a in uow.accounts.get_many([m.account_id for m in members], current_data_scope())}
+    if not any(m.role is HouseholdRole.HEAD and m.account_id in loaded for m in members):
+        raise NotFound("household", household_id)
+    return household, [(m, loaded[m.account_id]) for m in members if m.account_id in loaded]
 
 
 def _join(uow: AccountUnitOfWork, household_id: str, account_id: str, role: HouseholdRole, actor: str, now: datetime) -> None:
-    account = uow.accounts.get(account_id, for_update=True)
+    account = uow.accounts.get(account_id, current_data_scope(), for_update=True)
     check_joinable(account, account.household_id)
     uow.households.add_member(household_id, Member(account.account_id, role), now)
     uow.accounts.add_change(AccountChange(new_id(), account.account_id, ChangeKind.HOUSEHOLD_JOINED, now, actor, ("household",), household_id))
@@ -77,8 +81,8 @@ class HouseholdsUseCases:
         kind = _relationship_kind(cmd)
 
         def first(uow: AccountUnitOfWork) -> tuple[Relationship, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
-            related = uow.accounts.get(cmd.related_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
+            related = uow.accounts.get(cmd.related_id, current_data_scope(), for_update=True)
             check_relationship(kind, account, related)
             actor, now = current_principal().subject, self.clock()
             relationship = Relationship(account.account_id, related.account_id, kind, cmd.note.strip(), now, actor)
@@ -105,7 +109,10 @@ class HouseholdsUseCases:
         kind = _relationship_kind(cmd)
 
         def first(uow: AccountUnitOfWork) -> tuple[None, str]:
-            account_id, related_id = uow.accounts.resolve_id(cmd.account_id), uow.accounts.resolve_id(cmd.related_id)
+            account_id, related_id = (
+                uow.accounts.resolve_id(cmd.account_id, current_data_scope()),
+                uow.accounts.resolve_id(cmd.related_id, current_data_scope()),
+            )
             actor, now = current_principal().subject, self.clock()
             relationship = Relationship(account_id, related_id, kind, "", now, actor)
             if not uow.households.has(relationship):
@@ -123,7 +130,7 @@ class HouseholdsUseCases:
     def list_relationships(self, account_id: str) -> list[Relationship]:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            return uow.households.relationships_of(uow.accounts.resolve_id(account_id))
+            return uow.households.relationships_of(uow.accounts.resolve_id(account_id, current_data_scope()))
 
     def create_household(self, cmd: commands.CreateHousehold) -> HouseholdView:
         """A household of person accounts that belong to no other, headed by one of them."""
@@ -160,6 +167,7 @@ class HouseholdsUseCases:
 
         def first(uow: AccountUnitOfWork) -> tuple[HouseholdView, str]:
             uow.households.get_household(cmd.household_id, for_update=True)
+            _household_view(uow, cmd.household_id)  # NOT_FOUND unless the caller reaches it
             if len(uow.households.members(cmd.household_id)) >= MAX_HOUSEHOLD_MEMBERS:
                 raise FailedPrecondition(f"a household has at most {MAX_HOUSEHOLD_MEMBERS} members")
             actor, now = current_principal().subject, self.clock()
@@ -179,7 +187,8 @@ class HouseholdsUseCases:
 
         def first(uow: AccountUnitOfWork) -> tuple[HouseholdView | None, str]:
             uow.households.get_household(cmd.household_id, for_update=True)
-            account_id = uow.accounts.resolve_id(cmd.account_id)
+            _household_view(uow, cmd.household_id)  # NOT_FOUND unless the caller reaches it
+            account_id = uow.accounts.resolve_id(cmd.account_id, current_data_scope())
             members = {m.account_id: m for m in uow.households.members(cmd.household_id)}
             if account_id not in members:
                 raise NotFound("household_member", f"{cmd.household_id}/{account_id}")

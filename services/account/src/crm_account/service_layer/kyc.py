@@ -24,7 +24,7 @@ from crm_account.service_layer.common import (
     stored_account,
 )
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -53,7 +53,7 @@ class KycUseCases:
         assert outcome is not None
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             self._change_kyc(uow, account, next_kyc(account.kyc, outcome), current_principal().subject, cmd.key.request_id)
             return account, account.account_id
 
@@ -68,7 +68,7 @@ class KycUseCases:
         with self.uow() as uow:
             if not uow.claim_event(cmd.consumer, cmd.event_id):
                 return "duplicate"
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             self._change_kyc(uow, account, next_kyc(account.kyc, outcome), current_principal().subject, cmd.correlation_id)
             uow.commit()
         return str(outcome.status)
@@ -100,7 +100,7 @@ class KycUseCases:
         if self.watchlist is None:
             raise FailedPrecondition("no watchlist is configured (ACCOUNT_WATCHLIST_FILE)")
         with self.uow() as uow:
-            hits = screen_for_review(uow, self.watchlist, uow.accounts.get(account_id), self.clock())
+            hits = screen_for_review(uow, self.watchlist, uow.accounts.get(account_id, current_data_scope()), self.clock())
             uow.commit()
             return hits, self.watchlist.version
 
@@ -131,7 +131,7 @@ class KycUseCases:
                 raise FailedPrecondition(f"the hit was already reviewed: {hit.review}")
             actor, now = current_principal().subject, self.clock()
             uow.screening.review(hit.hit_id, verdict, note, actor)
-            account = uow.accounts.get(hit.account_id, for_update=True)
+            account = uow.accounts.get(hit.account_id, current_data_scope(), for_update=True)
             if verdict is ReviewStatus.CONFIRMED_MATCH:
                 listed = f"{hit.list_kind} list match {hit.entry_id} ({hit.list_source})"
                 kyc = replace(account.kyc, risk_rating=RiskRating.HIGH, updated_at=now)
@@ -142,6 +142,6 @@ class KycUseCases:
 
         def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[StoredHit, Account]:
             hit = uow.screening.get(ref)
-            return hit, uow.accounts.get(hit.account_id)
+            return hit, uow.accounts.get(hit.account_id, current_data_scope())
 
         return run_idempotent(self.uow, "ReviewScreeningHit", cmd.key, first, repeat)

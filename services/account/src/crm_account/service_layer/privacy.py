@@ -33,7 +33,7 @@ from crm_account.service_layer.common import (
     stored_account,
 )
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id
 from crm_common.errors import FailedPrecondition, Unavailable
 from crm_common.pagination import Page
@@ -104,7 +104,7 @@ class PrivacyUseCases:
         account's timeline and in the log."""
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            account = uow.accounts.get(account_id)
+            account = uow.accounts.get(account_id, current_data_scope())
             merged = uow.accounts.merged_away(account.account_id)
             person = uow.accounts.person(account, merged)
             own = PersonalData(
@@ -149,7 +149,7 @@ class PrivacyUseCases:
         raise_if(request_id_violations(cmd.key.request_id) + account_id_violations(cmd.account_id) + reason_violations(cmd.reason, required=True))
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             if account.erased_at is not None:
                 raise FailedPrecondition(f"account {account.account_id} was erased")
             read_version, now, actor = account.version, self.clock(), current_principal().subject
@@ -167,7 +167,7 @@ class PrivacyUseCases:
         raise_if(request_id_violations(cmd.key.request_id) + account_id_violations(cmd.account_id) + reason_violations(cmd.reason, required=True))
 
         def first(uow: AccountUnitOfWork) -> tuple[ErasureRequest, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             check_erasable(account, account.totals.open_holdings)
             actor, now = current_principal().subject, self.clock()
             request = ErasureRequest(new_id(), account.account_id, cmd.reason.strip(), now, actor, pending=list(self.erasure_services))

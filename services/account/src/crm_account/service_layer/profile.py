@@ -7,12 +7,13 @@ the same unit of work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crm_account.domain.model import Account, ChangeKind, LifecycleStage, MatchField, Profile, best_match
 from crm_account.domain.profile import MAX_ID, UPDATABLE_FIELDS, clean_keys, draft_of
 from crm_account.domain.screening import Watchlist
+from crm_account.service import ACCOUNT_REASSIGN
 from crm_account.service_layer import commands
 from crm_account.service_layer.common import (
     AccountEvents,
@@ -27,9 +28,9 @@ from crm_account.service_layer.common import (
 from crm_account.service_layer.duplicates import detect_duplicates
 from crm_account.service_layer.kyc import screen_for_review
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.db import new_id
-from crm_common.errors import Aborted, AlreadyExists, FieldViolation, echo
+from crm_common.errors import Aborted, AlreadyExists, FieldViolation, PermissionDenied, echo
 from crm_common.pagination import Page
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
@@ -45,6 +46,9 @@ class Resolution:
     # False when the account was created by this call.
     matched: bool
     matched_on: MatchField | None
+    # Whether the caller reaches the account: a match outside its scope is answered with the id
+    # only (the conversion links to the bank's one record of the person; docs/security.md).
+    reached: bool = True
 
     @property
     def ref(self) -> str:
@@ -57,6 +61,26 @@ def _check_national_id_free(uow: AccountUnitOfWork, national_id: str, account_id
     holder = uow.accounts.find_by_national_id(national_id)
     if holder is not None and holder.account_id != account_id:
         raise AlreadyExists("account", holder.account_id, "an account with this national id already exists")
+
+
+# The profile fields that move a customer to another book (a manager's call, within their scope).
+PLACEMENT = ("owner_id", "branch_id", "territory_id")
+
+
+def _reached_profile(profile: Profile) -> bool:
+    return current_data_scope().covers(profile.owner_id, "", profile.branch_id, profile.territory_id)
+
+
+def _in_own_book_unless_placed(profile: Profile) -> Profile:
+    """A customer created with no owner, branch or territory by a caller of limited scope joins
+    the caller's own book (else its creator could not reach it)."""
+    if profile.owner_id or profile.branch_id or profile.territory_id or current_data_scope().everything:
+        return profile
+    return replace(profile, owner_id=current_principal().subject)
+
+
+def _reached(account: Account) -> bool:
+    return _reached_profile(account.profile)
 
 
 class ProfileUseCases:
@@ -96,12 +120,13 @@ class ProfileUseCases:
         violations = request_id_violations(cmd.key.request_id)
         if len(cmd.source_lead_id) > MAX_ID:
             violations.append(FieldViolation("source_lead_id", f"at most {MAX_ID} characters"))
-        profile = clean_or_raise(cmd.person, self.clock, violations, _RESOLVE_FIELD_NAMES)
+        profile = _in_own_book_unless_placed(clean_or_raise(cmd.person, self.clock, violations, _RESOLVE_FIELD_NAMES))
 
         def first(uow: AccountUnitOfWork) -> tuple[Resolution, str]:
+            # Matched against every account by design: one golden record per person.
             match = best_match(profile.keys, uow.accounts.sharing_keys(profile.keys))
             if match is not None:
-                resolution = Resolution(match.account, matched=True, matched_on=match.field)
+                resolution = Resolution(match.account, matched=True, matched_on=match.field, reached=_reached(match.account))
             else:
                 account = self._new_account(uow, profile, cmd.source_lead_id, cmd.key.request_id)
                 uow.accounts.claim_match_keys(account, strict=True)
@@ -110,10 +135,10 @@ class ProfileUseCases:
 
         def repeat(uow: AccountUnitOfWork, ref: str) -> Resolution:
             account_id, _, outcome = ref.partition(":")
-            account = uow.accounts.get(account_id)
+            account = uow.accounts.get(account_id, DataScope.bank_wide())
             if outcome == _CREATED:
-                return Resolution(account, matched=False, matched_on=None)
-            return Resolution(account, matched=True, matched_on=MatchField(outcome))
+                return Resolution(account, matched=False, matched_on=None, reached=_reached(account))
+            return Resolution(account, matched=True, matched_on=MatchField(outcome), reached=_reached(account))
 
         return run_idempotent(self.uow, "ResolvePersonAccount", cmd.key, first, repeat)
 
@@ -123,7 +148,9 @@ class ProfileUseCases:
         Sharing a phone or an email with another account is allowed (families share them);
         such pairs are for duplicate detection to weigh, not for the create to refuse.
         """
-        profile = clean_or_raise(cmd.account, self.clock, request_id_violations(cmd.key.request_id))
+        profile = _in_own_book_unless_placed(clean_or_raise(cmd.account, self.clock, request_id_violations(cmd.key.request_id)))
+        if not _reached_profile(profile):
+            raise PermissionDenied("the account would be outside your data scope: create it in your own book, branch or territory")
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
             _check_national_id_free(uow, profile.national_id, None)
@@ -148,12 +175,17 @@ class ProfileUseCases:
         fields = frozenset(cmd.update_mask)
 
         def first(uow: AccountUnitOfWork) -> tuple[Account, str]:
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             if cmd.expected_version and account.version != cmd.expected_version:
                 raise Aborted(f"the account is at version {account.version}, not {cmd.expected_version}; read it again")
             profile = clean_or_raise(draft_of(account.profile).taking(cmd.account, fields), self.clock, [])
             read_version = account.version
             changed = account.change_profile(profile, fields, current_principal().subject, self.clock())
+            moved = sorted(set(changed) & set(PLACEMENT))
+            if moved and not current_principal().can(ACCOUNT_REASSIGN):
+                raise PermissionDenied(f"changing {', '.join(moved)} reassigns the customer: it needs {ACCOUNT_REASSIGN!r}")
+            if moved and not _reached(account):
+                raise PermissionDenied("the account would leave your data scope: reassign within your own branch or territory")
             if changed:
                 if "national_id" in changed:
                     _check_national_id_free(uow, account.profile.national_id, account.account_id)
@@ -171,7 +203,7 @@ class ProfileUseCases:
     def get_account(self, account_id: str) -> Account:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            return uow.accounts.get(account_id)
+            return uow.accounts.get(account_id, current_data_scope())
 
     def search_accounts(self, query: commands.SearchAccounts, page: Page) -> tuple[list[Account], dict[str, Any] | None]:
         """Exact lookup by phone, email and national id, and word-prefix by name (all given must match)."""
@@ -186,7 +218,8 @@ class ProfileUseCases:
             )
         raise_if(violations)
         with self.uow() as uow:
-            return uow.accounts.search(keys, name, page)
+            # The scope is part of the query: a page holds only accounts the caller reaches.
+            return uow.accounts.search(keys, name, page, current_data_scope())
 
     def record_acquisition(self, cmd: commands.RecordAcquisition) -> str:
         """Records first-touch attribution once per event; "duplicate" for a redelivered event.
@@ -197,7 +230,7 @@ class ProfileUseCases:
         with self.uow() as uow:
             if not uow.claim_event(cmd.consumer, cmd.event_id):
                 return "duplicate"
-            account = uow.accounts.get(cmd.account_id, for_update=True)
+            account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
             read_version = account.version
             if account.record_acquisition(cmd.acquisition, current_principal().subject, self.clock()):
                 uow.accounts.save(account, read_version)

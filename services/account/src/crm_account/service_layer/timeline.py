@@ -6,6 +6,7 @@ from typing import Any
 
 from crm_account.domain.model import AccountChange
 from crm_account.service_layer.common import UowFactory, account_id_violations, raise_if
+from crm_common.auth import current_data_scope
 from crm_common.pagination import Page
 
 
@@ -16,4 +17,4 @@ class TimelineUseCases:
     def list_account_changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
-            return uow.accounts.changes(uow.accounts.resolve_id(account_id), page)  # NOT_FOUND, not an empty timeline
+            return uow.accounts.changes(uow.accounts.resolve_id(account_id, current_data_scope()), page)  # NOT_FOUND, not an empty timeline

@@ -72,6 +72,7 @@ class GrpcOpportunityBook:
             team_id=opportunity.team_id,
             source_lead_id=opportunity.lead_id,
             campaign_id=opportunity.campaign_id,
+            territory_id=opportunity.territory_id,
         )
         if opportunity.amount_minor is not None:
             request.amount.CopyFrom(common_pb2.Money(currency_code=opportunity.currency or "VND", amount_minor=opportunity.amount_minor))

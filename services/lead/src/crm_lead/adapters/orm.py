@@ -52,6 +52,9 @@ leads = Table(
     Column("score_reasons", JSON, nullable=False),
     Column("owner_id", String(100), nullable=False),
     Column("team_id", String(100), nullable=False),
+    # With owner and team, where the lead is worked: what its data scope is decided on.
+    Column("branch_id", String(100), nullable=False, server_default=""),
+    Column("territory_id", String(100), nullable=False, server_default=""),
     Column("assigned_at", UtcDateTime, nullable=True),
     Column("first_contact_due_at", UtcDateTime, nullable=True),
     Column("first_contact_at", UtcDateTime, nullable=True),
@@ -69,6 +72,10 @@ leads = Table(
     Index("ix_leads_created_at_lead_id", "created_at", "lead_id"),
     Index("ix_leads_status_created_at", "status", "created_at"),
     Index("ix_leads_owner_id_status", "owner_id", "status"),
+    Index("ix_leads_team_id_status", "team_id", "status"),
+    Index("ix_leads_branch_id_status", "branch_id", "status"),
+    # Territory subtrees are found with LIKE 'VN.NORTH.%' (migration 0005).
+    Index("ix_leads_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     Index("ix_leads_campaign_id", "campaign_id"),
     Index("ix_leads_phone_bidx", "phone_bidx"),
     Index("ix_leads_email_bidx", "email_bidx"),

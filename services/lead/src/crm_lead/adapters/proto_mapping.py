@@ -96,6 +96,8 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
             lead_pb2.Assignment(
                 owner_id=lead.owner_id,
                 team_id=lead.team_id,
+                branch_id=lead.branch_id,
+                territory_id=lead.territory_id,
                 assign_time=timestamp(lead.assigned_at),
                 first_contact_due_time=timestamp(lead.first_contact_due_at),
             )

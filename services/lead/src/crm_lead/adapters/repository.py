@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import ColumnElement, Connection, Text, and_, cast, false, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql
 
+from crm_common.auth.scopes import DataScope
 from crm_common.contact import fold
 from crm_common.db import upsert_insert
 from crm_common.errors import Aborted, NotFound
@@ -217,8 +218,15 @@ class LeadRepository:
             return CaptureOutcome(False, duplicate_of=duplicate_of, duplicate_on=on)
         return CaptureOutcome(True)
 
-    def get(self, lead_id: str, for_update: bool = False) -> Lead:
-        stmt = select(leads).where(leads.c.lead_id == lead_id)
+    @staticmethod
+    def in_scope(scope: DataScope) -> ColumnElement[bool]:
+        """The leads `scope` reaches, by owner, team, branch and territory."""
+        c = leads.c
+        return scope.condition(owner=c.owner_id, team=c.team_id, branch=c.branch_id, territory=c.territory_id)
+
+    def get(self, lead_id: str, scope: DataScope, for_update: bool = False) -> Lead:
+        """The lead, if `scope` reaches it; NOT_FOUND otherwise, as if it did not exist."""
+        stmt = select(leads).where(leads.c.lead_id == lead_id, self.in_scope(scope))
         if for_update:
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
@@ -257,9 +265,10 @@ class LeadRepository:
                 found[("email", by_email[row.email_bidx])] = row.lead_id
         return found
 
-    def search(self, where: LeadFilter, page: Page) -> tuple[list[Lead], dict[str, Any] | None]:
-        """Newest first; returns the page and the key to continue after (None on the last page)."""
-        clauses: list[ColumnElement[bool]] = []
+    def search(self, where: LeadFilter, page: Page, scope: DataScope) -> tuple[list[Lead], dict[str, Any] | None]:
+        """Newest first, within `scope`; returns the page and the key to continue after (None on
+        the last page)."""
+        clauses: list[ColumnElement[bool]] = [self.in_scope(scope)]
         if where.statuses:
             clauses.append(leads.c.status.in_(where.statuses))
         for column, value in (

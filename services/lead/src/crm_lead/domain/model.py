@@ -115,6 +115,9 @@ class Lead:
     score_reasons: list[ScoreReason] = field(default_factory=list)
     owner_id: str = ""
     team_id: str = ""
+    # Where the lead is worked; with owner and team, who reaches it (data scopes).
+    branch_id: str = ""
+    territory_id: str = ""
     assigned_at: datetime | None = None
     first_contact_due_at: datetime | None = None
     first_contact_at: datetime | None = None
@@ -153,11 +156,14 @@ class Lead:
             return True
         return False
 
-    def assign(self, owner_id: str, team_id: str, due_at: datetime, actor: str, now: datetime) -> None:
+    def assign(self, owner_id: str, team_id: str, due_at: datetime, actor: str, now: datetime, branch_id: str = "", territory_id: str = "") -> None:
+        """To an owner (in a team or none); a branch or territory given moves the lead there too."""
         if self.status not in SALES_STATUSES:
             raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; only MQL, CONTACTED or SQL leads go to sales")
         self.owner_id = owner_id
         self.team_id = team_id
+        self.branch_id = branch_id or self.branch_id
+        self.territory_id = territory_id or self.territory_id
         self.assigned_at = now
         # A reassignment before first contact restarts the clock for the new owner.
         if self.first_contact_at is None:

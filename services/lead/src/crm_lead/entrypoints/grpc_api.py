@@ -6,7 +6,7 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2, lead_service_pb2_grpc
-from crm_common.auth import current_principal
+from crm_common.auth import Access, Scope, current_principal
 from crm_common.auth.roles import PII_READ
 from crm_common.db import utcnow
 from crm_common.grpc.enums import enum_name, enum_number
@@ -19,21 +19,23 @@ from crm_lead.domain.model import Lead, LeadFilter
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.use_cases import LeadUseCases
 
-# The one place that says who may call what.
-PERMISSIONS: dict[str, str | None] = {
-    "CreateLead": perm.LEAD_WRITE,
-    "CaptureWebForm": perm.LEAD_WRITE,
-    "ImportLeads": perm.LEAD_IMPORT,
-    "GetLead": perm.LEAD_READ,
-    "ListLeads": perm.LEAD_READ,
-    "RecordBehaviour": perm.LEAD_WRITE,
-    "AssignLead": perm.LEAD_ASSIGN,
-    "RecordContactAttempt": perm.LEAD_CONTACT,
-    "QualifyLead": perm.LEAD_QUALIFY,
-    "DisqualifyLead": perm.LEAD_QUALIFY,
-    "ReturnToNurture": perm.LEAD_QUALIFY,
-    "ConvertLead": perm.LEAD_CONVERT,
-    "SetTeamMembers": perm.TEAM_MANAGE,
+# The one place that says who may call what, and how far into the leads (crm_common.auth.scopes):
+# captures match against every open lead by design (duplicates); everything else that touches a
+# lead reaches only the leads of the caller's data scope.
+PERMISSIONS: dict[str, Access] = {
+    "CreateLead": Access(perm.LEAD_WRITE, Scope.BANK),
+    "CaptureWebForm": Access(perm.LEAD_WRITE, Scope.BANK),
+    "ImportLeads": Access(perm.LEAD_IMPORT, Scope.BANK),
+    "GetLead": Access(perm.LEAD_READ, Scope.RECORD),
+    "ListLeads": Access(perm.LEAD_READ, Scope.RECORD),
+    "RecordBehaviour": Access(perm.LEAD_WRITE, Scope.RECORD),
+    "AssignLead": Access(perm.LEAD_ASSIGN, Scope.RECORD),
+    "RecordContactAttempt": Access(perm.LEAD_CONTACT, Scope.RECORD),
+    "QualifyLead": Access(perm.LEAD_QUALIFY, Scope.RECORD),
+    "DisqualifyLead": Access(perm.LEAD_QUALIFY, Scope.RECORD),
+    "ReturnToNurture": Access(perm.LEAD_QUALIFY, Scope.RECORD),
+    "ConvertLead": Access(perm.LEAD_CONVERT, Scope.RECORD),
+    "SetTeamMembers": Access(perm.TEAM_MANAGE, Scope.NONE),
 }
 
 
@@ -150,7 +152,14 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
 
     def AssignLead(self, request: lead_service_pb2.AssignLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.AssignLeadResponse:
         lead = self.use_cases.assignment.assign_lead(
-            commands.AssignLead(idempotency_key(request), request.lead_id.strip(), request.owner_id.strip(), request.team_id.strip())
+            commands.AssignLead(
+                idempotency_key(request),
+                request.lead_id.strip(),
+                request.owner_id.strip(),
+                request.team_id.strip(),
+                request.branch_id.strip(),
+                request.territory_id.strip(),
+            )
         )
         return lead_service_pb2.AssignLeadResponse(lead=_lead(lead))
 

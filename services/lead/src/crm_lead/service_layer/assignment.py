@@ -11,7 +11,7 @@ from crm_common.errors import FieldViolation, InvalidArgument
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
 from crm_lead.domain.model import ContactAttempt, ContactOutcome, Lead
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, idempotent, lead_for_update
+from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, ensure_placed_in_scope, idempotent, lead_for_update, lead_scope
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 
@@ -25,6 +25,9 @@ class AssignmentUseCases:
     def assign_lead(self, cmd: commands.AssignLead) -> Lead:
         if bool(cmd.owner_id) == bool(cmd.team_id):
             raise InvalidArgument(FieldViolation("target", "give exactly one of owner_id or team_id"))
+        too_long = [FieldViolation(f, "at most 100 characters") for f in ("branch_id", "territory_id") if len(getattr(cmd, f)) > 100]
+        if too_long:
+            raise InvalidArgument(too_long)
 
         def first(uow: LeadUnitOfWork) -> tuple[Lead, str]:
             lead = lead_for_update(uow, cmd.lead_id)
@@ -33,7 +36,8 @@ class AssignmentUseCases:
                 members, turn = uow.leads.take_team_turn(cmd.team_id)
                 owner = round_robin_pick(cmd.team_id, members, turn)
             now = self.clock()
-            lead.assign(owner, cmd.team_id, self.sla.due_at(now, lead.score), current_principal().subject, now)
+            lead.assign(owner, cmd.team_id, self.sla.due_at(now, lead.score), current_principal().subject, now, cmd.branch_id, cmd.territory_id)
+            ensure_placed_in_scope(lead)
             uow.leads.save(lead)
             uow.publish(self.events.assigned(lead, cmd.key.request_id))
             return lead, lead.lead_id
@@ -67,7 +71,7 @@ class AssignmentUseCases:
         def repeat(uow: LeadUnitOfWork, ref: str) -> tuple[Lead, ContactAttempt]:
             lead_id, _, attempt_id = ref.partition("|")
             attempt = next(a for a in uow.leads.contact_attempts(lead_id) if a.attempt_id == attempt_id)
-            return uow.leads.get(lead_id), attempt
+            return uow.leads.get(lead_id, lead_scope()), attempt
 
         return idempotent(self.uow, "RecordContactAttempt", cmd.key, first, repeat)  # type: ignore[no-any-return]
 

@@ -12,7 +12,7 @@ from crm_lead.domain.capture import CleanLead, clean
 from crm_lead.domain.model import Lead
 from crm_lead.domain.scoring import ScoringRules
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, idempotent, new_lead, prefixed, rescore
+from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, idempotent, lead_scope, new_lead, prefixed, rescore
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 MAX_IMPORT_ROWS = 10_000
@@ -57,7 +57,7 @@ class CaptureUseCases:
                     rows = [uow.outbox.row(e) for e in self._capture_events(lead, cmd.key.request_id)]
                     outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.stored_id, cmd.key.fingerprint)
                     if outcome.previous_ref:
-                        return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref))
+                        return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref), lead_scope())
                     if outcome.duplicate_of:
                         raise AlreadyExists(
                             "lead", outcome.duplicate_of, f"an open lead with this {outcome.duplicate_on} already exists: {outcome.duplicate_of}"
@@ -84,7 +84,7 @@ class CaptureUseCases:
                 uow.leads.add(lead)
                 uow.publish(*self._capture_events(lead, cmd.key.request_id))
                 return (lead, False), f"{lead.lead_id}|new"
-            lead = uow.leads.get(next(iter(duplicates.values())), for_update=True)
+            lead = uow.leads.get(next(iter(duplicates.values())), lead_scope(), for_update=True)
             actor = current_principal().subject
             lead.full_name = lead.full_name or data.full_name
             lead.phone_e164, lead.phone_is_mobile = (
@@ -103,7 +103,7 @@ class CaptureUseCases:
 
         def repeat(uow: LeadUnitOfWork, ref: str) -> tuple[Lead, bool]:
             lead_id, _, how = ref.partition("|")
-            return uow.leads.get(lead_id), how == "matched"
+            return uow.leads.get(lead_id, lead_scope()), how == "matched"
 
         return idempotent(self.uow, "CaptureWebForm", cmd.key, first, repeat)  # type: ignore[no-any-return]
 

@@ -43,6 +43,9 @@ class AssignLead:
     lead_id: str
     owner_id: str = ""
     team_id: str = ""
+    # Move the lead to this branch or territory too ("" keeps the lead's).
+    branch_id: str = ""
+    territory_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,18 @@ assignment, lookup, conversion, privacy, closed_loop) takes only the dependencie
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.db import new_id
-from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from crm_common.unit_of_work import Idempotent, run_idempotent
 from crm_lead.domain.capture import CleanLead
 from crm_lead.domain.model import ContactAttempt, Lead, Status
 from crm_lead.domain.scoring import ScoringRules
-from crm_lead.service import LEAD_READ_ALL
+from crm_lead.service import LEAD_ASSIGN, LEAD_READ_ALL
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
 
 # Opens a unit of work; keyword options reach SqlUnitOfWork (single_statement).
@@ -42,6 +43,19 @@ def sales_view() -> bool:
     return not current_principal().can(LEAD_READ_ALL)
 
 
+def lead_scope() -> DataScope:
+    """The leads the caller reaches (docs/security.md#data-scopes); leads assigned to no one
+    are the queue that whoever distributes leads (leads.assign) works from."""
+    return replace(current_data_scope(), unassigned=current_principal().can(LEAD_ASSIGN))
+
+
+def ensure_placed_in_scope(lead: Lead) -> None:
+    """After an assignment the lead must stay within the caller's scope: nobody hands a lead to
+    a book, team, branch or territory they do not reach."""
+    if not lead_scope().covers(lead.owner_id, lead.team_id, lead.branch_id, lead.territory_id):
+        raise PermissionDenied(f"lead {lead.lead_id} would leave your data scope: assign within your own team, branch or territory")
+
+
 def prefixed(violations: list[FieldViolation], prefix: str) -> list[FieldViolation]:
     return [FieldViolation(f"{prefix}.{v.field}" if prefix else v.field, v.description) for v in violations]
 
@@ -54,13 +68,13 @@ def idempotent(
     repeat: Callable[[LeadUnitOfWork, str], Any] | None = None,
 ) -> Any:
     """run_idempotent; a repeat answers with the lead its first call stored, unless told otherwise."""
-    return run_idempotent(uow, method, key, first, repeat or (lambda u, ref: u.leads.get(ref)))
+    return run_idempotent(uow, method, key, first, repeat or (lambda u, ref: u.leads.get(ref, lead_scope())))
 
 
 def lead_for_update(uow: LeadUnitOfWork, lead_id: str) -> Lead:
     if not lead_id:
         raise InvalidArgument(FieldViolation("lead_id", "required"))
-    return uow.leads.get(lead_id, for_update=True)
+    return uow.leads.get(lead_id, lead_scope(), for_update=True)
 
 
 def new_lead(data: CleanLead, rules: ScoringRules, now: datetime) -> Lead:

@@ -13,7 +13,7 @@ from crm_common.errors import DomainError, FailedPrecondition, FieldViolation, I
 from crm_common.unit_of_work import Idempotent
 from crm_lead.domain.model import Conversion, Lead, Status
 from crm_lead.service_layer import commands
-from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, lead_for_update
+from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, lead_for_update, lead_scope
 from crm_lead.service_layer.ports import AccountDirectory, NewOpportunity, OpportunityBook
 
 log = logging.getLogger("crm.lead")
@@ -42,7 +42,7 @@ class ConversionUseCases:
         with self.uow() as uow:
             previous = uow.previous_result("ConvertLead", cmd.key)
             if previous is not None:
-                return uow.leads.get(previous)
+                return uow.leads.get(previous, lead_scope())
             lead = lead_for_update(uow, cmd.lead_id)
             if lead.status == Status.CONVERTED:
                 raise FailedPrecondition(f"lead {lead.lead_id} is already converted (account {lead.account_id}, opportunity {lead.opportunity_id})")
@@ -96,7 +96,7 @@ class ConversionUseCases:
     def _advance(self, lead_id: str, key: Idempotent | None) -> Lead:
         """Runs the remaining steps; `key` is the call being answered (None for the recovery loop)."""
         with self.uow() as uow:
-            lead = uow.leads.get(lead_id)
+            lead = uow.leads.get(lead_id, lead_scope())
             saga = uow.leads.get_conversion(lead_id)
         if saga is None:
             raise NotFound("conversion", lead_id)
@@ -126,6 +126,7 @@ class ConversionUseCases:
                         team_id=lead.team_id,
                         lead_id=lead_id,
                         campaign_id=lead.source.campaign_id,
+                        territory_id=lead.territory_id,
                     )
                 )
                 saga = replace(saga, opportunity_id=opportunity_id, state="OPPORTUNITY_CREATED")
@@ -137,7 +138,7 @@ class ConversionUseCases:
             raise FailedPrecondition(f"conversion of lead {lead_id} was refused downstream: {exc.message}") from None
 
         with self.uow() as uow:
-            lead = uow.leads.get(lead_id, for_update=True)
+            lead = uow.leads.get(lead_id, lead_scope(), for_update=True)
             if lead.status != Status.CONVERTED:
                 now = self.clock()
                 lead.mark_converted(saga.account_id, saga.opportunity_id, saga.matched_existing_account, current_principal().subject, now)

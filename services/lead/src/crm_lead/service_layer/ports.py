@@ -31,6 +31,8 @@ class NewOpportunity:
     team_id: str
     lead_id: str
     campaign_id: str
+    # Where the lead was worked: the opportunity lands in the same data scope.
+    territory_id: str = ""
 
 
 class OpportunityBook(Protocol):

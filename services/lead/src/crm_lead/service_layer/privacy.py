@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from crm_common.auth import DataScope
 from crm_common.events.erasure import erasure_confirmed
 from crm_common.privacy import PersonIdentifiers
 from crm_lead.domain.model import ContactAttempt, Lead
@@ -34,7 +35,11 @@ class PrivacyUseCases:
         with self.uow() as uow:
             return [
                 PersonsLead(
-                    uow.leads.get(lead_id), uow.leads.contact_attempts(lead_id), uow.leads.behaviour_log(lead_id), uow.leads.opportunities_of(lead_id)
+                    # Bank-wide: the person's leads, whoever's book they are in.
+                    uow.leads.get(lead_id, DataScope.bank_wide()),
+                    uow.leads.contact_attempts(lead_id),
+                    uow.leads.behaviour_log(lead_id),
+                    uow.leads.opportunities_of(lead_id),
                 )
                 for lead_id in uow.leads.lead_ids_of(person)
             ]

@@ -6,12 +6,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, false, func, insert, or_, select, true, update
 
+from crm_common.auth.scopes import DataScope
 from crm_common.errors import NotFound
 from crm_common.events.erasure import ERASED_NAME
 from crm_common.pagination import Page, newest_first
-from crm_opportunity.adapters.orm import activities
+from crm_opportunity.adapters.orm import activities, opportunities
+from crm_opportunity.adapters.repository import in_scope as opportunity_in_scope
 from crm_opportunity.domain.activities import Activity, ActivityKind, ActivityStatus
 
 
@@ -26,6 +28,15 @@ def _row(activity: Activity) -> dict[str, Any]:
     return row
 
 
+def in_scope(scope: DataScope) -> ColumnElement[bool]:
+    """The activities `scope` reaches: its own (by owner), and those on opportunities it reaches."""
+    if scope.everything:
+        return true()
+    a = activities.c
+    on_reached = a.opportunity_id.in_(select(opportunities.c.opportunity_id).where(opportunity_in_scope(scope)))
+    return or_(scope.condition(owner=a.owner_id), on_reached)
+
+
 class ActivityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -37,22 +48,26 @@ class ActivityRepository:
         row = _row(activity)
         self.conn.execute(update(activities).where(activities.c.activity_id == row.pop("activity_id")).values(row))
 
-    def get(self, activity_id: str, for_update: bool = False) -> Activity:
-        query = select(activities).where(activities.c.activity_id == activity_id)
+    def get(self, activity_id: str, scope: DataScope, for_update: bool = False) -> Activity:
+        """The activity, if `scope` reaches it; NOT_FOUND otherwise."""
+        query = select(activities).where(activities.c.activity_id == activity_id, in_scope(scope))
         row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("activity", activity_id)
         return _activity(row)
 
-    def of(self, opportunity_id: str, account_id: str, page: Page) -> tuple[list[Activity], dict[str, Any] | None]:
+    def of(self, opportunity_id: str, account_id: str, page: Page, scope: DataScope) -> tuple[list[Activity], dict[str, Any] | None]:
         where = activities.c.opportunity_id == opportunity_id if opportunity_id else activities.c.account_id == account_id
-        rows, after = newest_first(self.conn, select(activities).where(where), activities.c.created_at, activities.c.activity_id, page)
+        rows, after = newest_first(
+            self.conn, select(activities).where(where, in_scope(scope)), activities.c.created_at, activities.c.activity_id, page
+        )
         return [_activity(r) for r in rows], after
 
-    def worklist(self, owner_id: str, now: datetime, limit: int) -> tuple[list[Activity], int]:
-        """The owner's open activities, overdue first, then by due time (none last); and how many are overdue."""
+    def worklist(self, owner_id: str, now: datetime, limit: int, scope: DataScope) -> tuple[list[Activity], int]:
+        """The owner's open activities that `scope` reaches, overdue first, then by due time
+        (none last); and how many are overdue."""
         a = activities.c
-        mine = (a.owner_id == owner_id, a.status == str(ActivityStatus.OPEN))
+        mine = (a.owner_id == owner_id, a.status == str(ActivityStatus.OPEN), in_scope(scope))
         no_due_last = case((a.due_at.is_(None), 1), else_=0)
         rows = self.conn.execute(select(activities).where(*mine).order_by(no_due_last, a.due_at, a.activity_id).limit(limit))
         overdue = self.conn.scalar(select(func.count()).select_from(activities).where(*mine, a.due_at < now))

@@ -45,6 +45,9 @@ opportunities = Table(
     Index("ix_opportunities_created_at_opportunity_id", "created_at", "opportunity_id"),
     Index("ix_opportunities_account_id_created_at", "account_id", "created_at"),
     Index("ix_opportunities_owner_id_created_at", "owner_id", "created_at"),
+    # Data scopes: a team's opportunities, a territory's subtree (LIKE 'VN.NORTH.%', migration 0011).
+    Index("ix_opportunities_team_id_created_at", "team_id", "created_at"),
+    Index("ix_opportunities_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
     Index("ix_opportunities_source_lead_id", "source_lead_id"),
     Index("ix_opportunities_application_id", "application_id"),
 )

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, delete, func, insert, literal, or_, select, update
 
+from crm_common.auth.scopes import DataScope
 from crm_common.db import bulk_insert, upsert_insert
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
@@ -80,6 +81,24 @@ def _days_between(conn: Connection, start: Any, end: Any) -> Any:
     return func.julianday(end) - func.julianday(start)
 
 
+def in_scope(scope: DataScope) -> ColumnElement[bool]:
+    """The opportunities `scope` reaches, by owner, team and territory (they carry no branch)."""
+    o = opportunities.c
+    return scope.condition(owner=o.owner_id, team=o.team_id, territory=o.territory_id)
+
+
+def _period_month(conn: Connection) -> Any:
+    """The month an opportunity counts in (domain.forecast.contribution), as SQL."""
+    o = opportunities.c
+    moment = case((o.status == str(Status.OPEN), o.expected_close_at), else_=o.closed_at)
+    if conn.dialect.name == "postgresql":
+        return func.coalesce(func.to_char(func.timezone("UTC", moment), "YYYY-MM"), "")
+    return func.coalesce(func.strftime("%Y-%m", moment), "")
+
+
+_BANK_WIDE = DataScope.bank_wide()
+
+
 class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -144,15 +163,25 @@ class OpportunityRepository:
         )
         return [RollupRow(str(p), str(st), str(fc), str(status), int(n), int(a), int(w)) for p, st, fc, status, n, a, w in self.conn.execute(query)]
 
+    def scoped_rollup(self, scope: tuple[str, str], months: tuple[str, str], currency: str, data_scope: DataScope) -> list[RollupRow]:
+        """What `rollup` sums, worked out from the opportunities themselves and only those
+        `data_scope` reaches: for a caller asking about an owner, team or territory it reaches
+        only in part (the rollup keeps whole scopes)."""
+        o = opportunities.c
+        month = _period_month(self.conn)
+        weighted = func.sum(o.amount_minor * o.probability_percent // 100)
+        query = (
+            select(o.product, o.stage, o.forecast_category, o.status, func.count(), func.sum(o.amount_minor), weighted)
+            .where(o[scope[0]] == scope[1], in_scope(data_scope), month >= months[0], month <= months[1], o.currency == currency)
+            .group_by(o.product, o.stage, o.forecast_category, o.status)
+        )
+        return [RollupRow(str(p), str(st), str(fc), str(status), int(n), int(a), int(w)) for p, st, fc, status, n, a, w in self.conn.execute(query)]
+
     def rebuild_rollup(self) -> int:
         """Recomputes the whole rollup from the opportunities in one set-based statement (after
         a bulk load or a repair): the same sums `contribution` makes one by one."""
         o = opportunities.c
-        moment = case((o.status == str(Status.OPEN), o.expected_close_at), else_=o.closed_at)
-        if self.conn.dialect.name == "postgresql":
-            month = func.coalesce(func.to_char(func.timezone("UTC", moment), "YYYY-MM"), "")
-        else:
-            month = func.coalesce(func.strftime("%Y-%m", moment), "")
+        month = _period_month(self.conn)
         what = (o.product, o.stage, o.forecast_category, o.status, month, o.currency)
         sums = (func.count(), func.sum(o.amount_minor), func.sum(o.amount_minor * o.probability_percent // 100))
         self.conn.execute(delete(forecast_rollup))
@@ -162,15 +191,15 @@ class OpportunityRepository:
             self.conn.execute(insert(forecast_rollup).from_select(columns, scoped))
         return int(self.conn.scalar(select(func.count()).select_from(opportunities)) or 0)
 
-    def stage_metrics(self, product: str, scope: tuple[str, str] | None) -> list[tuple[str, int, int, float]]:
-        """Per stage: stays entered, stays that moved on (to any later stay), average days of the
-        stays that ended."""
+    def stage_metrics(self, product: str, scope: tuple[str, str] | None, data_scope: DataScope) -> list[tuple[str, int, int, float]]:
+        """Per stage, over the opportunities `data_scope` reaches: stays entered, stays that moved
+        on (to any later stay), average days of the stays that ended."""
         h, o = stage_history.c, opportunities.c
         ended_days = func.avg(_days_between(self.conn, h.entered_at, h.left_at))
         query = (
             select(h.stage, func.count(), func.count(h.left_at), ended_days)
             .select_from(stage_history.join(opportunities, h.opportunity_id == o.opportunity_id))
-            .where(o.product == product)
+            .where(o.product == product, in_scope(data_scope))
             .group_by(h.stage)
         )
         if scope is not None:
@@ -223,20 +252,25 @@ class OpportunityRepository:
         if self.conn.dialect.name == "postgresql":
             self.conn.exec_driver_sql("ANALYZE next_actions")
 
-    def book(self, owner_id: str, limit: int) -> list[Suggestion]:
-        """The owner's kept suggestions: by priority, then bigger amounts, then sooner closes."""
+    def book(self, owner_id: str, limit: int, data_scope: DataScope) -> list[Suggestion]:
+        """The owner's kept suggestions on the opportunities `data_scope` reaches: by priority,
+        then bigger amounts, then sooner closes."""
         n = next_actions.c
         no_close_last = case((n.close_at.is_(None), 1), else_=0)
+        where = [n.owner_id == owner_id]
+        if not (data_scope.everything or owner_id == data_scope.subject):  # else every row is in scope already
+            where.append(n.opportunity_id.in_(select(opportunities.c.opportunity_id).where(in_scope(data_scope))))
         query = (
             select(n.opportunity_id, n.action, n.priority, n.reason, n.rule)
-            .where(n.owner_id == owner_id)
+            .where(*where)
             .order_by(n.priority, n.amount_minor.desc(), no_close_last, n.close_at, n.opportunity_id, n.position)
             .limit(limit)
         )
         return [Suggestion(oid, ActionKind(action), priority, reason, rule) for oid, action, priority, reason, rule in self.conn.execute(query)]
 
-    def count_open_of_owner(self, owner_id: str) -> int:
-        return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(*self._open_of(owner_id))) or 0)
+    def count_open_of_owner(self, owner_id: str, data_scope: DataScope) -> int:
+        query = select(func.count()).select_from(opportunities).where(*self._open_of(owner_id), in_scope(data_scope))
+        return int(self.conn.scalar(query) or 0)
 
     def open_batch(self, after: str, size: int) -> list[Opportunity]:
         """Open opportunities by id, after `after` (the sweep's keyset)."""
@@ -273,15 +307,16 @@ class OpportunityRepository:
 
     def save(self, opportunity: Opportunity) -> None:
         """Writes the opportunity and moves its forecast contribution from its stored state."""
-        before = self.get(opportunity.opportunity_id)
+        before = self.get(opportunity.opportunity_id, _BANK_WIDE)  # loaded in scope by the caller already
         row = _to_row(opportunity)
         self.conn.execute(update(opportunities).where(opportunities.c.opportunity_id == row.pop("opportunity_id")).values(row))
         old, new = contribution(before), contribution(opportunity)
         if old != new:
             self._roll(old.negated(), new)
 
-    def get(self, opportunity_id: str, for_update: bool = False) -> Opportunity:
-        query = select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)
+    def get(self, opportunity_id: str, scope: DataScope, for_update: bool = False) -> Opportunity:
+        """The opportunity, if `scope` reaches it; NOT_FOUND otherwise, as if it did not exist."""
+        query = select(opportunities).where(opportunities.c.opportunity_id == opportunity_id, in_scope(scope))
         row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("opportunity", opportunity_id)
@@ -293,9 +328,9 @@ class OpportunityRepository:
         ).first()
         return None if row is None else _to_opportunity(row)
 
-    def list(self, where: OpportunityFilter, page: Page) -> tuple[list[Opportunity], dict[str, Any] | None]:
-        """Newest first; also the key to continue after (None on the last page)."""
-        clauses = [opportunities.c[name] == value for name, value in vars(where).items() if value]
+    def list(self, where: OpportunityFilter, page: Page, scope: DataScope) -> tuple[list[Opportunity], dict[str, Any] | None]:
+        """Newest first, within `scope`; also the key to continue after (None on the last page)."""
+        clauses = [opportunities.c[name] == value for name, value in vars(where).items() if value] + [in_scope(scope)]
         query = select(opportunities).where(*clauses)
         rows, after = newest_first(self.conn, query, opportunities.c.created_at, opportunities.c.opportunity_id, page)
         return [_to_opportunity(r) for r in rows], after

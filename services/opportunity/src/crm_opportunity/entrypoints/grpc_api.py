@@ -9,6 +9,7 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm_common.auth import Access, Scope
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.requests import idempotency_key, optional_time
@@ -28,28 +29,31 @@ from crm_opportunity.service import LOS_DECISION, OPPORTUNITY_READ, OPPORTUNITY_
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 
-PERMISSIONS: dict[str, str | None] = {
-    "CreateOpportunity": OPPORTUNITY_WRITE,
-    "GetOpportunity": OPPORTUNITY_READ,
-    "ListOpportunities": OPPORTUNITY_READ,
-    "WinOpportunity": OPPORTUNITY_WRITE,
-    "LoseOpportunity": OPPORTUNITY_WRITE,
-    "UpdateOpportunity": OPPORTUNITY_WRITE,
-    "MoveStage": OPPORTUNITY_WRITE,
-    "GetPipeline": OPPORTUNITY_READ,
-    "ListStageHistory": OPPORTUNITY_READ,
-    "ReopenOpportunity": OPPORTUNITY_WRITE,
-    "SubmitApplication": OPPORTUNITY_WRITE,
-    "RecordLosDecision": LOS_DECISION,
-    "CreateActivity": OPPORTUNITY_WRITE,
-    "CompleteActivity": OPPORTUNITY_WRITE,
-    "CancelActivity": OPPORTUNITY_WRITE,
-    "ListActivities": OPPORTUNITY_READ,
-    "GetWorklist": OPPORTUNITY_READ,
-    "GetForecast": OPPORTUNITY_READ,
-    "GetStageMetrics": OPPORTUNITY_READ,
-    "GetNextBestActions": OPPORTUNITY_READ,
-    "GetBookActions": OPPORTUNITY_READ,
+# The one place that says who may call what, and how far into the opportunities
+# (crm_common.auth.scopes): everything that touches an opportunity, an activity or their sums
+# reaches only what the caller's data scope does; the LOS decides on any application.
+PERMISSIONS: dict[str, Access] = {
+    "CreateOpportunity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "GetOpportunity": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "ListOpportunities": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "WinOpportunity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "LoseOpportunity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "UpdateOpportunity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "MoveStage": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "GetPipeline": Access(OPPORTUNITY_READ, Scope.NONE),
+    "ListStageHistory": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "ReopenOpportunity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "SubmitApplication": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "RecordLosDecision": Access(LOS_DECISION, Scope.BANK),
+    "CreateActivity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "CompleteActivity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "CancelActivity": Access(OPPORTUNITY_WRITE, Scope.RECORD),
+    "ListActivities": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "GetWorklist": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "GetForecast": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "GetStageMetrics": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "GetNextBestActions": Access(OPPORTUNITY_READ, Scope.RECORD),
+    "GetBookActions": Access(OPPORTUNITY_READ, Scope.RECORD),
 }
 
 

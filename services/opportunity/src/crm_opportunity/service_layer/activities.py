@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.pagination import Page
@@ -27,7 +27,8 @@ class ActivityUseCases:
     def _after_meeting_change(self, uow: OpportunityUnitOfWork, activity: Activity) -> None:
         # "No meeting yet" may no longer hold for the opportunity's next best actions.
         if activity.kind is ActivityKind.MEETING and activity.opportunity_id:
-            self.actions.refresh(uow, [uow.opportunities.get(activity.opportunity_id)])
+            # Bookkeeping on the activity's opportunity, reached or not by the caller.
+            self.actions.refresh(uow, [uow.opportunities.get(activity.opportunity_id, DataScope.bank_wide())])
 
     def create_activity(self, cmd: commands.CreateActivity) -> Activity:
         """On an opportunity (its account implied) or an account; a note is done when written."""
@@ -46,7 +47,7 @@ class ActivityUseCases:
         assert kind is not None
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Activity, str]:
-            account_id = uow.opportunities.get(cmd.opportunity_id).account_id if cmd.opportunity_id else cmd.account_id
+            account_id = uow.opportunities.get(cmd.opportunity_id, current_data_scope()).account_id if cmd.opportunity_id else cmd.account_id
             actor, now = current_principal().subject, self.clock()
             done = kind is ActivityKind.NOTE
             activity = Activity(
@@ -70,7 +71,7 @@ class ActivityUseCases:
             self._after_meeting_change(uow, activity)
             return activity, activity.activity_id
 
-        return run_idempotent(self.uow, "CreateActivity", cmd.key, first, lambda uow, ref: uow.activities.get(ref))
+        return run_idempotent(self.uow, "CreateActivity", cmd.key, first, lambda uow, ref: uow.activities.get(ref, current_data_scope()))
 
     def finish_activity(self, cmd: commands.FinishActivity) -> Activity:
         """Completes an open activity with its outcome (ActivityCompleted), or cancels it."""
@@ -86,7 +87,7 @@ class ActivityUseCases:
         method = "CancelActivity" if cmd.cancel else "CompleteActivity"
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Activity, str]:
-            activity = uow.activities.get(cmd.activity_id, for_update=True)
+            activity = uow.activities.get(cmd.activity_id, current_data_scope(), for_update=True)
             actor, now = current_principal().subject, self.clock()
             if cmd.cancel:
                 activity.cancel(actor, now)
@@ -97,16 +98,18 @@ class ActivityUseCases:
             self._after_meeting_change(uow, activity)
             return activity, activity.activity_id
 
-        return run_idempotent(self.uow, method, cmd.key, first, lambda uow, ref: uow.activities.get(ref))
+        return run_idempotent(self.uow, method, cmd.key, first, lambda uow, ref: uow.activities.get(ref, current_data_scope()))
 
     def list_activities(self, opportunity_id: str, account_id: str, page: Page) -> tuple[list[Activity], dict[str, Any] | None]:
         if bool(opportunity_id) == bool(account_id):
             raise InvalidArgument([FieldViolation(f, "exactly one of opportunity_id and account_id") for f in ("opportunity_id", "account_id")])
         with self.uow() as uow:
-            return uow.activities.of(opportunity_id, account_id, page)
+            return uow.activities.of(opportunity_id, account_id, page, current_data_scope())
 
     def worklist(self, owner_id: str, limit: int) -> tuple[list[Activity], int]:
         if not 0 <= limit <= 500:
             raise InvalidArgument(FieldViolation("limit", "between 1 and 500 (0: 100)"))
         with self.uow() as uow:
-            return uow.activities.worklist(owner_id.strip() or current_principal().subject, self.clock(), limit or 100)
+            # Another owner's worklist holds only the activities the caller reaches (often none).
+            owner = owner_id.strip() or current_principal().subject
+            return uow.activities.worklist(owner, self.clock(), limit or 100, current_data_scope())

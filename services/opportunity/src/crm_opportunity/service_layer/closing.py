@@ -3,7 +3,7 @@ reopened at the stage it closed from."""
 
 from __future__ import annotations
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import utcnow
 from crm_common.errors import FieldViolation, InvalidArgument, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -44,7 +44,7 @@ class ClosingUseCases:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             opportunity.win(final, current_principal().subject, self.clock())
             store_move(uow, opportunity, self.actions)
             uow.publish(self.events.won(opportunity, cmd.key.request_id))
@@ -65,7 +65,7 @@ class ClosingUseCases:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             pipeline = self.pipelines[opportunity.product]
             reason = pipeline.lost_reason(code)
             if reason is None:
@@ -93,7 +93,7 @@ class ClosingUseCases:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             pipeline = self.pipelines[opportunity.product]
             visited = [v.stage for v in uow.opportunities.stage_history(opportunity.opportunity_id) if pipeline.stage(v.stage)]
             stage = pipeline.stage(visited[-1]) if visited else pipeline.first

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from crm_common.auth import current_data_scope
 from crm_common.errors import FieldViolation
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity, ProductType, Status, is_valid_id
@@ -85,4 +86,4 @@ def store_move(uow: OpportunityUnitOfWork, opportunity: Opportunity, actions: Ac
 
 def stored_opportunity(uow: OpportunityUnitOfWork, ref: str) -> Opportunity:
     """What a repeated request answers: the opportunity its first call stored."""
-    return uow.opportunities.get(ref)
+    return uow.opportunities.get(ref, current_data_scope())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_common.auth import current_data_scope
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures, RollupRow, figures, month_range
 from crm_opportunity.domain.model import ProductType
@@ -46,8 +47,13 @@ class ForecastUseCases:
         if violations:
             raise InvalidArgument(violations)
         assert months is not None
+        kind, scope_id = given[0]
+        data_scope = current_data_scope()
         with self.uow() as uow:
-            rows = uow.opportunities.rollup(given[0], months, FORECAST_CURRENCY)
+            if data_scope.covers(**{kind: scope_id}):  # every opportunity of it is reached: the rollup
+                rows = uow.opportunities.rollup(given[0], months, FORECAST_CURRENCY)
+            else:  # only those the caller reaches, summed in the query (often none)
+                rows = uow.opportunities.scoped_rollup(given[0], months, FORECAST_CURRENCY, data_scope)
         by_product: dict[str, list[RollupRow]] = {}
         by_stage: dict[tuple[str, str], list[RollupRow]] = {}
         for row in rows:
@@ -72,7 +78,7 @@ class ForecastUseCases:
         with self.uow() as uow:
             measured = {
                 stage: (entered, left, days)
-                for stage, entered, left, days in uow.opportunities.stage_metrics(str(product), given[0] if given else None)
+                for stage, entered, left, days in uow.opportunities.stage_metrics(str(product), given[0] if given else None, current_data_scope())
             }
         metrics = []
         for stage in self.pipelines[product].stages:

@@ -3,7 +3,7 @@ application, and the LOS's decision on it (by call or by event) winning or losin
 
 from __future__ import annotations
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.unit_of_work import request_id_violations, run_idempotent
@@ -56,7 +56,7 @@ class LosUseCases:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             if opportunity.product not in CREDIT_PRODUCTS:
                 raise FailedPrecondition(f"{opportunity.product} is not a credit product: nothing goes to the LOS")
             if opportunity.application_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_opportunity.domain.next_best_action import Suggestion
 from crm_opportunity.service_layer.common import ActionKeeper, UowFactory, opportunity_id_violations
@@ -21,7 +21,7 @@ class NextBestActionUseCases:
         if violations:
             raise InvalidArgument(violations)
         with self.uow() as uow:
-            opportunity = uow.opportunities.get(opportunity_id)
+            opportunity = uow.opportunities.get(opportunity_id, current_data_scope())
             facts = self.actions.facts(uow, [opportunity])[opportunity_id]
         return self.actions.suggest(opportunity, facts)
 
@@ -31,9 +31,10 @@ class NextBestActionUseCases:
         depend on time, by the sweep every OPPORTUNITY_NBA_SWEEP_SECONDS)."""
         if not 0 <= limit <= 1000:
             raise InvalidArgument(FieldViolation("limit", "between 1 and 1000 (0: 200)"))
-        owner = owner_id.strip() or current_principal().subject
+        owner, scope = owner_id.strip() or current_principal().subject, current_data_scope()
         with self.uow() as uow:
-            return uow.opportunities.book(owner, limit or 200), uow.opportunities.count_open_of_owner(owner)
+            # Another owner's book holds only the opportunities the caller reaches (often none).
+            return uow.opportunities.book(owner, limit or 200, scope), uow.opportunities.count_open_of_owner(owner, scope)
 
     def refresh_all_actions(self, batch: int = 500) -> int:
         """The sweep: every open opportunity's suggestions recomputed, a batch per transaction

@@ -3,9 +3,9 @@ moves (exit criteria, checklists), the pipelines themselves and an opportunity's
 
 from __future__ import annotations
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id, utcnow
-from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
+from crm_common.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import NewOpportunity, clean_opportunity
 from crm_opportunity.domain.model import Opportunity, ProductType, StageVisit, Status
@@ -57,6 +57,8 @@ class PipelineUseCases:
                         f"lead {new.source_lead_id} already has the open opportunity {existing.opportunity_id}",
                     )
             opportunity = self._open(new)
+            if not current_data_scope().covers(opportunity.owner_id, opportunity.team_id, "", opportunity.territory_id):
+                raise PermissionDenied("the opportunity would be outside your data scope: open it in your own book, team or territory")
             uow.opportunities.add(opportunity)
             uow.opportunities.enter_stage(opportunity, opportunity.created_by)
             self.actions.refresh(uow, [opportunity])
@@ -107,7 +109,7 @@ class PipelineUseCases:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             if opportunity.status is not Status.OPEN:
                 raise FailedPrecondition(f"opportunity {opportunity.opportunity_id} is {opportunity.status}: it no longer moves")
             pipeline = self.pipelines[opportunity.product]
@@ -138,5 +140,5 @@ class PipelineUseCases:
         if violations:
             raise InvalidArgument(violations)
         with self.uow() as uow:
-            uow.opportunities.get(opportunity_id)  # NOT_FOUND rather than an empty history
+            uow.opportunities.get(opportunity_id, current_data_scope())  # NOT_FOUND rather than an empty history
             return uow.opportunities.stage_history(opportunity_id)

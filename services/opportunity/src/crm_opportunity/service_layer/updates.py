@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_common.auth import current_principal
+from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import utcnow
-from crm_common.errors import FieldViolation, InvalidArgument, echo
+from crm_common.errors import FieldViolation, InvalidArgument, PermissionDenied, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import MAX_ID, clean_money
 from crm_opportunity.domain.model import Opportunity
+from crm_opportunity.service import OPPORTUNITY_REASSIGN
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.common import ActionKeeper, Clock, OpportunityEvents, UowFactory, opportunity_id_violations, stored_opportunity
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
@@ -26,6 +27,8 @@ UPDATE_PATHS = {
     "probability_percent": "probability_percent",
     "next_step": "next_step",
 }
+# The fields that move an opportunity to another book (a manager's call, within their scope).
+PLACEMENT = ("owner_id", "team_id", "territory_id")
 
 
 class UpdateUseCases:
@@ -67,8 +70,13 @@ class UpdateUseCases:
         api_name = {field: path for path, field in UPDATE_PATHS.items()}
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
-            opportunity = uow.opportunities.get(cmd.opportunity_id, for_update=True)
+            opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
             changed = opportunity.amend(changes, current_principal().subject, self.clock())
+            moved = sorted(set(changed) & set(PLACEMENT))
+            if moved and not current_principal().can(OPPORTUNITY_REASSIGN):
+                raise PermissionDenied(f"changing {', '.join(moved)} reassigns the opportunity: it needs {OPPORTUNITY_REASSIGN!r}")
+            if moved and not current_data_scope().covers(opportunity.owner_id, opportunity.team_id, "", opportunity.territory_id):
+                raise PermissionDenied("the opportunity would leave your data scope: reassign within your own team or territory")
             if changed:
                 uow.opportunities.save(opportunity)
                 self.actions.refresh(uow, [opportunity])

@@ -601,6 +601,7 @@ class Account(_message.Message):
     VALUE_TIER_OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
     CUSTOMER_SINCE_FIELD_NUMBER: _builtins.int
     BRANCH_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     BUSINESS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     KYC_FIELD_NUMBER: _builtins.int
@@ -633,6 +634,10 @@ class Account(_message.Message):
     """Set by OverrideValueTier, with its reason; cleared by ClearValueTierOverride."""
     value_tier_override_reason: _builtins.str
     branch_id: _builtins.str
+    territory_id: _builtins.str
+    """The territory the customer is served in, a dotted path (VN.NORTH.HN): with owner and
+    branch, what decides who reaches the account (docs/security.md#data-scopes).
+    """
     version: _builtins.int
     """Bumped by every change; UpdateAccount may require the version the caller read."""
     merged_into: _builtins.str
@@ -708,6 +713,7 @@ class Account(_message.Message):
         value_tier_override_reason: _builtins.str = ...,
         customer_since: _timestamp_pb2.Timestamp | None = ...,
         branch_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
         business: Global___BusinessProfile | None = ...,
         version: _builtins.int = ...,
         kyc: Global___Kyc | None = ...,
@@ -720,7 +726,7 @@ class Account(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acquisition", b"acquisition", "address", b"address", "audit", b"audit", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "erase_time", b"erase_time", "kyc", b"kyc", "phone", b"phone", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "erase_time", b"erase_time", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "legal_hold", b"legal_hold", "legal_hold_reason", b"legal_hold_reason", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "acquisition", b"acquisition", "address", b"address", "audit", b"audit", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "customer_since", b"customer_since", "date_of_birth", b"date_of_birth", "derived_value_tier", b"derived_value_tier", "email", b"email", "emails", b"emails", "erase_time", b"erase_time", "full_name", b"full_name", "gender", b"gender", "household_id", b"household_id", "income_band", b"income_band", "kyc", b"kyc", "legal_hold", b"legal_hold", "legal_hold_reason", b"legal_hold_reason", "lifecycle_stage", b"lifecycle_stage", "merged_into", b"merged_into", "national_id", b"national_id", "national_id_legacy", b"national_id_legacy", "occupation", b"occupation", "owner_id", b"owner_id", "phone", b"phone", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "territory_id", b"territory_id", "totals", b"totals", "type", b"type", "value_tier", b"value_tier", "value_tier_overridden", b"value_tier_overridden", "value_tier_override_reason", b"value_tier_override_reason", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -901,6 +907,7 @@ class AccountInput(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     BRANCH_ID_FIELD_NUMBER: _builtins.int
     BUSINESS_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     type: Global___AccountType.ValueType
     full_name: _builtins.str
     gender: Global___Gender.ValueType
@@ -913,6 +920,7 @@ class AccountInput(_message.Message):
     lifecycle_stage: Global___LifecycleStage.ValueType
     owner_id: _builtins.str
     branch_id: _builtins.str
+    territory_id: _builtins.str
     @_builtins.property
     def date_of_birth(self) -> _common_pb2.Date: ...
     @_builtins.property
@@ -949,10 +957,11 @@ class AccountInput(_message.Message):
         owner_id: _builtins.str = ...,
         branch_id: _builtins.str = ...,
         business: Global___BusinessProfile | None = ...,
+        territory_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "business", b"business", "date_of_birth", b"date_of_birth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "date_of_birth", b"date_of_birth", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "occupation", b"occupation", "owner_id", b"owner_id", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "best_contact_times", b"best_contact_times", "branch_id", b"branch_id", "business", b"business", "date_of_birth", b"date_of_birth", "emails", b"emails", "full_name", b"full_name", "gender", b"gender", "income_band", b"income_band", "lifecycle_stage", b"lifecycle_stage", "national_id", b"national_id", "occupation", b"occupation", "owner_id", b"owner_id", "phones", b"phones", "preferred_channel", b"preferred_channel", "preferred_language", b"preferred_language", "territory_id", b"territory_id", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -439,8 +439,15 @@ class Assignment(_message.Message):
     TEAM_ID_FIELD_NUMBER: _builtins.int
     ASSIGN_TIME_FIELD_NUMBER: _builtins.int
     FIRST_CONTACT_DUE_TIME_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     owner_id: _builtins.str
     team_id: _builtins.str
+    branch_id: _builtins.str
+    """The branch and the territory (a dotted path, e.g. VN.NORTH.HN) the lead is worked in:
+    with owner and team, what decides who reaches it (docs/security.md#data-scopes).
+    """
+    territory_id: _builtins.str
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -454,10 +461,12 @@ class Assignment(_message.Message):
         team_id: _builtins.str = ...,
         assign_time: _timestamp_pb2.Timestamp | None = ...,
         first_contact_due_time: _timestamp_pb2.Timestamp | None = ...,
+        branch_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "first_contact_due_time", b"first_contact_due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "first_contact_due_time", b"first_contact_due_time", "owner_id", b"owner_id", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "branch_id", b"branch_id", "first_contact_due_time", b"first_contact_due_time", "owner_id", b"owner_id", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -419,12 +419,17 @@ class AssignLeadRequest(_message.Message):
     LEAD_ID_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     TEAM_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_ID_FIELD_NUMBER: _builtins.int
+    TERRITORY_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     lead_id: _builtins.str
     owner_id: _builtins.str
     """Assign to this telesales agent or RM."""
     team_id: _builtins.str
     """Assign round robin among this team's members."""
+    branch_id: _builtins.str
+    """The branch and territory the lead is worked in; empty keeps the lead's."""
+    territory_id: _builtins.str
     def __init__(
         self,
         *,
@@ -432,10 +437,12 @@ class AssignLeadRequest(_message.Message):
         lead_id: _builtins.str = ...,
         owner_id: _builtins.str = ...,
         team_id: _builtins.str = ...,
+        branch_id: _builtins.str = ...,
+        territory_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["owner_id", b"owner_id", "target", b"target", "team_id", b"team_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "owner_id", b"owner_id", "request_id", b"request_id", "target", b"target", "team_id", b"team_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch_id", b"branch_id", "lead_id", b"lead_id", "owner_id", b"owner_id", "request_id", b"request_id", "target", b"target", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["owner_id", "team_id"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
