@@ -97,3 +97,7 @@ def test_the_service_code_agrees_with_its_entry(definition: ServiceDefinition):
         container = get_container_cls({})(load(definition.worker_class), {"AMQP_URI": "memory://"})
         consumed = {(e.source_service, e.event_type) for e in container.entrypoints if isinstance(e, EventHandler)}
         assert consumed == {(c.producer, c.message) for c in consumed_events(definition)}
+    if definition.pii and not definition.privacy_coordinator:
+        # A participant in data-subject rights hears the coordinator's erasures (crm_common.privacy).
+        coordinators = {d.name for d in DEFINITIONS.values() if d.privacy_coordinator}
+        assert definition.worker and {(c, "ErasureRequested") for c in coordinators} <= consumed, definition.name
