@@ -115,6 +115,18 @@ def new_metadata() -> MetaData:
         Column("created_at", UtcDateTime, nullable=False),
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
+    # Records a consumer moved from one id to another on an upstream change (an account merge),
+    # under that change's id, so that undoing it moves back exactly those (crm_common.relinks).
+    Table(
+        "relinks",
+        metadata,
+        Column("change_id", String(100), primary_key=True),
+        Column("record_type", String(50), primary_key=True),
+        Column("record_id", String(100), primary_key=True),
+        Column("from_id", String(100), nullable=False),
+        Column("to_id", String(100), nullable=False),
+        Column("relinked_at", UtcDateTime, nullable=False),
+    )
     return metadata
 
 

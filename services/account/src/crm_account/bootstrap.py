@@ -6,6 +6,7 @@ gRPC is imported with serve=True alone: the worker process (eventlet) must never
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -19,12 +20,13 @@ from crm_account.domain.screening import load_watchlist
 from crm_account.service_layer.privacy import PersonalDataSections
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_account.service_layer.use_cases import AccountUseCases
+from crm_common import registry
 from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
 from crm_common.pii import load_pii
-from crm_common.registry import privacy_participants
+from crm_common.registry import ConsumedEvent, privacy_participants
 
 
 def build_handlers(
@@ -40,6 +42,8 @@ def build_handlers(
         watchlist=watchlist,
         erasure_services=erasure_services(settings),
         personal_data=personal_data,
+        relink_services=relink_services(settings),
+        unmerge_window=timedelta(days=settings.account_unmerge_window_days),
     )
 
 
@@ -50,6 +54,15 @@ def erasure_services(settings: AccountSettings) -> tuple[str, ...]:
     if settings.account_erasure_services is not None:
         return tuple(s.strip() for s in settings.account_erasure_services.split(",") if s.strip())
     return privacy_participants(settings.service_name, settings.suite_pii_services())
+
+
+def relink_services(settings: AccountSettings) -> tuple[str, ...]:
+    """ACCOUNT_RELINK_SERVICES when set; otherwise the installed services that declare they
+    consume AccountsMerged (the registry's `consumes`)."""
+    if settings.account_relink_services is not None:
+        return tuple(s.strip() for s in settings.account_relink_services.split(",") if s.strip())
+    merged = ConsumedEvent(settings.service_name, "AccountsMerged")
+    return tuple(d.name for d in registry.services() if merged in d.consumes)
 
 
 def bootstrap(settings: AccountSettings, *, serve: bool = False, personal_data: PersonalDataSections | None = None) -> Application[AccountUseCases]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from crm_account.service import SERVICE
 from crm_common.settings import ServiceSettings
 
@@ -23,3 +25,10 @@ class AccountSettings(ServiceSettings):
     # published ErasureConfirmed (comma-separated). Unset: every other service of the suite
     # that holds a person's data (the registry's `pii` services, or CRM_PII_SERVICES).
     account_erasure_services: str | None = None
+    # How long a merge can be undone (UnmergeAccounts), in days; 0: merges are final.
+    account_unmerge_window_days: int = Field(default=30, ge=0)
+    # The services that relink their records of a merged-away account (AccountsMerged), named
+    # in a merge's dry-run plan (comma-separated). Unset: the installed registry's services
+    # that consume AccountsMerged; set it where only this service is installed (a Kubernetes
+    # image). Relinking itself is event-driven and does not read this.
+    account_relink_services: str | None = None

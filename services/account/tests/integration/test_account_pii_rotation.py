@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm.account.v1 import account_pb2, account_service_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
-from crm_account.adapters.orm import account_contact_points, accounts
+from crm_account.adapters.orm import account_contact_points, account_merges, accounts
 from crm_account.adapters.repository import AccountRepository, PiiCodec
 from crm_account.domain.model import ContactKeys
 from crm_account.entrypoints.cli import main
@@ -70,3 +70,18 @@ def test_reindex_makes_lookups_work_under_a_new_index_key(api: LiveService, stub
         assert [a.account_id for a in repository.sharing_keys(ContactKeys(national_id="001099012345"))] == [account_id]
         assert [a.account_id for a in repository.sharing_keys(ContactKeys(email="chau678@example.vn"))] == [account_id]
         assert repository.find_by_national_id("001099012345") is not None
+
+
+def test_reencrypt_reaches_the_snapshots_an_unmerge_restores(api: LiveService, stub: AccountServiceStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    survivor, merged = create(stub, "001099012345", "0912345678"), create(stub, "", "0912345678")
+    merge = account_service_pb2.MergeAccountsRequest(request_id=new_id(), survivor_id=survivor, merged_id=merged, reason="same person")
+    stub.MergeAccounts(merge, metadata=bearer("steward-1", ["data_steward"]))
+    run(monkeypatch, api, f"{NEW_KEY},{DEV_PII_KEYS}", DEV_PII_INDEX_KEY, "reencrypt")
+
+    codec = PiiCodec(*load_pii(NEW_KEY, DEV_PII_INDEX_KEY))  # the old key dropped
+    with api.engine.connect() as conn:
+        [row] = conn.execute(select(account_merges.c.survivor_snapshot, account_merges.c.merged_snapshot)).all()
+        repository = AccountRepository(conn, codec)
+        before, merged_before = repository.from_snapshot(row.survivor_snapshot), repository.from_snapshot(row.merged_snapshot)
+    assert (before.profile.national_id, merged_before.profile.phones) == ("001099012345", ("+84912345678",))
+    assert "dev1:" not in row.survivor_snapshot + row.merged_snapshot

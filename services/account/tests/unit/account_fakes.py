@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from crm_account.adapters.duplicate_repository import ordered
+from crm_account.adapters.duplicate_repository import MergeUndo, ordered
 from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentPurpose
 from crm_account.domain.duplicates import DuplicateCandidate, MergePlan, candidate_keys
@@ -68,6 +68,9 @@ class AccountState:
     members: dict[str, tuple[str, Member]] = field(default_factory=dict)
     erasures: dict[str, ErasureRequest] = field(default_factory=dict)
     hits: dict[str, StoredHit] = field(default_factory=dict)
+    snapshots: dict[str, Account] = field(default_factory=dict)
+    # Accounts whose merges' snapshots were dropped (erased persons).
+    snapshots_forgotten: list[str] = field(default_factory=list)
 
 
 def _key_strings(keys: ContactKeys) -> list[str]:
@@ -158,9 +161,24 @@ class FakeAccounts:
             tuple(f"email:{e}" for a in every for e in a.profile.emails),
         )
 
-    def absorb(self, merged_id: str, survivor_id: str) -> None:
+    def absorb(self, merged_id: str, survivor_id: str) -> tuple[list[str], list[str]]:
+        keys = [k for k, v in self.state.match_keys.items() if v == merged_id]
+        changes = [c.change_id for c in self.state.changes if c.account_id == merged_id]
         self.state.match_keys = {k: survivor_id if v == merged_id else v for k, v in self.state.match_keys.items()}
         self.state.changes = [replace(c, account_id=survivor_id) if c.account_id == merged_id else c for c in self.state.changes]
+        return keys, changes
+
+    def snapshot(self, account_id: str) -> str:
+        """A key to a copy of the account as it is now (the SQL twin returns its stored row)."""
+        token = f"snapshot-{len(self.state.snapshots)}"
+        self.state.snapshots[token] = copy.deepcopy(self.state.accounts[account_id])
+        return token
+
+    def from_snapshot(self, text: str) -> Account:
+        return copy.deepcopy(self.state.snapshots[text])
+
+    def count_changes(self, account_id: str) -> int:
+        return sum(1 for c in self.state.changes if c.account_id == account_id)
 
     def changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
         return sorted((c for c in self.state.changes if c.account_id == account_id), key=lambda c: c.changed_at, reverse=True), None
@@ -187,6 +205,9 @@ class FakeConsents:
     def history(self, account_id: str, page: Page) -> tuple[list[Consent], dict[str, Any] | None]:
         return [c for c in reversed(self.state.consent_history) if c.account_id == account_id], None
 
+    def history_ids(self, account_id: str) -> list[str]:
+        return [c.consent_id for c in self.state.consent_history if c.account_id == account_id]
+
     def merge_into(self, merged_id: str, survivor_id: str) -> list[Consent]:
         self.state.consent_history = [replace(c, account_id=survivor_id) if c.account_id == merged_id else c for c in self.state.consent_history]
         now_in_force = []
@@ -212,9 +233,11 @@ class FakeHoldings:
     def insert_many(self, new: list[Holding]) -> None:
         self.state.holdings.update((h.holding_id, h) for h in new)
 
-    def move(self, merged_id: str, survivor_id: str) -> None:
-        for h in self.for_account(merged_id):
+    def move(self, merged_id: str, survivor_id: str) -> list[str]:
+        moved = self.for_account(merged_id)
+        for h in moved:
             self.state.holdings[h.holding_id] = replace(h, account_id=survivor_id)
+        return [h.holding_id for h in moved]
 
     def resummarise(self, account_ids: Sequence[str], tiers: TierThresholds, actor: str, now: datetime) -> list[str]:
         moved = []
@@ -258,19 +281,25 @@ class FakeDuplicates:
     def forget_open(self, account_id: str) -> None:
         self.state.pairs = {k: p for k, p in self.state.pairs.items() if not (account_id in k and p.status == "OPEN")}
 
-    def record_merge(self, plan: MergePlan, actor: str, reason: str, now: datetime) -> None:
+    def forget_snapshots(self, account_id: str) -> None:
+        self.state.snapshots_forgotten.append(account_id)
+
+    def record_merge(self, plan: MergePlan, actor: str, reason: str, now: datetime, undo: MergeUndo) -> str:
         self.state.merges.append((plan, actor, reason))
+        return f"merge-{len(self.state.merges)}"
 
 
 class FakeScreening:
     def __init__(self, state: AccountState) -> None:
         self.state = state
 
-    def move(self, merged_id: str, survivor_id: str) -> None:
+    def move(self, merged_id: str, survivor_id: str) -> list[str]:
         """A merged account's hits follow it, unless the survivor has a hit on the same entry."""
         taken = {h.entry_id for h in self.state.hits.values() if h.account_id == survivor_id}
-        for hit in [h for h in self.state.hits.values() if h.account_id == merged_id and h.entry_id not in taken]:
+        moved = [h for h in self.state.hits.values() if h.account_id == merged_id and h.entry_id not in taken]
+        for hit in moved:
             self.state.hits[hit.hit_id] = replace(hit, account_id=survivor_id)
+        return [h.hit_id for h in moved]
 
 
 class FakeHouseholds:
@@ -288,11 +317,15 @@ class FakeHouseholds:
         for side in (relationship, relationship.inverse()):
             self.state.relationships.pop((side.account_id, str(side.kind), side.related_id), None)
 
-    def move_relationships(self, merged_id: str, survivor_id: str) -> None:
+    def move_relationships(self, merged_id: str, survivor_id: str) -> list[tuple[Relationship, bool]]:
+        moved = []
         for relationship in self.relationships_of(merged_id):
             self.remove_relationship(relationship)
-            if relationship.related_id != survivor_id:
+            added = relationship.related_id != survivor_id
+            if added:
                 self.add_relationship(replace(relationship, account_id=survivor_id))
+            moved.append((relationship, added))
+        return moved
 
     def members(self, household_id: str) -> list[Member]:
         return [member for home, member in self.state.members.values() if home == household_id]

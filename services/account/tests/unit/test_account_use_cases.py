@@ -308,7 +308,9 @@ class TestMerge:
         assert changes(app, ChangeKind.MERGED) == [
             (s, tuple(sorted(name for name, source in sources.items() if m in source)), f"absorbed {m}: same person, seen at the branch", "rm-1")
         ]
-        assert [(a.account_id, merged_id, correlation) for a, merged_id, correlation in app.published("accounts_merged")] == [(s, m, "m-1")]
+        assert [(a.account_id, merged_id, correlation) for a, merged_id, _merge_id, correlation in app.published("accounts_merged")] == [
+            (s, m, "m-1")
+        ]
         [(plan, actor, reason)] = app.state.merges
         assert (plan.survivor_id, plan.merged_id, actor, reason) == (s, m, "rm-1", "same person, seen at the branch")
         # A replay answers with the survivor and does not merge again.

@@ -62,6 +62,8 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("opportunity", "OpportunityCreated"),
         ConsumedEvent("account", "ErasureRequested"),
+        ConsumedEvent("account", "AccountsMerged"),
+        ConsumedEvent("account", "AccountsUnmerged"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
     # The e2e suite resumes stalled conversions within a second.

@@ -47,6 +47,7 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("account", "ErasureRequested"),
         ConsumedEvent("account", "AccountsMerged"),
+        ConsumedEvent("account", "AccountsUnmerged"),
         ConsumedEvent("los", "LosDecisionReported"),
         ConsumedEvent("lead", "LeadContacted"),
     ),

@@ -79,6 +79,35 @@ class ConsentRepository:
         rows, after = newest_first(self.conn, query, consent_history.c.recorded_at, consent_history.c.consent_id, page)
         return [_consent(r) for r in rows], after
 
+    def history_ids(self, account_id: str) -> list[str]:
+        """The ids of every decision recorded for the account."""
+        return list(self.conn.scalars(select(consent_history.c.consent_id).where(consent_history.c.account_id == account_id)))
+
+    def take_back(self, consent_ids: list[str], survivor_id: str, merged_id: str) -> list[Consent]:
+        """Undoes `merge_into`: the decisions moved to the survivor go back to the merged account,
+        and each account's decisions in force are decided again from its own history. Returns
+        the decisions that came into force."""
+        for start in range(0, len(consent_ids), 1000):
+            part = consent_ids[start : start + 1000]
+            c = consent_history.c
+            self.conn.execute(update(consent_history).where(c.consent_id.in_(part), c.account_id == survivor_id).values(account_id=merged_id))
+        return self._decide_again(survivor_id) + self._decide_again(merged_id)
+
+    def _decide_again(self, account_id: str) -> list[Consent]:
+        """Rebuilds the decisions in force from the history (the latest per scope decides);
+        returns those that were not in force before."""
+        before = {c.consent_id for c in self.all_in_force(account_id)}
+        latest: dict[tuple[str, str], Consent] = {}
+        for row in self.conn.execute(select(consent_history).where(consent_history.c.account_id == account_id)):
+            decision = _consent(row)
+            scope = (str(decision.purpose), str(decision.channel or ""))
+            if decision.supersedes(latest.get(scope)):
+                latest[scope] = decision
+        self.conn.execute(delete(consents).where(consents.c.account_id == account_id))
+        if latest:
+            self.conn.execute(insert(consents), [_row(c) for c in latest.values()])
+        return [c for c in latest.values() if c.consent_id not in before]
+
     def merge_into(self, merged_id: str, survivor_id: str) -> list[Consent]:
         """Gives the survivor the merged account's decisions: its history, and per scope the
         decision that supersedes the survivor's own. Returns those that now come into force."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from crm_account.adapters.orm import account_merges, duplicate_candidates
 from crm_account.domain.duplicates import DuplicateCandidate, MergePlan
+from crm_account.domain.merges import MergeMoves
 from crm_common.db import new_id
 from crm_common.errors import NotFound
 from crm_common.pagination import Page, newest_first
@@ -28,6 +30,25 @@ def pair_id(a: str, b: str) -> str:
 
 def _pair(a: str, b: str) -> Any:
     return duplicate_candidates.c.pair_id == pair_id(a, b)
+
+
+@dataclass(frozen=True)
+class MergeUndo:
+    """What undoing a merge needs: both accounts as stored just before it (AccountRepository.
+    snapshot, PII still encrypted) and what moved in this store."""
+
+    survivor_snapshot: str
+    merged_snapshot: str
+    moves: MergeMoves
+
+
+@dataclass(frozen=True)
+class StoredMerge:
+    merge_id: str
+    survivor_id: str
+    merged_id: str
+    merged_at: datetime
+    undo: MergeUndo
 
 
 class StoredCandidate:
@@ -81,15 +102,48 @@ class DuplicateRepository:
         rows, after = newest_first(self.conn, query, duplicate_candidates.c.detected_at, duplicate_candidates.c.pair_id, page)
         return [StoredCandidate(r) for r in rows], after
 
-    def record_merge(self, plan: MergePlan, actor: str, reason: str, now: datetime) -> None:
+    def record_merge(self, plan: MergePlan, actor: str, reason: str, now: datetime, undo: MergeUndo) -> str:
+        """Records a merge and what undoing it needs; returns the merge's id."""
+        merge_id = new_id()
         self.conn.execute(
             insert(account_merges).values(
-                merge_id=new_id(),
+                merge_id=merge_id,
                 survivor_id=plan.survivor_id,
                 merged_id=plan.merged_id,
                 merged_at=now,
                 merged_by=actor,
                 reason=reason,
                 field_sources=json.dumps(plan.field_sources),
+                survivor_snapshot=undo.survivor_snapshot,
+                merged_snapshot=undo.merged_snapshot,
+                moves=undo.moves.to_json(),
+                unmerged_by="",
+                unmerge_reason="",
             )
+        )
+        return merge_id
+
+    def merge_of(self, merged_id: str, for_update: bool = False) -> StoredMerge | None:
+        """The merge in force that took `merged_id` away (None when it is an account of its own)."""
+        query = select(account_merges).where(account_merges.c.merged_id == merged_id, account_merges.c.unmerged_at.is_(None))
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        if row is None:
+            return None
+        undo = MergeUndo(row.survivor_snapshot, row.merged_snapshot, MergeMoves.from_json(row.moves))
+        return StoredMerge(row.merge_id, row.survivor_id, row.merged_id, row.merged_at, undo)
+
+    def mark_unmerged(self, merge_id: str, actor: str, reason: str, now: datetime) -> None:
+        """The merge was undone; its snapshots are dropped (nothing will restore from them)."""
+        self.conn.execute(
+            update(account_merges)
+            .where(account_merges.c.merge_id == merge_id)
+            .values(unmerged_at=now, unmerged_by=actor, unmerge_reason=reason, survivor_snapshot="", merged_snapshot="")
+        )
+
+    def forget_snapshots(self, account_id: str) -> None:
+        """Drops the pre-merge snapshots of every merge `account_id` took part in (an erased
+        person's data must not linger there; such merges can no longer be undone)."""
+        m = account_merges.c
+        self.conn.execute(
+            update(account_merges).where(or_(m.survivor_id == account_id, m.merged_id == account_id)).values(survivor_snapshot="", merged_snapshot="")
         )

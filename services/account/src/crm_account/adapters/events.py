@@ -55,7 +55,7 @@ class ProtoAccountEvents:
     def holding_closed(self, holding: Holding, correlation_id: str) -> events_pb2.HoldingClosed:
         return new_event(events_pb2.HoldingClosed, PRODUCER, correlation_id, holding.updated_at, holding=holding_to_proto(holding))
 
-    def accounts_merged(self, survivor: Account, merged_id: str, correlation_id: str) -> events_pb2.AccountsMerged:
+    def accounts_merged(self, survivor: Account, merged_id: str, merge_id: str, correlation_id: str) -> events_pb2.AccountsMerged:
         return new_event(
             events_pb2.AccountsMerged,
             PRODUCER,
@@ -63,6 +63,20 @@ class ProtoAccountEvents:
             survivor.updated_at,
             survivor_id=survivor.account_id,
             merged_id=merged_id,
+            survivor=account_to_proto(survivor, show_pii=False),
+            merge_id=merge_id,
+        )
+
+    def accounts_unmerged(self, restored: Account, survivor: Account, merge_id: str, correlation_id: str) -> events_pb2.AccountsUnmerged:
+        return new_event(
+            events_pb2.AccountsUnmerged,
+            PRODUCER,
+            correlation_id,
+            restored.updated_at,
+            survivor_id=survivor.account_id,
+            merged_id=restored.account_id,
+            merge_id=merge_id,
+            restored=account_to_proto(restored, show_pii=False),
             survivor=account_to_proto(survivor, show_pii=False),
         )
 

@@ -97,8 +97,20 @@ class HoldingRepository:
         query = select(holdings).where(holdings.c.account_id == account_id).order_by(open_first, holdings.c.opened_on.desc(), holdings.c.holding_id)
         return [_holding(r) for r in self.conn.execute(query)]
 
-    def move(self, merged_id: str, survivor_id: str) -> None:
-        self.conn.execute(update(holdings).where(holdings.c.account_id == merged_id).values(account_id=survivor_id))
+    def move(self, merged_id: str, survivor_id: str) -> list[str]:
+        """The merged account's holdings become the survivor's; returns their ids."""
+        return list(
+            self.conn.scalars(
+                update(holdings).where(holdings.c.account_id == merged_id).values(account_id=survivor_id).returning(holdings.c.holding_id)
+            )
+        )
+
+    def move_back(self, holding_ids: list[str], survivor_id: str, merged_id: str) -> None:
+        """Undoes `move` for the holdings the survivor still has."""
+        for part in chunks(holding_ids):
+            self.conn.execute(
+                update(holdings).where(holdings.c.holding_id.in_(part), holdings.c.account_id == survivor_id).values(account_id=merged_id)
+            )
 
     def insert_many(self, new: list[Holding]) -> None:
         """Raises IntegrityError when a core_ref or an opportunity already has a holding."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -53,17 +54,18 @@ class HouseholdRepository:
         for side in (relationship, relationship.inverse()):
             self.conn.execute(delete(relationships).where(_one(side)))
 
-    def move_relationships(self, merged_id: str, survivor_id: str) -> None:
-        """The merged account's relationships become the survivor's (none with itself, no repeats)."""
+    def move_relationships(self, merged_id: str, survivor_id: str) -> list[tuple[Relationship, bool]]:
+        """The merged account's relationships become the survivor's (none with itself, no
+        repeats); returns each of the merged account's relationships and whether the survivor
+        got it as a new one."""
+        moved: list[tuple[Relationship, bool]] = []
         for relationship in self.relationships_of(merged_id):
             self.remove_relationship(relationship)
-            if relationship.related_id == survivor_id:
-                continue
-            moved = Relationship(
-                survivor_id, relationship.related_id, relationship.kind, relationship.note, relationship.created_at, relationship.created_by
-            )
-            if not self.has(moved):
-                self.add_relationship(moved)
+            added = relationship.related_id != survivor_id and not self.has(replace(relationship, account_id=survivor_id))
+            if added:
+                self.add_relationship(replace(relationship, account_id=survivor_id))
+            moved.append((relationship, added))
+        return moved
 
     # --- households ----------------------------------------------------------------------
 

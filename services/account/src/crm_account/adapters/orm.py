@@ -223,20 +223,33 @@ duplicate_candidates = Table(
     Index("ix_duplicate_candidates_other_id", "other_id"),
 )
 
-# Every merge: who absorbed whom, when, by whom, and where each field's value came from.
+# Every merge: who absorbed whom, when, by whom, and where each field's value came from; and
+# what undoing it needs, until it is undone or the window closes.
 account_merges = Table(
     "account_merges",
     metadata,
     Column("merge_id", String(36), primary_key=True),
     Column("survivor_id", String(36), nullable=False),
-    Column("merged_id", String(36), nullable=False, unique=True),
+    Column("merged_id", String(36), nullable=False),
     Column("merged_at", UtcDateTime, nullable=False),
     Column("merged_by", String(200), nullable=False),
     Column("reason", String(500), nullable=False),
     # JSON object: field name -> account id.
     Column("field_sources", Text, nullable=False),
+    # Both accounts' rows as stored just before the merge (JSON; PII as ciphertext, as in
+    # accounts): an unmerge restores them. '' once undone, or for merges made before 0012.
+    Column("survivor_snapshot", Text, nullable=False),
+    Column("merged_snapshot", Text, nullable=False),
+    # JSON (domain.merges.MergeMoves): ids of what moved to the survivor in this store.
+    Column("moves", Text, nullable=False),
+    Column("unmerged_at", UtcDateTime, nullable=True),
+    Column("unmerged_by", String(200), nullable=False),
+    Column("unmerge_reason", String(500), nullable=False),
     Index("ix_account_merges_survivor_id", "survivor_id"),
 )
+# An account is merged away at most once at a time; after an unmerge it may be merged again.
+_merge_in_force = account_merges.c.unmerged_at.is_(None)
+Index("uq_account_merges_merged_id", account_merges.c.merged_id, unique=True, postgresql_where=_merge_in_force, sqlite_where=_merge_in_force)
 
 # Watchlist hits held for compliance review; one per account and listed entry.
 screening_hits = Table(

@@ -1,7 +1,8 @@
 """`crm-account pii reencrypt|reindex`: the stored-data half of rotating the PII keys.
 
 reencrypt: after a new key is put first in PII_KEYS, rewrites every ciphertext still under an
-older key with the current one (same row and column context), so the old key can be dropped.
+older key with the current one (same row and column context), so the old key can be dropped;
+also those inside the pre-merge snapshots an unmerge restores (`account_merges`).
 reindex: after PII_INDEX_KEY changes, recomputes every blind index from the decrypted values
 and rebuilds the match-key claims (first holder by creation time, as they were made).
 Both run in batches of one transaction each and can be re-run after an interruption.
@@ -9,11 +10,12 @@ Both run in batches of one transaction each and can be re-run after an interrupt
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from crm_account.adapters.orm import account_contact_points, account_match_keys, accounts
+from crm_account.adapters.orm import account_contact_points, account_match_keys, account_merges, accounts
 from crm_account.adapters.repository import NATIONAL_ID
 from crm_common.pii import BlindIndex, FieldCipher
 
@@ -27,9 +29,38 @@ def _update_point(conn: Connection, point: Any, **values: str) -> None:
     )
 
 
+def _reencrypt_snapshot(text: str, cipher: FieldCipher) -> tuple[str, int]:
+    """A snapshot (AccountRepository.snapshot) with its tokens under the current key."""
+    data = json.loads(text)
+    row, rewritten = data["account"], 0
+    if cipher.needs_rotation(row["national_id_enc"]):
+        row["national_id_enc"] = cipher.reencrypt(row["national_id_enc"], f"{NATIONAL_ID}:{row['account_id']}")
+        rewritten += 1
+    for point in data["contact_points"]:
+        if cipher.needs_rotation(point["value_enc"]):
+            point["value_enc"] = cipher.reencrypt(point["value_enc"], f"{point['kind']}:{point['account_id']}")
+            rewritten += 1
+    return json.dumps(data, sort_keys=True), rewritten
+
+
+def _reencrypt_snapshots(engine: Engine, cipher: FieldCipher) -> int:
+    rewritten = 0
+    m = account_merges.c
+    with engine.begin() as conn:
+        for merge in conn.execute(select(m.merge_id, m.survivor_snapshot, m.merged_snapshot).where(m.merged_snapshot != "")).all():
+            values = {}
+            for column in ("survivor_snapshot", "merged_snapshot"):
+                text, count = _reencrypt_snapshot(getattr(merge, column), cipher)
+                if count:
+                    values[column], rewritten = text, rewritten + count
+            if values:
+                conn.execute(update(account_merges).where(m.merge_id == merge.merge_id).values(values))
+    return rewritten
+
+
 def reencrypt(engine: Engine, cipher: FieldCipher) -> int:
     """Rewrites tokens not under the current key; returns how many were rewritten."""
-    rewritten = 0
+    rewritten = _reencrypt_snapshots(engine, cipher)
     after = ""
     while True:
         with engine.begin() as conn:

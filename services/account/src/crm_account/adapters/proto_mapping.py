@@ -11,10 +11,11 @@ from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.common.v1 import common_pb2
 from crm_account.adapters.screening_repository import StoredHit
 from crm_account.domain.consent import Consent, ConsentDraft
-from crm_account.domain.duplicates import DuplicateCandidate
+from crm_account.domain.duplicates import DuplicateCandidate, MergePlan
 from crm_account.domain.holdings import Holding, HoldingRecordDraft
 from crm_account.domain.households import Household, Member, Relationship
 from crm_account.domain.kyc import Kyc, KycOutcomeDraft
+from crm_account.domain.merges import FieldDecision, Move
 from crm_account.domain.model import Account, AccountChange, Acquisition, Address, BusinessProfile, MatchField, Totals
 from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, WindowDraft
@@ -348,4 +349,18 @@ def erasure_to_proto(request: ErasureRequest) -> account_pb2.ErasureRequest:
         request_time=timestamp(request.requested_at),
         requested_by=request.requested_by,
         complete_time=timestamp(request.completed_at),
+    )
+
+
+def merge_plan_to_proto(plan: MergePlan, decisions: list[FieldDecision], moves: list[Move], show_pii: bool) -> account_service_pb2.MergePlan:
+    """A dry run's plan; the contact points it drops masked unless `show_pii`."""
+    return account_service_pb2.MergePlan(
+        survivor_id=plan.survivor_id,
+        merged_id=plan.merged_id,
+        fields=[account_service_pb2.MergeFieldDecision(field=d.field, winner_id=d.winner_id, rule=d.rule) for d in decisions],
+        moves=[
+            account_service_pb2.MergeMove(service=m.service, records=m.records, count=m.count, relinked_on_event=m.relinked_on_event) for m in moves
+        ],
+        dropped_phones=[p if show_pii else mask_phone(p) for p in plan.dropped_phones],
+        dropped_emails=[e if show_pii else mask_email(e) for e in plan.dropped_emails],
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, union, update
+from sqlalchemy import ColumnElement, Connection, Date, delete, func, insert, or_, select, union, update
 
 from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, account_merges, accounts, household_members
 from crm_account.domain.duplicates import name_dob_key
@@ -38,6 +39,7 @@ from crm_account.domain.model import (
 )
 from crm_common.auth.scopes import DataScope
 from crm_common.contact import fold
+from crm_common.db import UtcDateTime
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
 from crm_common.pii import BlindIndex, FieldCipher
@@ -89,6 +91,10 @@ def _acquisition_row(acquisition: Acquisition | None) -> dict[str, Any]:
         "acquisition_utm_campaign": acquisition.utm_campaign,
         "acquired_at": acquisition.acquired_at,
     }
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 def _windows_json(windows: tuple[ContactWindow, ...]) -> str:
@@ -421,10 +427,54 @@ class AccountRepository:
         leads = [lead for a in every for lead in (a.source_lead_id, a.acquisition.lead_id if a.acquisition else "")]
         return PersonIdentifiers(tuple(ids), tuple(leads), tuple(indexes[NATIONAL_ID]), tuple(indexes[PHONE]), tuple(indexes[EMAIL]))
 
-    def absorb(self, merged_id: str, survivor_id: str) -> None:
-        """Moves what hangs off the merged account (match keys, timeline) to the survivor."""
-        for table in (account_match_keys, account_changes):
-            self.conn.execute(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id))
+    def absorb(self, merged_id: str, survivor_id: str) -> tuple[list[str], list[str]]:
+        """Moves what hangs off the merged account (match keys, timeline) to the survivor;
+        returns the keys and the timeline entries moved."""
+        moved = []
+        for table, key in ((account_match_keys, account_match_keys.c.key_bidx), (account_changes, account_changes.c.change_id)):
+            moved.append(list(self.conn.scalars(update(table).where(table.c.account_id == merged_id).values(account_id=survivor_id).returning(key))))
+        return moved[0], moved[1]
+
+    def give_back(self, survivor_id: str, merged_id: str, match_keys: list[str], change_ids: list[str]) -> None:
+        """Undoes `absorb`: the keys and timeline entries it moved that the survivor still has."""
+        for table, key, ids in (
+            (account_match_keys, account_match_keys.c.key_bidx, match_keys),
+            (account_changes, account_changes.c.change_id, change_ids),
+        ):
+            for start in range(0, len(ids), 1000):
+                part = ids[start : start + 1000]
+                self.conn.execute(update(table).where(key.in_(part), table.c.account_id == survivor_id).values(account_id=merged_id))
+
+    def count_changes(self, account_id: str) -> int:
+        return int(self.conn.scalar(select(func.count()).select_from(account_changes).where(account_changes.c.account_id == account_id)) or 0)
+
+    def snapshot(self, account_id: str) -> str:
+        """The account's stored row and contact points as JSON, PII as stored (ciphertext bound to
+        the account): what an unmerge restores (`from_snapshot`)."""
+        row = self.conn.execute(select(accounts).where(accounts.c.account_id == account_id)).one()
+        points = self.conn.execute(select(account_contact_points).where(account_contact_points.c.account_id == account_id)).all()
+        return json.dumps(
+            {"account": {k: _json_value(v) for k, v in row._mapping.items()}, "contact_points": [dict(p._mapping) for p in points]},
+            sort_keys=True,
+        )
+
+    def from_snapshot(self, text: str) -> Account:
+        """The account a `snapshot` recorded (decrypted with the keys in force: a key rotated
+        since still decrypts while it is in PII_KEYS)."""
+        data = json.loads(text)
+        values = {}
+        for name, value in data["account"].items():
+            kind = accounts.c[name].type
+            if value is not None and isinstance(kind, UtcDateTime):
+                value = datetime.fromisoformat(value)
+            elif value is not None and isinstance(kind, Date):
+                value = date.fromisoformat(value)
+            values[name] = value
+        row = SimpleNamespace(**values)
+        points: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for point in sorted(data["contact_points"], key=lambda p: (p["kind"], p["position"])):
+            points[(point["account_id"], point["kind"])].append(self.pii.open(point["kind"], point["value_enc"], point["account_id"]))
+        return self._to_account(row, points)
 
     def get_many(self, account_ids: list[str], scope: DataScope) -> list[Account]:
         """The accounts with these ids that exist and `scope` reaches, in no particular order."""

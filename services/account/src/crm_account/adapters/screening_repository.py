@@ -91,14 +91,25 @@ class ScreeningRepository:
             update(screening_hits).where(screening_hits.c.hit_id == hit_id).values(review=str(verdict), review_note=note, reviewed_by=actor)
         )
 
-    def move(self, merged_id: str, survivor_id: str) -> None:
-        """A merged account's hits follow it to the survivor (kept, not re-raised)."""
+    def move(self, merged_id: str, survivor_id: str) -> list[str]:
+        """A merged account's hits follow it to the survivor (kept, not re-raised); returns the
+        ids of those moved (a hit on an entry the survivor has a hit on stays behind)."""
         taken = set(self.conn.scalars(select(screening_hits.c.entry_id).where(screening_hits.c.account_id == survivor_id)))
+        moved = []
         for row in self.conn.execute(
             select(screening_hits.c.hit_id, screening_hits.c.entry_id).where(screening_hits.c.account_id == merged_id)
         ).all():
             if row.entry_id not in taken:
                 self.conn.execute(update(screening_hits).where(screening_hits.c.hit_id == row.hit_id).values(account_id=survivor_id))
+                moved.append(row.hit_id)
+        return moved
+
+    def move_back(self, hit_ids: list[str], survivor_id: str, merged_id: str) -> None:
+        """Undoes `move` for the hits the survivor still has."""
+        for start in range(0, len(hit_ids), 1000):
+            part = hit_ids[start : start + 1000]
+            c = screening_hits.c
+            self.conn.execute(update(screening_hits).where(c.hit_id.in_(part), c.account_id == survivor_id).values(account_id=merged_id))
 
     def queue_of(self, account_id: str) -> list[StoredHit]:
         """Every hit of one account, reviewed or not."""

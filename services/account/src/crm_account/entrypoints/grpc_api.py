@@ -25,6 +25,7 @@ from crm_account.adapters.proto_mapping import (
     household_to_proto,
     kyc_outcome_from_proto,
     match_field_to_proto,
+    merge_plan_to_proto,
     relationship_to_proto,
     review_from_proto,
     totals_to_proto,
@@ -74,6 +75,7 @@ PERMISSIONS: dict[str, Access] = {
     "ListDuplicateCandidates": Access(DUPLICATES_MANAGE, Scope.BANK),
     "DismissDuplicateCandidate": Access(DUPLICATES_MANAGE, Scope.BANK),
     "MergeAccounts": Access(DUPLICATES_MANAGE, Scope.BANK),
+    "UnmergeAccounts": Access(DUPLICATES_MANAGE, Scope.BANK),
     "ScreenAccount": Access(KYC_WRITE, Scope.BANK),
     "ListScreeningHits": Access(KYC_REVIEW, Scope.BANK),
     "ReviewScreeningHit": Access(KYC_REVIEW, Scope.BANK),
@@ -289,10 +291,25 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     def MergeAccounts(
         self, request: account_service_pb2.MergeAccountsRequest, context: grpc.ServicerContext
     ) -> account_service_pb2.MergeAccountsResponse:
+        if request.dry_run:
+            preview = self.use_cases.duplicates.plan_merge(commands.PlanMerge(survivor_id=request.survivor_id, merged_id=request.merged_id))
+            return account_service_pb2.MergeAccountsResponse(
+                account=_shown(preview.survivor),
+                field_sources=preview.plan.field_sources,
+                plan=merge_plan_to_proto(preview.plan, preview.fields, preview.moves, current_principal().can(PII_READ)),
+            )
         survivor, sources = self.use_cases.duplicates.merge_accounts(
             commands.MergeAccounts(key=idempotency_key(request), survivor_id=request.survivor_id, merged_id=request.merged_id, reason=request.reason)
         )
         return account_service_pb2.MergeAccountsResponse(account=_shown(survivor), field_sources=sources)
+
+    def UnmergeAccounts(
+        self, request: account_service_pb2.UnmergeAccountsRequest, context: grpc.ServicerContext
+    ) -> account_service_pb2.UnmergeAccountsResponse:
+        restored, survivor = self.use_cases.unmerge.unmerge_accounts(
+            commands.UnmergeAccounts(key=idempotency_key(request), merged_id=request.merged_id, reason=request.reason)
+        )
+        return account_service_pb2.UnmergeAccountsResponse(account=_shown(restored), survivor=_shown(survivor))
 
     def ScreenAccount(
         self, request: account_service_pb2.ScreenAccountRequest, context: grpc.ServicerContext

@@ -141,6 +141,21 @@ class MergeAccounts:
 
 
 @dataclass(frozen=True)
+class PlanMerge:
+    """MergeAccounts with dry_run: the plan, nothing written."""
+
+    survivor_id: str
+    merged_id: str
+
+
+@dataclass(frozen=True)
+class UnmergeAccounts:
+    key: Idempotent
+    merged_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReviewScreeningHit:
     key: Idempotent
     hit_id: str

@@ -1,18 +1,20 @@
 """Duplicates and merge: live scoring, the review queue, dismissal, and merging one account into
-another (survivorship: domain.duplicates.plan_merge).
+another (survivorship: domain.duplicates.plan_merge), or only planning it (a dry run). A merge
+keeps what undoing it needs (service_layer.unmerge).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from crm_account.adapters.duplicate_repository import DISMISSED, MERGED, OPEN, StoredCandidate
+from crm_account.adapters.duplicate_repository import DISMISSED, MERGED, OPEN, MergeUndo, StoredCandidate
 from crm_account.domain.duplicates import DuplicateCandidate, MergePlan, candidate_keys, plan_merge, score_pair
 from crm_account.domain.holdings import TierThresholds
 from crm_account.domain.households import Member
 from crm_account.domain.kyc import KycStatus
+from crm_account.domain.merges import FieldDecision, MergeMoves, Move, MovedRelationship, field_decisions
 from crm_account.domain.model import Account, ChangeKind, LifecycleStage
 from crm_account.service_layer import commands
 from crm_account.service_layer.common import (
@@ -49,13 +51,26 @@ def detect_duplicates(uow: AccountUnitOfWork, account: Account, now: datetime) -
     return found
 
 
+@dataclass(frozen=True)
+class MergePreview:
+    """A dry run's answer: the survivor as the merge would make it, each field's winner and
+    why, and what would move where."""
+
+    survivor: Account
+    plan: MergePlan
+    fields: list[FieldDecision]
+    moves: list[Move]
+
+
 class DuplicatesUseCases:
-    def __init__(self, uow: UowFactory, events: AccountEvents, clock: Clock, tiers: TierThresholds) -> None:
+    def __init__(self, uow: UowFactory, events: AccountEvents, clock: Clock, tiers: TierThresholds, relink_services: tuple[str, ...] = ()) -> None:
         self.uow = uow
         self.events = events
         self.clock = clock
         # A merge recomputes the survivor's totals and derived tier.
         self.tiers = tiers
+        # The services that relink their records on AccountsMerged (named in a dry run's plan).
+        self.relink_services = relink_services
 
     def find_duplicates(self, cmd: commands.FindDuplicates) -> list[DuplicateCandidate]:
         """Live scores against every account sharing a blocking key; nothing is stored."""
@@ -99,6 +114,40 @@ class DuplicatesUseCases:
 
         return run_idempotent(self.uow, "DismissDuplicateCandidate", cmd.key, first, lambda uow, _r: uow.duplicates.get(cmd.account_id, cmd.other_id))
 
+    def plan_merge(self, cmd: commands.PlanMerge) -> MergePreview:
+        """What merging `merged_id` into `survivor_id` would do; reads only, writes nothing.
+
+        The account store's moves are counted; the services holding account references relink
+        theirs when AccountsMerged reaches them (event-driven, so they are named, not counted).
+        """
+        raise_if(account_id_violations(cmd.survivor_id, "survivor_id") + account_id_violations(cmd.merged_id, "merged_id"))
+        with self.uow() as uow:
+            survivor = uow.accounts.get(cmd.survivor_id, current_data_scope(), follow_merges=False)
+            merged = uow.accounts.get(cmd.merged_id, current_data_scope(), follow_merges=False)
+            _check_not_merged(survivor, merged)
+            plan = plan_merge(survivor, merged)
+            merged_id = merged.account_id
+            moves = [
+                Move("account", "holdings", len(uow.holdings.for_account(merged_id))),
+                Move("account", "relationships", sum(1 for r in uow.households.relationships_of(merged_id) if r.related_id != survivor.account_id)),
+                Move("account", "household membership", 1 if merged.household_id else 0),
+                Move("account", "consent decisions", len(uow.consents.history_ids(merged_id))),
+                Move("account", "screening hits", len(uow.screening.queue_of(merged_id))),
+                Move("account", "timeline entries", uow.accounts.count_changes(merged_id)),
+            ]
+            moves += [Move(service, f"records of account {merged_id}", relinked_on_event=True) for service in self.relink_services]
+            preview = replace(
+                survivor,
+                profile=plan.profile,
+                tier_override=plan.tier_override,
+                tier_override_reason=plan.tier_override_reason,
+                customer_since=plan.customer_since,
+                acquisition=plan.acquisition,
+            )
+            if survivor.kyc.status is KycStatus.NOT_STARTED:
+                preview.kyc = merged.kyc
+            return MergePreview(preview, plan, field_decisions(plan, survivor, merged), moves)
+
     def merge_accounts(self, cmd: commands.MergeAccounts) -> tuple[Account, dict[str, str]]:
         """Merges `merged_id` into `survivor_id` (survivorship: domain.duplicates.plan_merge).
 
@@ -116,13 +165,12 @@ class DuplicatesUseCases:
         def first(uow: AccountUnitOfWork) -> tuple[tuple[Account, dict[str, str]], str]:
             survivor = uow.accounts.get(cmd.survivor_id, current_data_scope(), for_update=True, follow_merges=False)
             merged = uow.accounts.get(cmd.merged_id, current_data_scope(), for_update=True, follow_merges=False)
-            for account in (survivor, merged):
-                if account.merged_into:
-                    raise FailedPrecondition(f"account {account.account_id} was already merged into {account.merged_into}")
+            _check_not_merged(survivor, merged)
             plan = plan_merge(survivor, merged)
             actor, now = current_principal().subject, self.clock()
+            snapshots = uow.accounts.snapshot(survivor.account_id), uow.accounts.snapshot(merged.account_id)
             _bury(uow, merged, survivor.account_id, actor, now)
-            merged_survivor = self._absorb(uow, survivor, merged, plan, actor, now, cmd)
+            merged_survivor = self._absorb(uow, survivor, merged, plan, actor, now, cmd, snapshots)
             return (merged_survivor, plan.field_sources), survivor.account_id
 
         def repeat(uow: AccountUnitOfWork, ref: str) -> tuple[Account, dict[str, str]]:
@@ -131,9 +179,18 @@ class DuplicatesUseCases:
         return run_idempotent(self.uow, "MergeAccounts", cmd.key, first, repeat)
 
     def _absorb(
-        self, uow: AccountUnitOfWork, survivor: Account, merged: Account, plan: MergePlan, actor: str, now: datetime, cmd: commands.MergeAccounts
+        self,
+        uow: AccountUnitOfWork,
+        survivor: Account,
+        merged: Account,
+        plan: MergePlan,
+        actor: str,
+        now: datetime,
+        cmd: commands.MergeAccounts,
+        snapshots: tuple[str, str],
     ) -> Account:
-        """The survivor after taking in everything of `merged` (reloaded: totals were recomputed)."""
+        """The survivor after taking in everything of `merged` (reloaded: totals were recomputed);
+        what moved is recorded with the merge, by id, for an unmerge."""
         read_version = survivor.version
         survivor.profile = plan.profile
         survivor.tier_override, survivor.tier_override_reason = plan.tier_override, plan.tier_override_reason
@@ -142,22 +199,26 @@ class DuplicatesUseCases:
             survivor.kyc = merged.kyc  # the one verification there is
         survivor.updated_at, survivor.updated_by, survivor.version = now, actor, survivor.version + 1
         uow.accounts.save(survivor, read_version)
-        uow.accounts.absorb(merged.account_id, survivor.account_id)
+        moves = MergeMoves(consent_decisions=uow.consents.history_ids(merged.account_id))
+        moves.match_keys, moves.changes = uow.accounts.absorb(merged.account_id, survivor.account_id)
         uow.accounts.claim_match_keys(survivor, strict=False)
-        uow.holdings.move(merged.account_id, survivor.account_id)
-        uow.screening.move(merged.account_id, survivor.account_id)
-        uow.households.move_relationships(merged.account_id, survivor.account_id)
-        _move_membership(uow, merged, survivor, now)
+        moves.holdings = uow.holdings.move(merged.account_id, survivor.account_id)
+        moves.screening_hits = uow.screening.move(merged.account_id, survivor.account_id)
+        moves.relationships = [
+            MovedRelationship(r.related_id, str(r.kind), r.note, r.created_at.isoformat(), r.created_by, added)
+            for r, added in uow.households.move_relationships(merged.account_id, survivor.account_id)
+        ]
+        _move_membership(uow, merged, survivor, now, moves)
         for consent in uow.consents.merge_into(merged.account_id, survivor.account_id):
             uow.publish(self.events.consent_changed(consent, cmd.key.request_id))
         from_merged = sorted(name for name, source in plan.field_sources.items() if merged.account_id in source)
         record_change(uow, survivor, ChangeKind.MERGED, from_merged, f"absorbed {merged.account_id}: {cmd.reason.strip()}")
         uow.duplicates.review(survivor.account_id, merged.account_id, MERGED, actor, cmd.reason.strip())
         uow.duplicates.forget_open(merged.account_id)
-        uow.duplicates.record_merge(plan, actor, cmd.reason.strip(), now)
+        merge_id = uow.duplicates.record_merge(plan, actor, cmd.reason.strip(), now, MergeUndo(*snapshots, moves))
         resummarise(uow, self.events, self.tiers, [survivor.account_id], actor, now)
         merged_survivor = uow.accounts.get(survivor.account_id, current_data_scope())
-        uow.publish(self.events.accounts_merged(merged_survivor, merged.account_id, cmd.key.request_id))
+        uow.publish(self.events.accounts_merged(merged_survivor, merged.account_id, merge_id, cmd.key.request_id))
         detect_duplicates(uow, merged_survivor, self.clock())
         return merged_survivor
 
@@ -171,11 +232,19 @@ def _bury(uow: AccountUnitOfWork, merged: Account, survivor_id: str, actor: str,
     uow.accounts.save(merged, read_version)
 
 
-def _move_membership(uow: AccountUnitOfWork, merged: Account, survivor: Account, now: datetime) -> None:
+def _check_not_merged(survivor: Account, merged: Account) -> None:
+    for account in (survivor, merged):
+        if account.merged_into:
+            raise FailedPrecondition(f"account {account.account_id} was already merged into {account.merged_into}")
+
+
+def _move_membership(uow: AccountUnitOfWork, merged: Account, survivor: Account, now: datetime, moves: MergeMoves) -> None:
     """The survivor takes the merged account's place in its household unless it has one."""
     if not merged.household_id:
         return
     role = next(m.role for m in uow.households.members(merged.household_id) if m.account_id == merged.account_id)
     uow.households.remove_member(merged.account_id)
+    moves.household_id, moves.household_role = merged.household_id, str(role)
     if not survivor.household_id:
         uow.households.add_member(merged.household_id, Member(survivor.account_id, role), now)
+        moves.survivor_joined_household = True

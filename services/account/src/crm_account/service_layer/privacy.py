@@ -180,6 +180,7 @@ class PrivacyUseCases:
                 uow.accounts.save(erased, read_version)
                 uow.accounts.forget(erased.account_id)
                 uow.privacy.forget_consents_and_hits(erased.account_id)
+                uow.duplicates.forget_snapshots(erased.account_id)  # no unmerge brings the person back
             uow.duplicates.forget_open(account.account_id)
             for relationship in uow.households.relationships_of(account.account_id):
                 uow.households.remove_relationship(relationship)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.account.v1.events_pb2 import ErasureRequested
+from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import enum_name
@@ -41,3 +41,17 @@ class LeadWorker:
         event: ErasureRequested = delivery.event
         person = PersonIdentifiers.from_erasure_request(event)
         return self.use_cases.privacy.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, person)
+
+    @event_handler("account", AccountsMerged)
+    def on_accounts_merged(self, delivery: Delivery) -> str:
+        """Two accounts became one: the merged account's leads point at the survivor."""
+        event: AccountsMerged = delivery.event
+        return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id, event.merge_id)
+
+    @event_handler("account", AccountsUnmerged)
+    def on_accounts_unmerged(self, delivery: Delivery) -> str:
+        """A merge was undone: the leads it relinked point at the restored account again."""
+        event: AccountsUnmerged = delivery.event
+        return self.use_cases.account_events.unrelink_account(
+            delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id, event.merge_id
+        )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from crm_common.db import utcnow
 from crm_lead.domain.assignment import FirstContactSla
 from crm_lead.domain.scoring import ScoringRules
+from crm_lead.service_layer.account_events import AccountEventUseCases
 from crm_lead.service_layer.assignment import AssignmentUseCases
 from crm_lead.service_layer.capture import CaptureUseCases
 from crm_lead.service_layer.closed_loop import ClosedLoopUseCases
@@ -31,6 +32,7 @@ class LeadUseCases:
     conversion: ConversionUseCases
     privacy: PrivacyUseCases
     closed_loop: ClosedLoopUseCases
+    account_events: AccountEventUseCases
 
     @classmethod
     def wire(
@@ -53,4 +55,5 @@ class LeadUseCases:
             conversion=ConversionUseCases(uow, events, accounts, opportunities, clock),
             privacy=PrivacyUseCases(uow),
             closed_loop=ClosedLoopUseCases(uow, clock),
+            account_events=AccountEventUseCases(uow, clock),
         )

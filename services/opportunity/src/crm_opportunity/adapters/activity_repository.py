@@ -83,10 +83,6 @@ class ActivityRepository:
             found.update(self.conn.scalars(select(a.opportunity_id).where(*meetings).distinct()))
         return found
 
-    def relink_account(self, merged_id: str, survivor_id: str) -> int:
-        result = self.conn.execute(update(activities).where(activities.c.account_id == merged_id).values(account_id=survivor_id))
-        return int(result.rowcount or 0)
-
     def _of_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> ColumnElement[bool]:
         a = activities.c
         clauses = [column.in_(ids) for column, ids in ((a.account_id, list(account_ids)), (a.opportunity_id, opportunity_ids)) if ids]

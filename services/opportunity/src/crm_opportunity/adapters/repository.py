@@ -103,11 +103,6 @@ class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def relink_account(self, merged_id: str, survivor_id: str) -> int:
-        """Moves every opportunity of a merged-away account to the survivor; returns how many."""
-        result = self.conn.execute(update(opportunities).where(opportunities.c.account_id == merged_id).values(account_id=survivor_id))
-        return int(result.rowcount or 0)
-
     def of_person(self, account_ids: tuple[str, ...], lead_ids: tuple[str, ...]) -> list[Opportunity]:
         """A person's opportunities: on their accounts (merged-away ones included) or from their leads."""
         o = opportunities.c

@@ -1,14 +1,14 @@
 """The event worker (nameko, eventlet): the opportunity service's reactions to other services' events.
 
 Lead conversion calls this service synchronously; the worker handles the account service's
-merges and erasures, and the loan origination system's decisions.
+merges (and their undoing) and erasures, and the loan origination system's decisions.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crm.account.v1.events_pb2 import AccountsMerged, ErasureRequested
+from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureRequested
 from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
@@ -36,7 +36,15 @@ class OpportunityWorker:
     def on_accounts_merged(self, delivery: Delivery) -> str:
         """Two accounts became one: relink the merged account's opportunities to the survivor."""
         event: AccountsMerged = delivery.event
-        return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id)
+        return self.use_cases.account_events.relink_account(delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id, event.merge_id)
+
+    @event_handler("account", AccountsUnmerged)
+    def on_accounts_unmerged(self, delivery: Delivery) -> str:
+        """A merge was undone: what it relinked belongs to the restored account again."""
+        event: AccountsUnmerged = delivery.event
+        return self.use_cases.account_events.unrelink_account(
+            delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id, event.merge_id
+        )
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:

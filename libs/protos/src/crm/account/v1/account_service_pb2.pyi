@@ -868,10 +868,13 @@ class MergeAccountsRequest(_message.Message):
     SURVIVOR_ID_FIELD_NUMBER: _builtins.int
     MERGED_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     survivor_id: _builtins.str
     merged_id: _builtins.str
     reason: _builtins.str
+    dry_run: _builtins.bool
+    """Only plan: nothing is written, nothing is published (request_id and reason may be empty)."""
     def __init__(
         self,
         *,
@@ -879,10 +882,11 @@ class MergeAccountsRequest(_message.Message):
         survivor_id: _builtins.str = ...,
         merged_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged_id", b"merged_id", "reason", b"reason", "request_id", b"request_id", "survivor_id", b"survivor_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "merged_id", b"merged_id", "reason", b"reason", "request_id", b"request_id", "survivor_id", b"survivor_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -914,27 +918,193 @@ class MergeAccountsResponse(_message.Message):
 
     ACCOUNT_FIELD_NUMBER: _builtins.int
     FIELD_SOURCES_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def account(self) -> _account_pb2.Account:
-        """The survivor after the merge."""
+        """The survivor after the merge (on a dry run: as it would be)."""
 
     @_builtins.property
     def field_sources(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Which account each field's value came from (field name -> account id)."""
+
+    @_builtins.property
+    def plan(self) -> Global___MergePlan:
+        """Set on a dry run: the survivorship plan, field by field, and what moves where."""
 
     def __init__(
         self,
         *,
         account: _account_pb2.Account | None = ...,
         field_sources: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        plan: Global___MergePlan | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "plan", b"plan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "field_sources", b"field_sources"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "field_sources", b"field_sources", "plan", b"plan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MergeAccountsResponse: _TypeAlias = MergeAccountsResponse  # noqa: Y015
+
+@_typing.final
+class MergeFieldDecision(_message.Message):
+    """One field of the golden record: whose value wins and by which survivorship rule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    WINNER_ID_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Profile field name ("full_name", "phones", "business.industry"), or "tier_override",
+    "customer_since", "acquisition", "kyc".
+    """
+    winner_id: _builtins.str
+    """The account the value comes from; "<survivor_id>+<merged_id>" when both contribute."""
+    rule: _builtins.str
+    """Why, in words ("the survivor's unless empty", "a CCCD beats a CMND", ...)."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        winner_id: _builtins.str = ...,
+        rule: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "rule", b"rule", "winner_id", b"winner_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeFieldDecision: _TypeAlias = MergeFieldDecision  # noqa: Y015
+
+@_typing.final
+class MergeMove(_message.Message):
+    """Records that move from the merged account to the survivor in one service."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    RELINKED_ON_EVENT_FIELD_NUMBER: _builtins.int
+    service: _builtins.str
+    """The service holding them ("account", "lead", ...)."""
+    records: _builtins.str
+    """What moves ("holdings", "relationships", "consent decisions", ...)."""
+    count: _builtins.int
+    """How many (account store); with relinked_on_event, not counted here."""
+    relinked_on_event: _builtins.bool
+    """The service relinks its records when AccountsMerged reaches it (declared in the registry)."""
+    def __init__(
+        self,
+        *,
+        service: _builtins.str = ...,
+        records: _builtins.str = ...,
+        count: _builtins.int = ...,
+        relinked_on_event: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "records", b"records", "relinked_on_event", b"relinked_on_event", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeMove: _TypeAlias = MergeMove  # noqa: Y015
+
+@_typing.final
+class MergePlan(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_ID_FIELD_NUMBER: _builtins.int
+    MERGED_ID_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    MOVES_FIELD_NUMBER: _builtins.int
+    DROPPED_PHONES_FIELD_NUMBER: _builtins.int
+    DROPPED_EMAILS_FIELD_NUMBER: _builtins.int
+    survivor_id: _builtins.str
+    merged_id: _builtins.str
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___MergeFieldDecision]: ...
+    @_builtins.property
+    def moves(self) -> _containers.RepeatedCompositeFieldContainer[Global___MergeMove]: ...
+    @_builtins.property
+    def dropped_phones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Contact points beyond the cap that the golden record leaves out (masked without pii.read)."""
+
+    @_builtins.property
+    def dropped_emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        survivor_id: _builtins.str = ...,
+        merged_id: _builtins.str = ...,
+        fields: _abc.Iterable[Global___MergeFieldDecision] | None = ...,
+        moves: _abc.Iterable[Global___MergeMove] | None = ...,
+        dropped_phones: _abc.Iterable[_builtins.str] | None = ...,
+        dropped_emails: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped_emails", b"dropped_emails", "dropped_phones", b"dropped_phones", "fields", b"fields", "merged_id", b"merged_id", "moves", b"moves", "survivor_id", b"survivor_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergePlan: _TypeAlias = MergePlan  # noqa: Y015
+
+@_typing.final
+class UnmergeAccountsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MERGED_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    merged_id: _builtins.str
+    """The account that was merged away."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        merged_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged_id", b"merged_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmergeAccountsRequest: _TypeAlias = UnmergeAccountsRequest  # noqa: Y015
+
+@_typing.final
+class UnmergeAccountsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> _account_pb2.Account:
+        """The merged account, restored."""
+
+    @_builtins.property
+    def survivor(self) -> _account_pb2.Account:
+        """The survivor without what came from the merged account."""
+
+    def __init__(
+        self,
+        *,
+        account: _account_pb2.Account | None = ...,
+        survivor: _account_pb2.Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmergeAccountsResponse: _TypeAlias = UnmergeAccountsResponse  # noqa: Y015
 
 @_typing.final
 class HoldingRecord(_message.Message):

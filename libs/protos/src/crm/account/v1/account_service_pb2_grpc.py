@@ -130,6 +130,11 @@ class AccountServiceStub:
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
                 response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
                 _registered_method=True)
+        self.UnmergeAccounts = channel.unary_unary(
+                '/crm.account.v1.AccountService/UnmergeAccounts',
+                request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsRequest.SerializeToString,
+                response_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsResponse.FromString,
+                _registered_method=True)
         self.ScreenAccount = channel.unary_unary(
                 '/crm.account.v1.AccountService/ScreenAccount',
                 request_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.ScreenAccountRequest.SerializeToString,
@@ -333,7 +338,18 @@ class AccountServiceServicer:
 
     def MergeAccounts(self, request, context):
         """Merges one account into another (survivorship per field); the merged id keeps resolving to
-        the survivor, and AccountsMerged tells every service to relink its records.
+        the survivor, and AccountsMerged tells every service to relink its records. With dry_run,
+        returns the plan (each field's winner and why, what moves where) and writes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmergeAccounts(self, request, context):
+        """Undoes a merge within ACCOUNT_UNMERGE_WINDOW_DAYS: the merged account comes back with its
+        own values, what moved to the survivor moves back, and AccountsUnmerged tells every service
+        to move back what it relinked. FAILED_PRECONDITION outside the window, or when the survivor
+        was merged again or erased since.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -532,6 +548,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.MergeAccounts,
                     request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.FromString,
                     response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.SerializeToString,
+            ),
+            'UnmergeAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeAccounts,
+                    request_deserializer=crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsRequest.FromString,
+                    response_serializer=crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsResponse.SerializeToString,
             ),
             'ScreenAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.ScreenAccount,
@@ -1118,6 +1139,33 @@ class AccountService:
             '/crm.account.v1.AccountService/MergeAccounts',
             crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsRequest.SerializeToString,
             crm_dot_account_dot_v1_dot_account__service__pb2.MergeAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.account.v1.AccountService/UnmergeAccounts',
+            crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsRequest.SerializeToString,
+            crm_dot_account_dot_v1_dot_account__service__pb2.UnmergeAccountsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -199,8 +199,13 @@ class AccountsMerged(_message.Message):
     SURVIVOR_ID_FIELD_NUMBER: _builtins.int
     MERGED_ID_FIELD_NUMBER: _builtins.int
     SURVIVOR_FIELD_NUMBER: _builtins.int
+    MERGE_ID_FIELD_NUMBER: _builtins.int
     survivor_id: _builtins.str
     merged_id: _builtins.str
+    merge_id: _builtins.str
+    """Names this merge: AccountsUnmerged of the same merge_id undoes it. Consumers record what
+    they relinked under it.
+    """
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
@@ -214,14 +219,59 @@ class AccountsMerged(_message.Message):
         survivor_id: _builtins.str = ...,
         merged_id: _builtins.str = ...,
         survivor: _account_pb2.Account | None = ...,
+        merge_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "survivor", b"survivor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged_id", b"merged_id", "metadata", b"metadata", "survivor", b"survivor", "survivor_id", b"survivor_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merge_id", b"merge_id", "merged_id", b"merged_id", "metadata", b"metadata", "survivor", b"survivor", "survivor_id", b"survivor_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccountsMerged: _TypeAlias = AccountsMerged  # noqa: Y015
+
+@_typing.final
+class AccountsUnmerged(_message.Message):
+    """A merge was undone: move back to merged_id exactly the records relinked to survivor_id under
+    merge_id (not records created on the survivor since). May arrive before its AccountsMerged
+    on a redelivery: then that AccountsMerged relinks nothing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SURVIVOR_ID_FIELD_NUMBER: _builtins.int
+    MERGED_ID_FIELD_NUMBER: _builtins.int
+    MERGE_ID_FIELD_NUMBER: _builtins.int
+    RESTORED_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    survivor_id: _builtins.str
+    merged_id: _builtins.str
+    merge_id: _builtins.str
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata: ...
+    @_builtins.property
+    def restored(self) -> _account_pb2.Account:
+        """Both accounts after the unmerge (PII masked)."""
+
+    @_builtins.property
+    def survivor(self) -> _account_pb2.Account: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        survivor_id: _builtins.str = ...,
+        merged_id: _builtins.str = ...,
+        merge_id: _builtins.str = ...,
+        restored: _account_pb2.Account | None = ...,
+        survivor: _account_pb2.Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "restored", b"restored", "survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merge_id", b"merge_id", "merged_id", b"merged_id", "metadata", b"metadata", "restored", b"restored", "survivor", b"survivor", "survivor_id", b"survivor_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountsUnmerged: _TypeAlias = AccountsUnmerged  # noqa: Y015
 
 @_typing.final
 class ErasureRequested(_message.Message):
