@@ -215,7 +215,10 @@ def test_the_erasure_request_names_the_person_by_blind_indexes_and_erases_merged
     assert tombstone.account_id == account_id  # the merged id still resolves to the survivor
     with api.engine.connect() as conn:
         stored = " ".join(str(v) for row in conn.execute(text("SELECT * FROM accounts")) for v in row)
+        merges = " ".join(str(v) for row in conn.execute(text("SELECT survivor_snapshot, merged_snapshot, moves FROM account_merges")) for v in row)
     assert "Phương" not in stored and "Pasteur" not in stored
+    # No unmerge brings the person back, and the merge log keeps none of their blind indexes.
+    assert "Phương" not in merges and index("phone", "+84987000111") not in merges and index("email", "phuong.old@example.vn") not in merges
 
 
 def _index(api: LiveService) -> Callable[[str, str], str]:
