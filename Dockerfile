@@ -58,11 +58,13 @@ CMD ["/bin/sh", "-c", "exec crm-\"$CRM_SERVICE\" api"]
 # the command. readOnlyRootFilesystem is switched off in the dev values.
 FROM runtime AS dev
 ARG SERVICE
+# The service's Python package when it is not crm_<service> (territory-quota: crm_territory).
+ARG PACKAGE=
 USER 0:0
 COPY deploy/docker/dev_reload.py /usr/local/bin/crm-dev-reload
 RUN chmod 0755 /usr/local/bin/crm-dev-reload \
     && chown -R 10001:10001 \
-        "/opt/venv/lib/python3.11/site-packages/crm_$(echo "${SERVICE}" | tr - _)" \
+        "/opt/venv/lib/python3.11/site-packages/${PACKAGE:-crm_$(echo "${SERVICE}" | tr - _)}" \
         /opt/venv/lib/python3.11/site-packages/crm_common
 USER 10001:10001
 

@@ -57,7 +57,7 @@ def add_values_block(root: Path, name: str, description: str, grpc_service: str)
     path.write_text("".join(lines[:end] + block + lines[end:]))
 
 
-def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int]) -> None:
+def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int], package: str) -> None:
     """Adds `'<name>': {...}` to the Tiltfile's SERVICES map (no worker_metrics: no worker)."""
     path = root / TILTFILE
     text = path.read_text()
@@ -65,7 +65,8 @@ def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int]) -> None:
         return
     start = text.index("SERVICES = {")
     end = text.index("\n}", start)
-    line = f"\n    '{name}': {{'grpc': {ports[0]}, 'metrics': {ports[1]}}},"
+    extra = "" if package == "crm_" + name.replace("-", "_") else f", 'package': '{package}'"
+    line = f"\n    '{name}': {{'grpc': {ports[0]}, 'metrics': {ports[1]}{extra}}},"
     path.write_text(text[:end] + line + text[end:])
 
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     add_values_block(root, args.name, description, f"crm.{proto}.v1.{title}Service")
-    add_tilt_line(root, args.name, ports)
+    add_tilt_line(root, args.name, ports, package)
     written = sorted(_changed(root) - before)
     outside = [path for path in written if not path.startswith(f"services/{args.name}/")]
     print(f"services/{args.name}: {len(written) - len(outside)} file(s); outside it, {len(outside)}:")

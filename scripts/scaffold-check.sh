@@ -7,7 +7,6 @@ set -euo pipefail
 keep=${SCAFFOLD_KEEP:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 name=${SCAFFOLD_PROBE:-scaffold-probe}
-package=crm_${name//-/_}
 work=$(mktemp -d "${TMPDIR:-/tmp}/crm-scaffold.XXXXXX")
 [ -n "$keep" ] || trap 'rm -rf "$work"' EXIT
 echo "scaffold-check: working in $work"
@@ -17,7 +16,8 @@ git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$
 cd "$work"
 git init -q && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm "the tree under test"
 make -s setup >/dev/null
-make -s new-service name="$name"
+# A package and contract shorter than the name, the harder case (as territory-quota: crm_territory).
+make -s new-service name="$name" package=crm_probe proto=probe
 make -s buf-lint
 .venv/bin/ruff check "services/$name"
 .venv/bin/ruff format --check "services/$name"

@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from deploy_helpers import ROOT, SERVICES, containers, import_tool
 
+from crm_common.registry import service as registered
+
 DOCKERFILES = sorted({*ROOT.glob("Dockerfile*"), *(ROOT / "deploy" / "docker").glob("Dockerfile*")})
 PINNED_PYTHON = re.compile(r"^python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
 BUILD_TOOLS = re.compile(
@@ -194,7 +196,7 @@ def wheels(tmp_path_factory):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_installed_service_carries_its_migrations_and_command(wheels, service):
-    package = f"crm_{service}"
+    package = registered(service).package
     wheel = wheels[package]
     names = set(wheel.namelist())
     source = ROOT / "services" / service / "src" / package / "migrations"
@@ -210,7 +212,8 @@ def test_installed_service_carries_its_migrations_and_command(wheels, service):
 def test_installed_protos_carry_the_generated_code(wheels):
     names = set(wheels["crm_protos"].namelist())
     for service in SERVICES:
-        assert any(n.startswith(f"crm/{service}/v1/") and n.endswith("_pb2_grpc.py") for n in names), service
+        contract = registered(service).grpc_service.rpartition(".")[0].replace(".", "/")  # crm/lead/v1
+        assert any(n.startswith(f"{contract}/") and n.endswith("_pb2_grpc.py") for n in names), service
 
 
 def test_installed_common_carries_the_platform_migrations(wheels):

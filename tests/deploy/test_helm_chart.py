@@ -11,6 +11,8 @@ import yaml
 from deploy_helpers import CHART, RELEASE, containers, pod_labels, pod_spec, selector_matches
 from deploy_helpers import SCENARIOS as SCENARIO_VALUES
 
+from crm_common.registry import service as registered
+
 SCENARIOS = ["default", "dev", "production", "config-files"]
 PII_ENV = {"PII_KEYS": "PII_KEYS", "PII_INDEX_KEY": "PII_INDEX_KEY"}  # variable -> key in the Secret (default names)
 SECRET_ENV = {"DATABASE_URL", "AMQP_URI", "JWT_KEY", *PII_ENV}
@@ -102,7 +104,7 @@ def test_api_uses_native_grpc_health_probes(rendered, services, scenario):
         (c,) = containers(api)
         assert c["livenessProbe"]["grpc"] == {"port": 50051}
         assert c["startupProbe"]["grpc"] == {"port": 50051}
-        health_name = f"crm.{service}.v1.{service.capitalize()}Service"
+        health_name = registered(service).grpc_service
         assert c["readinessProbe"]["grpc"] == {"port": 50051, "service": health_name}
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         assert ports == {"grpc": 50051, "metrics": 9464}
@@ -178,7 +180,7 @@ def test_dev_secrets_exist_only_with_dev_enabled(rendered, services):
     for service in services:
         secret = dev.get("Secret", f"{RELEASE}-{service}")
         assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "dev"
-        assert secret["stringData"]["DATABASE_URL"].endswith(f"/crm_{service}"), "one database per service"
+        assert secret["stringData"]["DATABASE_URL"].endswith("/crm_" + service.replace("-", "_")), "one database per service"
         # Exactly the code's dev keys: dev pods and local runs read each other's data.
         assert secret["stringData"]["PII_KEYS"] == DEV_PII_KEYS, service
         assert secret["stringData"]["PII_INDEX_KEY"] == DEV_PII_INDEX_KEY, service

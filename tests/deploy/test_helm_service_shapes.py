@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from deploy_helpers import RELEASE, ROOT, containers, pod_labels, selector_matches
 
+from crm_common.registry import services
+
 SHAPES = Path(__file__).parent / "values" / "service-shapes.yaml"
 DEV = ["dev.enabled=true", "config.env=dev"]
 EVERYTHING_ON = ["serviceMonitor.enabled=true", "serviceDefaults.api.autoscaling.enabled=true", "serviceDefaults.worker.autoscaling.enabled=true"]
@@ -96,7 +98,7 @@ def test_dev_creates_databases_and_database_urls_only_for_services_with_a_databa
     r = render(values=[SHAPES], sets=DEV)
     init = r.get("ConfigMap", f"{RELEASE}-postgresql-init")["data"]["10-databases.sql"]
     databases = {line.strip().removeprefix("CREATE DATABASE ").rstrip(";") for line in init.splitlines() if line.strip()}
-    assert databases == {"crm_lead", "crm_account", "crm_opportunity", "crm_quota"}
+    assert databases == {"crm_" + d.name.replace("-", "_") for d in services() if d.database} | {"crm_quota"}
     for service, has_database in (("edge", False), ("relay", False), ("quota", True)):
         data = r.get("Secret", f"{RELEASE}-{service}")["stringData"]
         assert ("DATABASE_URL" in data) is has_database, service

@@ -53,6 +53,8 @@ def test_tiltfile_ports_are_the_registry_ports(tilt):
             assert forwards[f"{name}-worker"] == {"metrics": definition.worker_metrics_port}
         else:
             assert f"{name}-worker" not in forwards
+    packages = {image["build_args"]["SERVICE"]: image["build_args"]["PACKAGE"] for image in tilt.images}
+    assert packages == {name: definition.package for name, definition in DEFINITIONS.items()}, "live_update syncs the registry's package"
 
 
 def test_chart_health_service_and_flags_match_the_registry(rendered, chart_values):

@@ -286,7 +286,8 @@ def test_live_update_syncs_the_service_and_common_then_restarts(tilt):
         steps = image["live_update"]
         assert steps[0]["step"] == "fall_back_on", "fall_back_on must come first"
         syncs = {s["local"]: s["remote"] for s in steps if s["step"] == "sync"}
-        package = "crm_" + service.replace("-", "_")
+        package = registered(service).package
+        assert image["build_args"]["PACKAGE"] == package
         site = "/opt/venv/lib/python3.11/site-packages"
         assert syncs == {f"services/{service}/src/{package}": f"{site}/{package}", "libs/common/src/crm_common": f"{site}/crm_common"}
         for local in syncs:
@@ -296,7 +297,7 @@ def test_live_update_syncs_the_service_and_common_then_restarts(tilt):
         # The pieces the restart relies on: the dev stage's wrapper and the dev values using it.
         assert dev_values["commandPrefix"][0] == "crm-dev-reload"
         assert "COPY deploy/docker/dev_reload.py /usr/local/bin/crm-dev-reload" in dockerfile
-        assert f'"{site}/crm_$(echo "${{SERVICE}}" | tr - _)"' in dockerfile and f"{site}/crm_common" in dockerfile
+        assert f'"{site}/${{PACKAGE:-crm_$(echo "${{SERVICE}}" | tr - _)}}"' in dockerfile and f"{site}/crm_common" in dockerfile
         # The build context holds exactly what the Dockerfile copies.
         assert sorted(image["only"]) == sorted(["constraints.txt", "libs", f"services/{service}", "deploy/docker"])
 
