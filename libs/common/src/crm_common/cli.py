@@ -1,8 +1,9 @@
-"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq, pii).
+"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq,
+pii, audit).
 
 Built from the service's registry entry (crm_common.registry), so the command offers what the
-service has: no `migrate` without a database, no `worker` and `dlq` without a worker, `pii` only
-where PII is stored encrypted. A subcommand a service does not have is not offered at all
+service has: no `migrate` or `audit` without a database, no `worker` and `dlq` without a
+worker, `pii` only where PII is stored encrypted. A subcommand a service does not have is not offered at all
 (argparse says it is an invalid choice, exit 2), rather than a no-op that could hide a
 misconfigured deployment.
 
@@ -49,6 +50,10 @@ class ServiceCommand:
             dlq = sub.add_parser("dlq", help="dead-letter queues of this service's event consumers")
             dlq.add_argument("action", choices=["list", "replay"])
             dlq.add_argument("--event-id", default=None, help="replay only this event")
+        if d.database:
+            audit = sub.add_parser("audit", help="the audit log: seal pending rows, or seal and verify the hash chain (exit 1 when broken)")
+            audit.add_argument("action", choices=["verify", "seal"])
+            audit.add_argument("--anchor", default="", help="SEQ:HASH printed by an earlier verify: also catches deleted newest rows")
         if d.pii_maintenance:
             pii = sub.add_parser("pii", help="rotate stored PII: re-encrypt under the current key, or recompute blind indexes")
             pii.add_argument("action", choices=["reencrypt", "reindex"])
@@ -85,6 +90,8 @@ class ServiceCommand:
             return self._dlq(settings, args.action, args.event_id)
         elif args.command == "pii":
             return self._pii(settings, args.action)
+        elif args.command == "audit":
+            return audit_command(self.name, settings, args.action, args.anchor)
         return 0
 
     def _pii(self, settings: Any, action: str) -> int:
@@ -116,6 +123,39 @@ class ServiceCommand:
             count = replay_dead_letters(settings.amqp_uri, queues, event_id)
             print(f"replayed {count} dead letter(s)")
         return 0
+
+
+def audit_command(name: str, settings: Any, action: str, anchor: str = "") -> int:
+    """`crm-<service> audit seal|verify`: verify seals what is pending first, then walks the chain."""
+    from crm_common.audit import chain
+    from crm_common.db import service_engine
+
+    expected: tuple[int, str] | None = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            print(f"--anchor must be SEQ:HASH (a seal_seq and its 64-hex row_hash), not {anchor!r}", file=sys.stderr)
+            return 2
+        expected = (int(seq), digest)
+    engine = service_engine(settings)
+    try:
+        sealed = chain.seal(engine)
+        if action == "seal":
+            print(f"{name}: {sealed} audit row(s) sealed")
+            return 0
+        result = chain.verify(engine, expected)
+    finally:
+        engine.dispose()
+    if result.broken is None:
+        # The head, to keep elsewhere and pass as --anchor later: catches deleted newest rows.
+        print(f"{name}: audit log OK: {result.count} row(s) chained; anchor {result.head_seq}:{result.head_hash}")
+        if result.unsealed:
+            print(f"{name}: {result.unsealed} row(s) committed during the walk wait for the next seal", file=sys.stderr)
+        return 0
+    link = result.broken
+    where = f"seal_seq {link.seal_seq}" + (f", id {link.id}" if link.id is not None else "")
+    print(f"{name}: audit log BROKEN at {where}: {link.problem}: {link.detail} ({result.count} row(s) before it hold)")
+    return 1
 
 
 def _health(target: str, timeout: float) -> int:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -79,8 +80,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# JSON, as JSONB on PostgreSQL (the audit log's object ids are found through a GIN index).
+JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
 def new_metadata() -> MetaData:
-    """A service's MetaData, already holding the platform tables (outbox, inbox, idempotency)."""
+    """A service's MetaData, already holding the platform tables (outbox, inbox, idempotency, relinks, audit log)."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     Table(
         "outbox",
@@ -114,6 +119,33 @@ def new_metadata() -> MetaData:
         Column("result_ref", String(200), nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
         Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+    Table(
+        "audit_log",
+        metadata,
+        # Append order; the chain's order is seal_seq (crm_common.audit).
+        Column("id", BigIntId, primary_key=True, autoincrement=True),
+        Column("occurred_at", UtcDateTime, nullable=False),
+        # Who: the token's subject, roles and client; ids only, never personal data.
+        Column("subject", String(200), nullable=False),
+        Column("roles", JsonDocument, nullable=False),
+        Column("client_id", String(200), nullable=False),
+        # What: the service, the full gRPC method, the ids of the objects it named or made.
+        Column("service", String(50), nullable=False),
+        Column("rpc", String(200), nullable=False),
+        Column("object_ids", JsonDocument, nullable=False),
+        # The gRPC status code name (OK, PERMISSION_DENIED...).
+        Column("outcome", String(32), nullable=False),
+        Column("trace_id", String(32), nullable=False),
+        Column("purpose", String(100), nullable=False),
+        # The hash chain, set by the sealer: NULL until sealed.
+        Column("seal_seq", BigInteger, nullable=True, unique=True),
+        Column("prev_hash", String(64), nullable=True),
+        Column("row_hash", String(64), nullable=True),
+        # What the sealer takes next: small, since rows are sealed within seconds.
+        Index("ix_audit_log_unsealed", "id", postgresql_where=text("seal_seq IS NULL"), sqlite_where=text("seal_seq IS NULL")),
+        Index("ix_audit_log_object_ids", "object_ids", postgresql_using="gin", postgresql_ops={"object_ids": "jsonb_path_ops"}),
+        Index("ix_audit_log_subject", "subject", "id"),
     )
     # Records a consumer moved from one id to another on an upstream change (an account merge),
     # under that change's id, so that undoing it moves back exactly those (crm_common.relinks).

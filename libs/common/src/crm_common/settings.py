@@ -82,6 +82,11 @@ class ServiceSettings(BaseSettings):
     inbox_retention_days: float = 30.0
     # How often each consumer reports its dead-letter queue's depth.
     event_dlq_depth_seconds: float = 15.0
+    # The audit log (crm_common.audit): off only to measure its cost, refused in production.
+    audit_enabled: bool = True
+    # How often calls that committed nothing are written, and committed rows are hash-chained.
+    audit_flush_seconds: float = 0.2
+    audit_seal_seconds: float = 1.0
     # The suite's services that hold a person's data (comma-separated). Unset: the installed
     # registry's; an image holds only its own service, so the chart sets it from its values.
     crm_pii_services: str | None = None
@@ -111,6 +116,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("JWT_KEY must be set to a real key when CRM_ENV=production")
             if not self.database_url.startswith("postgresql"):
                 raise ValueError("DATABASE_URL must be a PostgreSQL URL when CRM_ENV=production")
+            if not self.audit_enabled:
+                raise ValueError("AUDIT_ENABLED=false is for measurements only and refused when CRM_ENV=production")
             # Compared as key bytes, so the dev key re-encoded or kept as an old key is refused too.
             dev_key = KeyRing.parse(DEV_PII_KEYS).keys["dev1"]
             if dev_key in KeyRing.parse(self.pii_keys).keys.values():

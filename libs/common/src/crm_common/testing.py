@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 from crm_common.app import Application
 from crm_common.auth import issue_token
 from crm_common.db import make_engine, new_id, new_metadata
-from crm_common.grpc.server import GrpcServer
+from crm_common.grpc.server import GrpcServer, service_audit_trail
 from crm_common.migrations import alembic_config, current_heads, script_heads, upgrade
 from crm_common.registry import ServiceDefinition, load
 from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
@@ -65,10 +65,11 @@ def bearer(
     teams: tuple[str, ...] | list[str] = (),
     branches: tuple[str, ...] | list[str] = (),
     territories: tuple[str, ...] | list[str] = (),
+    client_id: str = "",
 ) -> list[tuple[str, str]]:
     """Call metadata carrying a dev-signed token for `subject` with `roles` (and extra `scope`,
-    and the teams, branches and territories that widen its data scope)."""
-    token = issue_token(subject, roles, key=key, scope=scope, teams=teams, branches=branches, territories=territories)
+    the teams, branches and territories that widen its data scope, and the OAuth client)."""
+    token = issue_token(subject, roles, key=key, scope=scope, teams=teams, branches=branches, territories=territories, client_id=client_id)
     return [("authorization", f"Bearer {token}")]
 
 
@@ -279,6 +280,8 @@ class LiveService:
         return f"127.0.0.1:{self.server.port}"
 
     def reset(self) -> None:
+        if self.server.audit is not None:
+            self.server.audit.flush()  # rows of earlier calls must not land after the reset
         _delete_all(self.engine, self.metadata)
 
     def count(self, table: str, *where: ColumnElement[bool]) -> int:
@@ -316,12 +319,12 @@ def live_service(
     bootstrap, such as fakes of the peers; `overrides`: settings).
 
     The background helpers (the outbox relay) are not started: tests read the outbox table
-    instead of needing a broker.
+    instead of needing a broker. The audit log is kept, as in the API process.
     """
     with migrated_database(backend, definition.migrations, directory, f"crm_test_{prefix or definition.name}") as url:
         settings = load_settings(load(definition.settings), database_url=url, crm_env="test", grpc_host="127.0.0.1", grpc_port=0, **overrides)
         app = load(definition.bootstrap)(settings, serve=True, **(adapters or {}))
-        server = GrpcServer(settings, app.bindings)
+        server = GrpcServer(settings, app.bindings, audit_trail=service_audit_trail(settings, app.engine))
         server.start()
         engine = make_engine(url, pool_size=4)
         channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")

@@ -111,6 +111,10 @@ def caller_key(request_id: str, fingerprint: str) -> Idempotent:
     to the current principal's subject."""
     return Idempotent(request_id, fingerprint, current_principal().subject)
 
+    def take_audit_row(self, *object_ids: str) -> dict[str, object] | None:
+        # Use-case tests serve no gRPC call, so there is no call to audit (crm_common.audit).
+        return None
+
 
 @dataclass(frozen=True)
 class Recorded:

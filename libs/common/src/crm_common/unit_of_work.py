@@ -1,6 +1,6 @@
 """The unit of work: one transaction in which a change, its events (outbox), the inbox mark of
-the event that caused it, and the idempotency record of the request that caused it commit
-together or not at all.
+the event that caused it, the idempotency record of the request that caused it, and the audit
+row of the call that made it commit together or not at all.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Self, TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine, MetaData, select
 
+from crm_common.audit.record import current_record, generated_ids
 from crm_common.db import WRITE_CONFLICTS, is_postgres, upsert_insert, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.events.outbox import OutboxWriter, RelayWakeup
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.outbox = OutboxWriter(metadata)
         self._inbox = metadata.tables["inbox"]
         self._idempotency = metadata.tables["idempotency_keys"]
+        self._audit_log = metadata.tables["audit_log"]
         self.single_statement = single_statement and is_postgres(engine)
         self.conn: Connection
 
@@ -62,6 +64,9 @@ class SqlUnitOfWork:
             self.conn = self.conn.execution_options(isolation_level="AUTOCOMMIT")
         self._tx = self.conn.begin()
         self._events: list[Message] = []
+        # Ids this transaction created or changed, for the call's audit row.
+        self._audit_ids: list[str] = []
+        self._audit_taken = False
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -74,12 +79,32 @@ class SqlUnitOfWork:
         self._events.extend(events)
 
     def commit(self, wrote_events: bool = False) -> None:
-        """Commits; `wrote_events` says the caller put rows in the outbox itself (wakes the relay)."""
+        """Commits; `wrote_events` says the caller put rows in the outbox itself (wakes the relay).
+
+        The first commit of an audited call also inserts the call's audit row (crm_common.audit),
+        unless the caller wrote it in its own statement (take_audit_row)."""
         self.outbox.add(self.conn, *self._events)
+        record = current_record()
+        if record is not None and record.written:
+            record = None
+        if record is not None and not self._audit_taken and not self.single_statement:
+            self.conn.execute(self._audit_log.insert().values(record.row("OK", self._audit_ids)))
         self._tx.commit()
+        if record is not None and (self._audit_taken or not self.single_statement):
+            record.written = True
         if (self._events or wrote_events) and self.wakeup is not None:
             self.wakeup.notify()
         self._events = []
+
+    def take_audit_row(self, *object_ids: str) -> dict[str, object] | None:
+        """The call's audit row, for a writer that stores it in its own single statement, only
+        when its change is stored; commit() then does not insert it. None when the call is not
+        audited or its row is already written."""
+        record = current_record()
+        if record is None or record.written:
+            return None
+        self._audit_taken = True
+        return record.row("OK", [*self._audit_ids, *object_ids])
 
     def claim_event(self, consumer: str, event_id: str) -> bool:
         """Marks an event as handled by a consumer; False when it was handled before (a redelivery)."""
@@ -105,6 +130,8 @@ class SqlUnitOfWork:
         return check_same_request(row.request_hash, key.fingerprint, row.result_ref)
 
     def remember_result(self, method: str, key: Idempotent, result_ref: str) -> None:
+        # What the call created or changed is recorded in its audit row with it.
+        self._audit_ids.extend(generated_ids(result_ref))
         self.conn.execute(
             self._idempotency.insert().values(
                 method=method, request_id=key.stored_id, request_hash=key.fingerprint, result_ref=result_ref, created_at=utcnow()

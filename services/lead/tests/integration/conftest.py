@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
+from crm_common.audit.trail import AuditTrail
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer
 from crm_common.pii import PiiCodec
@@ -75,7 +76,9 @@ class LeadApp:
         self.pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
         self.uow = lambda **options: LeadUnitOfWork(self.engine, metadata, self.pii, **options)
         # The background helpers (outbox relay, recovery loop) stay stopped: tests read the outbox.
-        self.server = GrpcServer(settings, self.app.bindings)
+        # The audit log as the API process keeps it; tests flush and seal it when they look.
+        self.audit = AuditTrail(self.engine, "lead", flush_seconds=3600, seal_seconds=3600)
+        self.server = GrpcServer(settings, self.app.bindings, audit_trail=self.audit)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = lead_service_pb2_grpc.LeadServiceStub(self.channel)
@@ -90,6 +93,7 @@ class LeadApp:
             return int(conn.execute(select(func.count()).select_from(metadata.tables[table_name])).scalar_one())
 
     def reset(self) -> None:
+        self.audit.flush()
         with self.engine.begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())

@@ -20,6 +20,8 @@ class Principal:
     territories: tuple[str, ...] = ()
     # The bearer token as received, forwarded on calls to other services.
     token: str = ""
+    # The OAuth client the token was issued to (its `client_id` or `azp` claim), for the audit log.
+    client_id: str = ""
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -69,6 +69,7 @@ class TokenVerifier:
             roles=tuple(str(r) for r in roles),
             permissions=permissions_for([str(r) for r in roles], str(claims.get("scope", ""))),
             token=token,
+            client_id=str(claims.get("client_id") or claims.get("azp") or ""),
             **{field: _ids(claims, claim) for field, claim in self._place_claims.items()},
         )
         with self._lock:
@@ -99,6 +100,7 @@ def issue_token(
     audience: str = "crm",
     ttl_seconds: int = 3600,
     scope: str = "",
+    client_id: str = "",
     teams: list[str] | tuple[str, ...] = (),
     branches: list[str] | tuple[str, ...] = (),
     territories: list[str] | tuple[str, ...] = (),
@@ -117,6 +119,8 @@ def issue_token(
     }
     if scope:
         claims["scope"] = scope
+    if client_id:
+        claims["client_id"] = client_id
     for name, ids in zip(claim_names, (teams, branches, territories), strict=True):
         if ids:
             claims[name] = list(ids)

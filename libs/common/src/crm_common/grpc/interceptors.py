@@ -1,6 +1,7 @@
-"""Server interceptors, outermost first: observability → error mapping → authentication → validation.
+"""Server interceptors, outermost first: observability → error mapping → audit
+(crm_common.grpc.audit, when the server keeps an audit log) → authentication → validation.
 
-Every unary RPC of every service passes through the same four, so each concern is written once.
+Every unary RPC of every service passes through the same ones, so each concern is written once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from crm_common import errors
+from crm_common.audit.record import identify
 from crm_common.auth import Access, TokenVerifier, use_data_scope, use_principal
 from crm_common.auth.scopes import scope_for
 from crm_common.grpc import call_context, validation
@@ -150,6 +152,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 if not isinstance(header, str) or not header.lower().startswith("bearer "):
                     raise errors.Unauthenticated("missing bearer token in 'authorization' metadata")
                 principal = self._verifier.verify(header[7:].strip())
+                identify(principal)
                 if full_method not in self._permissions:
                     raise errors.PermissionDenied(f"no permission is declared for {full_method}")
                 access = self._permissions[full_method]

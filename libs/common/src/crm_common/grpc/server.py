@@ -1,4 +1,5 @@
-"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop.
+"""The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop,
+and the audit log (every call recorded; crm.audit.v1.AuditService served by every service).
 
 No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md).
 """
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,6 +25,12 @@ from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    # Imported where used: the API of a service without a database loads no SQLAlchemy.
+    from sqlalchemy import Engine
+
+    from crm_common.audit.trail import AuditTrail
 
 log = logging.getLogger("crm.server")
 
@@ -58,13 +65,36 @@ class ServiceBinding:
         return {f"/{self.full_name}/{m}": p for m, p in self.permissions.items()}
 
 
+def audit_binding(trail: AuditTrail) -> ServiceBinding:
+    """crm.audit.v1.AuditService over the process's audit log: every service serves it."""
+    from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
+    from crm_common.grpc import audit
+
+    return ServiceBinding.for_service(
+        audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"],
+        audit.AuditServicer(trail),
+        audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
+        audit.PERMISSIONS,
+    )
+
+
 class GrpcServer:
-    def __init__(self, settings: ServiceSettings, bindings: list[ServiceBinding], background: list[Background] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        bindings: list[ServiceBinding],
+        background: list[Background] | None = None,
+        audit_trail: AuditTrail | None = None,
+    ) -> None:
+        """`audit_trail`: the service's audit log (run() and crm_common.testing give one); with it
+        every call is recorded and AuditService is served, and it starts and stops with the server."""
         self.settings = settings
-        self.bindings = bindings
-        self.background = background or []
+        self.audit = audit_trail
+        self.bindings = [*bindings, audit_binding(audit_trail)] if audit_trail is not None else list(bindings)
+        # The audit log starts first and stops last: it records every call the server answers.
+        self.background = ([audit_trail] if audit_trail is not None else []) + list(background or [])
         permissions: dict[str, Access] = {}
-        for binding in bindings:
+        for binding in self.bindings:
             permissions.update(binding.full_permissions())
         verifier = TokenVerifier(
             settings.jwt_key,
@@ -75,9 +105,14 @@ class GrpcServer:
             branches_claim=settings.jwt_branches_claim,
             territories_claim=settings.jwt_territories_claim,
         )
+        auditing: list[grpc.ServerInterceptor] = []
+        if audit_trail is not None:
+            from crm_common.grpc.audit import AuditInterceptor
+
+            auditing.append(AuditInterceptor(audit_trail))
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), AuthInterceptor(verifier, permissions), ValidationInterceptor()],
+            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), *auditing, AuthInterceptor(verifier, permissions), ValidationInterceptor()],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
@@ -87,10 +122,10 @@ class GrpcServer:
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        for binding in bindings:
+        for binding in self.bindings:
             binding.add_to_server(binding.servicer, self.server)
         reflection.enable_server_reflection(
-            [b.full_name for b in bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [b.full_name for b in self.bindings] + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self.server,
         )
         self.port = self.server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
@@ -137,6 +172,19 @@ class GrpcServer:
         self.server.wait_for_termination()
 
 
+def service_audit_trail(settings: ServiceSettings, engine: Engine | None) -> AuditTrail | None:
+    """The audit log of a service's API process, on the service's database (None for a service
+    without one, or with AUDIT_ENABLED=false, which is for measurements only)."""
+    if engine is None:
+        return None
+    if not settings.audit_enabled:
+        log.warning("AUDIT_ENABLED=false: calls are not recorded in the audit log")
+        return None
+    from crm_common.audit.trail import AuditTrail
+
+    return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds)
+
+
 def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
     """Entry point of `crm-<service> api`: logs, traces, metrics, then serve until SIGTERM/SIGINT.
 
@@ -145,7 +193,7 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     configure_tracing(settings.tracing_service_name, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port)
     app = bootstrap(settings, serve=True)
-    server = GrpcServer(settings, app.bindings, app.background)
+    server = GrpcServer(settings, app.bindings, app.background, service_audit_trail(settings, app.engine))
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -47,6 +47,8 @@ event_delivery_seconds = Histogram(
 
 dead_letter_depth = Gauge("crm_dead_letter_queue_depth", "Messages parked in a consumer's dead-letter queue.", ["queue"])
 dependency_up = Gauge("crm_dependency_up", "1 while the process reaches a dependency (database), else 0.", ["dependency"])
+audit_sealed = Counter("crm_audit_sealed_rows_total", "Audit log rows hash-chained by this process's sealer.")
+audit_dropped = Counter("crm_audit_dropped_rows_total", "Audit log rows dropped because the database could not take them in time.")
 
 
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:

@@ -108,13 +108,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v), ensure_ascii=False)
 
 
+_AUDIT_COLUMNS = ("occurred_at", "subject", "roles", "client_id", "service", "rpc", "object_ids", "outcome", "trace_id", "purpose")
+_AUDIT_CASTS = {"occurred_at": "timestamptz", "roles": "jsonb", "object_ids": "jsonb"}
+
+
 @functools.cache
-def _capture_sql(event_count: int) -> str:
+def _capture_sql(event_count: int, audited: bool = False) -> str:
     """The capture statement for PostgreSQL, built once.
 
     Data-modifying CTEs: look up the idempotency key and an open duplicate; insert the lead only
-    when neither exists; insert its events and its idempotency key only when the lead was
-    inserted. One round trip, and nothing compiled per call.
+    when neither exists; insert its events, its idempotency key and the call's audit row only
+    when the lead was inserted. One round trip, and nothing compiled per call.
     """
     open_statuses = ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES))
     events = ",\n    ".join(
@@ -122,6 +126,14 @@ def _capture_sql(event_count: int) -> str:
         f" %(e{i}_headers)s::json, %(e{i}_created_at)s::timestamptz)"
         for i in range(event_count)
     )
+    audit = ""
+    if audited:
+        values = ", ".join(f"%(a_{c})s" + (f"::{_AUDIT_CASTS[c]}" if c in _AUDIT_CASTS else "") for c in _AUDIT_COLUMNS)
+        audit = f""", new_audit AS (
+  INSERT INTO audit_log ({", ".join(_AUDIT_COLUMNS)})
+  SELECT {values} FROM new_lead
+  RETURNING 1
+)"""
     return f"""
 WITH prior AS (
   SELECT request_hash, result_ref FROM idempotency_keys WHERE method = %(method)s AND request_id = %(request_id)s
@@ -143,7 +155,7 @@ WITH prior AS (
   INSERT INTO idempotency_keys (method, request_id, request_hash, result_ref, created_at)
   SELECT %(method)s, %(request_id)s, %(request_hash)s, lead_id, %(created_at)s FROM new_lead
   RETURNING 1
-)
+){audit}
 SELECT (SELECT request_hash FROM prior) AS previous_hash, (SELECT result_ref FROM prior) AS previous_ref,
        (SELECT lead_id FROM duplicate) AS duplicate_of, (SELECT phone_bidx FROM duplicate) AS duplicate_phone,
        (SELECT count(*) FROM new_events) AS events_written, (SELECT count(*) FROM new_key) AS keys_written
@@ -163,12 +175,21 @@ class LeadRepository:
         if many:
             self.conn.execute(leads.insert(), [_to_row(self.pii, lead) for lead in many])
 
-    def capture(self, lead: Lead, outbox_rows: list[dict[str, Any]], method: str, request_id: str, fingerprint: str) -> CaptureOutcome:
-        """Stores a new lead with its events and idempotency key, unless the request was seen
-        before or an open lead has the same phone or email. On PostgreSQL this is ONE statement
-        (data-modifying CTEs): the capture path's cost is its round trips (FACTS.md)."""
+    def capture(
+        self,
+        lead: Lead,
+        outbox_rows: list[dict[str, Any]],
+        method: str,
+        request_id: str,
+        fingerprint: str,
+        audit_row: dict[str, Any] | None = None,
+    ) -> CaptureOutcome:
+        """Stores a new lead with its events, idempotency key and the call's audit row (when
+        audited), unless the request was seen before or an open lead has the same phone or
+        email. On PostgreSQL this is ONE statement (data-modifying CTEs): the capture path's cost
+        is its round trips (FACTS.md)."""
         if self.conn.dialect.name == "postgresql":
-            return self._capture_in_one_statement(lead, outbox_rows, method, request_id, fingerprint)
+            return self._capture_in_one_statement(lead, outbox_rows, method, request_id, fingerprint, audit_row)
         idempotency = metadata.tables["idempotency_keys"]
         prior = self.conn.execute(
             select(idempotency.c.request_hash, idempotency.c.result_ref).where(idempotency.c.method == method, idempotency.c.request_id == request_id)
@@ -186,10 +207,12 @@ class LeadRepository:
                 method=method, request_id=request_id, request_hash=fingerprint, result_ref=lead.lead_id, created_at=lead.created_at
             )
         )
+        if audit_row is not None:
+            self.conn.execute(metadata.tables["audit_log"].insert().values(audit_row))
         return CaptureOutcome(True)
 
     def _capture_in_one_statement(
-        self, lead: Lead, outbox_rows: list[dict[str, Any]], method: str, request_id: str, fingerprint: str
+        self, lead: Lead, outbox_rows: list[dict[str, Any]], method: str, request_id: str, fingerprint: str, audit_row: dict[str, Any] | None
     ) -> CaptureOutcome:
         row = _to_row(self.pii, lead)
         params: dict[str, Any] = {
@@ -206,10 +229,12 @@ class LeadRepository:
         }
         for i, event in enumerate(outbox_rows):
             params.update({f"e{i}_{k}": Jsonb(v) if k == "headers" else v for k, v in event.items()})
+        if audit_row is not None:
+            params.update({f"a_{k}": Jsonb(v) if k in ("roles", "object_ids") else v for k, v in audit_row.items()})
         # Straight on the driver's connection: SQLAlchemy's execution context and result objects
         # were a fifth of the API's CPU on this path (bench/README.md).
         with self.conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(_capture_sql(len(outbox_rows)), params)
+            cursor.execute(_capture_sql(len(outbox_rows), audit_row is not None), params)
             previous_hash, previous_ref, duplicate_of, duplicate_phone, _events, _keys = cursor.fetchone()
         if previous_ref is not None:
             return CaptureOutcome(False, previous_hash=previous_hash, previous_ref=previous_ref)

@@ -55,7 +55,8 @@ class CaptureUseCases:
             try:
                 with self.uow(single_statement=True) as uow:
                     rows = [uow.outbox.row(e) for e in self._capture_events(lead, cmd.key.request_id)]
-                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.stored_id, cmd.key.fingerprint)
+                    audit = uow.take_audit_row(lead.lead_id)
+                    outcome = uow.leads.capture(lead, rows, "CreateLead", cmd.key.stored_id, cmd.key.fingerprint, audit)
                     if outcome.previous_ref:
                         return uow.leads.get(check_same_request(outcome.previous_hash, cmd.key.fingerprint, outcome.previous_ref), lead_scope())
                     if outcome.duplicate_of:
