@@ -19,6 +19,8 @@ from test_conversion_flow import MARKETING, RM, sql_lead
 
 from crm.account.v1 import account_pb2
 from crm.account.v1 import account_service_pb2 as account_svc
+from crm.audit.v1 import audit_service_pb2 as audit_svc
+from crm.audit.v1 import audit_service_pb2_grpc
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as lead_svc
@@ -32,6 +34,7 @@ from crm_common.testing import bearer, wait_until
 
 DPO = bearer("dpo-1", ["privacy_officer"])
 STEWARD = bearer("steward-1", ["data_steward"])
+COMPLIANCE = bearer("cmp-1", ["compliance"])
 NAME = "Tôn Nữ Hoạ My"
 # Phones as digits after the country code, so every written form contains them.
 PHONE_CONVERTED, PHONE_MERGED, PHONE_OTHER_1, PHONE_OTHER_2 = "912777031", "912777032", "912777033", "912777034"
@@ -48,6 +51,11 @@ def index_canaries() -> list[str]:
     index = BlindIndex.from_base64(os.environ.get("PII_INDEX_KEY", DEV_PII_INDEX_KEY))
     phones = [index("phone", f"+84{p}") for p in (PHONE_CONVERTED, PHONE_MERGED, PHONE_OTHER_1, PHONE_OTHER_2)]
     return [*phones, *(index("email", e) for e in (EMAIL_CONVERTED, EMAIL_MERGED, EMAIL_OTHER)), index("national_id", NATIONAL_ID)]
+
+
+def audit_entries(suite, service: str, object_id: str) -> list[audit_svc.AuditEntry]:  # type: ignore[no-untyped-def]
+    stub = audit_service_pb2_grpc.AuditServiceStub(suite.channels[service])
+    return list(stub.QueryAuditLog(audit_svc.QueryAuditLogRequest(object_id=object_id), metadata=COMPLIANCE).entries)
 
 
 def rid() -> str:
@@ -128,6 +136,19 @@ def test_export_and_erasure_reach_every_record_of_the_person(suite) -> None:  # 
     assert [a["subject"] for a in document["services"]["opportunity"]["activities"]] == [f"Gọi {NAME}"]
     changes = suite.account.ListAccountChanges(account_svc.ListAccountChangesRequest(account_id=account_id), metadata=RM).changes
     assert changes[0].kind == "DATA_EXPORTED"
+    # Audited where it was asked (naming every account of the person) and by each participant.
+    exports = [e for e in audit_entries(suite, "account", merged_id) if e.rpc.endswith("/ExportPersonalData")]
+    assert [(e.subject, e.outcome, account_id in e.object_ids) for e in exports] == [("dpo-1", "OK", True)]
+    for name in PII_SERVICES:
+        if name != "account":
+
+            def participant_export(name: str = name) -> list[tuple[str, str]]:
+                found = audit_entries(suite, name, merged_id)
+                return [(e.subject, e.outcome) for e in found if e.rpc == "/crm.privacy.v1.PersonalDataService/ExportPersonalData"]
+
+            # A read is appended by the log's buffered writer, just after the call.
+            wait_until(participant_export, what=f"{name}'s audit log to record its export")
+            assert participant_export() == [("dpo-1", "OK")], name
 
     erasure = suite.account.RequestErasure(
         account_svc.RequestErasureRequest(request_id=rid(), account_id=account_id, reason="written request, ticket 88"), metadata=DPO

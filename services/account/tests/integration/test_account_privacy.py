@@ -12,7 +12,7 @@ import grpc
 import pytest
 from account_participants import FakeParticipants
 from nameko.testing.services import worker_factory
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
@@ -178,6 +178,11 @@ def test_the_export_has_a_section_per_service_and_names_the_person_by_every_iden
     assert document["services"]["lead"] == {"service": "lead", "accounts": [account_id, merged_id]}
     [merged] = document["services"]["account"]["merged_accounts"]
     assert (merged["account_id"], merged["full_name"], merged["merged_into"]) == (merged_id, "Đinh Thị Phương", account_id)
+
+    audit_log = api.metadata.tables["audit_log"]
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.subject, audit_log.c.object_ids).where(audit_log.c.rpc.endswith("/ExportPersonalData"))).all()
+    assert [(r.subject, set(r.object_ids)) for r in rows] == [("dpo-1", {account_id, merged_id})]  # committed with the timeline entry
 
     [person] = participants.asked
     index = _index(api)

@@ -33,6 +33,7 @@ from crm_account.service_layer.common import (
     stored_account,
 )
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
+from crm_common.audit import current_record
 from crm_common.auth import current_data_scope, current_principal
 from crm_common.db import new_id
 from crm_common.errors import FailedPrecondition, Unavailable
@@ -101,7 +102,7 @@ class PrivacyUseCases:
         """Everything the suite holds about the person, for one machine-readable export: this
         service's part and each participant's section (Unavailable, and nothing recorded, when
         one does not answer: a data subject's export must be whole). The export goes on the
-        account's timeline and in the log."""
+        account's timeline, in the audit log (with every account of the person) and in the log."""
         raise_if(account_id_violations(account_id))
         with self.uow() as uow:
             account = uow.accounts.get(account_id, current_data_scope())
@@ -123,6 +124,10 @@ class PrivacyUseCases:
         data = replace(own, sections=self._sections(person))
         actor = current_principal().subject
         services = ", ".join(["account", *sorted(data.sections)])
+        record = current_record()
+        if record is not None:
+            # The audit row, committed with the timeline entry, names every account of the person.
+            record.object_ids.extend(person.merged_account_ids)
         with self.uow() as uow:
             uow.accounts.add_change(
                 AccountChange(new_id(), account.account_id, ChangeKind.DATA_EXPORTED, self.clock(), actor, (), f"exported by {actor} ({services})")
