@@ -35,10 +35,7 @@ PLATFORM_PERMISSIONS = (
     Permission(AUDIT_READ, "query the audit log: who called what on a customer's data, and when"),
 )
 PLATFORM_GRANTS: Mapping[str, frozenset[str]] = {
-    **{
-        role: frozenset({PII_READ})
-        for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "data_steward", "admin")
-    },
+    **{role: frozenset({PII_READ}) for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "data_steward", "admin")},
     "privacy_officer": frozenset({PII_READ, PERSONAL_DATA_EXPORT}),
     "compliance": frozenset({PII_READ, AUDIT_READ}),
 }
