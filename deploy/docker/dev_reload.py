@@ -44,7 +44,9 @@ def _exit_status(code: int) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="crm-dev-reload")
     parser.add_argument("--watch", default="/tmp/.restart-proc")
-    parser.add_argument("--grace", type=float, default=float(os.environ.get("GRPC_GRACE_SECONDS", "20")))
+    # The API's shutdown takes its drain window and then its grace.
+    default_grace = float(os.environ.get("GRPC_DRAIN_SECONDS", "0")) + float(os.environ.get("GRPC_GRACE_SECONDS", "20"))
+    parser.add_argument("--grace", type=float, default=default_grace)
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

@@ -320,7 +320,8 @@ def test_peers_point_at_the_other_services(rendered):
 def test_settings_configmap(rendered, services, scenario):
     for service in services:
         data = rendered[scenario].get("ConfigMap", f"{RELEASE}-{service}")["data"]
-        for key in ("CRM_ENV", "LOG_LEVEL", "JWT_ALGORITHM", "JWT_ISSUER", "JWT_AUDIENCE", "GRPC_GRACE_SECONDS", "GRPC_MAX_WORKERS"):
+        keys = ("CRM_ENV", "LOG_LEVEL", "JWT_ALGORITHM", "JWT_ISSUER", "JWT_AUDIENCE", "GRPC_DRAIN_SECONDS", "GRPC_GRACE_SECONDS", "GRPC_MAX_WORKERS")
+        for key in keys:
             assert key in data, (service, key)
         assert data["OTEL_SERVICE_NAME"] == f"crm-{service}"
         # Every pod uses the same ports; the services' local defaults differ, so all are explicit.
@@ -373,14 +374,19 @@ def test_env_numbers_from_a_values_file_keep_their_digits(render, tmp_path):
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_termination_grace_covers_the_grpc_drain(rendered, services, scenario, chart_values):
+    """The kubelet waits for the pre-stop sleep, the drain window (NOT_SERVING, still serving)
+    and the in-flight grace before it kills: grace > drain + GRPC_GRACE_SECONDS."""
     r = rendered[scenario]
     shutdown = chart_values["shutdown"]
     for service in services:
-        grace = int(r.get("ConfigMap", f"{RELEASE}-{service}")["data"]["GRPC_GRACE_SECONDS"])
+        data = r.get("ConfigMap", f"{RELEASE}-{service}")["data"]
+        grace, drain = int(data["GRPC_GRACE_SECONDS"]), int(data["GRPC_DRAIN_SECONDS"])
+        assert drain >= 1  # NOT_SERVING is observable before the server refuses calls
         for component in ("api", "worker"):
             deployment = r.get("Deployment", f"{RELEASE}-{service}-{component}")
             total = pod_spec(deployment)["terminationGracePeriodSeconds"]
-            assert total == shutdown["preStopSleepSeconds"] + grace + shutdown["marginSeconds"]
+            assert total == shutdown["preStopSleepSeconds"] + drain + grace + shutdown["marginSeconds"]
+            assert total > drain + grace
             (c,) = containers(deployment)
             assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(shutdown["preStopSleepSeconds"])]
 

@@ -33,6 +33,7 @@ BAD_VALUES = [
     (["config.env=staging"], "config.env"),
     (["config.jwt.algorithm=none"], "config.jwt.algorithm"),
     (["grpc.graceSeconds=-1"], "grpc.graceSeconds"),
+    (["grpc.drainSeconds=-1"], "grpc.drainSeconds"),
     (["services.account.api.pdb.maxUnavailable=lots"], "services.account.api.pdb.maxUnavailable"),
     (["services.lead.api.resources.limits.memory=big"], "services.lead.api.resources.limits.memory"),
     (["serviceMonitor.interval=often"], "serviceMonitor.interval"),

@@ -210,9 +210,9 @@ at the next `helm upgrade`; the processes read their files at start only.
 {{- $parts | join "\n" | sha256sum }}
 {{- end }}
 
-{{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain + margin. */}}
+{{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain window + in-flight grace + margin. */}}
 {{- define "crm.terminationGracePeriodSeconds" -}}
-{{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
+{{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.drainSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
 {{- end }}
 
 {{/*
@@ -244,6 +244,7 @@ into the migration hook, which runs before the ConfigMap exists).
   "GRPC_HOST" $v.grpc.host
   "GRPC_PORT" (toString $v.grpc.port)
   "METRICS_PORT" (toString $v.metrics.apiPort)
+  "GRPC_DRAIN_SECONDS" (toString $v.grpc.drainSeconds)
   "GRPC_GRACE_SECONDS" (toString $v.grpc.graceSeconds)
   "GRPC_MAX_WORKERS" (toString $v.grpc.maxWorkers)
   "OTEL_SERVICE_NAME" (printf "crm-%s" .name)

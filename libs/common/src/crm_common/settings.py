@@ -40,7 +40,10 @@ class ServiceSettings(BaseSettings):
     grpc_max_workers: int = 16
     # In-flight calls above this are refused with RESOURCE_EXHAUSTED instead of queueing.
     grpc_max_concurrent_rpcs: int = 64
-    # How long SIGTERM waits for in-flight calls before cancelling them.
+    # After SIGTERM, how long readiness reports NOT_SERVING while calls are still served, so load
+    # balancers and Kubernetes endpoints stop routing here before the server refuses calls.
+    grpc_drain_seconds: float = 5.0
+    # Then, how long the server waits for in-flight calls before cancelling them.
     grpc_grace_seconds: float = 20.0
     # Largest request or reply (bulk imports are the big ones).
     grpc_max_message_mb: int = 16

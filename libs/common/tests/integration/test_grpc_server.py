@@ -91,6 +91,51 @@ def test_sigterm_drain_finishes_in_flight_calls_and_refuses_new_ones(running) ->
     assert results == [b"done"]
 
 
+def test_sigterm_holds_readiness_not_serving_for_the_drain_while_calls_still_succeed() -> None:
+    """The drain window: readiness NOT_SERVING (liveness SERVING) and calls answered for
+    GRPC_DRAIN_SECONDS; then new calls are refused and the in-flight one finishes."""
+    drain = 1.5
+    probe = Probe()
+    binding = ServiceBinding(SERVICE, probe, add_probe, {m: OPEN for m in METHODS}, METHODS)
+    server = GrpcServer(ServiceSettings(service_name="probe", grpc_port=0, grpc_drain_seconds=drain, grpc_grace_seconds=5), [binding])
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+
+    def status(name: str) -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=name), timeout=1).status
+
+    try:
+        assert status(SERVICE) == health_pb2.HealthCheckResponse.SERVING
+        began = time.monotonic()
+        stopper = threading.Thread(target=server.shutdown)
+        stopper.start()
+        wait_until(lambda: status(SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=1, what="readiness NOT_SERVING")
+        answered = 0
+        # Through the drain period (less a margin for the call itself): not ready, yet serving.
+        while time.monotonic() - began < drain - 0.3:
+            assert status(SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert status("") == health_pb2.HealthCheckResponse.SERVING  # alive: not restarted
+            assert call(channel, "Deadline", timeout=1) == b"ok"
+            answered += 1
+            time.sleep(0.05)
+        assert answered >= 10
+        # The last call of the drain, still in flight when the server stops accepting.
+        results: list[bytes] = []
+        in_flight = threading.Thread(target=lambda: results.append(call(channel, "Slow")))
+        in_flight.start()
+        assert probe.started.wait(1) and time.monotonic() - began < drain
+        wait_until(lambda: time.monotonic() - began > drain + 0.2, timeout=3, what="the drain to end")
+        with pytest.raises(grpc.RpcError):
+            call(channel, "Deadline", timeout=1)
+        in_flight.join(5)
+        stopper.join(10)
+        assert results == [b"done"] and not stopper.is_alive()
+    finally:
+        channel.close()
+        server.stop(grace=0)
+
+
 def test_domain_errors_map_to_status_and_metrics_count_codes(running) -> None:
     _server, _probe, channel = running
     before = metrics.grpc_handled.labels(SERVICE, "Fail", "INVALID_ARGUMENT")._value.get()

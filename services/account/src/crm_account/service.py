@@ -74,6 +74,7 @@ SERVICE = ServiceDefinition(
     consumes=(
         ConsumedEvent("lead", "LeadConverted"),
         ConsumedEvent("opportunity", "OpportunityWon"),
+        ConsumedEvent("opportunity", "OpportunityReopened"),
         # And every participant's ErasureConfirmed (crm_common.registry.consumed_events).
         ConsumedEvent("onboarding", "KycOutcomeReported"),
     ),

@@ -20,7 +20,7 @@ from crm_account.entrypoints.worker import AccountWorker
 from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
 from crm_common.db import new_id
-from crm_common.errors import NotFound
+from crm_common.errors import FailedPrecondition, NotFound
 from crm_common.events.envelope import new_event
 from crm_common.grpc.status import field_violations
 from crm_common.testing import LiveService, bearer, delivery
@@ -200,6 +200,44 @@ class TestWonOpportunity:
         assert reply.results[0].holding_id == card.holding_id and reply.results[0].outcome == R.HOLDING_ROW_OUTCOME_UPDATED
         [adopted] = holdings(stub, account_id).holdings
         assert (adopted.core_ref, adopted.opportunity_id, adopted.balance.amount_minor) == ("CC-778", "opp-1", 2_500_000)
+
+    def test_reopening_the_won_opportunity_closes_its_holding_for_clawback(
+        self, api: LiveService, stub: AccountServiceStub, use_cases: AccountUseCases, account_id: str
+    ) -> None:
+        worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)
+        opportunity = opportunity_pb2.Opportunity(opportunity_id="opp-9", account_id=account_id, product=common_pb2.PRODUCT_TYPE_TERM_DEPOSIT)
+        event = new_event(
+            opportunity_events.OpportunityReopened,
+            "opportunity",
+            "reopen-1",
+            datetime.now(UTC),
+            opportunity=opportunity,
+            previous_status=opportunity_pb2.OPPORTUNITY_STATUS_WON,
+            reason="khách rút tiền gửi",
+        )
+        reversal = delivery(event, "account.on_opportunity_reopened")
+        with use_principal(Principal("service:account", ("service",))):
+            with pytest.raises(FailedPrecondition):  # the win not applied yet: retried, not lost
+                worker.on_opportunity_reopened(reversal)
+            assert worker.on_opportunity_won(self.won(account_id, "opp-9", common_pb2.PRODUCT_TYPE_TERM_DEPOSIT, 2 * BILLION)) == "ok"
+            assert holdings(stub, account_id).totals.deposits.amount_minor == 2 * BILLION
+            assert worker.on_opportunity_reopened(reversal) == "reversed"
+            assert worker.on_opportunity_reopened(reversal) == "duplicate"
+        [deposit] = holdings(stub, account_id).holdings
+        assert (deposit.status, deposit.close_reason, deposit.close_date.year > 0) == (
+            account_pb2.HOLDING_STATUS_CLOSED,
+            account_pb2.HOLDING_CLOSE_REASON_OPPORTUNITY_REVERSED,
+            True,
+        )
+        assert holdings(stub, account_id).totals.deposits.amount_minor == 0
+        [closed] = api.events(events_pb2.HoldingClosed)
+        assert (closed.holding.holding_id, closed.holding.opportunity_id, closed.reason, closed.detail, closed.metadata.correlation_id) == (
+            deposit.holding_id,
+            "opp-9",
+            account_pb2.HOLDING_CLOSE_REASON_OPPORTUNITY_REVERSED,
+            "khách rút tiền gửi",
+            "reopen-1",
+        )
 
     def test_an_unknown_account_raises_so_the_event_is_retried(self, api: LiveService, use_cases: AccountUseCases) -> None:
         worker: AccountWorker = worker_factory(AccountWorker, use_cases=use_cases)

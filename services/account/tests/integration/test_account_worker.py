@@ -128,5 +128,6 @@ def test_each_consumed_event_has_its_own_queue() -> None:
         "evt-lead-LeadConverted--account.on_lead_converted",
         "evt-onboarding-KycOutcomeReported--account.on_kyc_outcome_reported",
         "evt-opportunity-ErasureConfirmed--account.on_opportunity_erasure_confirmed",
+        "evt-opportunity-OpportunityReopened--account.on_opportunity_reopened",
         "evt-opportunity-OpportunityWon--account.on_opportunity_won",
     ]

@@ -227,11 +227,14 @@ class FakeHoldings:
     def for_account(self, account_id: str) -> list[Holding]:
         return [h for h in self.state.holdings.values() if h.account_id == account_id]
 
-    def by_opportunity(self, opportunity_id: str) -> Holding | None:
+    def by_opportunity(self, opportunity_id: str, for_update: bool = False) -> Holding | None:
         return next((h for h in self.state.holdings.values() if h.opportunity_id == opportunity_id), None)
 
     def insert_many(self, new: list[Holding]) -> None:
         self.state.holdings.update((h.holding_id, h) for h in new)
+
+    def update_many(self, changed: list[Holding]) -> None:
+        self.state.holdings.update((h.holding_id, h) for h in changed)
 
     def move(self, merged_id: str, survivor_id: str) -> list[str]:
         moved = self.for_account(merged_id)

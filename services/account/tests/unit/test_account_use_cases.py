@@ -226,6 +226,56 @@ def open_term_deposit(app: App, account: Account, event_id: str, amount: int) ->
     assert app.use_cases.holdings.open_won_holding(won) == "ok"
 
 
+def reopened(app: App, event_id: str, opportunity_id: str, was_won: bool = True) -> str:
+    reversal = commands.ReverseWonHolding(
+        "account.on_opportunity_reopened", event_id, opportunity_id, was_won, ProductType.TERM_DEPOSIT, date(2026, 11, 20), "khách đổi ý", "req-9"
+    )
+    return app.use_cases.holdings.reverse_won_holding(reversal)
+
+
+class TestReversal:
+    """Reopening a won opportunity reverses the sale: the holding its win opened closes."""
+
+    def test_the_won_holding_closes_with_the_reversal_reason_once(self, app: App) -> None:
+        an = person(app)
+        open_term_deposit(app, an, "e-1", 50_000_000)
+        assert reopened(app, "r-1", "opp-e-1") == "reversed"
+        [holding] = app.state.holdings.values()
+        assert (holding.status, holding.closed_on, holding.close_reason) == ("CLOSED", date(2026, 11, 20), "OPPORTUNITY_REVERSED")
+        [(closed, correlation, detail)] = app.published("holding_closed")
+        assert (closed, correlation, detail) == (holding, "req-9", "khách đổi ý")
+        assert reopened(app, "r-1", "opp-e-1") == "duplicate"
+        assert reopened(app, "r-2", "opp-e-1") == "already closed"
+        assert len(app.published("holding_closed")) == 1
+
+    def test_a_lost_deal_reopened_has_nothing_to_reverse(self, app: App) -> None:
+        assert reopened(app, "r-1", "opp-never-won", was_won=False) == "no holding to reverse"
+        assert app.published("holding_closed") == []
+
+    def test_a_reversal_before_its_win_is_applied_is_retried(self, app: App) -> None:
+        with pytest.raises(FailedPrecondition, match="reopened before its win opened a holding here"):
+            reopened(app, "r-1", "opp-late")
+        assert ("account.on_opportunity_reopened", "r-1") not in app.store.inbox  # not marked handled: redelivered
+
+    def test_won_again_the_same_holding_opens_again(self, app: App) -> None:
+        an = person(app)
+        open_term_deposit(app, an, "e-1", 50_000_000)
+        reopened(app, "r-1", "opp-e-1")
+        [first] = app.state.holdings.values()
+        again = commands.OpenWonHolding(
+            "account.on_opportunity_won", "e-2", an.account_id, "opp-e-1", ProductType.TERM_DEPOSIT, 70_000_000, date(2026, 11, 22)
+        )
+        assert app.use_cases.holdings.open_won_holding(again) == "ok"
+        [holding] = app.state.holdings.values()
+        assert (holding.holding_id, holding.status, holding.balance, holding.opened_on, holding.close_reason) == (
+            first.holding_id,
+            "OPEN",
+            70_000_000,
+            date(2026, 11, 22),
+            "",
+        )
+
+
 class TestErasure:
     def test_refused_while_products_are_open_and_nothing_is_touched(self, app: App) -> None:
         an = person(app)

@@ -7,6 +7,7 @@ idempotency contract; the real ones meet in tests/e2e.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2, lead_service_pb2_grpc
 from crm_common.audit.trail import AuditTrail
+from crm_common.auth import current_principal
 from crm_common.errors import Unavailable
 from crm_common.grpc.server import GrpcServer
 from crm_common.pii import PiiCodec
@@ -33,12 +35,18 @@ class FakeAccounts:
         self.by_request: dict[str, ResolvedAccount] = {}
         self.down = False
         self.lock = threading.Lock()
+        # Every call as (caller, request_id): the real services scope idempotency to the caller.
+        self.calls: list[tuple[str, str]] = []
+        # Seconds each call takes (a slow peer widens races).
+        self.delay = 0.0
 
     def resolve_person(
         self, request_id: str, full_name: str, phone: str, email: str, national_id: str, owner_id: str, lead_id: str
     ) -> ResolvedAccount:
         if self.down:
             raise Unavailable("account service: UNAVAILABLE: connection refused")
+        self.calls.append((current_principal().subject, request_id))
+        time.sleep(self.delay)
         with self.lock:
             return self.by_request.setdefault(request_id, ResolvedAccount(f"acc-{len(self.by_request) + 1}", matched=False))
 
@@ -47,10 +55,14 @@ class FakeOpportunities:
     def __init__(self) -> None:
         self.by_request: dict[str, tuple[str, NewOpportunity]] = {}
         self.down = False
+        self.calls: list[tuple[str, str]] = []
+        self.delay = 0.0
 
     def create(self, opportunity: NewOpportunity) -> str:
         if self.down:
             raise Unavailable("opportunity service: UNAVAILABLE: connection refused")
+        self.calls.append((current_principal().subject, opportunity.request_id))
+        time.sleep(self.delay)
         entry = self.by_request.setdefault(opportunity.request_id, (f"opp-{len(self.by_request) + 1}", opportunity))
         return entry[0]
 

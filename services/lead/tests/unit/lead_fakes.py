@@ -83,7 +83,7 @@ class FakeLeadRepository:
         self.t.teams[team_id] = (members, turn + 1)
         return list(members), turn
 
-    def get_conversion(self, lead_id: str) -> Conversion | None:
+    def get_conversion(self, lead_id: str, for_update: bool = False) -> Conversion | None:
         return self.t.conversions.get(lead_id)
 
     def start_conversion(self, conversion: Conversion) -> None:

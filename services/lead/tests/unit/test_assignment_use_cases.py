@@ -70,6 +70,20 @@ def test_a_late_first_contact_is_reported_as_breaching_the_sla(service: LeadServ
     assert service.store.published[-1].minutes_to_first_contact == 0
 
 
+def test_a_first_contact_within_the_first_minute_says_it_is_one(service: LeadService) -> None:
+    """Minute 0 is a first contact too: the event says so (first_contact), and a later attempt,
+    with the same zero minutes, says it is not."""
+    service.add(make_lead())
+    assign(service, "a-1", owner_id="agent-1")
+    service.clock.advance(seconds=40)
+    contact(service, "c-1", "REACHED")
+    first = service.store.published[-1]
+    assert (first.first_contact, first.minutes_to_first_contact, first.first_contact_sla_breached) == (True, 0, False)
+    contact(service, "c-2")
+    later = service.store.published[-1]
+    assert (later.first_contact, later.minutes_to_first_contact) == (False, 0)
+
+
 def test_a_team_takes_leads_in_turn(service: LeadService) -> None:
     service.use_cases.assignment.set_team_members(commands.SetTeamMembers(caller_key("t-1", "t-1"), "team-hn", [" agent-1", "agent-2 "]))
     owners = []

@@ -26,9 +26,11 @@ SERVICE = ServiceDefinition(
     bootstrap="crm_opportunity.bootstrap:bootstrap",
     migrations="crm_opportunity:migrations",
     worker_class="crm_opportunity.entrypoints.worker:OpportunityWorker",
-    # What people write about customers (activities, next steps), and their deals: part of a
-    # person's export and erasure (crm_common.privacy).
+    # What people write about customers (activities' subjects, notes and outcomes, encrypted at
+    # rest and rotated with `crm-opportunity pii reencrypt|reindex`; next steps) and their deals:
+    # part of a person's export and erasure (crm_common.privacy).
     pii=True,
+    pii_maintenance="crm_opportunity.adapters.pii_maintenance",
     permissions=(
         Permission(OPPORTUNITY_READ, "read opportunities, pipelines, activities, forecasts and next best actions"),
         Permission(OPPORTUNITY_WRITE, "create, move, update, close and reopen opportunities; plan activities"),

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import events_pb2, opportunity_pb2, opportunity_service_pb2
@@ -31,7 +32,31 @@ def open_one(stub: OpportunityServiceStub, amount: int = 80_000_000, product: in
     return reply.opportunity
 
 
+def approved_card(stub: OpportunityServiceStub, amount: int = 80_000_000) -> OPP.Opportunity:
+    """A card taken through its pipeline to approved, where it is won (with card_delivered ticked)."""
+    card = open_one(stub, amount)
+    update = S.UpdateOpportunityRequest(
+        request_id=new_id(),
+        opportunity_id=card.opportunity_id,
+        expected_close_time=card.audit.create_time,
+        update_mask=FieldMask(paths=["expected_close_time"]),
+    )
+    stub.UpdateOpportunity(update, metadata=RM)
+    steps = [
+        ("needs_analysis", []),
+        ("documents_collected", []),
+        ("submitted_to_los", ["id_document_verified", "income_documents_collected"]),
+        ("approved", []),
+    ]
+    for stage, items in steps:
+        card = stub.MoveStage(
+            S.MoveStageRequest(request_id=new_id(), opportunity_id=card.opportunity_id, stage=stage, completed_items=items), metadata=RM
+        ).opportunity
+    return card
+
+
 def win(stub: OpportunityServiceStub, opportunity_id: str, request_id: str | None = None, **fields: Any) -> OPP.Opportunity:
+    fields.setdefault("completed_items", ["card_delivered"])
     reply: S.WinOpportunityResponse = stub.WinOpportunity(
         S.WinOpportunityRequest(request_id=request_id or new_id(), opportunity_id=opportunity_id, **fields), metadata=RM
     )
@@ -53,7 +78,7 @@ def rpc_error(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.Rp
 
 
 def test_won_at_the_final_amount_is_announced_once(api: LiveService, stub: OpportunityServiceStub) -> None:
-    opportunity = open_one(stub)
+    opportunity = approved_card(stub)
     won = win(stub, opportunity.opportunity_id, "win-1", final_amount=common_pb2.Money(amount_minor=60_000_000))
     assert (won.status, won.stage, won.probability_percent, won.amount.amount_minor) == (OPP.OPPORTUNITY_STATUS_WON, "closed_won", 100, 60_000_000)
     assert won.close_time.seconds > 0
@@ -68,7 +93,7 @@ def test_won_at_the_final_amount_is_announced_once(api: LiveService, stub: Oppor
 
 
 def test_won_without_a_final_amount_keeps_the_opportunitys(stub: OpportunityServiceStub, api: LiveService) -> None:
-    assert win(stub, open_one(stub, 45_000_000).opportunity_id).amount.amount_minor == 45_000_000
+    assert win(stub, approved_card(stub, 45_000_000).opportunity_id).amount.amount_minor == 45_000_000
 
 
 def test_lost_to_a_competitor(api: LiveService, stub: OpportunityServiceStub) -> None:
@@ -112,11 +137,26 @@ def test_a_reason_not_on_the_products_list_changes_nothing(api: LiveService, stu
 
 
 def test_a_closed_opportunity_cannot_close_again(api: LiveService, stub: OpportunityServiceStub) -> None:
-    opportunity = open_one(stub)
+    opportunity = approved_card(stub)
     win(stub, opportunity.opportunity_id)
     for call in (lambda: win(stub, opportunity.opportunity_id), lambda: lose(stub, opportunity.opportunity_id, OPP.LOST_REASON_PRICE)):
         error = rpc_error(call)
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "already WON" in (error.details() or "")
+
+
+def test_a_card_is_won_only_from_approved_with_its_exit_criteria(api: LiveService, stub: OpportunityServiceStub) -> None:
+    """The reported case: a card won straight from needs analysis with amount 0 (a holding
+    opened for nothing). GetPipeline says where a product is won from."""
+    bare = open_one(stub, amount=0)
+    stub.MoveStage(S.MoveStageRequest(request_id=new_id(), opportunity_id=bare.opportunity_id, stage="needs_analysis"), metadata=RM)
+    error = rpc_error(win, stub, bare.opportunity_id)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == "a CREDIT_CARD opportunity is won from approved (pipeline v1); this one is at needs_analysis"
+    undelivered = rpc_error(win, stub, approved_card(stub).opportunity_id, completed_items=[])
+    assert undelivered.details() == "cannot win from approved: approved needs checklist item card_delivered is not done"
+    assert api.events(events_pb2.OpportunityWon) == []
+    pipeline = stub.GetPipeline(S.GetPipelineRequest(product=common_pb2.PRODUCT_TYPE_CREDIT_CARD), metadata=RM).pipeline
+    assert list(pipeline.win_from) == ["approved"]
 
 
 @pytest.mark.parametrize(

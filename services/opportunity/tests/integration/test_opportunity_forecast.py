@@ -84,7 +84,10 @@ def book(api: LiveService, stub: OpportunityServiceStub) -> dict[str, OPP.Opport
     }
     move(stub, opened["proposal"].opportunity_id, "proposal")  # 50 %, BEST_CASE
     move(stub, opened["negotiation"].opportunity_id, "negotiation", "rate_offer_sent")  # 70 %, COMMIT
-    stub.WinOpportunity(S.WinOpportunityRequest(request_id=new_id(), opportunity_id=opened["won"].opportunity_id), metadata=RM)
+    win = S.WinOpportunityRequest(
+        request_id=new_id(), opportunity_id=opened["won"].opportunity_id, completed_items=["rate_offer_sent", "source_of_funds_declared"]
+    )
+    stub.WinOpportunity(win, metadata=RM)  # deposits may skip to the win: every exit criterion on the way is met
     lose = S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=opened["lost"].opportunity_id, reason=OPP.LOST_REASON_PRICE)
     stub.LoseOpportunity(lose, metadata=RM)
     return opened

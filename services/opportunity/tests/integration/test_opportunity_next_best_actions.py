@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.testing.services import worker_factory
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import events_pb2 as lead_events
@@ -19,7 +19,7 @@ from crm.opportunity.v1.opportunity_service_pb2_grpc import OpportunityServiceSt
 from crm_common.db import new_id
 from crm_common.events.envelope import new_event
 from crm_common.testing import LiveService, bearer, delivery
-from crm_opportunity.adapters.orm import opportunities
+from crm_opportunity.adapters.orm import lead_first_contacts, opportunities
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 RM = bearer("rm-1", ["rm"])
@@ -83,11 +83,27 @@ def test_a_breached_first_contact_of_the_source_lead_says_contact_now(api: LiveS
     assert (OPP.SUGGESTED_ACTION_CONTACT_NOW, 1) in {(action, priority) for action, priority, _ in actions(stub, deal.opportunity_id)}
 
 
+def test_a_first_contact_within_the_first_minute_is_recorded(api: LiveService, stub: OpportunityServiceStub) -> None:
+    """Regression: minutes_to_first_contact 0 (contacted within a minute of assignment) was
+    taken for "not a first contact" and recorded nothing; first_contact says it is one."""
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
+    now = datetime.now(UTC)
+    fast = new_event(lead_events.LeadContacted, "lead", "", now, lead_id="lead-fast", minutes_to_first_contact=0, first_contact=True)
+    later = new_event(lead_events.LeadContacted, "lead", "", now, lead_id="lead-fast", minutes_to_first_contact=0, first_contact=False)
+    assert worker.on_lead_contacted(delivery(fast, "opportunity.on_lead_contacted")) == "in time"
+    assert worker.on_lead_contacted(delivery(later, "opportunity.on_lead_contacted")) == "not a first contact"
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(lead_first_contacts.c.lead_id, lead_first_contacts.c.sla_breached)).all()
+    assert [tuple(r) for r in rows] == [("lead-fast", False)]
+    deal = create(stub, 50_000_000, expected_close_time=at(30), source_lead_id="lead-fast")
+    assert OPP.SUGGESTED_ACTION_CONTACT_NOW not in {action for action, _, _ in actions(stub, deal.opportunity_id)}
+
+
 def test_an_rms_book_is_ranked_and_closed_ones_get_nothing(api: LiveService, stub: OpportunityServiceStub) -> None:
     small = create(stub, 100_000_000, expected_close_time=at(-1))
     big = create(stub, 900_000_000, expected_close_time=at(-1))
     closed = create(stub, 500_000_000, expected_close_time=at(-1))
-    stub.WinOpportunity(S.WinOpportunityRequest(request_id=new_id(), opportunity_id=closed.opportunity_id), metadata=RM)
+    stub.LoseOpportunity(S.LoseOpportunityRequest(request_id=new_id(), opportunity_id=closed.opportunity_id, reason_code="PRICE"), metadata=RM)
     assert actions(stub, closed.opportunity_id) == []
     book = stub.GetBookActions(S.GetBookActionsRequest(), metadata=RM)
     assert book.open_opportunities == 2

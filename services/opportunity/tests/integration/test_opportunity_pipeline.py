@@ -67,7 +67,8 @@ def test_through_every_stage_to_won_with_the_history(api: LiveService, stub: Opp
     moved = move(stub, opportunity.opportunity_id, "submitted_to_los", "id_document_verified", "income_documents_collected")
     assert (moved.probability_percent, sorted(moved.checklist)) == (70, ["id_document_verified", "income_documents_collected"])
     move(stub, opportunity.opportunity_id, "approved")
-    stub.WinOpportunity(S.WinOpportunityRequest(request_id=new_id(), opportunity_id=opportunity.opportunity_id), metadata=RM)
+    win = S.WinOpportunityRequest(request_id=new_id(), opportunity_id=opportunity.opportunity_id, completed_items=["card_delivered"])
+    stub.WinOpportunity(win, metadata=RM)
 
     visits = stub.ListStageHistory(S.ListStageHistoryRequest(opportunity_id=opportunity.opportunity_id), metadata=RM).visits
     assert [v.stage for v in visits] == [*CARD_STAGES, "closed_won"]

@@ -22,6 +22,7 @@ from crm_opportunity.domain.activities import Activity, ActivityKind, ActivitySt
 from crm_opportunity.domain.forecast import Contribution, RollupRow, contribution
 from crm_opportunity.domain.model import Opportunity, StageVisit, Status
 from crm_opportunity.domain.next_best_action import Suggestion
+from crm_opportunity.domain.pipeline import PIPELINES, Pipeline, ProductType
 from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -144,11 +145,19 @@ class OpportunityService:
         return self.store.state.opportunities[opportunity_id]
 
 
-def opportunity_service() -> OpportunityService:
+def opportunity_service(pipelines: dict[ProductType, Pipeline] | None = None) -> OpportunityService:
     store = FakeStore(OpportunityTables())
     clock = FakeClock(NOW)
-    use_cases = OpportunityUseCases.wire(uow=lambda: FakeOpportunityUnitOfWork(store), events=ProtoOpportunityEvents(), clock=clock)
+    use_cases = OpportunityUseCases.wire(
+        uow=lambda: FakeOpportunityUnitOfWork(store), events=ProtoOpportunityEvents(), clock=clock, pipelines=pipelines
+    )
     return OpportunityService(use_cases, store, clock)
+
+
+def winnable_from_every_stage() -> dict[ProductType, Pipeline]:
+    """The shipped pipelines, but a bank's `win_from` lets a deal be won from any stage (exit
+    criteria still apply): for tests of what a win does, not of when one is allowed."""
+    return {product: replace(pipeline, win_from=tuple(s.name for s in pipeline.stages)) for product, pipeline in PIPELINES.items()}
 
 
 ACCOUNT = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"

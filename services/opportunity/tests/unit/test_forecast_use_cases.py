@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service
+from opportunity_fakes import ACCOUNT, OpportunityService, opportunity_service, winnable_from_every_stage
 
 from crm_common.auth import Principal, role_permissions, use_principal
 from crm_common.testing_fakes import caller_key
@@ -31,7 +31,8 @@ def caller():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def service() -> OpportunityService:
-    return opportunity_service()
+    """Wins here test what a win does, from whatever stage (test_closing_use_cases covers when one is allowed)."""
+    return opportunity_service(winnable_from_every_stage())
 
 
 def forecast(service: OpportunityService, month: str = "2026-12", **scope: str) -> Figures:

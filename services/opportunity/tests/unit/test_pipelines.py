@@ -8,7 +8,7 @@ import pytest
 
 from crm_common.errors import FailedPrecondition
 from crm_opportunity.domain.model import CREDIT_PRODUCTS, ProductType
-from crm_opportunity.domain.pipeline import PIPELINES, PipelineError, check_move, parse_pipelines
+from crm_opportunity.domain.pipeline import PIPELINES, PipelineError, check_move, check_win, parse_pipelines
 
 
 def document(**changes: object) -> str:
@@ -39,6 +39,8 @@ def test_every_product_has_a_seeded_pipeline_of_5_to_7_stages() -> None:
         ({"stages": [{"name": "a", "probability": 1}] * 5}, "stage names repeat"),
         ({"stages": [{"name": f"s{i}", "probability": 120} for i in range(5)]}, "probability must be 0-100"),
         ({"stages": [{"name": f"s{i}", "probability": 1, "required_fields": ["colour"]} for i in range(5)]}, "unknown required fields"),
+        ({"win_from": ["s9"]}, r"win_from names no stage of the pipeline: \['s9'\]"),
+        ({"win_from": "s4"}, "win_from is a list of stage names"),
     ],
 )
 def test_a_bad_pipelines_file_names_what_is_wrong(changes: dict[str, object], message: str) -> None:
@@ -101,3 +103,22 @@ def test_move_rules() -> None:
     deposit = PIPELINES[ProductType.TERM_DEPOSIT]
     with pytest.raises(FailedPrecondition, match="cannot leave proposal for funds_committed: checklist item rate_offer_sent"):
         check_move(deposit, "qualification", "funds_committed", {"amount", "expected_close_at"}, set())
+
+
+def test_win_rules() -> None:
+    card = PIPELINES[ProductType.CREDIT_CARD]
+    assert card.winning_stages == ("approved",)  # no win_from in the shipped file: the last stage
+    with pytest.raises(FailedPrecondition, match=r"won from approved \(pipeline v1\); this one is at needs_analysis"):
+        check_win(card, "needs_analysis", {"amount"}, set())
+    with pytest.raises(FailedPrecondition, match="cannot win from approved: approved needs checklist item card_delivered is not done"):
+        check_win(card, "approved", {"amount"}, set())
+    check_win(card, "approved", set(), {"card_delivered"})
+    deposit = PIPELINES[ProductType.TERM_DEPOSIT]  # may skip: every exit criterion on the way
+    with pytest.raises(FailedPrecondition, match="cannot win from proposal: negotiation needs field expected_close_at is not set"):
+        check_win(deposit, "proposal", {"amount"}, {"rate_offer_sent", "source_of_funds_declared"})
+    check_win(deposit, "proposal", {"amount", "expected_close_at"}, {"rate_offer_sent", "source_of_funds_declared"})
+    named = parse_pipelines(document(win_from=["s2", "s4"]))[next(iter(ProductType))]
+    assert named.winning_stages == ("s2", "s4")
+    check_win(named, "s2", set(), set())
+    with pytest.raises(FailedPrecondition, match="won from s2 or s4"):
+        check_win(named, "s3", set(), set())

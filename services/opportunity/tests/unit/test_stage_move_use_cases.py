@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from opportunity_fakes import ACCOUNT, NOW, OpportunityService, opportunity_service
+from opportunity_fakes import ACCOUNT, NOW, OpportunityService, opportunity_service, winnable_from_every_stage
 
 from crm_common.auth import Principal, use_principal
 from crm_common.errors import FailedPrecondition
@@ -26,7 +26,8 @@ def caller():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def service() -> OpportunityService:
-    return opportunity_service()
+    """Wins here test what a win does, from whatever stage (test_closing_use_cases covers when one is allowed)."""
+    return opportunity_service(winnable_from_every_stage())
 
 
 def open_card(service: OpportunityService, **draft: Any) -> Opportunity:

@@ -1,6 +1,11 @@
 """The gRPC API process of a service: threaded grpcio server, health, reflection, graceful stop,
 and the audit log (every call recorded; crm.audit.v1.AuditService served by every service).
 
+On SIGTERM the server first drains (GRPC_DRAIN_SECONDS): readiness goes NOT_SERVING while calls
+are still served, so whoever routes calls here (Kubernetes endpoints, a load balancer's health
+checks) stops before the server refuses any; then it stops accepting and gives in-flight calls
+GRPC_GRACE_SECONDS to finish.
+
 No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md).
 """
 
@@ -132,6 +137,11 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
         self._stopped = threading.Event()
+        # Set when the drain starts, or cut short (a second signal).
+        self._draining = threading.Event()
+        self._hurry = threading.Event()
+        # Readiness changes from the watcher and the drain must not interleave.
+        self._health_lock = threading.Lock()
         self._ready: bool | None = None
 
     def start(self) -> None:
@@ -145,7 +155,9 @@ class GrpcServer:
 
     def _update_readiness(self) -> None:
         ready = all(getattr(item, "ready", True) for item in self.background)
-        if ready != self._ready and not self._stopped.is_set():
+        with self._health_lock:
+            if ready == self._ready or self._draining.is_set() or self._stopped.is_set():
+                return
             status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
             for binding in self.bindings:
                 self.health.set(binding.full_name, status)
@@ -156,6 +168,28 @@ class GrpcServer:
     def _watch_readiness(self) -> None:
         while not self._stopped.wait(1.0):
             self._update_readiness()
+
+    def drain(self, seconds: float | None = None) -> None:
+        """Readiness NOT_SERVING (liveness stays SERVING: the process is not restarted), calls
+        still served, for `seconds` (GRPC_DRAIN_SECONDS) or until hurry()."""
+        seconds = self.settings.grpc_drain_seconds if seconds is None else seconds
+        with self._health_lock:
+            if self._draining.is_set() or self._stopped.is_set():
+                return
+            self._draining.set()
+            for binding in self.bindings:
+                self.health.set(binding.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("draining: not ready, still serving", extra={"fields": {"seconds": seconds}})
+        self._hurry.wait(max(seconds, 0.0))
+
+    def hurry(self) -> None:
+        """Cuts the drain short (a second SIGTERM/SIGINT)."""
+        self._hurry.set()
+
+    def shutdown(self) -> None:
+        """What SIGTERM does: drain, then stop within the grace period."""
+        self.drain()
+        self.stop()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting, let in-flight calls finish (up to the grace period), then stop helpers."""
@@ -197,6 +231,10 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
+        if done.is_set():
+            log.info("second signal: ending the drain now", extra={"fields": {"signal": signum}})
+            server.hurry()
+            return
         log.info("signal received, draining", extra={"fields": {"signal": signum}})
         done.set()
 
@@ -204,5 +242,5 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     signal.signal(signal.SIGINT, on_signal)
     server.start()
     done.wait()
-    server.stop()
+    server.shutdown()
     app.close()

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from crm_account.adapters.orm import accounts, holdings
-from crm_account.domain.holdings import AUM, DEPOSITS, LENDING, Holding, HoldingSource, HoldingStatus, ProductType, TierThresholds
+from crm_account.domain.holdings import AUM, DEPOSITS, LENDING, Holding, HoldingCloseReason, HoldingSource, HoldingStatus, ProductType, TierThresholds
 from crm_account.domain.model import ValueTier
 from crm_common.db import bulk_insert
 
@@ -38,6 +38,7 @@ def _row(holding: Holding) -> dict[str, Any]:
         "source": str(holding.source),
         "opportunity_id": holding.opportunity_id,
         "updated_at": holding.updated_at,
+        "close_reason": str(holding.close_reason),
     }
 
 
@@ -55,6 +56,7 @@ def _holding(row: Any) -> Holding:
         source=HoldingSource(row.source),
         opportunity_id=row.opportunity_id,
         updated_at=row.updated_at,
+        close_reason=HoldingCloseReason(row.close_reason),
     )
 
 
@@ -88,8 +90,9 @@ class HoldingRepository:
             found.extend(_holding(r) for r in self.conn.execute(query))
         return found
 
-    def by_opportunity(self, opportunity_id: str) -> Holding | None:
-        row = self.conn.execute(select(holdings).where(holdings.c.opportunity_id == opportunity_id)).first()
+    def by_opportunity(self, opportunity_id: str, for_update: bool = False) -> Holding | None:
+        query = select(holdings).where(holdings.c.opportunity_id == opportunity_id)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
         return _holding(row) if row is not None else None
 
     def for_account(self, account_id: str) -> list[Holding]:

@@ -237,6 +237,7 @@ def holding_to_proto(holding: Holding) -> account_pb2.Holding:
         source=enum_number(account_pb2.HoldingSource, holding.source),
         opportunity_id=holding.opportunity_id,
         update_time=timestamp(holding.updated_at),
+        close_reason=enum_number(account_pb2.HoldingCloseReason, holding.close_reason),
     )
 
 

@@ -34,6 +34,16 @@ class HoldingStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
+class HoldingCloseReason(StrEnum):
+    """Why a holding closed ('' while open)."""
+
+    NONE = ""
+    # Core banking reported the arrangement closed.
+    CORE_BANKING = "CORE_BANKING"
+    # The won opportunity that opened it was reopened: the sale is reversed (incentive clawback).
+    OPPORTUNITY_REVERSED = "OPPORTUNITY_REVERSED"
+
+
 class HoldingSource(StrEnum):
     OPPORTUNITY = "OPPORTUNITY"
     CORE_BANKING = "CORE_BANKING"
@@ -62,6 +72,11 @@ class Holding:
     source: HoldingSource
     opportunity_id: str
     updated_at: datetime
+    close_reason: HoldingCloseReason = HoldingCloseReason.NONE
+
+    def reversed_by_reopening(self, on: date, now: datetime) -> Holding:
+        """Closed because the won opportunity that opened it was reopened."""
+        return replace(self, status=HoldingStatus.CLOSED, closed_on=on, close_reason=HoldingCloseReason.OPPORTUNITY_REVERSED, updated_at=now)
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,8 @@ def apply_record(existing: Holding, record: HoldingRecord, now: datetime) -> tup
         limit=record.limit,
         opened_on=record.opened_on or existing.opened_on,
         closed_on=record.closed_on if record.status is HoldingStatus.CLOSED else None,
+        # Core banking is the record of truth: what it reports closed, it closed.
+        close_reason=HoldingCloseReason.CORE_BANKING if record.status is HoldingStatus.CLOSED else HoldingCloseReason.NONE,
     )
     if updated == existing:
         return existing, RowOutcome.UNCHANGED
@@ -196,6 +213,7 @@ def new_from_record(holding_id: str, record: HoldingRecord, now: datetime) -> tu
         HoldingSource.CORE_BANKING,
         "",
         now,
+        HoldingCloseReason.CORE_BANKING if record.status is HoldingStatus.CLOSED else HoldingCloseReason.NONE,
     )
     # A snapshot may carry arrangements closed long ago: kept, but nothing to announce.
     return holding, RowOutcome.OPENED if record.status is HoldingStatus.OPEN else RowOutcome.UNCHANGED
@@ -211,3 +229,17 @@ def from_won_opportunity(
     return Holding(
         holding_id, account_id, product, "", HoldingStatus.OPEN, balance, limit, won_on, None, HoldingSource.OPPORTUNITY, opportunity_id, now
     )
+
+
+def won_again(reversed_holding: Holding, amount: int, won_on: date, now: datetime) -> Holding:
+    """A reversed holding open again: its opportunity, reopened, was won a second time."""
+    fresh = from_won_opportunity(
+        reversed_holding.holding_id,
+        reversed_holding.account_id,
+        reversed_holding.opportunity_id,
+        reversed_holding.product_type,
+        amount,
+        won_on,
+        now,
+    )
+    return replace(fresh, core_ref=reversed_holding.core_ref)

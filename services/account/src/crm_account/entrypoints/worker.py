@@ -10,6 +10,7 @@ from crm.common.v1.common_pb2 import ErasureConfirmed
 from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
+from crm.opportunity.v1 import opportunity_pb2
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
 from crm_account.bootstrap import bootstrap, erasure_services
 from crm_account.config import AccountSettings
@@ -72,6 +73,22 @@ def won_holding_command(delivery: Delivery) -> commands.OpenWonHolding:
     )
 
 
+def reversed_holding_command(delivery: Delivery) -> commands.ReverseWonHolding:
+    event: opportunity_events.OpportunityReopened = delivery.event
+    opportunity = event.opportunity
+    reopened_at = event.metadata.occur_time.ToDatetime(tzinfo=utcnow().tzinfo) if event.metadata.HasField("occur_time") else utcnow()
+    return commands.ReverseWonHolding(
+        consumer=delivery.consumer,
+        event_id=delivery.event_id,
+        opportunity_id=opportunity.opportunity_id,
+        was_won=event.previous_status == opportunity_pb2.OPPORTUNITY_STATUS_WON,
+        product=ProductType.__members__.get(enum_name(common_pb2.ProductType, opportunity.product)),
+        reopened_on=reopened_at.date(),
+        reason=event.reason,
+        correlation_id=event.metadata.correlation_id,
+    )
+
+
 class AccountWorker:
     name = "account"
     context = EventContext()
@@ -86,6 +103,11 @@ class AccountWorker:
     def on_opportunity_won(self, delivery: Delivery) -> str:
         """A won opportunity opens the product holding (core banking reports it later)."""
         return self.use_cases.holdings.open_won_holding(won_holding_command(delivery))
+
+    @event_handler("opportunity", opportunity_events.OpportunityReopened)
+    def on_opportunity_reopened(self, delivery: Delivery) -> str:
+        """A won opportunity reopened (a reversal): the holding its win opened closes."""
+        return self.use_cases.holdings.reverse_won_holding(reversed_holding_command(delivery))
 
     def _erasure_confirmed(self, delivery: Delivery) -> str:
         event: ErasureConfirmed = delivery.event

@@ -117,6 +117,24 @@ class OpenWonHolding:
 
 
 @dataclass(frozen=True)
+class ReverseWonHolding:
+    """A reopened opportunity, from the OpportunityReopened event `event_id`: if it was won, the
+    holding its win opened closes."""
+
+    consumer: str
+    event_id: str
+    opportunity_id: str
+    # Whether it was WON before reopening (a LOST one opened nothing).
+    was_won: bool
+    # None when the opportunity's product is not one the bank holds as a product.
+    product: ProductType | None
+    reopened_on: date
+    # The reason given for reopening it, kept in HoldingClosed.detail.
+    reason: str = ""
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
 class FindDuplicates:
     """Exactly one of an existing account and a customer not yet created."""
 

@@ -10,13 +10,16 @@ from datetime import datetime
 from crm_account.domain.holdings import (
     MAX_ROWS,
     Holding,
+    HoldingCloseReason,
     HoldingRecord,
+    HoldingStatus,
     RowOutcome,
     TierThresholds,
     apply_record,
     clean_record,
     from_won_opportunity,
     new_from_record,
+    won_again,
 )
 from crm_account.domain.model import Account, AccountChange, ChangeKind, ValueTier
 from crm_account.service_layer import commands
@@ -33,7 +36,7 @@ from crm_account.service_layer.common import (
 from crm_account.service_layer.unit_of_work import AccountUnitOfWork
 from crm_common.auth import DataScope, current_data_scope, current_principal
 from crm_common.db import new_id
-from crm_common.errors import FieldViolation
+from crm_common.errors import FailedPrecondition, FieldViolation
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 
 
@@ -149,7 +152,7 @@ class HoldingsUseCases:
         announced = {r.holding_id: r.outcome for r in ordered.results}
         for holding in inserts + updates:
             if announced.get(holding.holding_id) is RowOutcome.CLOSED:
-                uow.publish(self.events.holding_closed(holding, ""))
+                uow.publish(self.events.holding_closed(holding, ""))  # reason CORE_BANKING (apply_record)
             elif announced.get(holding.holding_id) is RowOutcome.OPENED:
                 uow.publish(self.events.holding_opened(holding, ""))
         resummarise(uow, self.events, self.tiers, sorted({h.account_id for h in inserts + updates}), actor, now)
@@ -168,16 +171,50 @@ class HoldingsUseCases:
                 uow.commit()
                 return "not a held product"
             account = uow.accounts.get(cmd.account_id, current_data_scope(), for_update=True)
-            if uow.holdings.by_opportunity(cmd.opportunity_id) is not None:
+            existing = uow.holdings.by_opportunity(cmd.opportunity_id, for_update=True)
+            if existing is not None and existing.close_reason is not HoldingCloseReason.OPPORTUNITY_REVERSED:
                 uow.commit()
                 return "already open"
             now = self.clock()
-            holding = from_won_opportunity(new_id(), account.account_id, cmd.opportunity_id, cmd.product, cmd.amount, cmd.won_on, now)
-            uow.holdings.insert_many([holding])
+            if existing is None:
+                holding = from_won_opportunity(new_id(), account.account_id, cmd.opportunity_id, cmd.product, cmd.amount, cmd.won_on, now)
+                uow.holdings.insert_many([holding])
+            else:  # reopened, then won again: the reversed holding opens again
+                holding = won_again(existing, cmd.amount, cmd.won_on, now)
+                uow.holdings.update_many([holding])
             uow.publish(self.events.holding_opened(holding, cmd.correlation_id))
             resummarise(uow, self.events, self.tiers, [account.account_id], current_principal().subject, now)
             uow.commit()
         return "ok"
+
+    def reverse_won_holding(self, cmd: commands.ReverseWonHolding) -> str:
+        """A won opportunity reopened: the holding its win opened closes, with the reason
+        OPPORTUNITY_REVERSED in HoldingClosed (what incentive clawback keys on), once per event.
+
+        No holding yet for a won, held product means OpportunityWon is still on its way (or
+        dead-lettered): this raises, so the event is retried and then dead-lettered, not lost.
+        A later core-banking snapshot that reports the arrangement open opens it again: core
+        banking is the record of truth.
+        """
+        with self.uow() as uow:
+            if not uow.claim_event(cmd.consumer, cmd.event_id):
+                return "duplicate"
+            if not cmd.was_won or cmd.product is None:
+                uow.commit()
+                return "no holding to reverse"
+            holding = uow.holdings.by_opportunity(cmd.opportunity_id, for_update=True)
+            if holding is None:
+                raise FailedPrecondition(f"opportunity {cmd.opportunity_id} was reopened before its win opened a holding here; retried")
+            if holding.status is HoldingStatus.CLOSED:
+                uow.commit()
+                return "already closed"
+            now = self.clock()
+            closed = holding.reversed_by_reopening(cmd.reopened_on, now)
+            uow.holdings.update_many([closed])
+            uow.publish(self.events.holding_closed(closed, cmd.correlation_id, cmd.reason))
+            resummarise(uow, self.events, self.tiers, [closed.account_id], current_principal().subject, now)
+            uow.commit()
+        return "reversed"
 
     def list_holdings(self, account_id: str) -> tuple[list[Holding], Account]:
         raise_if(account_id_violations(account_id))

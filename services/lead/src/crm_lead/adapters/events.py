@@ -79,6 +79,7 @@ class ProtoLeadEvents:
             attempt=attempt_to_proto(attempt, with_note=False),
             minutes_to_first_contact=minutes or 0,
             first_contact_sla_breached=breached,
+            first_contact=first,
         )
 
     def converted(self, lead: Lead, correlation_id: str) -> events_pb2.LeadConverted:

@@ -387,7 +387,11 @@ class LeadRepository:
         return list(row.members), int(row.turn) - 1
 
     # -- conversion saga
-    def get_conversion(self, lead_id: str) -> Conversion | None:
+    def get_conversion(self, lead_id: str, for_update: bool = False) -> Conversion | None:
+        """`for_update`: held until the transaction ends. A no-op UPDATE rather than SELECT FOR
+        UPDATE, so SQLite (which has no row locks) takes its write lock and serialises too."""
+        if for_update:
+            self.conn.execute(update(conversions).where(conversions.c.lead_id == lead_id).values(lead_id=conversions.c.lead_id))
         row = self.conn.execute(select(conversions).where(conversions.c.lead_id == lead_id)).first()
         return Conversion(**row._mapping) if row else None
 

@@ -5,8 +5,10 @@ with its own file (OPPORTUNITY_PIPELINES_FILE). Each pipeline has a version: an 
 keeps the version it was opened under. Each stage says how likely a win is from there, which
 forecast category it counts in, how many days an opportunity normally stays, and what must be
 true to leave it forward (required fields, checklist items): "income documents collected"
-before "submitted to LOS". The same file holds the bank's list of reasons an opportunity is lost,
-each for every product or for the ones it names.
+before "submitted to LOS". Winning leaves a stage forward too: a pipeline names the stages an
+opportunity may be won from (`win_from`, by default its last stage), and their exit criteria
+apply. The same file holds the bank's list of reasons an opportunity is lost, each for every
+product or for the ones it names.
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ class Pipeline:
     allow_skip: bool = False
     # Why an opportunity of the product may be lost, in the bank's order.
     lost_reasons: tuple[LostReason, ...] = ()
+    # The stages WinOpportunity may close it from as won; empty: the last stage.
+    win_from: tuple[str, ...] = ()
+
+    @property
+    def winning_stages(self) -> tuple[str, ...]:
+        return self.win_from or (self.stages[-1].name,)
 
     def lost_reason(self, code: str) -> LostReason | None:
         return next((r for r in self.lost_reasons if r.code == code), None)
@@ -112,6 +120,28 @@ def check_move(pipeline: Pipeline, current: str, target: str, present_fields: se
         unmet = unmet_exit_criteria(left, present_fields, done)
         if unmet:
             raise FailedPrecondition(f"cannot leave {left.name} for {target}: " + "; ".join(unmet))
+
+
+def check_win(pipeline: Pipeline, current: str, present_fields: set[str], done: set[str]) -> None:
+    """FailedPrecondition, saying precisely why, for a win the pipeline does not allow.
+
+    A win leaves the stage it is won from forward: that stage must be one of the pipeline's
+    winning stages and its exit criteria hold. A pipeline that allows skipping may be won from an
+    earlier stage, as a move would skip to the next winning stage: every exit criterion on the
+    way holds. (The LOS's approval of a credit application wins it from submitted_to_los: the
+    LOS decided, service_layer.los.)
+    """
+    winning = pipeline.winning_stages
+    here = pipeline.position(current) if pipeline.stage(current) else -1
+    ahead = [pipeline.position(name) for name in winning if pipeline.stage(name) and pipeline.position(name) >= here]
+    if here < 0 or (current not in winning and not (pipeline.allow_skip and ahead)):
+        raise FailedPrecondition(
+            f"a {pipeline.product} opportunity is won from {' or '.join(winning)} (pipeline v{pipeline.version}); this one is at {current}"
+        )
+    for left in pipeline.stages[here : min(ahead) + 1]:
+        unmet = unmet_exit_criteria(left, present_fields, done)
+        if unmet:
+            raise FailedPrecondition(f"cannot win from {current}: {left.name} needs " + "; ".join(unmet))
 
 
 def _stage(raw: dict[str, Any], where: str) -> Stage:
@@ -186,7 +216,13 @@ def parse_pipelines(text: str) -> dict[ProductType, Pipeline]:
         if product in pipelines:
             raise PipelineError(f"{where}: a second pipeline for {product}")
         version, allow_skip = int(entry.get("version", 1)), bool(entry.get("allow_skip", False))
-        pipelines[product] = Pipeline(product, version, stages, allow_skip, lost_reasons[product])
+        win_from = entry.get("win_from", [])
+        if not isinstance(win_from, list) or not all(isinstance(name, str) for name in win_from):
+            raise PipelineError(f"{where}: win_from is a list of stage names")
+        unknown = [name for name in win_from if name not in {s.name for s in stages}]
+        if unknown:
+            raise PipelineError(f"{where}: win_from names no stage of the pipeline: {unknown}")
+        pipelines[product] = Pipeline(product, version, stages, allow_skip, lost_reasons[product], tuple(win_from))
     missing = set(ProductType) - set(pipelines)
     if missing:
         raise PipelineError(f"no pipeline for {', '.join(sorted(missing))}")

@@ -57,9 +57,11 @@ class OpportunityWorker:
     @event_handler("lead", LeadContacted)
     def on_lead_contacted(self, delivery: Delivery) -> str:
         """A lead's first contact and whether it broke the SLA, for its future opportunity's
-        next best actions (later attempts carry no first-contact facts and are ignored)."""
+        next best actions (later attempts are ignored). A first contact within the lead's first
+        minute has minutes_to_first_contact 0: first_contact says it is one (an older lead
+        service, without the flag, is read from the facts it sends)."""
         event: LeadContacted = delivery.event
-        if not event.minutes_to_first_contact and not event.first_contact_sla_breached:
+        if not (event.first_contact or event.minutes_to_first_contact or event.first_contact_sla_breached):
             return "not a first contact"
         contacted_at = event.metadata.occur_time.ToDatetime(tzinfo=UTC) if event.metadata.HasField("occur_time") else datetime.now(UTC)
         return self.use_cases.next_best_actions.record_first_contact(

@@ -8,7 +8,8 @@ from crm_common.db import utcnow
 from crm_common.errors import FieldViolation, InvalidArgument, echo
 from crm_common.unit_of_work import request_id_violations, run_idempotent
 from crm_opportunity.domain.drafting import clean_money
-from crm_opportunity.domain.model import Opportunity
+from crm_opportunity.domain.model import Opportunity, Status
+from crm_opportunity.domain.pipeline import check_win
 from crm_opportunity.service_layer import commands
 from crm_opportunity.service_layer.common import (
     MAX_NOTE,
@@ -17,9 +18,11 @@ from crm_opportunity.service_layer.common import (
     OpportunityEvents,
     Pipelines,
     UowFactory,
+    completed_item_violations,
     opportunity_id_violations,
     store_move,
     stored_opportunity,
+    tick,
 )
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
@@ -35,16 +38,25 @@ class ClosingUseCases:
         self.clock = clock
 
     def win_opportunity(self, cmd: commands.WinOpportunity) -> Opportunity:
-        """Won at the final amount; OpportunityWon lets the account service open the holding."""
+        """Won at the final amount, from one of its pipeline's winning stages with that stage's
+        exit criteria met (domain.pipeline.check_win); OpportunityWon lets the account service
+        open the holding."""
         violations = request_id_violations(cmd.key.request_id) + opportunity_id_violations(cmd.opportunity_id)
         final = clean_money(cmd.final_amount[0], cmd.final_amount[1], violations, "final_amount") if cmd.final_amount else None
         if final is not None and final.amount_minor <= 0:
             violations.append(FieldViolation("final_amount.amount_minor", "must be positive"))
+        violations += completed_item_violations(cmd.completed_items)
         if violations:
             raise InvalidArgument(violations)
 
         def first(uow: OpportunityUnitOfWork) -> tuple[Opportunity, str]:
             opportunity = uow.opportunities.get(cmd.opportunity_id, current_data_scope(), for_update=True)
+            if opportunity.status is Status.OPEN:
+                # Winning leaves the stage forward: the pipeline's winning stages and exit criteria.
+                pipeline = self.pipelines[opportunity.product]
+                tick(opportunity, pipeline, cmd.completed_items)
+                present = opportunity.present_fields() | ({"amount"} if final is not None else set())
+                check_win(pipeline, opportunity.stage, present, set(opportunity.checklist))
             opportunity.win(final, current_principal().subject, self.clock())
             store_move(uow, opportunity, self.actions)
             uow.publish(self.events.won(opportunity, cmd.key.request_id))

@@ -29,6 +29,8 @@ class WinOpportunity:
     opportunity_id: str
     # (amount_minor, currency); None: the opportunity's own amount.
     final_amount: tuple[int, str] | None
+    # Checklist items done, ticked before the win is checked.
+    completed_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

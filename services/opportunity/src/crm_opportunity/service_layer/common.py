@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crm_common.auth import current_data_scope
-from crm_common.errors import FieldViolation
+from crm_common.errors import FieldViolation, InvalidArgument
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity, ProductType, Status, is_valid_id
 from crm_opportunity.domain.next_best_action import OpportunityFacts, Rule, Suggestion, suggest
@@ -75,6 +75,18 @@ class ActionKeeper:
         facts = self.facts(uow, changed)
         computed = [(o, self.suggest(o, facts[o.opportunity_id])) for o in changed]
         uow.opportunities.replace_actions(computed, self.clock())
+
+
+def completed_item_violations(items: tuple[str, ...]) -> list[FieldViolation]:
+    return [FieldViolation(f"completed_items[{i}]", "1 to 100 characters") for i, item in enumerate(items) if not item.strip() or len(item) > 100]
+
+
+def tick(opportunity: Opportunity, pipeline: Pipeline, items: tuple[str, ...]) -> None:
+    """Records checklist items done (MoveStage, WinOpportunity); items not on the pipeline's checklists are refused."""
+    unknown = {i.strip() for i in items} - {item for stage in pipeline.stages for item in stage.checklist}
+    if unknown:
+        raise InvalidArgument(FieldViolation("completed_items", f"not on the {pipeline.product} pipeline's checklists: {sorted(unknown)}"))
+    opportunity.tick(tuple(i.strip() for i in items))
 
 
 def store_move(uow: OpportunityUnitOfWork, opportunity: Opportunity, actions: ActionKeeper) -> None:

@@ -17,9 +17,11 @@ from crm_opportunity.service_layer.common import (
     OpportunityEvents,
     Pipelines,
     UowFactory,
+    completed_item_violations,
     opportunity_id_violations,
     store_move,
     stored_opportunity,
+    tick,
 )
 from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 
@@ -102,9 +104,7 @@ class PipelineUseCases:
         violations = request_id_violations(cmd.key.request_id) + opportunity_id_violations(cmd.opportunity_id)
         if not cmd.stage.strip():
             violations.append(FieldViolation("stage", "required"))
-        for i, item in enumerate(cmd.completed_items):
-            if not item.strip() or len(item) > 100:
-                violations.append(FieldViolation(f"completed_items[{i}]", "1 to 100 characters"))
+        violations += completed_item_violations(cmd.completed_items)
         if violations:
             raise InvalidArgument(violations)
 
@@ -113,10 +113,7 @@ class PipelineUseCases:
             if opportunity.status is not Status.OPEN:
                 raise FailedPrecondition(f"opportunity {opportunity.opportunity_id} is {opportunity.status}: it no longer moves")
             pipeline = self.pipelines[opportunity.product]
-            unknown = set(cmd.completed_items) - {item for stage in pipeline.stages for item in stage.checklist}
-            if unknown:
-                raise InvalidArgument(FieldViolation("completed_items", f"not on the {pipeline.product} pipeline's checklists: {sorted(unknown)}"))
-            opportunity.tick(tuple(i.strip() for i in cmd.completed_items))
+            tick(opportunity, pipeline, cmd.completed_items)
             target = cmd.stage.strip()
             check_move(pipeline, opportunity.stage, target, opportunity.present_fields(), set(opportunity.checklist))
             previous = opportunity.stage

@@ -213,6 +213,31 @@ HOLDING_SOURCE_CORE_BANKING: HoldingSource.ValueType  # 2
 """From a core-banking snapshot (ImportHoldings)."""
 Global___HoldingSource: _TypeAlias = HoldingSource  # noqa: Y015
 
+class _HoldingCloseReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldingCloseReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldingCloseReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLDING_CLOSE_REASON_UNSPECIFIED: _HoldingCloseReason.ValueType  # 0
+    HOLDING_CLOSE_REASON_CORE_BANKING: _HoldingCloseReason.ValueType  # 1
+    """Core banking reported the arrangement closed (ImportHoldings)."""
+    HOLDING_CLOSE_REASON_OPPORTUNITY_REVERSED: _HoldingCloseReason.ValueType  # 2
+    """The won opportunity that opened it was reopened: the sale is reversed, and incentives
+    paid on it are clawed back.
+    """
+
+class HoldingCloseReason(_HoldingCloseReason, metaclass=_HoldingCloseReasonEnumTypeWrapper): ...
+
+HOLDING_CLOSE_REASON_UNSPECIFIED: HoldingCloseReason.ValueType  # 0
+HOLDING_CLOSE_REASON_CORE_BANKING: HoldingCloseReason.ValueType  # 1
+"""Core banking reported the arrangement closed (ImportHoldings)."""
+HOLDING_CLOSE_REASON_OPPORTUNITY_REVERSED: HoldingCloseReason.ValueType  # 2
+"""The won opportunity that opened it was reopened: the sale is reversed, and incentives
+paid on it are clawed back.
+"""
+Global___HoldingCloseReason: _TypeAlias = HoldingCloseReason  # noqa: Y015
+
 class _KycStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -750,6 +775,7 @@ class Holding(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
     holding_id: _builtins.str
     account_id: _builtins.str
     product_type: _common_pb2.ProductType.ValueType
@@ -760,6 +786,8 @@ class Holding(_message.Message):
     status: Global___HoldingStatus.ValueType
     source: Global___HoldingSource.ValueType
     opportunity_id: _builtins.str
+    close_reason: Global___HoldingCloseReason.ValueType
+    """Why a CLOSED holding closed."""
     @_builtins.property
     def balance(self) -> _common_pb2.Money:
         """Deposits: the balance; insurance: the cash value; loans and cards: the amount owed."""
@@ -789,10 +817,11 @@ class Holding(_message.Message):
         source: Global___HoldingSource.ValueType = ...,
         opportunity_id: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        close_reason: Global___HoldingCloseReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "close_date", b"close_date", "limit", b"limit", "open_date", b"open_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "balance", b"balance", "close_date", b"close_date", "core_ref", b"core_ref", "holding_id", b"holding_id", "limit", b"limit", "open_date", b"open_date", "opportunity_id", b"opportunity_id", "product_type", b"product_type", "source", b"source", "status", b"status", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "balance", b"balance", "close_date", b"close_date", "close_reason", b"close_reason", "core_ref", b"core_ref", "holding_id", b"holding_id", "limit", b"limit", "open_date", b"open_date", "opportunity_id", b"opportunity_id", "product_type", b"product_type", "source", b"source", "status", b"status", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -167,10 +167,19 @@ Global___HoldingOpened: _TypeAlias = HoldingOpened  # noqa: Y015
 
 @_typing.final
 class HoldingClosed(_message.Message):
+    """A holding closed: core banking reported it closed, or the won opportunity that opened it was
+    reopened (reason OPPORTUNITY_REVERSED: incentive clawback keys on it and holding.opportunity_id).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
     HOLDING_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    reason: _account_pb2.HoldingCloseReason.ValueType
+    detail: _builtins.str
+    """For a reversal: the reason given when the opportunity was reopened."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
@@ -180,10 +189,12 @@ class HoldingClosed(_message.Message):
         *,
         metadata: _common_pb2.EventMetadata | None = ...,
         holding: _account_pb2.Holding | None = ...,
+        reason: _account_pb2.HoldingCloseReason.ValueType = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["holding", b"holding", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holding", b"holding", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "holding", b"holding", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

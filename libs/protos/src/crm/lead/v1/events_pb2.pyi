@@ -226,10 +226,15 @@ class LeadContacted(_message.Message):
     ATTEMPT_FIELD_NUMBER: _builtins.int
     MINUTES_TO_FIRST_CONTACT_FIELD_NUMBER: _builtins.int
     FIRST_CONTACT_SLA_BREACHED_FIELD_NUMBER: _builtins.int
+    FIRST_CONTACT_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     minutes_to_first_contact: _builtins.int
-    """Set on the first attempt: minutes from assignment to first contact."""
+    """Set on the first attempt: minutes from assignment to first contact (0 within the first minute)."""
     first_contact_sla_breached: _builtins.bool
+    first_contact: _builtins.bool
+    """This attempt is the lead's first contact: minutes_to_first_contact and
+    first_contact_sla_breached describe it (both may be zero).
+    """
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
@@ -242,10 +247,11 @@ class LeadContacted(_message.Message):
         attempt: _lead_pb2.ContactAttempt | None = ...,
         minutes_to_first_contact: _builtins.int = ...,
         first_contact_sla_breached: _builtins.bool = ...,
+        first_contact: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "first_contact_sla_breached", b"first_contact_sla_breached", "lead_id", b"lead_id", "metadata", b"metadata", "minutes_to_first_contact", b"minutes_to_first_contact"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "first_contact", b"first_contact", "first_contact_sla_breached", b"first_contact_sla_breached", "lead_id", b"lead_id", "metadata", b"metadata", "minutes_to_first_contact", b"minutes_to_first_contact"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -446,6 +446,7 @@ class Pipeline(_message.Message):
     STAGES_FIELD_NUMBER: _builtins.int
     ALLOW_SKIP_FIELD_NUMBER: _builtins.int
     LOST_REASONS_FIELD_NUMBER: _builtins.int
+    WIN_FROM_FIELD_NUMBER: _builtins.int
     product: _common_pb2.ProductType.ValueType
     version: _builtins.int
     allow_skip: _builtins.bool
@@ -455,6 +456,12 @@ class Pipeline(_message.Message):
     def lost_reasons(self) -> _containers.RepeatedCompositeFieldContainer[Global___LostReasonOption]:
         """Why an opportunity of this product may be lost: the bank's list, as data."""
 
+    @_builtins.property
+    def win_from(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The stages WinOpportunity may close it from as won (their exit criteria apply); by default
+        the last stage. With allow_skip, a win from an earlier stage skips to one of these.
+        """
+
     def __init__(
         self,
         *,
@@ -463,10 +470,11 @@ class Pipeline(_message.Message):
         stages: _abc.Iterable[Global___PipelineStage] | None = ...,
         allow_skip: _builtins.bool = ...,
         lost_reasons: _abc.Iterable[Global___LostReasonOption] | None = ...,
+        win_from: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_skip", b"allow_skip", "lost_reasons", b"lost_reasons", "product", b"product", "stages", b"stages", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_skip", b"allow_skip", "lost_reasons", b"lost_reasons", "product", b"product", "stages", b"stages", "version", b"version", "win_from", b"win_from"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

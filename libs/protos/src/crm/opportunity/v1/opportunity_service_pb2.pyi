@@ -818,11 +818,18 @@ class WinOpportunityRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
     FINAL_AMOUNT_FIELD_NUMBER: _builtins.int
+    COMPLETED_ITEMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     opportunity_id: _builtins.str
     @_builtins.property
     def final_amount(self) -> _common_pb2.Money:
         """Defaults to the opportunity's amount."""
+
+    @_builtins.property
+    def completed_items(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Checklist items done, recorded before the win is checked (the exit criteria of the stage
+        it is won from, as MoveStage checks them).
+        """
 
     def __init__(
         self,
@@ -830,10 +837,11 @@ class WinOpportunityRequest(_message.Message):
         request_id: _builtins.str = ...,
         opportunity_id: _builtins.str = ...,
         final_amount: _common_pb2.Money | None = ...,
+        completed_items: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["final_amount", b"final_amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["final_amount", b"final_amount", "opportunity_id", b"opportunity_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed_items", b"completed_items", "final_amount", b"final_amount", "opportunity_id", b"opportunity_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
