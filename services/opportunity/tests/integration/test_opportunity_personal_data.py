@@ -13,18 +13,19 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from nameko.testing.services import worker_factory
-from sqlalchemy import select
 
 from crm.account.v1 import events_pb2 as account_events
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2
 from crm.opportunity.v1.opportunity_service_pb2_grpc import OpportunityServiceStub
 from crm.privacy.v1 import personal_data_service_pb2, personal_data_service_pb2_grpc
+from crm_common.auth import DataScope
 from crm_common.db import new_id
 from crm_common.events.envelope import new_event
+from crm_common.pii import PiiCodec
 from crm_common.privacy import PersonIdentifiers
 from crm_common.testing import LiveService, bearer, delivery
-from crm_opportunity.adapters.orm import activities
+from crm_opportunity.adapters.activity_repository import ActivityRepository
 from crm_opportunity.entrypoints.worker import OpportunityWorker
 
 RM = bearer("rm-1", ["rm"])
@@ -100,9 +101,12 @@ def test_an_erasure_blanks_what_people_wrote_about_the_person(api: LiveService, 
     reply = worker.on_erasure_requested(delivery(event, "opportunity.on_erasure_requested"))
     assert reply == "3 activity(ies) anonymised, notes of 3 opportunity(ies) blanked"
 
+    pii = PiiCodec.from_settings(api.settings.pii_keys, api.settings.pii_index_key)
+
     def activity(activity_id: str) -> Any:
+        """As stored, decrypted the way the service reads it."""
         with api.engine.connect() as conn:
-            return conn.execute(select(activities).where(activities.c.activity_id == activity_id)).one()
+            return ActivityRepository(conn, pii).get(activity_id, DataScope.bank_wide())
 
     def next_step(opportunity_id: str) -> str:
         return str(stub.GetOpportunity(S.GetOpportunityRequest(opportunity_id=opportunity_id), metadata=RM).opportunity.next_step)

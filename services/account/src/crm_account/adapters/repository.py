@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Date, Text, cast, delete, func, insert, literal, literal_column, or_, select, union, update
 from sqlalchemy.dialects import postgresql
 
-from crm_account.adapters.orm import ACCOUNTS_PII, account_changes, account_contact_points, account_match_keys, account_merges, accounts, household_members
+from crm_account.adapters.orm import (
+    ACCOUNTS_PII,
+    account_changes,
+    account_contact_points,
+    account_match_keys,
+    account_merges,
+    accounts,
+    household_members,
+)
 from crm_account.domain.duplicates import name_dob_key
 from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
@@ -43,10 +51,10 @@ from crm_common.contact import fold
 from crm_common.db import UtcDateTime
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
-from crm_common.privacy import PersonIdentifiers
 
 # Re-exported: callers (tests, tools) build an AccountRepository with the suite's one codec.
 from crm_common.pii import PiiCodec as PiiCodec
+from crm_common.privacy import PersonIdentifiers
 
 PHONE, EMAIL, NATIONAL_ID = "phone", "email", "national_id"
 # The blind index kind of duplicate detection's name + date of birth blocking key.
