@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import cast
 
 import pytest
+from account_participants import FakeParticipants
 
 from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
@@ -13,11 +14,14 @@ from crm_account.service import SERVICE
 from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import BACKENDS, LiveService, live_service
 
+PARTICIPANTS = FakeParticipants()
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The account API on loopback over a migrated database, once per backend and session."""
-    with live_service(request.param, tmp_path_factory.mktemp("account"), SERVICE, metadata=metadata) as service:
+    adapters = {"personal_data": PARTICIPANTS}
+    with live_service(request.param, tmp_path_factory.mktemp("account"), SERVICE, metadata=metadata, adapters=adapters) as service:
         yield service
 
 
@@ -25,7 +29,13 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 def api(live: LiveService) -> LiveService:
     """The live API with every table emptied first."""
     live.reset()
+    PARTICIPANTS.reset()
     return live
+
+
+@pytest.fixture
+def participants(api: LiveService) -> FakeParticipants:
+    return PARTICIPANTS
 
 
 @pytest.fixture
