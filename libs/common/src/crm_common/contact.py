@@ -149,6 +149,15 @@ def mask_national_id(value: str) -> str:
     return "*" * max(len(value) - 4, 0) + value[-4:]
 
 
+# What a caller without pii.read sees instead of free text that may hold personal data (notes).
+MASKED_TEXT = "(hidden)"
+
+
+def mask_text(text: str) -> str:
+    """Free text withheld whole: no prefix of it is safe, a note may start with the person's name."""
+    return MASKED_TEXT if text else ""
+
+
 def mask_name(name: str) -> str:
     """'Nguyễn Văn An' → 'N*** V*** A***': enough to tell records apart, not to name the person."""
     return " ".join(word[:1] + "***" for word in name.split())

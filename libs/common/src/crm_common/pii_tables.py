@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, select, tuple_, update
 
 from crm_common.pii import FieldCipher, PiiCodec
 
@@ -22,16 +22,24 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class SealedColumn:
-    """A ciphertext column and the blind-index columns derived from its plaintext."""
+    """A ciphertext column and the blind-index columns derived from its plaintext.
+
+    Tokens are bound to "<table>.<column>:<row>" unless `context` names what stands before the
+    colon instead (a service whose tokens predate this module), or `context_from` names a column
+    of the row that does (one column holding phones and emails alike, bound to their kind).
+    """
 
     column: str
     indexes: Mapping[str, Callable[[PiiCodec, str], str]] = field(default_factory=dict)
+    context: str = ""
+    context_from: str = ""
 
 
 @dataclass(frozen=True)
 class SealedTable:
     table: Table
-    id_column: str
+    # The primary key: one column, or several (walked in that order).
+    id_column: str | tuple[str, ...]
     columns: Sequence[SealedColumn]
     # The column whose value tokens are bound to, when the row id is not known before the
     # insert (an autoincrement id): the id column otherwise.
@@ -39,25 +47,46 @@ class SealedTable:
 
     def context(self, column: str, bound_to: str) -> str:
         """What a token of `column` in the row is bound to (AES-GCM associated data)."""
-        return f"{self.table.name}.{column}:{bound_to}"
+        sealed = next((c for c in self.columns if c.column == column), None)
+        if sealed is not None and sealed.context_from:
+            raise ValueError(f"{self.table.name}.{column} is bound to its row's {sealed.context_from}: use row_context")
+        name = sealed.context if sealed is not None and sealed.context else f"{self.table.name}.{column}"
+        return f"{name}:{bound_to}"
 
-    def _batches(self, engine: Engine) -> Iterator[tuple[Connection, list[Any]]]:
-        key = self.table.c[self.id_column]
-        wanted = [key, self.table.c[self.context_column or self.id_column], *(self.table.c[c.column] for c in self.columns)]
-        after: Any = None
+    def row_context(self, sealed: SealedColumn, row: Mapping[Any, Any]) -> str:
+        """The context of `sealed`'s token in a row read by the jobs below."""
+        bound_to = str(row[self._bound_column])
+        if sealed.context_from:
+            return f"{row[sealed.context_from]}:{bound_to}"
+        return self.context(sealed.column, bound_to)
+
+    @property
+    def _keys(self) -> tuple[str, ...]:
+        return (self.id_column,) if isinstance(self.id_column, str) else tuple(self.id_column)
+
+    @property
+    def _bound_column(self) -> str:
+        return self.context_column or self._keys[0]
+
+    def _batches(self, engine: Engine) -> Iterator[tuple[Connection, list[Mapping[Any, Any]]]]:
+        keys = [self.table.c[k] for k in self._keys]
+        names = dict.fromkeys(
+            [*self._keys, self._bound_column, *(c.context_from for c in self.columns if c.context_from), *(c.column for c in self.columns)]
+        )
+        after: tuple[Any, ...] | None = None
         while True:
             with engine.begin() as conn:
-                query = select(*wanted).order_by(key).limit(BATCH)
+                query = select(*(self.table.c[n] for n in names)).order_by(*keys).limit(BATCH)
                 if after is not None:
-                    query = query.where(key > after)
-                rows = list(conn.execute(query).all())
+                    query = query.where(tuple_(*keys) > tuple_(*after) if len(keys) > 1 else keys[0] > after[0])
+                rows: list[Mapping[Any, Any]] = [row._mapping for row in conn.execute(query)]
                 if not rows:
                     return
                 yield conn, rows
-                after = rows[-1][0]
+                after = tuple(rows[-1][k] for k in self._keys)
 
-    def _update(self, conn: Connection, row_id: Any, values: dict[str, str]) -> None:
-        conn.execute(update(self.table).where(self.table.c[self.id_column] == row_id).values(values))
+    def _update(self, conn: Connection, row: Mapping[Any, Any], values: dict[str, str]) -> None:
+        conn.execute(update(self.table).where(*(self.table.c[k] == row[k] for k in self._keys)).values(values))
 
 
 def reencrypt_tables(engine: Engine, cipher: FieldCipher, tables: Sequence[SealedTable]) -> int:
@@ -66,14 +95,13 @@ def reencrypt_tables(engine: Engine, cipher: FieldCipher, tables: Sequence[Seale
     for sealed in tables:
         for conn, rows in sealed._batches(engine):
             for row in rows:
-                row_id, bound_to, tokens = row[0], row[1], row[2:]
                 values = {
-                    c.column: cipher.reencrypt(token, sealed.context(c.column, str(bound_to)))
-                    for c, token in zip(sealed.columns, tokens, strict=True)
-                    if cipher.needs_rotation(token)
+                    c.column: cipher.reencrypt(row[c.column], sealed.row_context(c, row))
+                    for c in sealed.columns
+                    if cipher.needs_rotation(row[c.column])
                 }
                 if values:
-                    sealed._update(conn, row_id, values)
+                    sealed._update(conn, row, values)
                     rewritten += len(values)
     return rewritten
 
@@ -87,12 +115,10 @@ def reindex_tables(engine: Engine, codec: PiiCodec, tables: Sequence[SealedTable
             continue
         for conn, rows in sealed._batches(engine):
             for row in rows:
-                row_id, bound_to = row[0], row[1]
-                by_column = dict(zip((c.column for c in sealed.columns), row[2:], strict=True))
                 values: dict[str, str] = {}
                 for c in indexed:
-                    plain = codec.decrypt(sealed.context(c.column, str(bound_to)), by_column[c.column])
+                    plain = codec.decrypt(sealed.row_context(c, row), row[c.column])
                     values.update({name: derive(codec, plain) for name, derive in c.indexes.items()})
-                sealed._update(conn, row_id, values)
+                sealed._update(conn, row, values)
                 done += 1
     return done

@@ -6,21 +6,26 @@ Every service of the registry (crm_common.registry) runs as separate processes (
 worker when it consumes events), each with its own PostgreSQL database when it has one, talking
 over gRPC and a real RabbitMQ (a vhost of its own, deleted afterwards). `suite.<service>` is the
 stub of that service's API. `E2E_SERVICES=a,b` starts only those services (the scaffold's check
-runs a new service alone).
+runs a new service alone). `suite.tap` holds a copy of every message published on the
+suite's exchanges during the run (declared before any service starts), for tests that inspect
+what travelled over the broker (tests/e2e/test_no_plaintext_pii.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pika
 import pytest
 
 from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.events import exchange_name
 from crm_common.registry import ServiceDefinition, service, services
 from crm_common.testing import postgres_database, rabbitmq_vhost, stub_class
 
@@ -40,9 +45,61 @@ def suite_services() -> list[ServiceDefinition]:
     return [service(name) for name in wanted] if wanted else list(services())
 
 
+@dataclass(frozen=True)
+class TappedMessage:
+    exchange: str
+    routing_key: str
+    headers: dict[str, Any]
+    body: bytes
+
+
+class MessageTap:
+    """A queue bound with '#' to every exchange the suite publishes on (each service's, and those
+    of the outside systems its workers listen to), declared before any service starts: it keeps
+    a copy of every message published during the run. Named and not exclusive, so it outlives
+    the short connections that declare and drain it (the vhost is deleted after the run)."""
+
+    QUEUE = "e2e.tap"
+
+    def __init__(self, amqp_uri: str, producers: list[str]) -> None:
+        self.amqp_uri = amqp_uri
+        self.exchanges = sorted({exchange_name(p) for p in producers})
+        self.seen: list[TappedMessage] = []
+        with self._channel() as channel:
+            channel.queue_declare(self.QUEUE, durable=True)
+            for exchange in self.exchanges:
+                # The same declaration as the publishers' (crm_common.events.publisher).
+                channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+                channel.queue_bind(self.QUEUE, exchange, routing_key="#")
+
+    @classmethod
+    def for_services(cls, amqp_uri: str, definitions: list[ServiceDefinition]) -> MessageTap:
+        producers = [d.name for d in definitions] + [event.producer for d in definitions for event in d.consumes]
+        return cls(amqp_uri, producers)
+
+    @contextmanager
+    def _channel(self) -> Iterator[Any]:
+        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_uri))
+        try:
+            yield connection.channel()
+        finally:
+            connection.close()
+
+    def messages(self) -> list[TappedMessage]:
+        """Every message tapped so far, in the order the broker queued them."""
+        with self._channel() as channel:
+            while True:
+                method, properties, body = channel.basic_get(self.QUEUE, auto_ack=True)
+                if method is None:
+                    break
+                self.seen.append(TappedMessage(method.exchange, method.routing_key, dict(properties.headers or {}), bytes(body)))
+        return list(self.seen)
+
+
 class Suite:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, tap: MessageTap | None = None) -> None:
         self.stack = stack
+        self.tap = tap
         self.specs = {spec.name: spec for spec in stack.specs}
         self.channels = {name: grpc.insecure_channel(spec.target) for name, spec in self.specs.items()}
         self.stubs = {name: stub_class(service(name))(channel) for name, channel in self.channels.items()}
@@ -70,6 +127,9 @@ class Suite:
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     with ExitStack() as resources:
         amqp_uri = resources.enter_context(rabbitmq_vhost("e2e"))
+        definitions = suite_services()
+        # Before any process starts, so no message of the run escapes it.
+        tap = MessageTap.for_services(amqp_uri, definitions)
         specs = [
             ServiceSpec(
                 definition.name,
@@ -79,11 +139,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
                 resources.enter_context(postgres_database(f"e2e_{definition.package}")) if definition.database else "",
                 env={**PLATFORM_ENV, **definition.e2e_env},
             )
-            for definition in suite_services()
+            for definition in definitions
         ]
         stack = Stack(specs, amqp_uri, Path(tmp_path_factory.mktemp("e2e-run")))
         resources.callback(stack.stop)
         stack.start()
-        running = Suite(stack)
+        running = Suite(stack, tap)
         resources.callback(running.close)
         yield running

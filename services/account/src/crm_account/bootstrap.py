@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from crm_account.adapters.events import PRODUCER, ProtoAccountEvents
 from crm_account.adapters.orm import metadata
-from crm_account.adapters.repository import PiiCodec
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import TierThresholds
 from crm_account.domain.screening import load_watchlist
@@ -24,12 +23,12 @@ from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
-from crm_common.pii import load_pii
+from crm_common.pii import PiiCodec
 from crm_common.registry import ConsumedEvent
 
 
 def build_handlers(engine: Engine, settings: AccountSettings, wakeup: RelayWakeup | None = None) -> AccountUseCases:
-    pii = PiiCodec(*load_pii(settings.pii_keys, settings.pii_index_key))
+    pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
     tiers = TierThresholds(settings.tier_affluent_aum_vnd, settings.tier_private_aum_vnd)
     watchlist = load_watchlist(Path(settings.account_watchlist_file)) if settings.account_watchlist_file else None
     return AccountUseCases.wire(

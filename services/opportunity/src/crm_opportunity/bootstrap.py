@@ -1,4 +1,4 @@
-"""Composition root: wires the database and the event outbox into the use cases and the API.
+"""Composition root: wires the database, the PII codec and the event outbox into the use cases and the API.
 
 `bootstrap` is the one entry the API, the worker, the CLI and the tests use (crm_common.app).
 gRPC is imported with serve=True alone: the worker process (eventlet) must never load it.
@@ -14,6 +14,7 @@ from crm_common.app import Application
 from crm_common.db import service_engine
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
+from crm_common.pii import PiiCodec
 from crm_opportunity.adapters.events import PRODUCER, ProtoOpportunityEvents
 from crm_opportunity.adapters.orm import metadata
 from crm_opportunity.config import OpportunitySettings
@@ -23,12 +24,15 @@ from crm_opportunity.service_layer.unit_of_work import OpportunityUnitOfWork
 from crm_opportunity.service_layer.use_cases import OpportunityUseCases
 
 
-def build_handlers(engine: Engine, wakeup: RelayWakeup | None = None, pipelines_file: str = "", rules_file: str = "") -> OpportunityUseCases:
+def build_handlers(settings: OpportunitySettings, engine: Engine, wakeup: RelayWakeup | None = None) -> OpportunityUseCases:
+    rules_file = settings.opportunity_nba_rules_file
     rules = load_rules(Path(rules_file).read_text(encoding="utf-8")) if rules_file else default_rules()
+    # Activity subjects, notes and outcomes are sealed with the suite's key ring (PII_KEYS).
+    pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
     return OpportunityUseCases.wire(
-        uow=lambda: OpportunityUnitOfWork(engine, metadata, wakeup),
+        uow=lambda: OpportunityUnitOfWork(engine, metadata, pii, wakeup),
         events=ProtoOpportunityEvents(),
-        pipelines=load_pipelines(pipelines_file),
+        pipelines=load_pipelines(settings.opportunity_pipelines_file),
         rules=rules,
     )
 
@@ -39,7 +43,7 @@ def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Applicat
     outbox relay and the periodic jobs."""
     engine = service_engine(settings)
     if not serve:
-        return Application(settings, engine, build_handlers(engine, None, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file))
+        return Application(settings, engine, build_handlers(settings, engine))
 
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
@@ -48,7 +52,7 @@ def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Applicat
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
 
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
-    use_cases = build_handlers(engine, wakeup, settings.opportunity_pipelines_file, settings.opportunity_nba_rules_file)
+    use_cases = build_handlers(settings, engine, wakeup)
     binding = ServiceBinding.for_service(
         opportunity_service_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
         OpportunityServicer(use_cases),

@@ -26,8 +26,10 @@ SERVICE = ServiceDefinition(
     bootstrap="crm_opportunity.bootstrap:bootstrap",
     migrations="crm_opportunity:migrations",
     worker_class="crm_opportunity.entrypoints.worker:OpportunityWorker",
-    # Holds no personal data of its own, but confirms erasures (its copies of the account id).
+    # Activities' free text (subjects, notes, outcomes) may hold a person's data: encrypted at
+    # rest, blanked on erasure, rotated with `crm-opportunity pii reencrypt|reindex`.
     pii=True,
+    pii_maintenance="crm_opportunity.adapters.pii_maintenance",
     permissions=(
         Permission(OPPORTUNITY_READ, "read opportunities, pipelines, activities, forecasts and next best actions"),
         Permission(OPPORTUNITY_WRITE, "create, move, update, close and reopen opportunities; plan activities"),

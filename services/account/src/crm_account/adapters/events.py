@@ -1,8 +1,9 @@
 """The account service's domain events as protobuf messages (crm.account.v1.events).
 
-Accounts in events are masked like responses to a caller without pii.read: no plaintext copy
-of a national id, phone or email sits in the outbox or a queue. A consumer that needs them
-calls GetAccount with pii.read.
+Accounts in events are masked like responses to a caller without pii.read, and their names too
+("N*** V*** A***", which such callers still see in responses, to greet the customer): no
+plaintext copy of a name, national id, phone or email sits in the outbox or a queue. A consumer
+that needs them calls GetAccount with pii.read.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ from crm_account.domain.holdings import Holding
 from crm_account.domain.kyc import KycStatus
 from crm_account.domain.model import Account
 from crm_account.domain.privacy import ErasureRequest
+from crm_common.contact import mask_name
 from crm_common.events.envelope import new_event
 from crm_common.grpc.enums import enum_number
 
 PRODUCER = "account"
 
 
+def _masked(account: Account) -> account_pb2.Account:
+    message = account_to_proto(account, show_pii=False)
+    message.full_name = mask_name(message.full_name)
+    return message
+
+
 class ProtoAccountEvents:
     def created(self, account: Account, correlation_id: str) -> events_pb2.AccountCreated:
-        return new_event(events_pb2.AccountCreated, PRODUCER, correlation_id, account.created_at, account=account_to_proto(account, show_pii=False))
+        return new_event(events_pb2.AccountCreated, PRODUCER, correlation_id, account.created_at, account=_masked(account))
 
     def updated(self, account: Account, changed_fields: list[str], correlation_id: str) -> events_pb2.AccountUpdated:
         return new_event(
@@ -30,7 +38,7 @@ class ProtoAccountEvents:
             PRODUCER,
             correlation_id,
             account.updated_at,
-            account=account_to_proto(account, show_pii=False),
+            account=_masked(account),
             changed_fields=changed_fields,
         )
 
@@ -65,7 +73,7 @@ class ProtoAccountEvents:
             survivor.updated_at,
             survivor_id=survivor.account_id,
             merged_id=merged_id,
-            survivor=account_to_proto(survivor, show_pii=False),
+            survivor=_masked(survivor),
             merge_id=merge_id,
         )
 
@@ -78,8 +86,8 @@ class ProtoAccountEvents:
             survivor_id=survivor.account_id,
             merged_id=restored.account_id,
             merge_id=merge_id,
-            restored=account_to_proto(restored, show_pii=False),
-            survivor=account_to_proto(survivor, show_pii=False),
+            restored=_masked(restored),
+            survivor=_masked(survivor),
         )
 
     def erasure_requested(self, request: ErasureRequest, lead_ids: list[str], correlation_id: str) -> events_pb2.ErasureRequested:

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, insert, select, update
 
-from crm_account.adapters.orm import accounts, household_members, households, relationships
+from crm_account.adapters.orm import ACCOUNTS_PII, accounts, household_members, households, relationships
 from crm_account.domain.households import Household, HouseholdRole, Member, Relationship, RelationshipKind
 from crm_common.errors import NotFound
+from crm_common.pii import PiiCodec
 
 
 def _relationship(row: Any) -> Relationship:
@@ -24,8 +25,10 @@ def _one(relationship: Relationship) -> Any:
 
 
 class HouseholdRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pii: PiiCodec) -> None:
         self.conn = conn
+        # Members' names are read from the accounts, where they are encrypted.
+        self.pii = pii
 
     # --- relationships -------------------------------------------------------------------
 
@@ -108,4 +111,5 @@ class HouseholdRepository:
         self.conn.execute(delete(household_members).where(household_members.c.account_id == account_id))
 
     def names(self, account_ids: Sequence[str]) -> dict[str, str]:
-        return {a: n for a, n in self.conn.execute(select(accounts.c.account_id, accounts.c.full_name).where(accounts.c.account_id.in_(account_ids)))}
+        rows = self.conn.execute(select(accounts.c.account_id, accounts.c.full_name_enc).where(accounts.c.account_id.in_(account_ids)))
+        return {a: self.pii.decrypt(ACCOUNTS_PII.context("full_name_enc", a), token) for a, token in rows}

@@ -1,14 +1,16 @@
 """The account service's tables (SQLAlchemy Core), beside the platform's outbox/inbox/idempotency.
 
-National ids, phones and emails are stored encrypted (`*_enc`, AES-GCM, crm_common.pii) with a
-keyed hash beside them (`*_bidx`, a blind index) that equality lookups and matching use.
+Names, national ids, phones and emails are stored encrypted (`*_enc`, AES-GCM, crm_common.pii)
+with a keyed hash beside them (`*_bidx`, a blind index) that equality lookups and matching use,
+and blind word-prefix tokens for name search (`name_tokens`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text, func, literal_column
 
 from crm_common.db import UtcDateTime, new_metadata
+from crm_common.pii_tables import SealedColumn, SealedTable
 
 metadata = new_metadata()
 
@@ -18,9 +20,9 @@ accounts = Table(
     Column("account_id", String(36), primary_key=True),
     Column("account_type", String(20), nullable=False),
     Column("lifecycle_stage", String(20), nullable=False),
-    Column("full_name", String(200), nullable=False),
-    # Lower case without diacritics, for name search.
-    Column("name_folded", String(200), nullable=False),
+    Column("full_name_enc", Text, nullable=False),
+    # Blind tokens of every word-prefix of the folded name, for name search (migration 0014).
+    Column("name_tokens", Text, nullable=False),
     Column("gender", String(10), nullable=False),
     Column("date_of_birth", Date, nullable=True),
     Column("national_id_enc", Text, nullable=False),
@@ -74,15 +76,15 @@ accounts = Table(
     Column("total_loans", BigInteger, nullable=False),
     Column("total_aum", BigInteger, nullable=False),
     Column("open_holdings", Integer, nullable=False),
-    # Duplicate detection's name + date of birth blocking key ("nguyen|a|1990-01-01"; '' unknown).
-    Column("name_dob_key", String(120), nullable=False),
+    # Blind index of duplicate detection's name + date of birth blocking key ("nguyen|a|1990-01-01"; '' unknown).
+    Column("name_dob_bidx", String(32), nullable=False),
     # The survivor this account was merged into ('' while it is an account of its own).
     Column("merged_into", String(36), nullable=False),
     Column("legal_hold", Boolean, nullable=False),
     Column("legal_hold_reason", String(500), nullable=False),
     Column("erased_at", UtcDateTime, nullable=True),
     Index("ix_accounts_created_at_account_id", "created_at", "account_id"),
-    Index("ix_accounts_name_dob_key", "name_dob_key"),
+    Index("ix_accounts_name_dob_bidx", "name_dob_bidx"),
     Index("ix_accounts_tax_code", "tax_code"),
     # The expiry sweep finds verifications whose review is due.
     Index("ix_accounts_kyc_status_expires_at", "kyc_status", "kyc_expires_at"),
@@ -90,9 +92,14 @@ accounts = Table(
     Index("ix_accounts_branch_id", "branch_id"),
     # A territory reaches its subtree with LIKE 'VN.NORTH.%' (pattern ops on PostgreSQL).
     Index("ix_accounts_territory_id", "territory_id", postgresql_ops={"territory_id": "varchar_pattern_ops"}),
-    # Word-prefix search on names ("an" finds "Nguyễn Văn An") is a LIKE '%...%': a trigram
-    # index serves it on PostgreSQL (pg_trgm, migration 0003).
-    Index("ix_accounts_name_folded_trgm", "name_folded", postgresql_using="gin", postgresql_ops={"name_folded": "gin_trgm_ops"}),
+    # Word-prefix search on names ("an" finds "Nguyễn Văn An") looks for one blind token: a GIN
+    # index over string_to_array(name_tokens, ' ') serves it on PostgreSQL (migration 0014).
+)
+
+# Name search looks one token up among an account's tokens: on PostgreSQL a GIN index over the
+# tokens as an array (migration 0014); SQLite scans.
+Index("ix_accounts_name_tokens", func.string_to_array(accounts.c.name_tokens, literal_column("' '")), postgresql_using="gin").ddl_if(
+    dialect="postgresql"
 )
 
 # A national id names one person: one account per national id.
@@ -323,3 +330,13 @@ erasure_requests = Table(
     Column("confirmed_services", Text, nullable=False),
     Column("completed_at", UtcDateTime, nullable=True),
 )
+
+
+# Every encrypted column of the service (crm_common.pii_tables), for the repository's token
+# contexts and `crm-account pii reencrypt`. The first tokens predate that module: they are bound
+# to "<kind>:<account id>" (national_id, phone, email), not "<table>.<column>:<row>". The
+# blind indexes are rebuilt by the account's own reindex, with the match-key claims they feed.
+ACCOUNTS_PII = SealedTable(accounts, "account_id", [SealedColumn("national_id_enc", context="national_id"), SealedColumn("full_name_enc")])
+# One column holds phones and emails: each token is bound to its row's kind.
+CONTACT_POINTS_PII = SealedTable(account_contact_points, ("account_id", "kind", "position"), [SealedColumn("value_enc", context_from="kind")])
+PII_TABLES = (ACCOUNTS_PII, CONTACT_POINTS_PII)

@@ -1,8 +1,8 @@
 """Reading and writing accounts with SQLAlchemy Core.
 
-PII never reaches the database in the clear: national ids, phones and emails are encrypted with
+PII never reaches the database in the clear: names, national ids, phones and emails are encrypted with
 the row and column as associated data (a ciphertext moved elsewhere does not decrypt), and found
-again through their blind indexes.
+again through their blind indexes (names through blind word-prefix tokens).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Date, delete, func, insert, or_, select, union, update
+from sqlalchemy import ColumnElement, Connection, Date, Text, cast, delete, func, insert, literal, literal_column, or_, select, union, update
+from sqlalchemy.dialects import postgresql
 
-from crm_account.adapters.orm import account_changes, account_contact_points, account_match_keys, accounts, household_members
+from crm_account.adapters.orm import ACCOUNTS_PII, account_changes, account_contact_points, account_match_keys, accounts, household_members
 from crm_account.domain.duplicates import name_dob_key
 from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
@@ -42,32 +43,36 @@ from crm_common.contact import fold
 from crm_common.db import UtcDateTime
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page, newest_first
-from crm_common.pii import BlindIndex, FieldCipher
+
+# Re-exported: callers (tests, tools) build an AccountRepository with the suite's one codec.
+from crm_common.pii import PiiCodec as PiiCodec
 
 PHONE, EMAIL, NATIONAL_ID = "phone", "email", "national_id"
+# The blind index kind of duplicate detection's name + date of birth blocking key.
+NAME_DOB = "name_dob"
 # Merged accounts can be merged again; a chain longer than this is a loop, not history.
 MAX_MERGE_HOPS = 10
 
 
-class PiiCodec:
-    """Encrypts and indexes the account's PII; one per process, from the configured keys."""
+def _matches_name(full_name: str, folded_prefix: str) -> bool:
+    """What name search means: some word of the name starts with the prefix (folded)."""
+    name = fold(full_name)
+    return name.startswith(folded_prefix) or f" {folded_prefix}" in name
 
-    def __init__(self, cipher: FieldCipher, index: BlindIndex) -> None:
-        self.cipher = cipher
-        self.index = index
 
-    def seal(self, kind: str, value: str, account_id: str) -> tuple[str, str]:
-        """(ciphertext, blind index) of a normalised value; ('', '') for ''."""
-        return self.cipher.encrypt(value, f"{kind}:{account_id}"), self.index(kind, value)
+def _seal(pii: PiiCodec, kind: str, value: str, account_id: str) -> tuple[str, str]:
+    """(ciphertext, blind index) of a normalised value; ('', '') for ''."""
+    return pii.encrypt(_context(kind, account_id), value), pii.index(kind, value)
 
-    def open(self, kind: str, token: str, account_id: str) -> str:
-        return self.cipher.decrypt(token, f"{kind}:{account_id}")
 
-    def key_indexes(self, keys: ContactKeys) -> dict[str, str]:
-        """Blind index of each known key, by kind."""
-        return {
-            kind: self.index(kind, value) for kind, value in ((NATIONAL_ID, keys.national_id), (PHONE, keys.phone_e164), (EMAIL, keys.email)) if value
-        }
+def _context(kind: str, account_id: str) -> str:
+    """What an account's token is bound to: "<kind>:<account id>" (ACCOUNTS_PII, CONTACT_POINTS_PII)."""
+    return f"{kind}:{account_id}"
+
+
+def key_indexes(pii: PiiCodec, keys: ContactKeys) -> dict[str, str]:
+    """Blind index of each known key, by kind."""
+    return {kind: pii.index(kind, value) for kind, value in ((NATIONAL_ID, keys.national_id), (PHONE, keys.phone_e164), (EMAIL, keys.email)) if value}
 
 
 def _acquisition_row(acquisition: Acquisition | None) -> dict[str, Any]:
@@ -122,14 +127,14 @@ class AccountRepository:
 
     def _row(self, account: Account) -> dict[str, Any]:
         p = account.profile
-        national_id_enc, national_id_bidx = self.pii.seal(NATIONAL_ID, p.national_id, account.account_id)
+        national_id_enc, national_id_bidx = _seal(self.pii, NATIONAL_ID, p.national_id, account.account_id)
         business = p.business or BusinessProfile()
         return {
             "account_id": account.account_id,
             "account_type": str(p.account_type),
             "lifecycle_stage": str(p.lifecycle_stage),
-            "full_name": p.full_name,
-            "name_folded": fold(p.full_name),
+            "full_name_enc": self.pii.encrypt(ACCOUNTS_PII.context("full_name_enc", account.account_id), p.full_name),
+            "name_tokens": self.pii.search_tokens("name", fold(p.full_name)),
             "gender": str(p.gender or ""),
             "date_of_birth": p.date_of_birth,
             "national_id_enc": national_id_enc,
@@ -172,7 +177,7 @@ class AccountRepository:
             "total_loans": account.totals.loans,
             "total_aum": account.totals.aum,
             "open_holdings": account.totals.open_holdings,
-            "name_dob_key": name_dob_key(p.full_name, p.date_of_birth),
+            "name_dob_bidx": self.pii.index(NAME_DOB, name_dob_key(p.full_name, p.date_of_birth)),
             "merged_into": account.merged_into,
             "legal_hold": account.legal_hold,
             "legal_hold_reason": account.legal_hold_reason,
@@ -184,7 +189,7 @@ class AccountRepository:
         rows = []
         for kind, values in ((PHONE, account.profile.phones), (EMAIL, account.profile.emails)):
             for position, value in enumerate(values):
-                value_enc, value_bidx = self.pii.seal(kind, value, account.account_id)
+                value_enc, value_bidx = _seal(self.pii, kind, value, account.account_id)
                 rows.append({"account_id": account.account_id, "kind": kind, "position": position, "value_enc": value_enc, "value_bidx": value_bidx})
         if rows:
             self.conn.execute(insert(account_contact_points), rows)
@@ -211,7 +216,7 @@ class AccountRepository:
         `strict`: a key another account already claimed raises IntegrityError (the loser of a
         resolve race retries and then matches the winner's account).
         """
-        indexes = list(self.pii.key_indexes(account.keys).values())
+        indexes = list(key_indexes(self.pii, account.keys).values())
         if strict:
             for key_bidx in indexes:
                 self.conn.execute(insert(account_match_keys).values(key_bidx=key_bidx, account_id=account.account_id))
@@ -250,7 +255,7 @@ class AccountRepository:
             .order_by(account_contact_points.c.account_id, account_contact_points.c.kind, account_contact_points.c.position)
         )
         for point in self.conn.execute(query):
-            points[(point.account_id, point.kind)].append(self.pii.open(point.kind, point.value_enc, point.account_id))
+            points[(point.account_id, point.kind)].append(self.pii.decrypt(_context(point.kind, point.account_id), point.value_enc))
         homes = select(household_members.c.account_id, household_members.c.household_id).where(household_members.c.account_id.in_(ids))
         household_of = {account_id: household_id for account_id, household_id in self.conn.execute(homes)}
         loaded = [self._to_account(row, points) for row in rows]
@@ -273,10 +278,10 @@ class AccountRepository:
         account_type = AccountType(row.account_type)
         profile = Profile(
             account_type=account_type,
-            full_name=row.full_name,
+            full_name=self.pii.decrypt(ACCOUNTS_PII.context("full_name_enc", row.account_id), row.full_name_enc),
             gender=Gender(row.gender) if row.gender else None,
             date_of_birth=row.date_of_birth if isinstance(row.date_of_birth, date) else None,
-            national_id=self.pii.open(NATIONAL_ID, row.national_id_enc, row.account_id),
+            national_id=self.pii.decrypt(_context(NATIONAL_ID, row.account_id), row.national_id_enc),
             national_id_legacy=row.national_id_legacy,
             phones=tuple(points[(row.account_id, PHONE)]),
             emails=tuple(points[(row.account_id, EMAIL)]),
@@ -370,7 +375,7 @@ class AccountRepository:
             elif name == "business.tax_code":
                 lookups.append(select(accounts.c.account_id).where(accounts.c.tax_code == value).limit(limit))
             elif name == "name+dob":
-                lookups.append(select(accounts.c.account_id).where(accounts.c.name_dob_key == value).limit(limit))
+                lookups.append(select(accounts.c.account_id).where(accounts.c.name_dob_bidx == self.pii.index(NAME_DOB, value)).limit(limit))
             else:
                 contact_indexes.append(self.pii.index(PHONE if name.startswith("phones") else EMAIL, value))
         if contact_indexes:
@@ -435,7 +440,7 @@ class AccountRepository:
         row = SimpleNamespace(**values)
         points: dict[tuple[str, str], list[str]] = defaultdict(list)
         for point in sorted(data["contact_points"], key=lambda p: (p["kind"], p["position"])):
-            points[(point["account_id"], point["kind"])].append(self.pii.open(point["kind"], point["value_enc"], point["account_id"]))
+            points[(point["account_id"], point["kind"])].append(self.pii.decrypt(_context(point["kind"], point["account_id"]), point["value_enc"]))
         return self._to_account(row, points)
 
     def get_many(self, account_ids: list[str], scope: DataScope) -> list[Account]:
@@ -476,7 +481,7 @@ class AccountRepository:
 
     def sharing_keys(self, keys: ContactKeys) -> list[Account]:
         """Every account holding any of `keys` (its national id, or one of its phones or emails)."""
-        clauses = self._holding(self.pii.key_indexes(keys))
+        clauses = self._holding(key_indexes(self.pii, keys))
         if not clauses:
             return []
         query = select(accounts).where(or_(*clauses), accounts.c.merged_into == "").order_by(accounts.c.created_at)
@@ -485,13 +490,23 @@ class AccountRepository:
     def search(self, keys: ContactKeys, name: str, page: Page, scope: DataScope) -> tuple[list[Account], dict[str, Any] | None]:
         """Accounts `scope` reaches holding all of `keys` and with a name word starting with
         `name`, newest first."""
-        clauses = self._holding(self.pii.key_indexes(keys))
-        if name:
-            prefix = fold(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(or_(accounts.c.name_folded.like(f"{prefix}%", escape="\\"), accounts.c.name_folded.like(f"% {prefix}%", escape="\\")))
+        clauses = self._holding(key_indexes(self.pii, keys))
+        prefix = fold(name)
+        if prefix:
+            clauses.append(self._has_name_token(self.pii.search_token("name", prefix)))
         query = select(accounts).where(*clauses, accounts.c.merged_into == "", in_scope(scope))
         rows, after = newest_first(self.conn, query, accounts.c.created_at, accounts.c.account_id, page)
-        return self._load(rows), after
+        found = self._load(rows)
+        # A token stands for a prefix of at most 24 characters (and may collide): the decrypted
+        # name decides. The page may then be short; its token still continues after it.
+        return ([a for a in found if _matches_name(a.profile.full_name, prefix)] if prefix else found), after
+
+    def _has_name_token(self, token: str) -> ColumnElement[bool]:
+        if self.conn.dialect.name == "postgresql":
+            # The expression of the GIN index ix_accounts_name_tokens, so the planner can use it.
+            tokens = func.string_to_array(accounts.c.name_tokens, literal_column("' '"))
+            return tokens.op("@>")(cast(postgresql.array([token]), postgresql.ARRAY(Text)))  # type: ignore[no-any-return]
+        return (literal(" ") + accounts.c.name_tokens + literal(" ")).like(f"% {token} %")
 
     def changes(self, account_id: str, page: Page) -> tuple[list[AccountChange], dict[str, Any] | None]:
         query = select(account_changes).where(account_changes.c.account_id == account_id)

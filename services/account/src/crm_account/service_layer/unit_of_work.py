@@ -11,9 +11,10 @@ from crm_account.adapters.duplicate_repository import DuplicateRepository
 from crm_account.adapters.holding_repository import HoldingRepository
 from crm_account.adapters.household_repository import HouseholdRepository
 from crm_account.adapters.privacy_repository import PrivacyRepository
-from crm_account.adapters.repository import AccountRepository, PiiCodec
+from crm_account.adapters.repository import AccountRepository
 from crm_account.adapters.screening_repository import ScreeningRepository
 from crm_common.events.outbox import RelayWakeup
+from crm_common.pii import PiiCodec
 from crm_common.unit_of_work import SqlUnitOfWork
 
 
@@ -37,6 +38,6 @@ class AccountUnitOfWork(SqlUnitOfWork):
         self.holdings = HoldingRepository(self.conn)
         self.duplicates = DuplicateRepository(self.conn)
         self.screening = ScreeningRepository(self.conn)
-        self.households = HouseholdRepository(self.conn)
+        self.households = HouseholdRepository(self.conn, self.pii)
         self.privacy = PrivacyRepository(self.conn)
         return self

@@ -76,5 +76,10 @@ class ProtoOpportunityEvents:
 
     def activity_completed(self, activity: Activity, correlation_id: str) -> events_pb2.ActivityCompleted:
         return new_event(
-            events_pb2.ActivityCompleted, PRODUCER, correlation_id, activity.updated_at, activity=activity_to_proto(activity, activity.updated_at)
+            events_pb2.ActivityCompleted,
+            PRODUCER,
+            correlation_id,
+            activity.updated_at,
+            # Subject, notes and outcome withheld: a consumer that needs them asks ListActivities with pii.read.
+            activity=activity_to_proto(activity, activity.updated_at, show_pii=False),
         )

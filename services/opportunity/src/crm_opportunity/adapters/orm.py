@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, and_
 
 from crm_common.db import UtcDateTime, new_metadata
+from crm_common.pii_tables import SealedColumn, SealedTable
 
 metadata = new_metadata()
 
@@ -82,11 +83,13 @@ activities = Table(
     Column("account_id", String(36), nullable=False),
     Column("opportunity_id", String(36), nullable=False),
     Column("owner_id", String(200), nullable=False),
-    Column("subject", String(200), nullable=False),
-    Column("notes", Text, nullable=False),
+    # What people write about a customer may name them, give a phone or a national id: the
+    # free text is stored encrypted (crm_common.pii, `ACTIVITIES_PII` below, migration 0012).
+    Column("subject_enc", Text, nullable=False),
+    Column("notes_enc", Text, nullable=False),
     Column("due_at", UtcDateTime, nullable=True),
     Column("status", String(10), nullable=False),
-    Column("outcome", String(500), nullable=False),
+    Column("outcome_enc", Text, nullable=False),
     Column("completed_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(200), nullable=False),
@@ -147,3 +150,8 @@ next_actions = Table(
     Column("computed_at", UtcDateTime, nullable=False),
     Index("ix_next_actions_owner_id_priority", "owner_id", "priority"),
 )
+
+# Every encrypted column of the service, for the repository's token contexts and for
+# `crm-opportunity pii reencrypt|reindex` (free text only: no blind indexes to rebuild).
+ACTIVITIES_PII = SealedTable(activities, "activity_id", [SealedColumn("subject_enc"), SealedColumn("notes_enc"), SealedColumn("outcome_enc")])
+PII_TABLES = (ACTIVITIES_PII,)

@@ -7,6 +7,7 @@ from typing import Any
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
+from crm_common.contact import mask_text
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.mapping import audit_stamps, money, timestamp
 from crm_opportunity.domain.activities import Activity
@@ -92,18 +93,21 @@ def los_decision_from_proto(message: Any) -> LosDecision:
     )
 
 
-def activity_to_proto(activity: Activity, now: datetime) -> opportunity_pb2.Activity:
+def activity_to_proto(activity: Activity, now: datetime, show_pii: bool = True) -> opportunity_pb2.Activity:
+    """The Activity message; subject, notes and outcome (free text that may name the customer)
+    withheld as "(hidden)" unless `show_pii`."""
+    shown = (lambda text: text) if show_pii else mask_text
     return opportunity_pb2.Activity(
         activity_id=activity.activity_id,
         kind=enum_number(opportunity_pb2.ActivityKind, activity.kind),
         account_id=activity.account_id,
         opportunity_id=activity.opportunity_id,
         owner_id=activity.owner_id,
-        subject=activity.subject,
-        notes=activity.notes,
+        subject=shown(activity.subject),
+        notes=shown(activity.notes),
         due_time=timestamp(activity.due_at),
         status=enum_number(opportunity_pb2.ActivityStatus, activity.status),
-        outcome=activity.outcome,
+        outcome=shown(activity.outcome),
         complete_time=timestamp(activity.completed_at),
         overdue=activity.overdue(now),
         audit=audit_stamps(activity),

@@ -1,4 +1,4 @@
-"""`crm-opportunity`: the subcommands its registry entry gives it (api|worker|migrate|health|dlq)."""
+"""`crm-opportunity`: the subcommands its registry entry gives it (api|worker|migrate|health|dlq|pii)."""
 
 from __future__ import annotations
 

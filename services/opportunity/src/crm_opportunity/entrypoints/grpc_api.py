@@ -9,7 +9,8 @@ import grpc
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
-from crm_common.auth import Access, Scope
+from crm_common.auth import Access, Scope, current_principal
+from crm_common.auth.roles import PII_READ
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.enums import enum_name, enum_number
 from crm_common.grpc.mapping import page_response
@@ -56,6 +57,11 @@ PERMISSIONS: dict[str, Access] = {
     "GetNextBestActions": Access(OPPORTUNITY_READ, Scope.RECORD),
     "GetBookActions": Access(OPPORTUNITY_READ, Scope.RECORD),
 }
+
+
+def _may_see_pii() -> bool:
+    """Activities' free text unmasked only for callers holding pii.read (docs/security.md)."""
+    return current_principal().can(PII_READ)
 
 
 def _expected_close(
@@ -218,14 +224,14 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
             key=idempotency_key(request), draft=draft, opportunity_id=request.opportunity_id, account_id=request.account_id, owner_id=request.owner_id
         )
         activity = self.use_cases.activities.create_activity(command)
-        return opportunity_service_pb2.CreateActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+        return opportunity_service_pb2.CreateActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC), _may_see_pii()))
 
     def CompleteActivity(
         self, request: opportunity_service_pb2.CompleteActivityRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.CompleteActivityResponse:
         command = commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, outcome=request.outcome)
         activity = self.use_cases.activities.finish_activity(command)
-        return opportunity_service_pb2.CompleteActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+        return opportunity_service_pb2.CompleteActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC), _may_see_pii()))
 
     def CancelActivity(
         self, request: opportunity_service_pb2.CancelActivityRequest, context: grpc.ServicerContext
@@ -233,7 +239,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         activity = self.use_cases.activities.finish_activity(
             commands.FinishActivity(key=idempotency_key(request), activity_id=request.activity_id, cancel=True)
         )
-        return opportunity_service_pb2.CancelActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC)))
+        return opportunity_service_pb2.CancelActivityResponse(activity=activity_to_proto(activity, datetime.now(UTC), _may_see_pii()))
 
     def ListActivities(
         self, request: opportunity_service_pb2.ListActivitiesRequest, context: grpc.ServicerContext
@@ -241,14 +247,18 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         page = parse_page(request.page.page_size, request.page.page_token)
         found, after = self.use_cases.activities.list_activities(request.opportunity_id, request.account_id, page)
         now = datetime.now(UTC)
-        return opportunity_service_pb2.ListActivitiesResponse(activities=[activity_to_proto(a, now) for a in found], page=page_response(after))
+        return opportunity_service_pb2.ListActivitiesResponse(
+            activities=[activity_to_proto(a, now, _may_see_pii()) for a in found], page=page_response(after)
+        )
 
     def GetWorklist(
         self, request: opportunity_service_pb2.GetWorklistRequest, context: grpc.ServicerContext
     ) -> opportunity_service_pb2.GetWorklistResponse:
         found, overdue = self.use_cases.activities.worklist(request.owner_id, request.limit)
         now = datetime.now(UTC)
-        return opportunity_service_pb2.GetWorklistResponse(activities=[activity_to_proto(a, now) for a in found], overdue_count=overdue)
+        return opportunity_service_pb2.GetWorklistResponse(
+            activities=[activity_to_proto(a, now, _may_see_pii()) for a in found], overdue_count=overdue
+        )
 
     def GetForecast(
         self, request: opportunity_service_pb2.GetForecastRequest, context: grpc.ServicerContext
