@@ -12,7 +12,7 @@ import yaml
 from deploy_helpers import CHART, RELEASE, ROOT, SERVICES, containers
 from test_tiltfile import run_tiltfile
 
-from crm_common.registry import ServiceDefinition, load, services
+from crm_common.registry import ServiceDefinition, consumed_events, load, services
 from crm_common.testing import stub_class
 
 DEFINITIONS = {d.name: d for d in services()}
@@ -68,7 +68,13 @@ def test_chart_health_service_and_flags_match_the_registry(rendered, chart_value
         for scenario in rendered.values():
             (api,) = containers(scenario.get("Deployment", f"{RELEASE}-{name}-api"))
             assert api["readinessProbe"]["grpc"]["service"] == definition.grpc_service
-            assert scenario.get("ConfigMap", f"{RELEASE}-{name}")["data"]["CRM_PII_SERVICES"] == pii
+            data = scenario.get("ConfigMap", f"{RELEASE}-{name}")["data"]
+            assert data["CRM_PII_SERVICES"] == pii
+            if definition.pii:
+                # Each reaches the others' PersonalDataService (a person's export, crm_common.privacy).
+                for other in pii.split(","):
+                    if other != name:
+                        assert data[f"{other.upper().replace('-', '_')}_GRPC_TARGET"] == f"{RELEASE}-{other}:50051", (name, other)
 
 
 def test_ci_values_name_only_registered_services():
@@ -92,4 +98,8 @@ def test_the_service_code_agrees_with_its_entry(definition: ServiceDefinition):
 
         container = get_container_cls({})(load(definition.worker_class), {"AMQP_URI": "memory://"})
         consumed = {(e.source_service, e.event_type) for e in container.entrypoints if isinstance(e, EventHandler)}
-        assert consumed == {(c.producer, c.message) for c in definition.consumes}
+        assert consumed == {(c.producer, c.message) for c in consumed_events(definition)}
+    if definition.pii and not definition.privacy_coordinator:
+        # A participant in data-subject rights hears the coordinator's erasures (crm_common.privacy).
+        coordinators = {d.name for d in DEFINITIONS.values() if d.privacy_coordinator}
+        assert definition.worker and {(c, "ErasureRequested") for c in coordinators} <= consumed, definition.name

@@ -33,12 +33,12 @@ def rid() -> str:
     return str(uuid.uuid4())
 
 
-def sql_lead(suite, phone: str, email: str, name: str = "Nguyễn Văn An") -> lead_pb2.Lead:
+def sql_lead(suite, phone: str, email: str, name: str = "Nguyễn Văn An", national_id: str = "") -> lead_pb2.Lead:
     lead = suite.lead.CreateLead(
         lead_svc.CreateLeadRequest(
             request_id=rid(),
             lead=lead_pb2.LeadInput(
-                contact=lead_pb2.ContactInput(full_name=name, phone=phone, email=email),
+                contact=lead_pb2.ContactInput(full_name=name, phone=phone, email=email, national_id=national_id),
                 product_interest=common_pb2.PRODUCT_TYPE_CREDIT_CARD,
                 source=lead_pb2.LeadSource(
                     channel=lead_pb2.CHANNEL_LANDING_PAGE, campaign_id="cmp-tet", utm=lead_pb2.Utm(source="facebook", medium="cpc")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
+from account_participants import FakeParticipants
 
 from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
@@ -12,7 +13,14 @@ from crm_account.service import SERVICE
 from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.testing import LiveService, live_fixtures
 
-live, api = live_fixtures(SERVICE, metadata)
+PARTICIPANTS = FakeParticipants()
+
+live, api = live_fixtures(SERVICE, metadata, adapters={"personal_data": PARTICIPANTS}, on_reset=PARTICIPANTS.reset)
+
+
+@pytest.fixture
+def participants(api: LiveService) -> FakeParticipants:
+    return PARTICIPANTS
 
 
 @pytest.fixture

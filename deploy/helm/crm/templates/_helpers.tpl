@@ -265,6 +265,14 @@ into the migration hook, which runs before the ConfigMap exists).
 {{- end }}
 {{- end }}
 {{- $_ := set $settings "CRM_PII_SERVICES" (join "," $pii) }}
+{{- /* A service holding personal data reaches the others' PersonalDataService (a person's export). */}}
+{{- if .svc.pii }}
+{{- range $other := $pii }}
+{{- if ne $other $.name }}
+{{- $_ := set $settings (include "crm.peerEnvName" $other) (printf "%s-%s:%v" (include "crm.fullname" $root) $other $v.grpc.port) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $peer := .svc.peers }}
 {{- if not (hasKey $v.services $peer) }}
 {{- fail (printf "services.%s.peers: %q is not a service of this chart (known: %s)" $.name $peer (keys $v.services | sortAlpha | join ", ")) }}

@@ -69,8 +69,13 @@ class ServiceDefinition:
     # Consumes events: runs `crm-<name> worker`.
     worker: bool = True
     worker_class: str = ""  # "crm_lead.entrypoints.worker:LeadWorker"
-    # Holds a person's data: takes part in data-subject export and erasure (it confirms erasures).
+    # Holds a person's data: takes part in data-subject export and erasure (crm_common.privacy):
+    # serves crm.privacy.v1.PersonalDataService (its section of an export), anonymises what the
+    # coordinator's ErasureRequested names and confirms with ErasureConfirmed.
     pii: bool = False
+    # Coordinates data-subject rights (the account service): exports and erasures start there, and
+    # it gathers every other `pii` service's section and confirmation, whichever are installed.
+    privacy_coordinator: bool = False
     # Stores encrypted PII: module with reencrypt(engine, cipher) and reindex(engine, cipher, index).
     pii_maintenance: str = ""
     permissions: tuple[Permission, ...] = ()
@@ -95,6 +100,8 @@ class ServiceDefinition:
             problems.append("database=True needs migrations, and only then" if self.database else "migrations given but database=False")
         if self.worker != bool(self.worker_class):
             problems.append("worker=True needs worker_class, and only then" if self.worker else "worker_class given but worker=False")
+        if self.privacy_coordinator and not (self.pii and self.worker):
+            problems.append("privacy_coordinator needs pii=True and a worker (it consumes the confirmations)")
         if self.pii_maintenance and not (self.pii and self.database):
             problems.append("pii_maintenance needs pii=True and a database")
         declared = {p.name for p in self.permissions}
@@ -171,6 +178,22 @@ def service(name: str) -> ServiceDefinition:
         if definition.name == name:
             return definition
     raise KeyError(f"no service {name!r} is installed; the registry has {names()}")
+
+
+def privacy_participants(coordinator: str, pii_services: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The services a coordinator asks for a person's data: every `pii` service but itself (of
+    `pii_services` when given, e.g. CRM_PII_SERVICES in a pod that has only its own entry)."""
+    names = pii_services if pii_services is not None else tuple(d.name for d in services() if d.pii)
+    return tuple(name for name in names if name != coordinator)
+
+
+def consumed_events(definition: ServiceDefinition) -> tuple[ConsumedEvent, ...]:
+    """What the service's worker consumes: its declaration, and for the privacy coordinator the
+    ErasureConfirmed of every participant, which joins by its `pii` flag alone."""
+    if not definition.privacy_coordinator:
+        return definition.consumes
+    confirmations = tuple(ConsumedEvent(name, "ErasureConfirmed") for name in privacy_participants(definition.name))
+    return definition.consumes + tuple(c for c in confirmations if c not in definition.consumes)
 
 
 def main(argv: list[str] | None = None) -> int:

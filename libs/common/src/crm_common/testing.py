@@ -360,18 +360,23 @@ def live_service(
             engine.dispose()
 
 
-def live_fixtures(definition: ServiceDefinition, metadata: MetaData) -> tuple[Any, Any]:
+def live_fixtures(
+    definition: ServiceDefinition, metadata: MetaData, *, adapters: dict[str, Any] | None = None, on_reset: Callable[[], object] | None = None
+) -> tuple[Any, Any]:
     """The two fixtures of a service's conftest.py, `live, api = live_fixtures(SERVICE, metadata)`:
     `live`, the service's API on loopback over a migrated database, once per backend and session;
-    `api`, the live API with every table emptied first."""
+    `api`, the live API with every table emptied first. `adapters` go to the service's bootstrap
+    (fakes of its peers, as in `live_service`); `on_reset` also runs before each test (to empty them)."""
     import pytest
 
     def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-        with live_service(request.param, tmp_path_factory.mktemp(definition.name), definition, metadata=metadata) as service:
+        with live_service(request.param, tmp_path_factory.mktemp(definition.name), definition, metadata=metadata, adapters=adapters) as service:
             yield service
 
     def api(live: LiveService) -> LiveService:
         live.reset()
+        if on_reset is not None:
+            on_reset()
         return live
 
     # Before decorating: `pytest --fixtures` shows the function's docstring.

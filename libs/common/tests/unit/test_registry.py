@@ -122,3 +122,20 @@ def test_the_installed_registry_is_valid() -> None:
     installed = services()
     assert installed == validate(list(installed))
     role_table(installed)
+
+
+def test_a_service_joins_data_subject_rights_by_its_pii_flag_alone() -> None:
+    """The coordinator's participants and the confirmations its worker consumes follow from the
+    `pii` services (of the registry, or of CRM_PII_SERVICES in a pod that has only its own entry)."""
+    from crm_common.registry import ConsumedEvent, consumed_events, privacy_participants
+
+    with pytest.raises(RegistryError, match="privacy_coordinator needs pii=True and a worker"):
+        definition("customer", privacy_coordinator=True)
+    assert privacy_participants("customer", ("billing", "customer", "service-case")) == ("billing", "service-case")
+    plain = definition(consumes=(ConsumedEvent("billing", "InvoicePaid"),))
+    assert consumed_events(plain) == plain.consumes
+    # The installed suite: its coordinator hears every other pii service.
+    [coordinator] = [d for d in services() if d.privacy_coordinator]
+    expected = {ConsumedEvent(d.name, "ErasureConfirmed") for d in services() if d.pii and d is not coordinator}
+    assert expected and expected <= set(consumed_events(coordinator))
+    assert not {c for c in coordinator.consumes if c.message == "ErasureConfirmed"}, "declared by the registry, not by hand"

@@ -41,6 +41,8 @@ SERVICE = ServiceDefinition(
     migrations="crm_account:migrations",
     worker_class="crm_account.entrypoints.worker:AccountWorker",
     pii=True,
+    # Exports and erasures start here; every other `pii` service takes part (crm_common.privacy).
+    privacy_coordinator=True,
     pii_maintenance="crm_account.adapters.pii_maintenance",
     permissions=(
         Permission(ACCOUNT_READ, "read and search accounts, their holdings, relationships and changes"),
@@ -73,8 +75,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("lead", "LeadConverted"),
         ConsumedEvent("opportunity", "OpportunityWon"),
         ConsumedEvent("opportunity", "OpportunityReopened"),
-        ConsumedEvent("lead", "ErasureConfirmed"),
-        ConsumedEvent("opportunity", "ErasureConfirmed"),
+        # And every participant's ErasureConfirmed (crm_common.registry.consumed_events).
         ConsumedEvent("onboarding", "KycOutcomeReported"),
     ),
     config_files=("ACCOUNT_WATCHLIST_FILE",),

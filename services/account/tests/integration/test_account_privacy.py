@@ -10,8 +10,9 @@ from typing import Any
 
 import grpc
 import pytest
+from account_participants import FakeParticipants
 from nameko.testing.services import worker_factory
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
@@ -77,11 +78,12 @@ def test_the_export_holds_everything_in_machine_readable_form(stub: AccountServi
     reply = stub.ExportPersonalData(R.ExportPersonalDataRequest(account_id=account_id), metadata=DPO)
     assert reply.content_type.startswith("application/json")
     document = json.loads(reply.document)
-    assert document["schema"] == "crm.account.export/v1"
-    assert (document["account"]["national_id"], document["account"]["emails"]) == ("079301012345", ["phuong.dinh@example.vn"])
-    assert [c["source"] for c in document["consents_in_force"]] == ["branch_form"]
-    assert [c["evidence_ref"] for c in document["consent_history"]] == ["form-77"]
-    assert {entry["kind"] for entry in document["timeline"]} >= {"CREATED", "CONSENT_CHANGED"}
+    assert document["schema"] == "crm.account.export/v2"
+    own = document["services"]["account"]
+    assert (own["account"]["national_id"], own["account"]["emails"]) == ("079301012345", ["phuong.dinh@example.vn"])
+    assert [c["source"] for c in own["consents_in_force"]] == ["branch_form"]
+    assert [c["evidence_ref"] for c in own["consent_history"]] == ["form-77"]
+    assert {entry["kind"] for entry in own["timeline"]} >= {"CREATED", "CONSENT_CHANGED"}
     changes = stub.ListAccountChanges(R.ListAccountChangesRequest(account_id=account_id), metadata=RM).changes
     assert changes[0].kind == "DATA_EXPORTED" and "dpo-1" in changes[0].reason
 
@@ -154,3 +156,78 @@ def test_only_the_privacy_officer(stub: AccountServiceStub, account_id: str) -> 
     assert rpc_error(erase, stub, account_id, RM).code() == grpc.StatusCode.PERMISSION_DENIED
     export = R.ExportPersonalDataRequest(account_id=account_id)
     assert rpc_error(stub.ExportPersonalData, export, metadata=RM).code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def merged_away_account(stub: AccountServiceStub, survivor_id: str) -> str:
+    """A second account of the same person (an old phone and email, a converting lead), merged
+    into `survivor_id` by a data steward."""
+    account = account_pb2.AccountInput(full_name="Đinh Thị Phương", phones=["0987 000 111"], emails=["phuong.old@example.vn"])
+    old = stub.CreateAccount(R.CreateAccountRequest(request_id=new_id(), account=account), metadata=RM).account
+    merge = R.MergeAccountsRequest(request_id=new_id(), survivor_id=survivor_id, merged_id=old.account_id, reason="same person, ticket 12")
+    stub.MergeAccounts(merge, metadata=bearer("steward-1", ["data_steward"]))
+    return str(old.account_id)
+
+
+def test_the_export_has_a_section_per_service_and_names_the_person_by_every_identifier(
+    api: LiveService, stub: AccountServiceStub, participants: FakeParticipants, account_id: str
+) -> None:
+    merged_id = merged_away_account(stub, account_id)
+    document = json.loads(stub.ExportPersonalData(R.ExportPersonalDataRequest(account_id=account_id), metadata=DPO).document)
+    assert sorted(document["services"]) == ["account", "lead", "opportunity"]
+    assert document["subject"] == {"account_id": account_id, "merged_account_ids": [merged_id]}
+    assert document["services"]["lead"] == {"service": "lead", "accounts": [account_id, merged_id]}
+    [merged] = document["services"]["account"]["merged_accounts"]
+    assert (merged["account_id"], merged["full_name"], merged["merged_into"]) == (merged_id, "Đinh Thị Phương", account_id)
+
+    audit_log = api.metadata.tables["audit_log"]
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.subject, audit_log.c.object_ids).where(audit_log.c.rpc.endswith("/ExportPersonalData"))).all()
+    assert [(r.subject, set(r.object_ids)) for r in rows] == [("dpo-1", {account_id, merged_id})]  # committed with the timeline entry
+
+    [person] = participants.asked
+    index = _index(api)
+    assert person.account_ids == (account_id, merged_id)
+    assert set(person.phone_indexes) >= {index("phone", "+84912345678"), index("phone", "+84987000111")}
+    assert set(person.email_indexes) >= {index("email", "phuong.dinh@example.vn"), index("email", "phuong.old@example.vn")}
+    assert index("national_id", "079301012345") in person.national_id_indexes
+
+
+def test_an_export_a_service_cannot_give_its_section_to_fails_and_is_not_recorded(
+    stub: AccountServiceStub, participants: FakeParticipants, account_id: str
+) -> None:
+    participants.down = {"opportunity"}
+    error = rpc_error(stub.ExportPersonalData, R.ExportPersonalDataRequest(account_id=account_id), metadata=DPO)
+    assert error.code() == grpc.StatusCode.UNAVAILABLE and "opportunity" in (error.details() or "")
+    changes = stub.ListAccountChanges(R.ListAccountChangesRequest(account_id=account_id), metadata=RM).changes
+    assert "DATA_EXPORTED" not in {c.kind for c in changes}
+
+
+def test_the_erasure_request_names_the_person_by_blind_indexes_and_erases_merged_away_accounts(
+    api: LiveService, stub: AccountServiceStub, account_id: str
+) -> None:
+    merged_id = merged_away_account(stub, account_id)
+    erase(stub, account_id)
+    [requested] = api.events(events_pb2.ErasureRequested)
+    index = _index(api)
+    assert list(requested.person.account_ids) == [account_id, merged_id]
+    assert set(requested.person.phone_indexes) >= {index("phone", "+84912345678"), index("phone", "+84987000111")}
+    assert index("national_id", "079301012345") in requested.person.national_id_indexes
+    # Blind indexes only: no value of the person travels in the event.
+    payload = requested.SerializeToString()
+    for value in ("0912345678", "84912345678", "phuong.dinh@example.vn", "079301012345", "Phương"):
+        assert value.encode() not in payload, value
+    tombstone = stub.GetAccount(R.GetAccountRequest(account_id=merged_id), metadata=RM).account
+    assert tombstone.account_id == account_id  # the merged id still resolves to the survivor
+    with api.engine.connect() as conn:
+        stored = " ".join(str(v) for row in conn.execute(text("SELECT * FROM accounts")) for v in row)
+        merges = " ".join(str(v) for row in conn.execute(text("SELECT survivor_snapshot, merged_snapshot, moves FROM account_merges")) for v in row)
+    assert "Phương" not in stored and "Pasteur" not in stored
+    # No unmerge brings the person back, and the merge log keeps none of their blind indexes.
+    assert "Phương" not in merges and index("phone", "+84987000111") not in merges and index("email", "phuong.old@example.vn") not in merges
+
+
+def _index(api: LiveService) -> Callable[[str, str], str]:
+    """The blind index the service computes (PII_INDEX_KEY of its settings)."""
+    from crm_common.pii import BlindIndex
+
+    return BlindIndex.from_base64(api.settings.pii_index_key)

@@ -30,6 +30,7 @@ from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import DataScope
 from crm_common.errors import Aborted, NotFound
 from crm_common.pagination import Page
+from crm_common.privacy import PersonIdentifiers
 from crm_common.testing_fakes import FakeClock, FakeStore, FakeUnitOfWork, RecordingEvents
 
 BANK_WIDE = DataScope.bank_wide()
@@ -139,6 +140,26 @@ class FakeAccounts:
 
     def forget(self, account_id: str) -> None:
         self.state.match_keys = {k: v for k, v in self.state.match_keys.items() if v != account_id}
+
+    def merged_away(self, account_id: str) -> list[Account]:
+        found: list[Account] = []
+        frontier = {account_id}
+        while frontier:
+            batch = [a for a in self.state.accounts.values() if a.merged_into in frontier]
+            found.extend(self._loaded(a) for a in batch)
+            frontier = {a.account_id for a in batch}
+        return found
+
+    def person(self, account: Account, merged: list[Account]) -> PersonIdentifiers:
+        """The fake's "blind index" is the match-key string ("phone:+8491...")."""
+        every = [account, *merged]
+        return PersonIdentifiers(
+            tuple(a.account_id for a in every),
+            tuple(lead for a in every for lead in (a.source_lead_id, a.acquisition.lead_id if a.acquisition else "")),
+            tuple(f"national_id:{a.profile.national_id}" for a in every if a.profile.national_id),
+            tuple(f"phone:{p}" for a in every for p in a.profile.phones),
+            tuple(f"email:{e}" for a in every for e in a.profile.emails),
+        )
 
     def absorb(self, merged_id: str, survivor_id: str) -> tuple[list[str], list[str]]:
         keys = [k for k, v in self.state.match_keys.items() if v == merged_id]

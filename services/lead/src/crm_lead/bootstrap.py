@@ -82,10 +82,12 @@ def bootstrap(
     from crm.lead.v1 import lead_service_pb2, lead_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
     from crm_common.grpc.client import open_channel
+    from crm_common.grpc.personal_data import personal_data_binding
     from crm_common.grpc.server import ServiceBinding
     from crm_common.retention import platform_janitor
     from crm_lead.adapters.clients import GrpcAccountDirectory, GrpcOpportunityBook
     from crm_lead.entrypoints.grpc_api import PERMISSIONS, LeadServicer
+    from crm_lead.entrypoints.personal_data import LeadPersonalData
 
     def service_token() -> str:
         # The service's own identity, for calls no user made (the conversion recovery loop).
@@ -113,4 +115,6 @@ def bootstrap(
         platform_janitor(settings, engine, metadata),
         conversion_recovery(use_cases, settings.lead_conversion_recovery_seconds),
     ]
-    return Application(settings, engine, use_cases, [binding], background)
+    # Its section of a person's export (it holds personal data: crm_common.privacy).
+    privacy = personal_data_binding(settings.service_name, LeadPersonalData(use_cases))
+    return Application(settings, engine, use_cases, [binding, privacy], background)

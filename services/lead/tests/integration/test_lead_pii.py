@@ -92,7 +92,7 @@ def test_no_outbox_payload_carries_plaintext(app, admin) -> None:  # type: ignor
     lead_id = work_the_lead(app, admin)
     outbox = metadata.tables["outbox"]
     with app.engine.connect() as conn:
-        events = conn.execute(select(outbox.c.event_type, outbox.c.payload, outbox.c.headers)).all()
+        events = conn.execute(select(outbox.c.event_type, outbox.c.payload, outbox.c.headers).order_by(outbox.c.seq)).all()
     kinds = {e.event_type for e in events}
     assert {"LeadCaptured", "LeadAssigned", "LeadContacted", "LeadQualified", "LeadConverted", "LeadDisqualified", "LeadReturnedToNurture"} <= kinds
     for event in events:

@@ -47,9 +47,11 @@ def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Applicat
 
     from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
     from crm_common.events.relay import outbox_relay
+    from crm_common.grpc.personal_data import personal_data_binding
     from crm_common.grpc.server import ServiceBinding
     from crm_common.retention import platform_janitor
     from crm_opportunity.entrypoints.grpc_api import PERMISSIONS, OpportunityServicer
+    from crm_opportunity.entrypoints.personal_data import OpportunityPersonalData
 
     relay, wakeup = outbox_relay(settings, engine, metadata, PRODUCER)
     use_cases = build_handlers(settings, engine, wakeup)
@@ -61,4 +63,6 @@ def bootstrap(settings: OpportunitySettings, *, serve: bool = False) -> Applicat
     )
     nba_sweep = PeriodicTask("nba-sweep", settings.opportunity_nba_sweep_seconds, use_cases.next_best_actions.refresh_all_actions)
     background: list[Background] = [DatabaseHealth(engine), relay, platform_janitor(settings, engine, metadata), nba_sweep]
-    return Application(settings, engine, use_cases, [binding], background)
+    # Its section of a person's export (it holds personal data: crm_common.privacy).
+    privacy = personal_data_binding(settings.service_name, OpportunityPersonalData(use_cases))
+    return Application(settings, engine, use_cases, [binding, privacy], background)

@@ -26,8 +26,9 @@ SERVICE = ServiceDefinition(
     bootstrap="crm_opportunity.bootstrap:bootstrap",
     migrations="crm_opportunity:migrations",
     worker_class="crm_opportunity.entrypoints.worker:OpportunityWorker",
-    # Activities' free text (subjects, notes, outcomes) may hold a person's data: encrypted at
-    # rest, blanked on erasure, rotated with `crm-opportunity pii reencrypt|reindex`.
+    # What people write about customers (activities' subjects, notes and outcomes, encrypted at
+    # rest and rotated with `crm-opportunity pii reencrypt|reindex`; next steps) and their deals:
+    # part of a person's export and erasure (crm_common.privacy).
     pii=True,
     pii_maintenance="crm_opportunity.adapters.pii_maintenance",
     permissions=(

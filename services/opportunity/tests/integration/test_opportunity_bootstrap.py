@@ -82,7 +82,8 @@ def test_only_the_api_process_gets_grpc_bindings_and_background_jobs(api: LiveSe
     worker_app, api_app = bootstrap(settings), bootstrap(settings, serve=True)
     try:
         assert worker_app.bindings == [] and worker_app.background == []
-        assert [b.full_name for b in api_app.bindings] == ["crm.opportunity.v1.OpportunityService"]
+        # Its own API and, holding personal data, its section of a person's export (crm_common.privacy).
+        assert [b.full_name for b in api_app.bindings] == ["crm.opportunity.v1.OpportunityService", "crm.privacy.v1.PersonalDataService"]
         assert {type(b).__name__ for b in api_app.background} >= {"DatabaseHealth", "PeriodicTask"}
     finally:
         worker_app.close()

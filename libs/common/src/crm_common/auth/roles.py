@@ -20,6 +20,9 @@ from crm_common.registry import Permission, RegistryError, ServiceDefinition, se
 
 # Seeing national ids, phones and emails unmasked, in any service.
 PII_READ = "pii.read"
+# A person's data in every service that holds it, for a data-subject export (crm_common.privacy):
+# the account service forwards the privacy officer's token to each participant.
+PERSONAL_DATA_EXPORT = "personal_data.export"
 # Querying the audit log: who touched a customer's data, and when (every service serves
 # crm.audit.v1.AuditService over its own log).
 AUDIT_READ = "audit.read"
@@ -28,13 +31,12 @@ SERVICE_ROLE = "service"
 
 PLATFORM_PERMISSIONS = (
     Permission(PII_READ, "see national ids, phones and emails unmasked"),
+    Permission(PERSONAL_DATA_EXPORT, "read a person's data in every service, for their data-subject export"),
     Permission(AUDIT_READ, "query the audit log: who called what on a customer's data, and when"),
 )
 PLATFORM_GRANTS: Mapping[str, frozenset[str]] = {
-    **{
-        role: frozenset({PII_READ})
-        for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "data_steward", "privacy_officer", "admin")
-    },
+    **{role: frozenset({PII_READ}) for role in ("rm", "sales_manager", "branch_manager", "regional_head", SERVICE_ROLE, "data_steward", "admin")},
+    "privacy_officer": frozenset({PII_READ, PERSONAL_DATA_EXPORT}),
     "compliance": frozenset({PII_READ, AUDIT_READ}),
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -144,6 +144,9 @@ class DuplicateRepository:
         """Drops the pre-merge snapshots of every merge `account_id` took part in (an erased
         person's data must not linger there; such merges can no longer be undone)."""
         m = account_merges.c
-        self.conn.execute(
-            update(account_merges).where(or_(m.survivor_id == account_id, m.merged_id == account_id)).values(survivor_snapshot="", merged_snapshot="")
-        )
+        involved = or_(m.survivor_id == account_id, m.merged_id == account_id)
+        self.conn.execute(update(account_merges).where(involved).values(survivor_snapshot="", merged_snapshot=""))
+        # The match keys a merge moved are the person's blind indexes: only an unmerge needed them.
+        for merge_id, moves in self.conn.execute(select(m.merge_id, m.moves).where(involved)).all():
+            kept = replace(MergeMoves.from_json(moves), match_keys=[])
+            self.conn.execute(update(account_merges).where(m.merge_id == merge_id).values(moves=kept.to_json()))

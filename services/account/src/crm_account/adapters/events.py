@@ -18,6 +18,7 @@ from crm_account.domain.privacy import ErasureRequest
 from crm_common.contact import mask_name
 from crm_common.events.envelope import new_event
 from crm_common.grpc.enums import enum_number
+from crm_common.privacy import PersonIdentifiers
 
 PRODUCER = "account"
 
@@ -90,7 +91,8 @@ class ProtoAccountEvents:
             survivor=_masked(survivor),
         )
 
-    def erasure_requested(self, request: ErasureRequest, lead_ids: list[str], correlation_id: str) -> events_pb2.ErasureRequested:
+    def erasure_requested(self, request: ErasureRequest, person: PersonIdentifiers, correlation_id: str) -> events_pb2.ErasureRequested:
+        """Names the person by every identifier (blind indexes, never values)."""
         return new_event(
             events_pb2.ErasureRequested,
             PRODUCER,
@@ -98,7 +100,8 @@ class ProtoAccountEvents:
             request.requested_at,
             erasure_id=request.erasure_id,
             account_id=request.account_id,
-            lead_ids=lead_ids,
+            lead_ids=person.lead_ids,
+            person=person.to_proto(),
         )
 
     def erasure_completed(self, request: ErasureRequest, correlation_id: str) -> events_pb2.ErasureCompleted:

@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Date, Text, cast, delete, func, insert, literal, literal_column, or_, select, union, update
 from sqlalchemy.dialects import postgresql
 
-from crm_account.adapters.orm import ACCOUNTS_PII, account_changes, account_contact_points, account_match_keys, accounts, household_members
+from crm_account.adapters.orm import (
+    ACCOUNTS_PII,
+    account_changes,
+    account_contact_points,
+    account_match_keys,
+    account_merges,
+    accounts,
+    household_members,
+)
 from crm_account.domain.duplicates import name_dob_key
 from crm_account.domain.kyc import Kyc, KycStatus, RiskRating
 from crm_account.domain.model import (
@@ -46,6 +54,7 @@ from crm_common.pagination import Page, newest_first
 
 # Re-exported: callers (tests, tools) build an AccountRepository with the suite's one codec.
 from crm_common.pii import PiiCodec as PiiCodec
+from crm_common.privacy import PersonIdentifiers
 
 PHONE, EMAIL, NATIONAL_ID = "phone", "email", "national_id"
 # The blind index kind of duplicate detection's name + date of birth blocking key.
@@ -393,6 +402,43 @@ class AccountRepository:
         """Drops what would still point at an erased person: match keys (blind indexes of their
         contact points) and open duplicate pairs."""
         self.conn.execute(delete(account_match_keys).where(account_match_keys.c.account_id == account_id))
+
+    def merged_away(self, account_id: str) -> list[Account]:
+        """Every account merged into this one, directly or through a chain (their tombstones)."""
+        found: list[Account] = []
+        seen, frontier = {account_id}, [account_id]
+        for _ in range(MAX_MERGE_HOPS):
+            # Through the merge log (indexed by survivor); merged_into confirms it still holds.
+            merged_ids = select(account_merges.c.merged_id).where(account_merges.c.survivor_id.in_(frontier))
+            rows = self.conn.execute(select(accounts).where(accounts.c.account_id.in_(merged_ids), accounts.c.merged_into.in_(frontier))).all()
+            batch = [a for a in self._load(list(rows)) if a.account_id not in seen]
+            if not batch:
+                break
+            seen.update(a.account_id for a in batch)
+            found.extend(batch)
+            frontier = [a.account_id for a in batch]
+        return found
+
+    def person(self, account: Account, merged: list[Account]) -> PersonIdentifiers:
+        """Every identifier of the person behind `account` and the accounts merged into it: ids,
+        converting leads, and blind indexes of national ids, phones and emails."""
+        every = [account, *merged]
+        ids = [a.account_id for a in every]
+        indexes: dict[str, list[str]] = {NATIONAL_ID: [], PHONE: [], EMAIL: []}
+        for a in every:
+            indexes[NATIONAL_ID].append(self.pii.index(NATIONAL_ID, a.profile.national_id))
+            indexes[PHONE].extend(self.pii.index(PHONE, phone) for phone in a.profile.phones)
+            indexes[EMAIL].extend(self.pii.index(EMAIL, email) for email in a.profile.emails)
+        # Keys the accounts claimed that no profile holds any more (a merge dropped a phone beyond
+        # the cap): the table keeps no kind, so they go under each; the kind is hashed into every
+        # index, so a key can only ever match its own kind.
+        known = {key for keys in indexes.values() for key in keys}
+        for key in self.conn.scalars(select(account_match_keys.c.key_bidx).where(account_match_keys.c.account_id.in_(ids))):
+            if key not in known:
+                for keys in indexes.values():
+                    keys.append(key)
+        leads = [lead for a in every for lead in (a.source_lead_id, a.acquisition.lead_id if a.acquisition else "")]
+        return PersonIdentifiers(tuple(ids), tuple(leads), tuple(indexes[NATIONAL_ID]), tuple(indexes[PHONE]), tuple(indexes[EMAIL]))
 
     def absorb(self, merged_id: str, survivor_id: str) -> tuple[list[str], list[str]]:
         """Moves what hangs off the merged account (match keys, timeline) to the survivor;

@@ -401,10 +401,9 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         def plain(messages: Any) -> list[dict[str, Any]]:
             return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in messages]
 
-        document = {
-            "schema": "crm.account.export/v1",
-            "export_time": datetime.now(UTC).isoformat(),
+        account_section = {
             "account": json_format.MessageToDict(account_to_proto(data.account, show_pii=True), preserving_proto_field_name=True),
+            "merged_accounts": plain(account_to_proto(a, show_pii=True) for a in data.merged_accounts),
             "consents_in_force": plain(consent_to_proto(c) for c in data.consents),
             "consent_history": plain(consent_to_proto(c) for c in data.consent_history),
             "holdings": plain(holding_to_proto(h) for h in data.holdings),
@@ -412,6 +411,13 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
             "timeline": plain(change_to_proto(c) for c in data.timeline),
             "screening_hits": plain(hit_to_proto(h) for h in data.screening_hits),
             "erasure": json_format.MessageToDict(erasure_to_proto(data.erasure), preserving_proto_field_name=True) if data.erasure else None,
+        }
+        # One section per service holding the person's data (docs/account.md, data-subject rights).
+        document = {
+            "schema": "crm.account.export/v2",
+            "export_time": datetime.now(UTC).isoformat(),
+            "subject": {"account_id": data.account.account_id, "merged_account_ids": list(data.person.merged_account_ids)},
+            "services": {"account": account_section, **data.sections},
         }
         body = json.dumps(document, ensure_ascii=False, indent=2).encode()
         return account_service_pb2.ExportPersonalDataResponse(document=body, content_type="application/json; charset=utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm.account.v1.events_pb2 import KycOutcomeReported
 from crm.common.v1 import common_pb2
 from crm.common.v1.common_pb2 import ErasureConfirmed
@@ -10,7 +12,7 @@ from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm.opportunity.v1 import opportunity_pb2
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
-from crm_account.bootstrap import bootstrap
+from crm_account.bootstrap import bootstrap, erasure_services
 from crm_account.config import AccountSettings
 from crm_account.domain.holdings import ProductType
 from crm_account.domain.model import Acquisition
@@ -18,6 +20,7 @@ from crm_account.service_layer import commands
 from crm_common.db import utcnow
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import UNKNOWN, enum_name
+from crm_common.settings import load_settings
 
 
 def _channel(value: int) -> str:
@@ -112,16 +115,6 @@ class AccountWorker:
             commands.ConfirmErasure(consumer=delivery.consumer, event_id=delivery.event_id, erasure_id=event.erasure_id, service=event.service)
         )
 
-    @event_handler("lead", ErasureConfirmed)
-    def on_lead_erasure_confirmed(self, delivery: Delivery) -> str:
-        """The lead service anonymised its copies of an erased person."""
-        return self._erasure_confirmed(delivery)
-
-    @event_handler("opportunity", ErasureConfirmed)
-    def on_opportunity_erasure_confirmed(self, delivery: Delivery) -> str:
-        """The opportunity service anonymised its copies of an erased person."""
-        return self._erasure_confirmed(delivery)
-
     @event_handler("onboarding", KycOutcomeReported)
     def on_kyc_outcome_reported(self, delivery: Delivery) -> str:
         """The onboarding system (eKYC/LOS) reports a KYC outcome on its own exchange."""
@@ -135,3 +128,21 @@ class AccountWorker:
                 correlation_id=event.metadata.correlation_id,
             )
         )
+
+
+def _on_erasure_confirmed(service: str) -> Any:
+    """The handler of one participant's ErasureConfirmed, on that service's exchange."""
+
+    def handler(self: AccountWorker, delivery: Delivery) -> str:
+        return self._erasure_confirmed(delivery)
+
+    handler.__name__ = handler.__qualname__ = f"on_{service.replace('-', '_')}_erasure_confirmed"
+    handler.__doc__ = f"The {service} service anonymised its records of an erased person."
+    return event_handler(service, ErasureConfirmed)(handler)
+
+
+# One handler (and queue) per participant the settings name, so a service that joins by its
+# registry entry's `pii` flag is heard without a change here (crm_common.privacy).
+for _service in erasure_services(load_settings(AccountSettings)):
+    _handler = _on_erasure_confirmed(_service)
+    setattr(AccountWorker, _handler.__name__, _handler)

@@ -18,7 +18,7 @@ from crm_account.service_layer.duplicates import DuplicatesUseCases
 from crm_account.service_layer.holdings import HoldingsUseCases
 from crm_account.service_layer.households import HouseholdsUseCases
 from crm_account.service_layer.kyc import KycUseCases
-from crm_account.service_layer.privacy import PrivacyUseCases
+from crm_account.service_layer.privacy import PersonalDataSections, PrivacyUseCases
 from crm_account.service_layer.profile import ProfileUseCases
 from crm_account.service_layer.timeline import TimelineUseCases
 from crm_account.service_layer.unmerge import UnmergeUseCases
@@ -46,13 +46,15 @@ class AccountUseCases:
         tiers: TierThresholds | None = None,
         watchlist: Watchlist | None = None,
         erasure_services: tuple[str, ...] = (),
+        personal_data: PersonalDataSections | None = None,
         relink_services: tuple[str, ...] = (),
         unmerge_window: timedelta = timedelta(days=30),
     ) -> AccountUseCases:
         """Every capability over the same unit of work. Without `watchlist` accounts are not
-        screened; `erasure_services` are the services that confirm an erasure,
-        `relink_services` those that relink on AccountsMerged (named in a merge's plan), and
-        `unmerge_window` how long a merge can be undone."""
+        screened; `erasure_services` are the services that confirm an erasure and give their
+        section of an export (through `personal_data`), `relink_services` those that relink on
+        AccountsMerged (named in a merge's plan), and `unmerge_window` how long a merge can be
+        undone."""
         tiers = tiers or TierThresholds()
         return cls(
             profile=ProfileUseCases(uow, events, clock, watchlist),
@@ -61,7 +63,7 @@ class AccountUseCases:
             holdings=HoldingsUseCases(uow, events, clock, tiers),
             duplicates=DuplicatesUseCases(uow, events, clock, tiers, relink_services),
             households=HouseholdsUseCases(uow, clock),
-            privacy=PrivacyUseCases(uow, events, clock, erasure_services),
+            privacy=PrivacyUseCases(uow, events, clock, erasure_services, personal_data),
             timeline=TimelineUseCases(uow),
             unmerge=UnmergeUseCases(uow, events, clock, tiers, unmerge_window),
         )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, Connection, Text, cast, func, literal, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, false, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql
 
 from crm_common.auth.scopes import DataScope
@@ -24,6 +24,7 @@ from crm_common.errors import Aborted, NotFound
 from crm_common.events.erasure import ERASED_NAME
 from crm_common.pagination import Page, newest_first
 from crm_common.pii import PiiCodec
+from crm_common.privacy import PersonIdentifiers
 from crm_lead.adapters.orm import (
     BEHAVIOURS_PII,
     CONTACT_ATTEMPTS_PII,
@@ -426,12 +427,34 @@ class LeadRepository:
             raise NotFound("import", import_id)
         return list(row.results)
 
-    def anonymise_person(self, account_id: str, lead_ids: list[str]) -> int:
-        """Blanks every personal field of the leads of an erased person (those converted into
-        `account_id`, and `lead_ids`); returns how many leads were touched. Ids, statuses,
-        dates and campaign attribution stay, so reports still count them."""
-        person = or_(leads.c.account_id == account_id, leads.c.lead_id.in_(lead_ids)) if lead_ids else leads.c.account_id == account_id
-        touched = list(self.conn.scalars(select(leads.c.lead_id).where(person)))
+    def _of_person(self, person: PersonIdentifiers) -> ColumnElement[bool]:
+        """A person's leads: those converted into their accounts (merged-away ones included) or
+        named as theirs, and unconverted ones with their national id, phone or email. A lead
+        converted into another account is that customer's record, whatever it shares."""
+        clauses: list[ColumnElement[bool]] = []
+        if person.account_ids:
+            clauses.append(leads.c.account_id.in_(person.account_ids))
+        if person.lead_ids:
+            clauses.append(leads.c.lead_id.in_(person.lead_ids))
+        contact = [leads.c[f"{kind}_bidx"].in_(indexes) for kind, indexes in person.contact_indexes.items() if indexes]
+        if contact:
+            clauses.append(and_(leads.c.account_id == "", or_(*contact)))
+        return or_(*clauses) if clauses else false()
+
+    def lead_ids_of(self, person: PersonIdentifiers) -> list[str]:
+        """The ids of a person's leads, oldest first."""
+        return list(self.conn.scalars(select(leads.c.lead_id).where(self._of_person(person)).order_by(leads.c.created_at, leads.c.lead_id)))
+
+    def behaviour_log(self, lead_id: str) -> list[tuple[str, datetime, str]]:
+        """(behaviour, when, detail) of a lead, oldest first."""
+        rows = self.conn.execute(select(lead_behaviours).where(lead_behaviours.c.lead_id == lead_id).order_by(lead_behaviours.c.occurred_at))
+        return [(r.behaviour, r.occurred_at, self.pii.decrypt(BEHAVIOURS_PII.context("detail_enc", lead_id), r.detail_enc)) for r in rows]
+
+    def anonymise_person(self, person: PersonIdentifiers) -> int:
+        """Blanks every personal field of a person's leads (`_of_person`); returns how many
+        leads were touched. Ids, statuses, dates and campaign attribution stay, so reports still
+        count them."""
+        touched = self.lead_ids_of(person)
         if not touched:
             return 0
         blank = {"name_tokens": "", "phone_enc": "", "phone_bidx": "", "email_enc": "", "email_bidx": "", "province_code": ""}

@@ -6,6 +6,7 @@ from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureR
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import enum_name
+from crm_common.privacy import PersonIdentifiers
 from crm_lead.bootstrap import bootstrap
 from crm_lead.config import LeadSettings
 
@@ -36,9 +37,10 @@ class LeadWorker:
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:
-        """A person was erased: blank their leads' personal fields and confirm."""
+        """A person was erased: blank the personal fields of every lead of theirs and confirm."""
         event: ErasureRequested = delivery.event
-        return self.use_cases.privacy.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id, list(event.lead_ids))
+        person = PersonIdentifiers.from_erasure_request(event)
+        return self.use_cases.privacy.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, person)
 
     @event_handler("account", AccountsMerged)
     def on_accounts_merged(self, delivery: Delivery) -> str:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Connection, case, false, func, insert, or_, select, true, update
 
 from crm_common.auth.scopes import DataScope
 from crm_common.errors import NotFound
@@ -96,9 +96,19 @@ class ActivityRepository:
             found.update(self.conn.scalars(select(a.opportunity_id).where(*meetings).distinct()))
         return found
 
-    def anonymise_account(self, account_id: str) -> int:
+    def _of_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> ColumnElement[bool]:
+        a = activities.c
+        clauses = [column.in_(ids) for column, ids in ((a.account_id, list(account_ids)), (a.opportunity_id, opportunity_ids)) if ids]
+        return or_(*clauses) if clauses else false()
+
+    def of_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> list[Activity]:
+        """A person's activities: on their accounts or on their opportunities, oldest first."""
+        query = select(activities).where(self._of_person(account_ids, opportunity_ids)).order_by(activities.c.created_at, activities.c.activity_id)
+        return [_activity(self.pii, r) for r in self.conn.execute(query)]
+
+    def anonymise_person(self, account_ids: tuple[str, ...], opportunity_ids: list[str]) -> int:
         """Blanks what people wrote about an erased person: subjects, notes, outcomes."""
-        ids = list(self.conn.scalars(select(activities.c.activity_id).where(activities.c.account_id == account_id)))
+        ids = list(self.conn.scalars(select(activities.c.activity_id).where(self._of_person(account_ids, opportunity_ids))))
         for activity_id in ids:
             # The erased marker is sealed like any subject (one token per row: contexts differ).
             blank = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from crm_common.auth.scopes import DataScope
 from crm_common.db import bulk_insert, upsert_insert
@@ -102,6 +102,25 @@ _BANK_WIDE = DataScope.bank_wide()
 class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def of_person(self, account_ids: tuple[str, ...], lead_ids: tuple[str, ...]) -> list[Opportunity]:
+        """A person's opportunities: on their accounts (merged-away ones included) or from their leads."""
+        o = opportunities.c
+        clauses = [column.in_(ids) for column, ids in ((o.account_id, account_ids), (o.source_lead_id, lead_ids)) if ids]
+        if not clauses:
+            return []
+        query = select(opportunities).where(or_(*clauses)).order_by(o.created_at, o.opportunity_id)
+        return [_to_opportunity(r) for r in self.conn.execute(query)]
+
+    def blank_notes(self, opportunity_ids: list[str]) -> int:
+        """Blanks what people wrote about the customer on these opportunities (next step, the
+        lender's decision note); amounts, stages and owners are the bank's and stay."""
+        if not opportunity_ids:
+            return 0
+        result = self.conn.execute(
+            update(opportunities).where(opportunities.c.opportunity_id.in_(opportunity_ids)).values(next_step="", decision_note="")
+        )
+        return int(result.rowcount or 0)
 
     def count_for_account(self, account_id: str) -> int:
         return int(self.conn.scalar(select(func.count()).select_from(opportunities).where(opportunities.c.account_id == account_id)) or 0)

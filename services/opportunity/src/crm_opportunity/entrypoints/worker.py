@@ -12,6 +12,7 @@ from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureR
 from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
+from crm_common.privacy import PersonIdentifiers
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
 from crm_opportunity.bootstrap import bootstrap
 from crm_opportunity.config import OpportunitySettings
@@ -26,9 +27,10 @@ class OpportunityWorker:
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:
-        """A person was erased: confirm (opportunities hold no personal data of their own)."""
+        """A person was erased: blank what people wrote about them, and confirm."""
         event: ErasureRequested = delivery.event
-        return self.use_cases.account_events.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, event.account_id)
+        person = PersonIdentifiers.from_erasure_request(event)
+        return self.use_cases.account_events.erase_person(delivery.consumer, delivery.event_id, event.erasure_id, person)
 
     @event_handler("account", AccountsMerged)
     def on_accounts_merged(self, delivery: Delivery) -> str:

@@ -1,10 +1,14 @@
-"""The account service's events: merged accounts relinked (and moved back when a merge is undone),
-erased persons' activities blanked."""
+"""The account service's events and requests: merged accounts relinked (and moved back when a
+merge is undone); a person's opportunities and activities exported, and blanked when they are
+erased (crm_common.privacy)."""
 
 from __future__ import annotations
 
 from crm_common.events.erasure import erasure_confirmed
+from crm_common.privacy import PersonIdentifiers
 from crm_opportunity.adapters.account_links import ACTIVITIES, OPPORTUNITIES
+from crm_opportunity.domain.activities import Activity
+from crm_opportunity.domain.model import Opportunity
 from crm_opportunity.service_layer.common import Clock, UowFactory
 
 
@@ -13,17 +17,27 @@ class AccountEventUseCases:
         self.uow = uow
         self.clock = clock
 
-    def erase_person(self, consumer: str, event_id: str, erasure_id: str, account_id: str) -> str:
+    def erase_person(self, consumer: str, event_id: str, erasure_id: str, person: PersonIdentifiers) -> str:
         """Anonymises what this service holds about a person the account service erased (what
-        people wrote in activities: subjects, notes, outcomes; opportunities themselves hold
-        amounts, stages and owners, the bank's data) and confirms. "duplicate" for a redelivery."""
+        people wrote: activities' subjects, notes and outcomes, opportunities' next steps and
+        decision notes; amounts, stages and owners are the bank's data) on their accounts, the
+        merged-away ones included, and their leads' opportunities, and confirms. "duplicate"
+        for a redelivery."""
         with self.uow() as uow:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
-            blanked = uow.activities.anonymise_account(account_id)
-            uow.publish(erasure_confirmed("opportunity", erasure_id, account_id, blanked))
+            opportunity_ids = [o.opportunity_id for o in uow.opportunities.of_person(person.account_ids, person.lead_ids)]
+            blanked = uow.activities.anonymise_person(person.account_ids, opportunity_ids)
+            noted = uow.opportunities.blank_notes(opportunity_ids)
+            uow.publish(erasure_confirmed("opportunity", erasure_id, person.account_id, blanked + noted))
             uow.commit()
-        return f"{blanked} activity(ies) anonymised"
+        return f"{blanked} activity(ies) anonymised" + (f", notes of {noted} opportunity(ies) blanked" if noted else "")
+
+    def personal_data(self, person: PersonIdentifiers) -> tuple[list[Opportunity], list[Activity]]:
+        """A person's opportunities (on their accounts or from their leads) and activities."""
+        with self.uow() as uow:
+            found = uow.opportunities.of_person(person.account_ids, person.lead_ids)
+            return found, uow.activities.of_person(person.account_ids, [o.opportunity_id for o in found])
 
     def relink_account(self, consumer: str, event_id: str, merged_id: str, survivor_id: str, merge_id: str = "") -> str:
         """AccountsMerged: the merged account's opportunities and activities now belong to the

@@ -24,36 +24,37 @@ _sym_db = _symbol_database.Default()
 
 from crm.account.v1 import account_pb2 as crm_dot_account_dot_v1_dot_account__pb2
 from crm.common.v1 import common_pb2 as crm_dot_common_dot_v1_dot_common__pb2
+from crm.privacy.v1 import personal_data_pb2 as crm_dot_privacy_dot_v1_dot_personal__data__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/account/v1/events.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x0e\x41\x63\x63ountCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x0e\x41\x63\x63ountUpdated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"j\n\x0e\x43onsentChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Consent\"\xac\x01\n\x10KycStatusChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12 \n\x03kyc\x18\x03 \x01(\x0b\x32\x13.crm.account.v1.Kyc\x12\x32\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x19.crm.account.v1.KycStatus\"i\n\rHoldingOpened\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holding\"\xad\x01\n\rHoldingClosed\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holding\x12\x32\n\x06reason\x18\x03 \x01(\x0e\x32\".crm.account.v1.HoldingCloseReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xa5\x01\n\x0e\x41\x63\x63ountsMerged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x11\n\tmerged_id\x18\x03 \x01(\t\x12)\n\x08survivor\x18\x04 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x10\n\x08merge_id\x18\x05 \x01(\t\"\xd2\x01\n\x10\x41\x63\x63ountsUnmerged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x11\n\tmerged_id\x18\x03 \x01(\t\x12\x10\n\x08merge_id\x18\x04 \x01(\t\x12)\n\x08restored\x18\x05 \x01(\x0b\x32\x17.crm.account.v1.Account\x12)\n\x08survivor\x18\x06 \x01(\x0b\x32\x17.crm.account.v1.Account\"|\n\x10\x45rasureRequested\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\nerasure_id\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x10\n\x08lead_ids\x18\x04 \x03(\t\"j\n\x10\x45rasureCompleted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\nerasure_id\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\"\x9f\x02\n\x12KycOutcomeReported\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.crm.account.v1.KycStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12/\n\x0brisk_rating\x18\x05 \x01(\x0e\x32\x1a.crm.account.v1.RiskRating\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x07 \x01(\t\x12\x15\n\rsource_system\x18\x08 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/account/v1/events.proto\x12\x0e\x63rm.account.v1\x1a\x1c\x63rm/account/v1/account.proto\x1a\x1a\x63rm/common/v1/common.proto\x1a\"crm/privacy/v1/personal_data.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x0e\x41\x63\x63ountCreated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\"\x82\x01\n\x0e\x41\x63\x63ountUpdated\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"j\n\x0e\x43onsentChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Consent\"\xac\x01\n\x10KycStatusChanged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12 \n\x03kyc\x18\x03 \x01(\x0b\x32\x13.crm.account.v1.Kyc\x12\x32\n\x0fprevious_status\x18\x04 \x01(\x0e\x32\x19.crm.account.v1.KycStatus\"i\n\rHoldingOpened\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holding\"\xad\x01\n\rHoldingClosed\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12(\n\x07holding\x18\x02 \x01(\x0b\x32\x17.crm.account.v1.Holding\x12\x32\n\x06reason\x18\x03 \x01(\x0e\x32\".crm.account.v1.HoldingCloseReason\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xa5\x01\n\x0e\x41\x63\x63ountsMerged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x11\n\tmerged_id\x18\x03 \x01(\t\x12)\n\x08survivor\x18\x04 \x01(\x0b\x32\x17.crm.account.v1.Account\x12\x10\n\x08merge_id\x18\x05 \x01(\t\"\xd2\x01\n\x10\x41\x63\x63ountsUnmerged\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x11\n\tmerged_id\x18\x03 \x01(\t\x12\x10\n\x08merge_id\x18\x04 \x01(\t\x12)\n\x08restored\x18\x05 \x01(\x0b\x32\x17.crm.account.v1.Account\x12)\n\x08survivor\x18\x06 \x01(\x0b\x32\x17.crm.account.v1.Account\"\xaf\x01\n\x10\x45rasureRequested\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\nerasure_id\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x10\n\x08lead_ids\x18\x04 \x03(\t\x12\x31\n\x06person\x18\x05 \x01(\x0b\x32!.crm.privacy.v1.PersonIdentifiers\"j\n\x10\x45rasureCompleted\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\nerasure_id\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\"\x9f\x02\n\x12KycOutcomeReported\x12.\n\x08metadata\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.EventMetadata\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.crm.account.v1.KycStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12/\n\x0brisk_rating\x18\x05 \x01(\x0e\x32\x1a.crm.account.v1.RiskRating\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x07 \x01(\t\x12\x15\n\rsource_system\x18\x08 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.account.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTCREATED']._serialized_start=138
-  _globals['_ACCOUNTCREATED']._serialized_end=244
-  _globals['_ACCOUNTUPDATED']._serialized_start=247
-  _globals['_ACCOUNTUPDATED']._serialized_end=377
-  _globals['_CONSENTCHANGED']._serialized_start=379
-  _globals['_CONSENTCHANGED']._serialized_end=485
-  _globals['_KYCSTATUSCHANGED']._serialized_start=488
-  _globals['_KYCSTATUSCHANGED']._serialized_end=660
-  _globals['_HOLDINGOPENED']._serialized_start=662
-  _globals['_HOLDINGOPENED']._serialized_end=767
-  _globals['_HOLDINGCLOSED']._serialized_start=770
-  _globals['_HOLDINGCLOSED']._serialized_end=943
-  _globals['_ACCOUNTSMERGED']._serialized_start=946
-  _globals['_ACCOUNTSMERGED']._serialized_end=1111
-  _globals['_ACCOUNTSUNMERGED']._serialized_start=1114
-  _globals['_ACCOUNTSUNMERGED']._serialized_end=1324
-  _globals['_ERASUREREQUESTED']._serialized_start=1326
-  _globals['_ERASUREREQUESTED']._serialized_end=1450
-  _globals['_ERASURECOMPLETED']._serialized_start=1452
-  _globals['_ERASURECOMPLETED']._serialized_end=1558
-  _globals['_KYCOUTCOMEREPORTED']._serialized_start=1561
-  _globals['_KYCOUTCOMEREPORTED']._serialized_end=1848
+  _globals['_ACCOUNTCREATED']._serialized_start=174
+  _globals['_ACCOUNTCREATED']._serialized_end=280
+  _globals['_ACCOUNTUPDATED']._serialized_start=283
+  _globals['_ACCOUNTUPDATED']._serialized_end=413
+  _globals['_CONSENTCHANGED']._serialized_start=415
+  _globals['_CONSENTCHANGED']._serialized_end=521
+  _globals['_KYCSTATUSCHANGED']._serialized_start=524
+  _globals['_KYCSTATUSCHANGED']._serialized_end=696
+  _globals['_HOLDINGOPENED']._serialized_start=698
+  _globals['_HOLDINGOPENED']._serialized_end=803
+  _globals['_HOLDINGCLOSED']._serialized_start=806
+  _globals['_HOLDINGCLOSED']._serialized_end=979
+  _globals['_ACCOUNTSMERGED']._serialized_start=982
+  _globals['_ACCOUNTSMERGED']._serialized_end=1147
+  _globals['_ACCOUNTSUNMERGED']._serialized_start=1150
+  _globals['_ACCOUNTSUNMERGED']._serialized_end=1360
+  _globals['_ERASUREREQUESTED']._serialized_start=1363
+  _globals['_ERASUREREQUESTED']._serialized_end=1538
+  _globals['_ERASURECOMPLETED']._serialized_start=1540
+  _globals['_ERASURECOMPLETED']._serialized_end=1646
+  _globals['_KYCOUTCOMEREPORTED']._serialized_start=1649
+  _globals['_KYCOUTCOMEREPORTED']._serialized_end=1936
 # @@protoc_insertion_point(module_scope)

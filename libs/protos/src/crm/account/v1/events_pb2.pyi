@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from crm.account.v1 import account_pb2 as _account_pb2
 from crm.common.v1 import common_pb2 as _common_pb2
+from crm.privacy.v1 import personal_data_pb2 as _personal_data_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -285,8 +286,8 @@ Global___AccountsUnmerged: _TypeAlias = AccountsUnmerged  # noqa: Y015
 
 @_typing.final
 class ErasureRequested(_message.Message):
-    """A person's data was erased here: anonymise every copy of it linked to account_id, then
-    publish crm.common.v1.ErasureConfirmed on your own exchange.
+    """A person's data was erased here: anonymise every record of the person (every one `person`
+    matches, docs/account.md), then publish crm.common.v1.ErasureConfirmed on your own exchange.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -295,13 +296,22 @@ class ErasureRequested(_message.Message):
     ERASURE_ID_FIELD_NUMBER: _builtins.int
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     LEAD_IDS_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
     erasure_id: _builtins.str
     account_id: _builtins.str
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata: ...
     @_builtins.property
     def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Leads the account was converted from (also linked by account_id in the lead store)."""
+        """Leads the account was converted from (also linked by account_id in the lead store); the
+        same as person.lead_ids, kept for consumers built before `person`.
+        """
+
+    @_builtins.property
+    def person(self) -> _personal_data_pb2.PersonIdentifiers:
+        """Every identifier of the person: their accounts (this one and the merged-away ones), leads,
+        and blind indexes of their national id, phones and emails.
+        """
 
     def __init__(
         self,
@@ -310,10 +320,11 @@ class ErasureRequested(_message.Message):
         erasure_id: _builtins.str = ...,
         account_id: _builtins.str = ...,
         lead_ids: _abc.Iterable[_builtins.str] | None = ...,
+        person: _personal_data_pb2.PersonIdentifiers | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "person", b"person"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "erasure_id", b"erasure_id", "lead_ids", b"lead_ids", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "erasure_id", b"erasure_id", "lead_ids", b"lead_ids", "metadata", b"metadata", "person", b"person"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
