@@ -283,6 +283,14 @@ class Account:
         self.kyc = kyc
         self._touch(actor, now)
 
+    def record_territory(self, territory_id: str, owner_id: str, actor: str, now: datetime) -> list[str]:
+        """AccountTerritoryAssigned: the territory and its RM; returns the fields that changed."""
+        changed = [name for name, value in (("territory_id", territory_id), ("owner_id", owner_id)) if getattr(self.profile, name) != value]
+        if changed:
+            self.profile = replace(self.profile, territory_id=territory_id, owner_id=owner_id)
+            self._touch(actor, now)
+        return changed
+
     def record_acquisition(self, acquisition: Acquisition, actor: str, now: datetime) -> bool:
         """First touch wins: True when recorded, False when the account already had one."""
         if self.acquisition is not None:

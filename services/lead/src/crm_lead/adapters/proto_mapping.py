@@ -80,6 +80,8 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
                 territory_id=lead.territory_id,
                 assign_time=timestamp(lead.assigned_at),
                 first_contact_due_time=timestamp(lead.first_contact_due_at),
+                source=enum_number(lead_pb2.AssignmentSource, lead.assignment_source),
+                routing_rule_id=lead.routing_rule_id,
             )
         )
     if lead.converted_at:
