@@ -31,7 +31,8 @@ def serve(port: int, conninfo: str, threads: int) -> None:
     pool = ConnectionPool(conninfo, min_size=threads, max_size=threads, open=True)
     with pool.connection() as conn:
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (lead_id uuid PRIMARY KEY, full_name text, phone text, email text, created_at timestamptz DEFAULT now())"
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (lead_id uuid PRIMARY KEY, full_name text, phone text, email text,"
+            " created_at timestamptz NOT NULL DEFAULT now())"
         )
 
     def create_lead(request: lead_service_pb2.CreateLeadRequest, context: grpc.ServicerContext) -> lead_service_pb2.CreateLeadResponse:
