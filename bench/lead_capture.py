@@ -277,7 +277,7 @@ def main() -> None:
 
             def capture_processes() -> dict[str, list[int]]:
                 return {
-                    "API": [p.pid for p in apis],
+                    "API" if len(apis) == 1 else f"API ×{len(apis)}": [p.pid for p in apis],
                     "client": [os.getpid()],
                     "PostgreSQL": database_pids(conninfo),
                     "RabbitMQ (shared)": rabbitmq_pids(),
