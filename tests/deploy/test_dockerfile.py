@@ -197,7 +197,8 @@ def wheels(tmp_path_factory):
 @pytest.mark.parametrize("service", SERVICES)
 def test_installed_service_carries_its_migrations_and_command(wheels, service):
     package = registered(service).package
-    wheel = wheels[package]
+    # Wheels are named by distribution (crm-<name>), which may differ from the package.
+    wheel = wheels["crm_" + service.replace("-", "_")]
     names = set(wheel.namelist())
     source = ROOT / "services" / service / "src" / package / "migrations"
     expected = {f"{package}/migrations/{p.relative_to(source).as_posix()}" for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}

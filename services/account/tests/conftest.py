@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import cast
 
 import pytest
@@ -12,25 +11,11 @@ from crm.account.v1 import account_service_pb2_grpc
 from crm_account.adapters.orm import metadata
 from crm_account.service import SERVICE
 from crm_account.service_layer.use_cases import AccountUseCases
-from crm_common.testing import BACKENDS, LiveService, live_service
+from crm_common.testing import LiveService, live_fixtures
 
 PARTICIPANTS = FakeParticipants()
 
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    """The account API on loopback over a migrated database, once per backend and session."""
-    adapters = {"personal_data": PARTICIPANTS}
-    with live_service(request.param, tmp_path_factory.mktemp("account"), SERVICE, metadata=metadata, adapters=adapters) as service:
-        yield service
-
-
-@pytest.fixture
-def api(live: LiveService) -> LiveService:
-    """The live API with every table emptied first."""
-    live.reset()
-    PARTICIPANTS.reset()
-    return live
+live, api = live_fixtures(SERVICE, metadata, adapters={"personal_data": PARTICIPANTS}, on_reset=PARTICIPANTS.reset)
 
 
 @pytest.fixture

@@ -85,16 +85,29 @@ class Ctl:
         return str(self.args.request_id or uuid.uuid4())
 
 
-def main(argv: list[str] | None = None) -> int:
+def common_options(nested: bool = False) -> argparse.ArgumentParser:
+    """The options every crmctl command takes (token, deadline, idempotency key), as a parent
+    parser. `nested=True` for a service's own sub-commands (`crmctl <svc> <action> ...`): the
+    options are accepted after the action too, without their defaults overwriting values given
+    before it."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--role", default="admin", help="role(s) of the dev token, comma-separated (when CRM_TOKEN is not set)")
-    common.add_argument("--subject", default=os.environ.get("USER", "crmctl"), help="subject of the dev token")
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if nested else value
+
+    common.add_argument("--role", default=default("admin"), help="role(s) of the dev token, comma-separated (when CRM_TOKEN is not set)")
+    common.add_argument("--subject", default=default(os.environ.get("USER", "crmctl")), help="subject of the dev token")
     # Where the caller works: they widen its data scope as far as its roles reach (repeatable).
-    common.add_argument("--team-claim", action="append", default=[], metavar="TEAM", help="a team of the dev token's caller")
-    common.add_argument("--branch-claim", action="append", default=[], metavar="BRANCH", help="a branch of the dev token's caller")
-    common.add_argument("--territory-claim", action="append", default=[], metavar="TERRITORY", help="a territory, e.g. VN.NORTH")
-    common.add_argument("--timeout", type=float, default=10.0)
-    common.add_argument("--request-id", default="", help="idempotency key (default: a new UUID)")
+    common.add_argument("--team-claim", action="append", default=default([]), metavar="TEAM", help="a team of the dev token's caller")
+    common.add_argument("--branch-claim", action="append", default=default([]), metavar="BRANCH", help="a branch of the dev token's caller")
+    common.add_argument("--territory-claim", action="append", default=default([]), metavar="TERRITORY", help="a territory, e.g. VN.NORTH")
+    common.add_argument("--timeout", type=float, default=default(10.0))
+    common.add_argument("--request-id", default=default(""), help="idempotency key (default: a new UUID)")
+    return common
+
+
+def main(argv: list[str] | None = None) -> int:
+    common = common_options()
     parser = argparse.ArgumentParser(prog="crmctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="group", required=True)
 

@@ -4,17 +4,21 @@ Integration suites run each service on SQLite and on PostgreSQL alike. PostgreSQ
 CRM_TEST_POSTGRES_URL (default: user postgres on 127.0.0.1:5432 with trust auth); each test
 session creates its own database, <prefix>_<random>, and drops it at the end.
 
-A service is served whole, through its composition root, from its registry entry:
+A service is served whole, through its composition root, from its registry entry. A service's
+conftest.py takes the two usual fixtures, `live` (once per backend and session) and `api` (every
+table emptied first), from its registry entry:
 
-    @pytest.fixture(scope="session", params=BACKENDS)
-    def live(request, tmp_path_factory):
-        with live_service(request.param, tmp_path_factory.mktemp("db"), SERVICE, metadata=metadata) as service:
-            yield service
+    live, api = live_fixtures(SERVICE, metadata)
+
+or serves it itself, with fakes or settings of its own:
+
+    with live_service(backend, directory, SERVICE, metadata=metadata, adapters={...}) as service: ...
 
 A database built by a service's former revisions (a frozen copy under its tests/fixtures) is
-upgraded in place by `upgrade_in_place`, which records its rows, heads and schema before and after.
+upgraded in place by `upgrade_in_place`, which records its rows, heads and schema before and after;
+`check_upgrade_in_place` runs it and checks what every service's migrations test checks.
 
-Nothing here imports pytest, so the helpers work from scripts too.
+Only `live_fixtures` imports pytest (when called), so the other helpers work from scripts too.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from crm_common.app import Application
 from crm_common.auth import issue_token
 from crm_common.db import make_engine, new_id, new_metadata
 from crm_common.grpc.server import GrpcServer, service_audit_trail
-from crm_common.migrations import alembic_config, current_heads, script_heads, upgrade
+from crm_common.migrations import alembic_config, current_heads, platform_head, script_heads, upgrade
 from crm_common.registry import ServiceDefinition, load
 from crm_common.settings import DEV_JWT_KEY, ServiceSettings, load_settings
 
@@ -217,6 +221,25 @@ def upgrade_in_place(backend: str, migrations: str, former_versions: str | Path,
         )
 
 
+def check_upgrade_in_place(
+    backend: str, definition: ServiceDefinition, former_versions: str | Path, metadata: MetaData, directory: str | Path
+) -> None:
+    """A database built by the service's former revisions (`former_versions`, the frozen copy in
+    its tests/fixtures) and given a row in every table upgrades in place with today's migrations:
+    the platform tables move to the platform's history with their rows unchanged, every row of the
+    service's tables stays (later revisions may rewrite values, say encrypt them), and the result
+    is stamped at today's heads with the schema of a fresh database and of the code's tables."""
+    done = upgrade_in_place(backend, definition.migrations, former_versions, metadata, directory)
+    assert done.platform_tables == {"outbox", "inbox", "idempotency_keys"}
+    assert all(len(rows) == 1 for rows in done.rows_before.values())
+    assert {t: done.rows_after[t] for t in done.platform_tables} == {t: done.rows_before[t] for t in done.platform_tables}
+    # Later service revisions may rewrite values (say, encrypt them); every row stays.
+    assert {t: done.keys_after[t] for t in done.keys_before} == done.keys_before
+    assert done.current == done.heads and platform_head() in done.current
+    assert done.drift == []
+    assert done.schema == done.fresh_schema
+
+
 def schema_of(database_url: str) -> dict[str, dict[str, Any]]:
     """The database's tables as reflected (columns, keys, indexes), to compare two databases."""
     import json
@@ -335,6 +358,31 @@ def live_service(
             server.stop(grace=0)
             app.close()
             engine.dispose()
+
+
+def live_fixtures(
+    definition: ServiceDefinition, metadata: MetaData, *, adapters: dict[str, Any] | None = None, on_reset: Callable[[], object] | None = None
+) -> tuple[Any, Any]:
+    """The two fixtures of a service's conftest.py, `live, api = live_fixtures(SERVICE, metadata)`:
+    `live`, the service's API on loopback over a migrated database, once per backend and session;
+    `api`, the live API with every table emptied first. `adapters` go to the service's bootstrap
+    (fakes of its peers, as in `live_service`); `on_reset` also runs before each test (to empty them)."""
+    import pytest
+
+    def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+        with live_service(request.param, tmp_path_factory.mktemp(definition.name), definition, metadata=metadata, adapters=adapters) as service:
+            yield service
+
+    def api(live: LiveService) -> LiveService:
+        live.reset()
+        if on_reset is not None:
+            on_reset()
+        return live
+
+    # Before decorating: `pytest --fixtures` shows the function's docstring.
+    live.__doc__ = f"The {definition.name} API on loopback over a migrated database, once per backend and session."
+    api.__doc__ = "The live API with every table emptied first."
+    return pytest.fixture(scope="session", params=BACKENDS, name="live")(live), pytest.fixture(name="api")(api)
 
 
 def stub_class(definition: ServiceDefinition) -> Any:
@@ -465,6 +513,18 @@ class ScopeCase:
         return bearer(
             SCOPE_CALLER, [REACH_ROLES[self.reach]], scope=permission or "", teams=ids["team"], branches=ids["branch"], territories=ids["territory"]
         )
+
+
+def reached(call: Callable[[], Any], refusals: tuple[grpc.StatusCode, ...]) -> bool:
+    """Whether a matrix probe's call reached the record: any answer but NOT_FOUND. An error must be
+    one of the service's `refusals` (what it answers a caller who sees the record but may not act)."""
+    try:
+        call()
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return False
+        assert exc.code() in refusals, exc
+    return True
 
 
 def scoped_rpcs(permissions: Any) -> list[str]:

@@ -77,6 +77,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("opportunity", "OpportunityReopened"),
         # And every participant's ErasureConfirmed (crm_common.registry.consumed_events).
         ConsumedEvent("onboarding", "KycOutcomeReported"),
+        ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
     ),
     config_files=("ACCOUNT_WATCHLIST_FILE",),
     ctl="crm_account.entrypoints.ctl",

@@ -17,7 +17,7 @@ from crm.account.v1 import account_pb2 as K
 from crm.account.v1 import account_service_pb2 as R
 from crm_account.entrypoints.grpc_api import PERMISSIONS
 from crm_common.db import new_id
-from crm_common.testing import ScopeCase, bearer, scope_matrix, scoped_rpcs
+from crm_common.testing import ScopeCase, bearer, reached, scope_matrix, scoped_rpcs
 
 ADMIN = bearer("admin-1", ["admin"])
 # Accounts carry owner, branch and territory (no team).
@@ -59,13 +59,7 @@ class Customer:
 
 def answered(call: Callable[[], Any]) -> bool:
     """True when the call reached the customer (any answer but NOT_FOUND)."""
-    try:
-        call()
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            return False
-        assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT), exc
-    return True
+    return reached(call, (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT))
 
 
 def on(stub: Any, method: str, request: Any, who: Any) -> Callable[[], Any]:

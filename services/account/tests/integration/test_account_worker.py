@@ -130,4 +130,5 @@ def test_each_consumed_event_has_its_own_queue() -> None:
         "evt-opportunity-ErasureConfirmed--account.on_opportunity_erasure_confirmed",
         "evt-opportunity-OpportunityReopened--account.on_opportunity_reopened",
         "evt-opportunity-OpportunityWon--account.on_opportunity_won",
+        "evt-territory-quota-AccountTerritoryAssigned--account.on_account_territory_assigned",
     ]

@@ -64,6 +64,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("account", "ErasureRequested"),
         ConsumedEvent("account", "AccountsMerged"),
         ConsumedEvent("account", "AccountsUnmerged"),
+        ConsumedEvent("territory-quota", "LeadRouted"),
     ),
     config_files=("LEAD_SCORING_RULES_FILE",),
     # The e2e suite resumes stalled conversions within a second.

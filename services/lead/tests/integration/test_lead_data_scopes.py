@@ -14,7 +14,7 @@ import pytest
 
 from crm.lead.v1 import lead_pb2
 from crm.lead.v1 import lead_service_pb2 as svc
-from crm_common.testing import ScopeCase, bearer, scope_matrix, scoped_rpcs
+from crm_common.testing import ScopeCase, bearer, reached, scope_matrix, scoped_rpcs
 from crm_lead.entrypoints.grpc_api import PERMISSIONS
 
 ADMIN = bearer("admin-1", ["admin"])
@@ -46,13 +46,7 @@ def place(app: Any, placement: dict[str, str]) -> str:
 
 def answered(call: Callable[[], Any]) -> bool:
     """True when the call reached the lead (any answer but NOT_FOUND: a refused move still saw it)."""
-    try:
-        call()
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            return False
-        assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED), exc
-    return True
+    return reached(call, (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED))
 
 
 def listed(app: Any, lead_id: str, caller: Any, **where: Any) -> bool:

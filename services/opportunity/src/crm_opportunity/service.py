@@ -52,6 +52,7 @@ SERVICE = ServiceDefinition(
         ConsumedEvent("account", "AccountsUnmerged"),
         ConsumedEvent("los", "LosDecisionReported"),
         ConsumedEvent("lead", "LeadContacted"),
+        ConsumedEvent("territory-quota", "AccountTerritoryAssigned"),
     ),
     config_files=("OPPORTUNITY_PIPELINES_FILE", "OPPORTUNITY_NBA_RULES_FILE"),
     ctl="crm_opportunity.entrypoints.ctl",

@@ -18,7 +18,7 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2 as OPP
 from crm.opportunity.v1 import opportunity_service_pb2 as S
 from crm_common.db import new_id
-from crm_common.testing import ScopeCase, bearer, scope_matrix, scoped_rpcs
+from crm_common.testing import ScopeCase, bearer, reached, scope_matrix, scoped_rpcs
 from crm_opportunity.entrypoints.grpc_api import PERMISSIONS
 
 ADMIN = bearer("admin-1", ["admin"])
@@ -62,13 +62,7 @@ class Deal:
 
 def answered(call: Callable[[], Any]) -> bool:
     """True when the call reached the record (any answer but NOT_FOUND)."""
-    try:
-        call()
-    except grpc.RpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            return False
-        assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT), exc
-    return True
+    return reached(call, (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT))
 
 
 def created(stub: Any, deal: Deal, who: Any) -> bool:

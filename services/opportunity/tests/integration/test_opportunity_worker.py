@@ -29,6 +29,7 @@ def test_the_worker_consumes_erasures_on_its_own_queue() -> None:
         "evt-account-ErasureRequested--opportunity.on_erasure_requested",
         "evt-lead-LeadContacted--opportunity.on_lead_contacted",
         "evt-los-LosDecisionReported--opportunity.on_los_decision_reported",
+        "evt-territory-quota-AccountTerritoryAssigned--opportunity.on_account_territory_assigned",
     ]
 
 

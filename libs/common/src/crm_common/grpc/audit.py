@@ -20,15 +20,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import trace
 
 from crm.audit.v1 import audit_service_pb2, audit_service_pb2_grpc
-from crm.common.v1 import common_pb2
 from crm_common import errors
 from crm_common.audit.record import MAX_OBJECT_IDS, PURPOSE_HEADER, AuditRecord, recording
 from crm_common.audit.trail import AuditQuery, AuditTrail
 from crm_common.auth.roles import AUDIT_READ
 from crm_common.auth.scopes import Access, Scope
 from crm_common.db import utcnow
+from crm_common.grpc.mapping import page_response
 from crm_common.grpc.requests import optional_time
-from crm_common.pagination import next_token, parse_page
+from crm_common.pagination import parse_page
 
 # `_id` fields that name no object: idempotency and correlation keys, and personal data
 # (a national id is PII; a cookie id identifies a person online).
@@ -186,7 +186,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
                 )
                 for row in rows
             ],
-            page=common_pb2.PageResponse(next_page_token=next_token(None if last is None else {"id": last})),
+            page=page_response(None if last is None else {"id": last}),
         )
 
 

@@ -44,7 +44,8 @@ accounts = Table(
     Column("customer_since", UtcDateTime, nullable=True),
     Column("owner_id", String(100), nullable=False),
     Column("branch_id", String(100), nullable=False),
-    # With owner and branch, who reaches the account (data scopes, migration 0011).
+    # With owner and branch, who reaches the account (data scopes, migration 0011); set by hand or
+    # from the territory service's AccountTerritoryAssigned.
     Column("territory_id", String(100), nullable=False, server_default=""),
     Column("tax_code", String(14), nullable=False),
     Column("industry", String(100), nullable=False),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.common.v1 import common_pb2
 from crm_account.adapters.screening_repository import StoredHit
@@ -21,15 +19,8 @@ from crm_account.domain.privacy import ErasureRequest
 from crm_account.domain.profile import AccountDraft, WindowDraft
 from crm_common.contact import mask_email, mask_national_id, mask_phone
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import audit_stamps, money, timestamp
 from crm_common.vietnam import province
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def match_field_to_proto(field: MatchField | None) -> account_service_pb2.MatchField.ValueType:
@@ -67,12 +58,7 @@ def account_to_proto(account: Account, show_pii: bool) -> account_pb2.Account:
         national_id=national_id,
         national_id_legacy=p.national_id_legacy,
         owner_id=p.owner_id,
-        audit=common_pb2.AuditStamps(
-            create_time=timestamp(account.created_at),
-            created_by=account.created_by,
-            update_time=timestamp(account.updated_at),
-            updated_by=account.updated_by,
-        ),
+        audit=audit_stamps(account),
         gender=enum_number(account_pb2.Gender, p.gender),
         phones=[common_pb2.PhoneNumber(e164=v) for v in phones],
         emails=emails,
@@ -211,16 +197,14 @@ def kyc_outcome_from_proto(request: account_service_pb2.RecordKycOutcomeRequest 
     )
 
 
-def vnd(amount: int) -> common_pb2.Money:
-    return common_pb2.Money(currency_code="VND", amount_minor=amount)
-
-
 def date_to_proto(value: date | None) -> common_pb2.Date | None:
     return common_pb2.Date(year=value.year, month=value.month, day=value.day) if value else None
 
 
 def totals_to_proto(totals: Totals) -> account_pb2.HoldingTotals:
-    return account_pb2.HoldingTotals(deposits=vnd(totals.deposits), loans=vnd(totals.loans), aum=vnd(totals.aum), open_holdings=totals.open_holdings)
+    return account_pb2.HoldingTotals(
+        deposits=money(totals.deposits), loans=money(totals.loans), aum=money(totals.aum), open_holdings=totals.open_holdings
+    )
 
 
 def holding_to_proto(holding: Holding) -> account_pb2.Holding:
@@ -230,8 +214,8 @@ def holding_to_proto(holding: Holding) -> account_pb2.Holding:
         product_type=enum_number(common_pb2.ProductType, holding.product_type),
         core_ref=holding.core_ref,
         status=enum_number(account_pb2.HoldingStatus, holding.status),
-        balance=vnd(holding.balance),
-        limit=vnd(holding.limit),
+        balance=money(holding.balance),
+        limit=money(holding.limit),
         open_date=date_to_proto(holding.opened_on),
         close_date=date_to_proto(holding.closed_on),
         source=enum_number(account_pb2.HoldingSource, holding.source),
@@ -330,12 +314,7 @@ def household_to_proto(household: Household, members: list[tuple[Member, Account
             for m, a in members
         ],
         totals=totals_to_proto(total),
-        audit=common_pb2.AuditStamps(
-            create_time=timestamp(household.created_at),
-            created_by=household.created_by,
-            update_time=timestamp(household.updated_at),
-            updated_by=household.updated_by,
-        ),
+        audit=audit_stamps(household),
     )
 
 

@@ -4,13 +4,13 @@ contact keys, with the profile a Vietnamese retail bank keeps.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 
 from crm_account.domain.kyc import Kyc
 from crm_common.errors import FailedPrecondition
+from crm_common.ids import is_valid_id as is_valid_id  # the domain's callers import it from here
 from crm_common.vietnam import Gender
 
 __all__ = ["Gender"]
@@ -97,14 +97,6 @@ MATCH_PRIORITY = (MatchField.NATIONAL_ID, MatchField.PHONE, MatchField.EMAIL)
 # Once a customer has held a product they are never a prospect again; every other move is
 # allowed (a dormant customer comes back, a closed relationship is reopened).
 _STAGES_AFTER_PROSPECT = frozenset({LifecycleStage.ACTIVE, LifecycleStage.DORMANT, LifecycleStage.CLOSED})
-
-
-def is_valid_id(value: str) -> bool:
-    """Ids are canonical lower-case UUID strings (crm_common.db.new_id)."""
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -290,6 +282,14 @@ class Account:
     def set_kyc(self, kyc: Kyc, actor: str, now: datetime) -> None:
         self.kyc = kyc
         self._touch(actor, now)
+
+    def record_territory(self, territory_id: str, owner_id: str, actor: str, now: datetime) -> list[str]:
+        """AccountTerritoryAssigned: the territory and its RM; returns the fields that changed."""
+        changed = [name for name, value in (("territory_id", territory_id), ("owner_id", owner_id)) if getattr(self.profile, name) != value]
+        if changed:
+            self.profile = replace(self.profile, territory_id=territory_id, owner_id=owner_id)
+            self._touch(actor, now)
+        return changed
 
     def record_acquisition(self, acquisition: Acquisition, actor: str, now: datetime) -> bool:
         """First touch wins: True when recorded, False when the account already had one."""

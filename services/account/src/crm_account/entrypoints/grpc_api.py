@@ -49,8 +49,9 @@ from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Access, Scope, current_principal
 from crm_common.auth.roles import PII_READ
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import page_response
 from crm_common.grpc.requests import idempotency_key
-from crm_common.pagination import next_token, parse_page
+from crm_common.pagination import parse_page
 
 # The one place that says who may call what, and how far into the customers
 # (crm_common.auth.scopes): what RMs and managers call reaches the accounts of their data scope;
@@ -133,9 +134,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         page = parse_page(request.page.page_size, request.page.page_token)
         query = commands.SearchAccounts(phone=request.phone, email=request.email, national_id=request.national_id, name=request.name)
         found, after = self.use_cases.profile.search_accounts(query, page)
-        return account_service_pb2.SearchAccountsResponse(
-            accounts=[_shown(a) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
-        )
+        return account_service_pb2.SearchAccountsResponse(accounts=[_shown(a) for a in found], page=page_response(after))
 
     def CreateAccount(
         self, request: account_service_pb2.CreateAccountRequest, context: grpc.ServicerContext
@@ -183,9 +182,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ListAccountChangesResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
         changes, after = self.use_cases.timeline.list_account_changes(request.account_id, page)
-        return account_service_pb2.ListAccountChangesResponse(
-            changes=[change_to_proto(c) for c in changes], page=common_pb2.PageResponse(next_page_token=next_token(after))
-        )
+        return account_service_pb2.ListAccountChangesResponse(changes=[change_to_proto(c) for c in changes], page=page_response(after))
 
     def RecordConsent(
         self, request: account_service_pb2.RecordConsentRequest, context: grpc.ServicerContext
@@ -207,9 +204,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ListConsentHistoryResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
         found, after = self.use_cases.consent.consent_history(request.account_id, page)
-        return account_service_pb2.ListConsentHistoryResponse(
-            consents=[consent_to_proto(c) for c in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
-        )
+        return account_service_pb2.ListConsentHistoryResponse(consents=[consent_to_proto(c) for c in found], page=page_response(after))
 
     def CheckConsent(
         self, request: account_service_pb2.CheckConsentRequest, context: grpc.ServicerContext
@@ -275,7 +270,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         found, after = self.use_cases.duplicates.duplicate_queue(request.min_score, page)
         return account_service_pb2.ListDuplicateCandidatesResponse(
             candidates=[duplicate_to_proto(s.candidate, s.status, s.detected_at) for s in found],
-            page=common_pb2.PageResponse(next_page_token=next_token(after)),
+            page=page_response(after),
         )
 
     def DismissDuplicateCandidate(
@@ -322,9 +317,7 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
     ) -> account_service_pb2.ListScreeningHitsResponse:
         page = parse_page(request.page.page_size, request.page.page_token)
         hits, after = self.use_cases.kyc.screening_queue(review_from_proto(request.review), page)
-        return account_service_pb2.ListScreeningHitsResponse(
-            hits=[hit_to_proto(h) for h in hits], page=common_pb2.PageResponse(next_page_token=next_token(after))
-        )
+        return account_service_pb2.ListScreeningHitsResponse(hits=[hit_to_proto(h) for h in hits], page=page_response(after))
 
     def ReviewScreeningHit(
         self, request: account_service_pb2.ReviewScreeningHitRequest, context: grpc.ServicerContext

@@ -11,6 +11,7 @@ from crm.lead.v1 import events_pb2 as lead_events
 from crm.lead.v1 import lead_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm.opportunity.v1 import opportunity_pb2
+from crm.territory.v1.events_pb2 import AccountTerritoryAssigned
 from crm_account.adapters.proto_mapping import kyc_outcome_from_proto
 from crm_account.bootstrap import bootstrap, erasure_services
 from crm_account.config import AccountSettings
@@ -113,6 +114,14 @@ class AccountWorker:
         event: ErasureConfirmed = delivery.event
         return self.use_cases.privacy.confirm_erasure(
             commands.ConfirmErasure(consumer=delivery.consumer, event_id=delivery.event_id, erasure_id=event.erasure_id, service=event.service)
+        )
+
+    @event_handler("territory-quota", AccountTerritoryAssigned)
+    def on_account_territory_assigned(self, delivery: Delivery) -> str:
+        """The territory service placed the account: record its territory and RM."""
+        assignment = delivery.event.assignment
+        return self.use_cases.territory.record_territory(
+            delivery.consumer, delivery.event_id, assignment.account_id, assignment.territory_id, assignment.owner_id
         )
 
     @event_handler("onboarding", KycOutcomeReported)

@@ -20,6 +20,7 @@ from crm_account.service_layer.households import HouseholdsUseCases
 from crm_account.service_layer.kyc import KycUseCases
 from crm_account.service_layer.privacy import PersonalDataSections, PrivacyUseCases
 from crm_account.service_layer.profile import ProfileUseCases
+from crm_account.service_layer.territory import TerritoryUseCases
 from crm_account.service_layer.timeline import TimelineUseCases
 from crm_account.service_layer.unmerge import UnmergeUseCases
 from crm_common.db import utcnow
@@ -36,6 +37,7 @@ class AccountUseCases:
     privacy: PrivacyUseCases
     timeline: TimelineUseCases
     unmerge: UnmergeUseCases
+    territory: TerritoryUseCases
 
     @classmethod
     def wire(
@@ -66,4 +68,5 @@ class AccountUseCases:
             privacy=PrivacyUseCases(uow, events, clock, erasure_services, personal_data),
             timeline=TimelineUseCases(uow),
             unmerge=UnmergeUseCases(uow, events, clock, tiers, unmerge_window),
+            territory=TerritoryUseCases(uow, events, clock),
         )

@@ -9,8 +9,8 @@ from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.errors import DomainError, FailedPrecondition, Unavailable
 from crm_common.grpc.enums import enum_number
+from crm_common.grpc.mapping import timestamp
 from crm_common.grpc.status import resource_info
-from crm_lead.adapters.proto_mapping import timestamp
 from crm_lead.service_layer.ports import NewOpportunity, ResolvedAccount
 
 # Worth retrying later: the other service is down, slow, or shedding load.

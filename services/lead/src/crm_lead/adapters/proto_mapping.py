@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.contact import mask_email, mask_name, mask_national_id, mask_phone
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import audit_stamps, money, timestamp
 from crm_lead.domain.model import ContactAttempt, Lead, Source
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def source_to_proto(source: Source) -> lead_pb2.LeadSource:
@@ -53,12 +44,6 @@ def source_from_proto(source: lead_pb2.LeadSource, default_channel: str = "", de
     )
 
 
-def money(amount_minor: int | None, currency: str) -> common_pb2.Money | None:
-    if amount_minor is None:
-        return None
-    return common_pb2.Money(currency_code=currency or "VND", amount_minor=amount_minor)
-
-
 def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.Lead:
     phone = lead.phone_e164 if show_pii or not lead.phone_e164 else mask_phone(lead.phone_e164)
     email = lead.email if show_pii or not lead.email else mask_email(lead.email)
@@ -75,7 +60,7 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
         ),
         product_interest=enum_number(common_pb2.ProductType, lead.product_interest),
         source=source_to_proto(lead.source),
-        requested_amount=money(lead.requested_amount_minor, lead.currency),
+        requested_amount=money(lead.requested_amount_minor, lead.currency) if lead.requested_amount_minor is not None else None,
         marketing_consent=lead.marketing_consent,
         score=lead.score,
         score_reasons=[lead_pb2.ScoreReason(rule=r.rule, points=r.points, detail=r.detail) for r in lead.score_reasons],
@@ -84,12 +69,7 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
         disqualification_reason=enum_number(lead_pb2.DisqualificationReason, lead.disqualification_reason),
         status_note=lead.status_note,
         note=lead.note,
-        audit=common_pb2.AuditStamps(
-            create_time=timestamp(lead.created_at),
-            created_by=lead.created_by,
-            update_time=timestamp(lead.updated_at),
-            updated_by=lead.updated_by,
-        ),
+        audit=audit_stamps(lead),
     )
     if lead.owner_id:
         message.assignment.CopyFrom(
@@ -100,6 +80,8 @@ def lead_to_proto(lead: Lead, now: datetime, show_pii: bool = True) -> lead_pb2.
                 territory_id=lead.territory_id,
                 assign_time=timestamp(lead.assigned_at),
                 first_contact_due_time=timestamp(lead.first_contact_due_at),
+                source=enum_number(lead_pb2.AssignmentSource, lead.assignment_source),
+                routing_rule_id=lead.routing_rule_id,
             )
         )
     if lead.converted_at:

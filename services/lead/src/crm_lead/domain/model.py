@@ -121,6 +121,10 @@ class Lead:
     assigned_at: datetime | None = None
     first_contact_due_at: datetime | None = None
     first_contact_at: datetime | None = None
+    # MANUAL (AssignLead: an override of the rules) or ROUTED (the territory service's
+    # LeadRouted, with the rule that matched; territory_id is the territory it gave).
+    assignment_source: str = ""
+    routing_rule_id: str = ""
     disqualification_reason: str = ""
     status_note: str = ""
     account_id: str = ""
@@ -156,8 +160,20 @@ class Lead:
             return True
         return False
 
-    def assign(self, owner_id: str, team_id: str, due_at: datetime, actor: str, now: datetime, branch_id: str = "", territory_id: str = "") -> None:
-        """To an owner (in a team or none); a branch or territory given moves the lead there too."""
+    def assign(
+        self,
+        owner_id: str,
+        team_id: str,
+        due_at: datetime,
+        actor: str,
+        now: datetime,
+        branch_id: str = "",
+        territory_id: str = "",
+        routing_rule_id: str = "",
+    ) -> None:
+        """To an owner (in a team or none); a branch or territory given moves the lead there too.
+        `routing_rule_id`: the territory service's rules chose the owner (ROUTED); otherwise the
+        assignment is MANUAL, an override the rules leave alone."""
         if self.status not in SALES_STATUSES:
             raise FailedPrecondition(f"lead {self.lead_id} is {self.status}; only MQL, CONTACTED or SQL leads go to sales")
         self.owner_id = owner_id
@@ -165,6 +181,8 @@ class Lead:
         self.branch_id = branch_id or self.branch_id
         self.territory_id = territory_id or self.territory_id
         self.assigned_at = now
+        self.assignment_source = "ROUTED" if routing_rule_id else "MANUAL"
+        self.routing_rule_id = routing_rule_id
         # A reassignment before first contact restarts the clock for the new owner.
         if self.first_contact_at is None:
             self.first_contact_due_at = due_at
@@ -205,6 +223,7 @@ class Lead:
         self.status_note = note
         self.owner_id = ""
         self.team_id = ""
+        self.assignment_source = self.routing_rule_id = ""
 
     def ensure_convertible(self) -> None:
         if self.status != Status.SQL:

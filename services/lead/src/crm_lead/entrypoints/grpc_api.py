@@ -10,8 +10,9 @@ from crm_common.auth import Access, Scope, current_principal
 from crm_common.auth.roles import PII_READ
 from crm_common.db import utcnow
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import page_response
 from crm_common.grpc.requests import idempotency_key, optional_time
-from crm_common.pagination import next_token, parse_page
+from crm_common.pagination import parse_page
 from crm_lead import service as perm
 from crm_lead.adapters.proto_mapping import attempt_to_proto, conversion_to_proto, lead_to_proto, source_from_proto
 from crm_lead.domain.capture import LeadDraft
@@ -134,7 +135,7 @@ class LeadServicer(lead_service_pb2_grpc.LeadServiceServicer):
             **_query_filter(query),
         )
         found, after = self.use_cases.lookup.list_leads(where, page)
-        return lead_service_pb2.ListLeadsResponse(leads=[_lead(x) for x in found], page=common_pb2.PageResponse(next_page_token=next_token(after)))
+        return lead_service_pb2.ListLeadsResponse(leads=[_lead(x) for x in found], page=page_response(after))
 
     def RecordBehaviour(
         self, request: lead_service_pb2.RecordBehaviourRequest, context: grpc.ServicerContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureRequested
 from crm.opportunity.v1.events_pb2 import OpportunityCreated
+from crm.territory.v1.events_pb2 import LeadRouted
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.grpc.enums import enum_name
 from crm_common.privacy import PersonIdentifiers
@@ -34,6 +35,15 @@ class LeadWorker:
             opportunity.amount.currency_code if opportunity.HasField("amount") else "",
         )
         return "ok" if first else "duplicate"
+
+    @event_handler("territory-quota", LeadRouted)
+    def on_lead_routed(self, delivery: Delivery) -> str:
+        """The territory rules routed a lead: assign it (its first-contact SLA starts now)."""
+        event: LeadRouted = delivery.event
+        decision = event.decision
+        return self.use_cases.assignment.assign_routed(
+            delivery.consumer, delivery.event_id, event.lead_id, decision.owner_id, decision.team_id, decision.rule_id, decision.territory_id
+        )
 
     @event_handler("account", ErasureRequested)
     def on_erasure_requested(self, delivery: Delivery) -> str:

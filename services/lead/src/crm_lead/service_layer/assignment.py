@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crm_common.auth import current_principal
+from crm_common.auth import DataScope, current_principal
 from crm_common.db import new_id, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_lead.domain.assignment import FirstContactSla, round_robin_pick
-from crm_lead.domain.model import ContactAttempt, ContactOutcome, Lead
+from crm_lead.domain.model import SALES_STATUSES, ContactAttempt, ContactOutcome, Lead
 from crm_lead.service_layer import commands
 from crm_lead.service_layer.common import Clock, LeadEvents, UowFactory, ensure_placed_in_scope, idempotent, lead_for_update, lead_scope
 from crm_lead.service_layer.unit_of_work import LeadUnitOfWork
@@ -43,6 +43,37 @@ class AssignmentUseCases:
             return lead, lead.lead_id
 
         return idempotent(self.uow, "AssignLead", cmd.key, first)  # type: ignore[no-any-return]
+
+    def assign_routed(self, consumer: str, event_id: str, lead_id: str, owner_id: str, team_id: str, rule_id: str, territory_id: str) -> str:
+        """LeadRouted: the territory rules chose the owner; assigning starts the first-contact
+        SLA. A manual assignment stands (an override); a lead not for sales yet is left alone."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            outcome = self._assign_routed(uow, lead_id, owner_id, team_id, rule_id, territory_id, event_id)
+            uow.commit()
+        return outcome
+
+    def _assign_routed(
+        self, uow: LeadUnitOfWork, lead_id: str, owner_id: str, team_id: str, rule_id: str, territory_id: str, correlation_id: str
+    ) -> str:
+        if not owner_id:
+            return "no owner: the rules left it unassigned"
+        # The event is the territory service's decision: bank-wide, like every event handler.
+        lead = uow.leads.get(lead_id, DataScope.bank_wide(), for_update=True)
+        if lead.status not in SALES_STATUSES:
+            return f"not assigned: the lead is {lead.status}"
+        if lead.assignment_source == "MANUAL" and lead.owner_id:
+            return f"kept the manual assignment to {lead.owner_id}"
+        if lead.owner_id == owner_id:
+            return f"already with {owner_id}"
+        now = self.clock()
+        lead.assign(
+            owner_id, team_id, self.sla.due_at(now, lead.score), current_principal().subject, now, territory_id=territory_id, routing_rule_id=rule_id
+        )
+        uow.leads.save(lead)
+        uow.publish(self.events.assigned(lead, correlation_id))
+        return f"assigned to {owner_id}"
 
     def record_contact_attempt(self, cmd: commands.RecordContactAttempt) -> tuple[Lead, ContactAttempt]:
         violations = []

@@ -5,26 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2
 from crm_common.contact import mask_text
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import audit_stamps, money, timestamp
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.forecast import FORECAST_CURRENCY, Figures
 from crm_opportunity.domain.model import Opportunity, StageVisit
 from crm_opportunity.domain.next_best_action import Suggestion
 from crm_opportunity.domain.pipeline import Pipeline
 from crm_opportunity.service_layer.commands import LosDecision
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunity:
@@ -41,12 +32,7 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunity_pb2.Opportunit
         status=enum_number(opportunity_pb2.OpportunityStatus, opportunity.status),
         stage=opportunity.stage,
         probability_percent=opportunity.probability_percent,
-        audit=common_pb2.AuditStamps(
-            create_time=timestamp(opportunity.created_at),
-            created_by=opportunity.created_by,
-            update_time=timestamp(opportunity.updated_at),
-            updated_by=opportunity.updated_by,
-        ),
+        audit=audit_stamps(opportunity),
         close_time=timestamp(opportunity.closed_at),
         lost_reason=opportunity.lost_reason,
         competitor=opportunity.competitor,
@@ -124,28 +110,19 @@ def activity_to_proto(activity: Activity, now: datetime, show_pii: bool = True) 
         outcome=shown(activity.outcome),
         complete_time=timestamp(activity.completed_at),
         overdue=activity.overdue(now),
-        audit=common_pb2.AuditStamps(
-            create_time=timestamp(activity.created_at),
-            created_by=activity.created_by,
-            update_time=timestamp(activity.updated_at),
-            updated_by=activity.updated_by,
-        ),
+        audit=audit_stamps(activity),
     )
-
-
-def _vnd(amount: int) -> common_pb2.Money:
-    return common_pb2.Money(currency_code=FORECAST_CURRENCY, amount_minor=amount)
 
 
 def figures_to_proto(figures: Figures) -> opportunity_pb2.ForecastFigures:
     return opportunity_pb2.ForecastFigures(
         open_count=figures.open_count,
-        open_pipeline=_vnd(figures.open_pipeline),
-        weighted_pipeline=_vnd(figures.weighted_pipeline),
-        commit=_vnd(figures.commit),
-        best_case=_vnd(figures.best_case),
+        open_pipeline=money(figures.open_pipeline, FORECAST_CURRENCY),
+        weighted_pipeline=money(figures.weighted_pipeline, FORECAST_CURRENCY),
+        commit=money(figures.commit, FORECAST_CURRENCY),
+        best_case=money(figures.best_case, FORECAST_CURRENCY),
         won_count=figures.won_count,
-        won=_vnd(figures.won),
+        won=money(figures.won, FORECAST_CURRENCY),
     )
 
 

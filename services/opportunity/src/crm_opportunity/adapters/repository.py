@@ -103,6 +103,10 @@ class OpportunityRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def open_ids_of_account(self, account_id: str) -> list[str]:
+        query = select(opportunities.c.opportunity_id).where(opportunities.c.account_id == account_id, opportunities.c.status == "OPEN")
+        return sorted(self.conn.execute(query).scalars())
+
     def of_person(self, account_ids: tuple[str, ...], lead_ids: tuple[str, ...]) -> list[Opportunity]:
         """A person's opportunities: on their accounts (merged-away ones included) or from their leads."""
         o = opportunities.c

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from crm_common.errors import FailedPrecondition
+from crm_common.ids import is_valid_id as is_valid_id  # the domain's callers import it from here
 from crm_common.products import ProductType
 
 DEFAULT_CURRENCY = "VND"
@@ -31,14 +31,6 @@ SUBMITTED_STAGE = "submitted_to_los"
 LOS_DECLINED_REASON = "NOT_ELIGIBLE"
 # What UpdateOpportunity may change on an open opportunity (the domain's names).
 UPDATABLE_FIELDS = ("amount", "expected_close_at", "owner_id", "team_id", "territory_id", "probability_percent", "next_step")
-
-
-def is_valid_id(value: str) -> bool:
-    """Ids are canonical lower-case UUID strings (crm_common.db.new_id)."""
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from crm_common.auth import Access, Scope, current_principal
 from crm_common.auth.roles import PII_READ
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc.enums import enum_name, enum_number
+from crm_common.grpc.mapping import page_response
 from crm_common.grpc.requests import idempotency_key, optional_time
-from crm_common.pagination import next_token, parse_page
+from crm_common.pagination import parse_page
 from crm_opportunity.adapters.proto_mapping import (
     activity_to_proto,
     figures_to_proto,
@@ -124,7 +125,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         )
         return opportunity_service_pb2.ListOpportunitiesResponse(
             opportunities=[opportunity_to_proto(o) for o in found],
-            page=common_pb2.PageResponse(next_page_token=next_token(after)),
+            page=page_response(after),
         )
 
     def WinOpportunity(
@@ -247,7 +248,7 @@ class OpportunityServicer(opportunity_service_pb2_grpc.OpportunityServiceService
         found, after = self.use_cases.activities.list_activities(request.opportunity_id, request.account_id, page)
         now = datetime.now(UTC)
         return opportunity_service_pb2.ListActivitiesResponse(
-            activities=[activity_to_proto(a, now, _may_see_pii()) for a in found], page=common_pb2.PageResponse(next_page_token=next_token(after))
+            activities=[activity_to_proto(a, now, _may_see_pii()) for a in found], page=page_response(after)
         )
 
     def GetWorklist(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from crm.account.v1.events_pb2 import AccountsMerged, AccountsUnmerged, ErasureRequested
 from crm.lead.v1.events_pb2 import LeadContacted
 from crm.opportunity.v1.events_pb2 import LosDecisionReported
+from crm.territory.v1.events_pb2 import AccountTerritoryAssigned
 from crm_common.events.consumer import Delivery, EventContext, ServiceHandlers, event_handler
 from crm_common.privacy import PersonIdentifiers
 from crm_opportunity.adapters.proto_mapping import los_decision_from_proto
@@ -45,6 +46,12 @@ class OpportunityWorker:
         return self.use_cases.account_events.unrelink_account(
             delivery.consumer, delivery.event_id, event.merged_id, event.survivor_id, event.merge_id
         )
+
+    @event_handler("territory-quota", AccountTerritoryAssigned)
+    def on_account_territory_assigned(self, delivery: Delivery) -> str:
+        """The account moved territory: its open opportunities follow."""
+        assignment = delivery.event.assignment
+        return self.use_cases.account_events.follow_territory(delivery.consumer, delivery.event_id, assignment.account_id, assignment.territory_id)
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:

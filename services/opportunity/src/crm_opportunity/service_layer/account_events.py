@@ -1,20 +1,24 @@
 """The account service's events and requests: merged accounts relinked (and moved back when a
 merge is undone); a person's opportunities and activities exported, and blanked when they are
-erased (crm_common.privacy)."""
+erased (crm_common.privacy). And the territory service's: an account's open opportunities follow
+its territory."""
 
 from __future__ import annotations
 
+from crm_common.auth import DataScope, current_principal
 from crm_common.events.erasure import erasure_confirmed
 from crm_common.privacy import PersonIdentifiers
 from crm_opportunity.adapters.account_links import ACTIVITIES, OPPORTUNITIES
 from crm_opportunity.domain.activities import Activity
 from crm_opportunity.domain.model import Opportunity
-from crm_opportunity.service_layer.common import Clock, UowFactory
+from crm_opportunity.service_layer.common import ActionKeeper, Clock, OpportunityEvents, UowFactory
 
 
 class AccountEventUseCases:
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock, events: OpportunityEvents | None = None, actions: ActionKeeper | None = None) -> None:
         self.uow = uow
+        self.events = events
+        self.actions = actions
         self.clock = clock
 
     def erase_person(self, consumer: str, event_id: str, erasure_id: str, person: PersonIdentifiers) -> str:
@@ -62,3 +66,23 @@ class AccountEventUseCases:
             moved = uow.account_links.undo(merge_id or merged_id, merged_id, survivor_id, self.clock())
             uow.commit()
         return f"{moved[OPPORTUNITIES]} opportunity(ies) and {moved[ACTIVITIES]} activity(ies) moved back"
+
+    def follow_territory(self, consumer: str, event_id: str, account_id: str, territory_id: str) -> str:
+        """AccountTerritoryAssigned: the account's open opportunities take its territory (their
+        forecast contribution moves with them; OpportunityUpdated for each). Closed ones keep
+        the territory they were won or lost in."""
+        with self.uow() as uow:
+            if not uow.claim_event(consumer, event_id):
+                return "duplicate"
+            moved = 0
+            for opportunity_id in uow.opportunities.open_ids_of_account(account_id):
+                opportunity = uow.opportunities.get(opportunity_id, DataScope.bank_wide(), for_update=True)
+                if opportunity.amend({"territory_id": territory_id}, current_principal().subject, self.clock()):
+                    uow.opportunities.save(opportunity)
+                    if self.actions is not None:
+                        self.actions.refresh(uow, [opportunity])
+                    if self.events is not None:
+                        uow.publish(self.events.updated(opportunity, ["territory_id"], event_id))
+                    moved += 1
+            uow.commit()
+        return f"{moved} open opportunity(ies) moved to {territory_id}"

@@ -58,5 +58,5 @@ class OpportunityUseCases:
             activities=ActivityUseCases(uow, events, actions, clock),
             forecast=ForecastUseCases(uow, pipelines),
             next_best_actions=NextBestActionUseCases(uow, actions),
-            account_events=AccountEventUseCases(uow, clock),
+            account_events=AccountEventUseCases(uow, clock, events, actions),
         )

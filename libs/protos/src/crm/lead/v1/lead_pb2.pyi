@@ -219,6 +219,28 @@ BEHAVIOUR_TYPE_FORM_SUBMITTED: BehaviourType.ValueType  # 6
 BEHAVIOUR_TYPE_BRANCH_VISIT: BehaviourType.ValueType  # 7
 Global___BehaviourType: _TypeAlias = BehaviourType  # noqa: Y015
 
+class _AssignmentSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssignmentSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssignmentSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSIGNMENT_SOURCE_UNSPECIFIED: _AssignmentSource.ValueType  # 0
+    ASSIGNMENT_SOURCE_MANUAL: _AssignmentSource.ValueType  # 1
+    """AssignLead: set by hand, an override the territory rules leave in place."""
+    ASSIGNMENT_SOURCE_ROUTED: _AssignmentSource.ValueType  # 2
+    """The territory service's rules (LeadRouted)."""
+
+class AssignmentSource(_AssignmentSource, metaclass=_AssignmentSourceEnumTypeWrapper):
+    """How a lead got its owner."""
+
+ASSIGNMENT_SOURCE_UNSPECIFIED: AssignmentSource.ValueType  # 0
+ASSIGNMENT_SOURCE_MANUAL: AssignmentSource.ValueType  # 1
+"""AssignLead: set by hand, an override the territory rules leave in place."""
+ASSIGNMENT_SOURCE_ROUTED: AssignmentSource.ValueType  # 2
+"""The territory service's rules (LeadRouted)."""
+Global___AssignmentSource: _TypeAlias = AssignmentSource  # noqa: Y015
+
 @_typing.final
 class Utm(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -441,6 +463,8 @@ class Assignment(_message.Message):
     FIRST_CONTACT_DUE_TIME_FIELD_NUMBER: _builtins.int
     BRANCH_ID_FIELD_NUMBER: _builtins.int
     TERRITORY_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    ROUTING_RULE_ID_FIELD_NUMBER: _builtins.int
     owner_id: _builtins.str
     team_id: _builtins.str
     branch_id: _builtins.str
@@ -448,6 +472,9 @@ class Assignment(_message.Message):
     with owner and team, what decides who reaches it (docs/security.md#data-scopes).
     """
     territory_id: _builtins.str
+    source: Global___AssignmentSource.ValueType
+    routing_rule_id: _builtins.str
+    """ROUTED: the territory rule that matched (territory_id is the territory it gave)."""
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -463,10 +490,12 @@ class Assignment(_message.Message):
         first_contact_due_time: _timestamp_pb2.Timestamp | None = ...,
         branch_id: _builtins.str = ...,
         territory_id: _builtins.str = ...,
+        source: Global___AssignmentSource.ValueType = ...,
+        routing_rule_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "first_contact_due_time", b"first_contact_due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "branch_id", b"branch_id", "first_contact_due_time", b"first_contact_due_time", "owner_id", b"owner_id", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "branch_id", b"branch_id", "first_contact_due_time", b"first_contact_due_time", "owner_id", b"owner_id", "routing_rule_id", b"routing_rule_id", "source", b"source", "team_id", b"team_id", "territory_id", b"territory_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,205 @@
+"""Attainment and coverage for a region with 5,000 RMs, and a won opportunity visible in attainment.
+
+1. Reads. Starts `crm-territory-quota api` on a fresh PostgreSQL database and loads (COPY; setup,
+   not measured) a region of 50 branches, 100 teams and 5,000 RMs: a year of attainment and
+   pipeline rollup rows for every scope, Q3 targets for every scope, and a ledger of 200,000
+   credits (which reads never touch). Times GetAttainment + GetCoverage of the region, one call
+   pair at a time, against a reference measured in the same run: a bare primary-key SELECT on
+   the same database (psycopg, no gRPC).
+2. Freshness. Starts the opportunity and territory-quota APIs and workers on RabbitMQ, then for
+   each deal creates an opportunity, moves it through the card pipeline, wins it, and times from
+   WinOpportunity's reply (the opportunity's commit) until GetAttainment of its RM shows it. The
+   reference is the relay's own delivery: when OpportunityWon reaches a bare queue bound to
+   `opportunity.events` in the same run.
+
+    .venv/bin/python bench/territory_attainment.py --rms 5000 --calls 500 --deals 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import psycopg
+from kombu import Connection, Exchange, Queue
+
+from crm.common.v1 import common_pb2
+from crm.opportunity.v1 import events_pb2 as opportunity_events
+from crm.opportunity.v1 import opportunity_service_pb2 as opp_svc
+from crm.opportunity.v1.opportunity_service_pb2_grpc import OpportunityServiceStub
+from crm.territory.v1 import territory_pb2
+from crm.territory.v1 import territory_service_pb2 as svc
+from crm.territory.v1.territory_service_pb2_grpc import TerritoryServiceStub
+from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
+
+REGION = "VN.R1"
+MEASURE = "LOAN_DISBURSED"
+CARD_STAGES = ["needs_analysis", "documents_collected", "submitted_to_los", "approved"]
+CHECKLIST = {"documents_collected": ["id_document_verified", "income_documents_collected"], "approved": ["card_delivered"]}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def load(url: str, rms: int) -> None:
+    rng = random.Random(13)
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    branches = [f"{REGION}.P{b // 10:02d}.B{b:03d}" for b in range(50)]
+    scopes: list[tuple[str, str, str]] = []  # kind, id, territory
+    for b, branch in enumerate(branches):
+        scopes.append(("TERRITORY", branch, branch))
+        for t in range(2):
+            scopes.append(("TEAM", f"team-{b}-{t}", branch))
+    for n in range(rms):
+        scopes.append(("RM", f"rm-{n:05d}", branches[n % len(branches)]))
+    for province in [*sorted({b.rsplit(".", 1)[0] for b in branches}), REGION, "VN"]:
+        scopes.append(("TERRITORY", province, province))
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        with cur.copy("COPY attainment_rollup (scope_kind, scope_id, measure, month, actual, territory_id) FROM STDIN") as copy:
+            for kind, scope_id, territory in scopes:
+                for month in months:
+                    copy.write_row([kind, scope_id, MEASURE, month, rng.randrange(0, 10**10), territory])
+        with cur.copy("COPY pipeline_rollup (scope_kind, scope_id, measure, month, weighted) FROM STDIN") as copy:
+            for kind, scope_id, _ in scopes:
+                for month in months:
+                    copy.write_row([kind, scope_id, MEASURE, month, rng.randrange(0, 10**10)])
+        with cur.copy("COPY quota_targets (period, measure, scope_kind, scope_id, target, plan_id, plan_version, territory_id) FROM STDIN") as copy:
+            for kind, scope_id, territory in scopes:
+                copy.write_row(["2026-Q3", MEASURE, kind, scope_id, rng.randrange(10**9, 10**11), "bench-plan", 1, territory])
+        columns = "source_event_id, source, object_kind, object_id, account_id, measure, amount, month, scopes, recorded_at"
+        now = datetime.now(UTC)
+        with cur.copy(f"COPY attainment_ledger ({columns}) FROM STDIN") as copy:
+            for n in range(200_000):
+                rm = f"rm-{n % rms:05d}"
+                copy.write_row([str(uuid.uuid4()), "HOLDING_OPENED", "holding", f"h-{n}", f"acc-{n}", MEASURE, 1000, months[n % 12], f"RM:{rm}", now])
+        cur.execute("ANALYZE")
+
+
+def reads(stub: TerritoryServiceStub, dsn: str, calls: int) -> None:
+    caller = bearer("head-of-sales", ["head_of_sales"])
+    region = territory_pb2.QuotaScope(kind=territory_pb2.QUOTA_SCOPE_KIND_TERRITORY, id=REGION)
+    quarter = territory_pb2.Period(kind=territory_pb2.PERIOD_KIND_QUARTER, year=2026, index=3)
+    measure = territory_pb2.QUOTA_MEASURE_LOAN_DISBURSED
+    attainment = svc.GetAttainmentRequest(scope=region, measure=measure, period=quarter)
+    coverage = svc.GetCoverageRequest(scope=region, measure=measure, period=quarter)
+    for _ in range(20):  # warm-up
+        stub.GetAttainment(attainment, metadata=caller)
+        stub.GetCoverage(coverage, metadata=caller)
+    pairs = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        got = stub.GetAttainment(attainment, metadata=caller, timeout=10).attainment
+        covered = stub.GetCoverage(coverage, metadata=caller, timeout=10).coverage
+        pairs.append(time.perf_counter() - started)
+    selects = []
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        query = "SELECT target FROM quota_targets WHERE period = %s AND measure = %s AND scope_kind = %s AND scope_id = %s"
+        for _ in range(calls):
+            started = time.perf_counter()
+            cur.execute(query, ("2026-Q3", MEASURE, "TERRITORY", REGION))
+            cur.fetchone()
+            selects.append(time.perf_counter() - started)
+    p99, ref = percentile(pairs, 99) * 1000, percentile(selects, 99) * 1000
+    print(
+        f"  GetAttainment+GetCoverage of {REGION}, {calls} pairs: p50 {percentile(pairs, 50) * 1000:.1f} ms   p99 {p99:.1f} ms"
+        f"   (attainment {got.attainment_bp} bp, coverage {covered.coverage_bp} bp)"
+    )
+    print(f"  reference: bare primary-key SELECT p99 {ref:.2f} ms   ratio {p99 / ref:.0f}×")
+
+
+def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
+    opportunity = OpportunityServiceStub(grpc.insecure_channel(suite_stack.peers["opportunity"]))
+    territory = TerritoryServiceStub(grpc.insecure_channel(suite_stack.peers["territory-quota"]))
+    exchange = Exchange("opportunity.events", type="topic", durable=True)
+    visible, relayed = [], []
+    with Connection(amqp_uri) as conn:
+        queue = Queue(f"bench-won-{uuid.uuid4().hex[:6]}", exchange, routing_key="OpportunityWon", exclusive=True)
+        queue = queue.bind(conn.channel())
+        queue.declare()
+        for n in range(deals):
+            rm = f"rm-fresh-{n}"
+            caller = bearer(rm, ["rm"])
+            create = opp_svc.CreateOpportunityRequest(
+                request_id=str(uuid.uuid4()),
+                account_id=str(uuid.uuid4()),
+                product=common_pb2.PRODUCT_TYPE_CREDIT_CARD,
+                amount=common_pb2.Money(amount_minor=50_000_000),
+                owner_id=rm,
+                territory_id="VN.FRESH",
+            )
+            opportunity_id = opportunity.CreateOpportunity(create, metadata=caller).opportunity.opportunity_id
+            for stage in CARD_STAGES:
+                move = opp_svc.MoveStageRequest(
+                    request_id=str(uuid.uuid4()), opportunity_id=opportunity_id, stage=stage, completed_items=CHECKLIST.get(stage, [])
+                )
+                opportunity.MoveStage(move, metadata=caller)
+            won = opportunity.WinOpportunity(
+                opp_svc.WinOpportunityRequest(request_id=str(uuid.uuid4()), opportunity_id=opportunity_id), metadata=caller
+            )
+            committed = time.perf_counter()
+            closed = won.opportunity.close_time.ToDatetime()
+            request = svc.GetAttainmentRequest(
+                scope=territory_pb2.QuotaScope(kind=territory_pb2.QUOTA_SCOPE_KIND_RM, id=rm),
+                measure=territory_pb2.QUOTA_MEASURE_NEW_CARDS,
+                period=territory_pb2.Period(kind=territory_pb2.PERIOD_KIND_MONTH, year=closed.year, index=closed.month),
+            )
+            seen_at = relayed_at = None
+            while seen_at is None or relayed_at is None:
+                if relayed_at is None:
+                    message = queue.get(no_ack=True)
+                    if (
+                        message is not None
+                        and opportunity_events.OpportunityWon.FromString(message.body).opportunity.opportunity_id == opportunity_id
+                    ):
+                        relayed_at = time.perf_counter()
+                if seen_at is None and territory.GetAttainment(request, metadata=caller).attainment.actual.count == 1:
+                    seen_at = time.perf_counter()
+                if time.perf_counter() - committed > 30:
+                    raise SystemExit(f"deal {n} not visible after 30 s")
+                time.sleep(0.002)
+            visible.append(seen_at - committed)
+            relayed.append(relayed_at - committed)
+    p99, ref = percentile(visible, 99) * 1000, percentile(relayed, 99) * 1000
+    p50, slowest = percentile(visible, 50) * 1000, max(visible) * 1000
+    print(f"  won → visible in attainment, {deals} deals: p50 {p50:.0f} ms   p99 {p99:.0f} ms   max {slowest:.0f} ms")
+    print(f"  reference: OpportunityWon relayed to a bare queue p99 {ref:.0f} ms   ratio {p99 / ref:.1f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rms", type=int, default=5_000)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--deals", type=int, default=50)
+    args = parser.parse_args()
+    bin_dir = Path(sys.executable).parent
+    with postgres_database("bench_quota") as url, postgres_database("bench_quota_opp") as opp_url, rabbitmq_vhost("bench") as amqp_uri:
+        quota = ServiceSpec("territory-quota", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
+        opp = ServiceSpec("opportunity", free_port(), free_port(), free_port(), opp_url, env={"LOG_LEVEL": "WARNING"})
+        for spec in (quota, opp):
+            subprocess.run([str(bin_dir / f"crm-{spec.name}"), "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
+        setup = time.perf_counter()
+        load(url, args.rms)
+        print(f"territory_attainment: a region of {args.rms:,} RMs loaded in {time.perf_counter() - setup:.0f} s (setup)")
+        stack = Stack([quota, opp], amqp_uri, Path("var/bench"))
+        stack.run_dir.mkdir(parents=True, exist_ok=True)
+        stack.start()
+        try:
+            reads(TerritoryServiceStub(grpc.insecure_channel(quota.target)), url.replace("postgresql+psycopg://", "postgresql://"), args.calls)
+            freshness(stack, amqp_uri, args.deals)
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

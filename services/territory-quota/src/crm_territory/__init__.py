@@ -1,0 +1,1 @@
+"""The territory-quota service: the territory-quota service of the CRM suite."""

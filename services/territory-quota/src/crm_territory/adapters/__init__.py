@@ -1,0 +1,1 @@
+"""Tables, repositories, protobuf events and mappings, clients of other services."""

@@ -1,0 +1,1 @@
+"""Territories, assignment rules, owner selection, realignment, quotas and attainment; no gRPC, no SQL."""

@@ -1,0 +1,1 @@
+"""Use cases, one module per capability, bundled in use_cases.py."""
