@@ -1,10 +1,13 @@
 """The territory service's AccountTerritoryAssigned: the account's open opportunities take its
-territory (and their forecast moves with them); closed ones keep theirs."""
+territory (and their forecast moves with them); closed ones keep theirs. Those the account's
+previous RM owned go to the new RM and team; others keep their owner."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import grpc
+import pytest
 from nameko.testing.services import worker_factory
 
 from crm.common.v1 import common_pb2
@@ -23,9 +26,12 @@ S = opportunity_service_pb2
 CONSUMER = "opportunity.on_account_territory_assigned"
 
 
-def assigned(account_id: str, territory_id: str) -> territory_events.AccountTerritoryAssigned:
-    assignment = territory_pb2.AccountAssignment(account_id=account_id, territory_id=territory_id, owner_id="rm-a")
-    return new_event(territory_events.AccountTerritoryAssigned, "territory-quota", "", datetime.now(UTC), assignment=assignment)
+def assigned(account_id: str, territory_id: str, previous_owner_id: str = "") -> territory_events.AccountTerritoryAssigned:
+    assignment = territory_pb2.AccountAssignment(account_id=account_id, territory_id=territory_id, owner_id="rm-a", team_id="T-A")
+    return new_event(
+        territory_events.AccountTerritoryAssigned, "territory-quota", "", datetime.now(UTC), assignment=assignment,
+        previous_owner_id=previous_owner_id,
+    )  # fmt: skip
 
 
 def test_open_opportunities_follow_the_accounts_territory(api: LiveService, stub: OpportunityServiceStub) -> None:
@@ -49,3 +55,27 @@ def test_open_opportunities_follow_the_accounts_territory(api: LiveService, stub
     assert get(lost_one).territory_id == "OLD"
     updated = [e for e in api.events(events_pb2.OpportunityUpdated) if e.opportunity.opportunity_id == open_one.opportunity_id]
     assert list(updated[-1].changed_fields) == ["territory_id"]
+
+
+def test_the_previous_rms_open_opportunities_go_to_the_new_rm(api: LiveService, stub: OpportunityServiceStub) -> None:
+    account_id = new_id()
+    specialist = bearer("rm-mortgage", ["rm"])
+
+    def create(caller: list[tuple[str, str]]) -> opportunity_pb2.Opportunity:
+        request = S.CreateOpportunityRequest(request_id=new_id(), account_id=account_id, product=common_pb2.PRODUCT_TYPE_MORTGAGE, territory_id="OLD")
+        return stub.CreateOpportunity(request, metadata=caller).opportunity  # type: ignore[no-any-return]
+
+    rms, specialists = create(RM), create(specialist)
+    worker: OpportunityWorker = worker_factory(OpportunityWorker, use_cases=api.app.use_cases)
+    with use_principal(Principal("service:territory-quota", ("service",))):
+        reply = worker.on_account_territory_assigned(delivery(assigned(account_id, "VN.NORTH.HN.HN01", previous_owner_id="rm-1"), CONSUMER))
+    assert reply == "2 open opportunity(ies) moved to VN.NORTH.HN.HN01"
+    moved = stub.GetOpportunity(S.GetOpportunityRequest(opportunity_id=rms.opportunity_id), metadata=bearer("rm-a", ["rm"])).opportunity
+    assert (moved.owner_id, moved.team_id, moved.territory_id) == ("rm-a", "T-A", "VN.NORTH.HN.HN01")
+    with pytest.raises(grpc.RpcError) as gone:
+        stub.GetOpportunity(S.GetOpportunityRequest(opportunity_id=rms.opportunity_id), metadata=RM)
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+    kept = stub.GetOpportunity(S.GetOpportunityRequest(opportunity_id=specialists.opportunity_id), metadata=specialist).opportunity
+    assert (kept.owner_id, kept.territory_id) == ("rm-mortgage", "VN.NORTH.HN.HN01")
+    updated = [e for e in api.events(events_pb2.OpportunityUpdated) if e.opportunity.opportunity_id == rms.opportunity_id]
+    assert list(updated[-1].changed_fields) == ["owner_id", "team_id", "territory_id"]

@@ -49,9 +49,12 @@ class OpportunityWorker:
 
     @event_handler("territory-quota", AccountTerritoryAssigned)
     def on_account_territory_assigned(self, delivery: Delivery) -> str:
-        """The account moved territory: its open opportunities follow."""
-        assignment = delivery.event.assignment
-        return self.use_cases.account_events.follow_territory(delivery.consumer, delivery.event_id, assignment.account_id, assignment.territory_id)
+        """The account moved territory or RM: its open opportunities follow."""
+        event: AccountTerritoryAssigned = delivery.event
+        a = event.assignment
+        return self.use_cases.account_events.follow_territory(
+            delivery.consumer, delivery.event_id, a.account_id, a.territory_id, a.owner_id, a.team_id, event.previous_owner_id
+        )
 
     @event_handler("los", LosDecisionReported)
     def on_los_decision_reported(self, delivery: Delivery) -> str:

@@ -67,22 +67,30 @@ class AccountEventUseCases:
             uow.commit()
         return f"{moved[OPPORTUNITIES]} opportunity(ies) and {moved[ACTIVITIES]} activity(ies) moved back"
 
-    def follow_territory(self, consumer: str, event_id: str, account_id: str, territory_id: str) -> str:
+    def follow_territory(
+        self, consumer: str, event_id: str, account_id: str, territory_id: str, owner_id: str = "", team_id: str = "", previous_owner_id: str = ""
+    ) -> str:
         """AccountTerritoryAssigned: the account's open opportunities take its territory (their
-        forecast contribution moves with them; OpportunityUpdated for each). Closed ones keep
-        the territory they were won or lost in."""
+        forecast contribution moves with them; OpportunityUpdated for each), and those the
+        account's previous RM owned go to its new RM and team, so the data scopes follow the
+        book; others' (a specialist's) keep their owner. Closed ones keep the territory and
+        owner they were won or lost with."""
         with self.uow() as uow:
             if not uow.claim_event(consumer, event_id):
                 return "duplicate"
             moved = 0
             for opportunity_id in uow.opportunities.open_ids_of_account(account_id):
                 opportunity = uow.opportunities.get(opportunity_id, DataScope.bank_wide(), for_update=True)
-                if opportunity.amend({"territory_id": territory_id}, current_principal().subject, self.clock()):
+                changes = {"territory_id": territory_id}
+                if previous_owner_id and owner_id and opportunity.owner_id == previous_owner_id:
+                    changes.update(owner_id=owner_id, team_id=team_id)
+                changed = opportunity.amend(changes, current_principal().subject, self.clock())
+                if changed:
                     uow.opportunities.save(opportunity)
                     if self.actions is not None:
                         self.actions.refresh(uow, [opportunity])
                     if self.events is not None:
-                        uow.publish(self.events.updated(opportunity, ["territory_id"], event_id))
+                        uow.publish(self.events.updated(opportunity, changed, event_id))
                     moved += 1
             uow.commit()
         return f"{moved} open opportunity(ies) moved to {territory_id}"
