@@ -1,29 +1,40 @@
-"""Sustained CreateLead through gRPC into PostgreSQL, with event delivery measured end to end.
+"""Sustained CreateLead through gRPC into PostgreSQL, against a bare reference in the same run.
 
 Starts the lead service (`crm-lead api`, its own process, with its outbox relay) on a fresh
 PostgreSQL database and a fresh RabbitMQ vhost, runs N concurrent clients for a fixed time,
-and consumes LeadCaptured from the broker to time accepted → consumed. Prints leads/s,
-latency percentiles and event delivery percentiles; cleans up after itself.
+and consumes LeadCaptured from the broker. Then runs the same load against reference A
+(`reference_capture.py`: sync gRPC server, JWT check, one INSERT through a pool; same database)
+and prints capture rate ÷ reference rate, both p99s, and CPU per create by process (from /proc).
 
-    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 30 [--replicas 2]
+It checks its own answer and fails on a wrong one: every accepted lead's LeadCaptured must be
+consumed (none missing; an event for a lead the client did not see accepted only where a call
+failed), and event latency is timed from the reply (the commit is done before the reply is sent)
+to arrival; from the event's occur time (stamped just before the commit) it is shown as well.
+
+    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 import pika
+import psycopg
+from sqlalchemy import make_url
 
 from crm.common.v1 import common_pb2
 from crm.lead.v1 import events_pb2, lead_pb2, lead_service_pb2, lead_service_pb2_grpc
-from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.devstack import RunningProcess, ServiceSpec, Stack, free_port
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
 
 
@@ -81,12 +92,13 @@ def lead_request(n: int, run: str) -> lead_service_pb2.CreateLeadRequest:
 
 
 class DeliveryProbe(threading.Thread):
-    """Consumes LeadCaptured and records now − the event's occur time (both on this machine's clock)."""
+    """Consumes LeadCaptured; records each lead's arrival time and the event's occur time."""
 
     def __init__(self, amqp_uri: str) -> None:
         super().__init__(daemon=True)
         self.amqp_uri = amqp_uri
-        self.delays: list[float] = []
+        self.arrived: dict[str, tuple[float, float]] = {}  # lead_id: (arrival, occur time)
+        self.duplicates = 0
         self.ready = threading.Event()
         self.stop = threading.Event()
 
@@ -101,11 +113,137 @@ class DeliveryProbe(threading.Thread):
         for method, _props, body in channel.consume(queue, inactivity_timeout=0.2):
             if method is not None:
                 event = events_pb2.LeadCaptured.FromString(body)
-                self.delays.append(time.time() - event.metadata.occur_time.ToMicroseconds() / 1e6)
+                if event.lead.lead_id in self.arrived:
+                    self.duplicates += 1
+                else:
+                    self.arrived[event.lead.lead_id] = (time.time(), event.metadata.occur_time.ToMicroseconds() / 1e6)
                 channel.basic_ack(method.delivery_tag)
             if self.stop.is_set():
                 break
         conn.close()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes (their threads included), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rabbitmq_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@dataclass
+class Load:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, tuple[float, bool]] = field(default_factory=dict)  # lead_id: (reply time, measured)
+    elapsed: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+
+def drive(targets: list[str], args: argparse.Namespace, run: str, processes: Callable[[], dict[str, list[int]]]) -> Load:
+    """N client threads calling CreateLead for warm-up + measured seconds; CPU of `processes`
+    (read at the start of the measured window) over that window."""
+    metadata = bearer("bench", ["marketing"])
+    channels = [
+        grpc.insecure_channel(targets[i % len(targets)], options=[("grpc.use_local_subchannel_pool", 1)])
+        for i in range(max(args.channels, len(targets)))
+    ]
+    stubs = [lead_service_pb2_grpc.LeadServiceStub(c) for c in channels]
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+    load = Load()
+    measuring = threading.Event()
+    finished = threading.Event()
+
+    def client(i: int) -> None:
+        stub = stubs[i % len(stubs)]
+        while not finished.is_set():
+            with lock:
+                n = next(counter)
+            started = time.perf_counter()
+            try:
+                reply = stub.CreateLead(lead_request(n, run), metadata=metadata, timeout=10)
+            except grpc.RpcError as exc:
+                with lock:
+                    load.errors[exc.code().name] = load.errors.get(exc.code().name, 0) + 1
+                continue
+            elapsed, measured = time.perf_counter() - started, measuring.is_set()
+            load.accepted[reply.lead.lead_id] = (time.time(), measured)
+            if measured:
+                load.latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+    for t in threads:
+        t.start()
+    time.sleep(args.warmup)
+    pids = processes()
+    cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+    measuring.set()
+    start = time.perf_counter()
+    time.sleep(args.seconds)
+    measuring.clear()
+    load.elapsed = time.perf_counter() - start
+    load.cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
+    finished.set()
+    for t in threads:
+        t.join(timeout=15)
+    for c in channels:
+        c.close()
+    return load
+
+
+def reconcile(load: Load, probe: DeliveryProbe, deadline: float) -> tuple[list[float], list[float]]:
+    """Waits for every accepted lead's LeadCaptured and fails on a missing or unexplained one;
+    returns the measured leads' delays from the reply and from the event's occur time."""
+    until = time.monotonic() + deadline
+    while set(load.accepted) - set(probe.arrived) and time.monotonic() < until:
+        time.sleep(0.1)
+    time.sleep(0.5)  # anything late or doubled
+    missing = set(load.accepted) - set(probe.arrived)
+    unknown = set(probe.arrived) - set(load.accepted)
+    assert not missing, f"{len(missing)} accepted leads' LeadCaptured never consumed (of {len(load.accepted)})"
+    assert len(unknown) <= sum(load.errors.values()), f"{len(unknown)} LeadCaptured for leads never created"
+    from_reply = [probe.arrived[i][0] - replied for i, (replied, measured) in load.accepted.items() if measured]
+    from_occur = [probe.arrived[i][0] - probe.arrived[i][1] for i, (_, measured) in load.accepted.items() if measured]
+    return from_reply, from_occur
+
+
+def database_pids(conninfo: str) -> list[int]:
+    with psycopg.connect(conninfo) as conn:
+        return [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+
+def ms(values: list[float], pct: float) -> str:
+    return f"{percentile(values, pct) * 1000:.1f}"
+
+
+def report(label: str, load: Load) -> None:
+    print(
+        f"  {label:<11} {len(load.latencies):,} creates, {load.rate:,.0f}/s, p50 {ms(load.latencies, 50)} ms, p99 {ms(load.latencies, 99)} ms", end=""
+    )
+    print(f", errors {load.errors}" if load.errors else "")
+    per_create = {name: seconds / len(load.latencies) * 1000 for name, seconds in load.cpu.items()}
+    print("              CPU ms per create: " + ", ".join(f"{name} {value:.2f}" for name, value in per_create.items()))
 
 
 def main() -> None:
@@ -118,102 +256,75 @@ def main() -> None:
     args = parser.parse_args()
     run = uuid.uuid4().hex
     with postgres_database("bench_lead") as url, rabbitmq_vhost("bench") as amqp_uri:
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         specs = [ServiceSpec("lead", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"}) for _ in range(args.replicas)]
-        spec = specs[0]
         stack = Stack(specs, amqp_uri, Path("var/bench"))
+        stack.run_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [str(Path(__import__("sys").executable).with_name("crm-lead")), "migrate"],
-            env=spec.environment(amqp_uri, {}),
-            check=True,
-            capture_output=True,
+            [str(Path(sys.executable).with_name("crm-lead")), "migrate"], env=specs[0].environment(amqp_uri, {}), check=True, capture_output=True
         )
         # The API only (each replica with its own relay): the bench is the consumer.
-        for replica in specs:
-            stack.processes.append(stack_api(stack, replica, amqp_uri))
+        apis = [
+            start(stack, [str(Path(sys.executable).with_name("crm-lead")), "api"], replica.environment(amqp_uri, {}), f"lead-api-{replica.grpc_port}")
+            for replica in specs
+        ]
         try:
             for replica in specs:
                 stack.wait_healthy(replica, 30)
             probe = DeliveryProbe(amqp_uri)
             probe.start()
             probe.ready.wait(10)
-            metadata = bearer("bench", ["marketing"])
-            channels = [
-                grpc.insecure_channel(specs[i % len(specs)].target, options=[("grpc.use_local_subchannel_pool", 1)])
-                for i in range(max(args.channels, len(specs)))
-            ]
-            stubs = [lead_service_pb2_grpc.LeadServiceStub(c) for c in channels]
-            counter = iter(range(10**9))
-            lock = threading.Lock()
-            latencies: list[float] = []
-            errors: dict[str, int] = {}
-            measuring = threading.Event()
-            finished = threading.Event()
 
-            def client(i: int) -> None:
-                stub = stubs[i % len(stubs)]
-                while not finished.is_set():
-                    with lock:
-                        n = next(counter)
-                    started = time.perf_counter()
-                    try:
-                        stub.CreateLead(lead_request(n, run), metadata=metadata, timeout=10)
-                        elapsed = time.perf_counter() - started
-                        if measuring.is_set():
-                            latencies.append(elapsed)
-                    except grpc.RpcError as exc:
-                        errors[exc.code().name] = errors.get(exc.code().name, 0) + 1
+            def capture_processes() -> dict[str, list[int]]:
+                return {
+                    "API" if len(apis) == 1 else f"API ×{len(apis)}": [p.pid for p in apis],
+                    "client": [os.getpid()],
+                    "PostgreSQL": database_pids(conninfo),
+                    "RabbitMQ (shared)": rabbitmq_pids(),
+                }
 
-            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
-            for t in threads:
-                t.start()
-            time.sleep(args.warmup)
-            probe.delays.clear()
-            measuring.set()
-            start = time.perf_counter()
-            time.sleep(args.seconds)
-            measuring.clear()
-            elapsed = time.perf_counter() - start
-            finished.set()
-            for t in threads:
-                t.join(timeout=15)
-            time.sleep(1.0)  # let the last events arrive
+            capture = drive([s.target for s in specs], args, run, capture_processes)
+            from_reply, from_occur = reconcile(capture, probe, deadline=30)
             probe.stop.set()
-            delays = list(probe.delays)
-            print(
-                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {len(channels)} channels,"
-                f" {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+            stack.stop()
+
+            port = free_port()
+            reference = start(
+                stack,
+                [sys.executable, str(Path(__file__).with_name("reference_capture.py")), "--port", str(port), "--database-url", conninfo],
+                dict(os.environ),
+                "reference-capture",
             )
-            print(f"  creates      {len(latencies)} ok, {sum(errors.values())} errors {errors or ''}")
-            print(f"  throughput   {len(latencies) / elapsed:,.0f} leads/s")
+            grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{port}")).result(timeout=30)
+
+            def reference_processes() -> dict[str, list[int]]:
+                return {"reference": [reference.pid], "client": [os.getpid()], "PostgreSQL": database_pids(conninfo)}
+
+            baseline = drive([f"127.0.0.1:{port}"], args, uuid.uuid4().hex, reference_processes)
+            assert not baseline.errors, f"reference failed calls: {baseline.errors}"
             print(
-                f"  latency ms   p50 {percentile(latencies, 50) * 1000:.1f}   p99 {percentile(latencies, 99) * 1000:.1f}"
-                f"   max {max(latencies, default=0) * 1000:.1f}"
+                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {max(args.channels, len(specs))} channels,"
+                f" {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, each"
             )
+            report("capture", capture)
             print(
-                f"  event ms     accepted→consumed p50 {percentile(delays, 50) * 1000:.1f}   p99 {percentile(delays, 99) * 1000:.1f}"
-                f"   ({len(delays)} LeadCaptured consumed; mean {statistics.fmean(delays) * 1000 if delays else float('nan'):.1f})"
+                f"              events: all {len(capture.accepted):,} accepted leads' LeadCaptured consumed ({probe.duplicates} twice);"
+                f" reply→consumed p50 {ms(from_reply, 50)} / p99 {ms(from_reply, 99)} ms"
+                f" (occur→consumed p99 {ms(from_occur, 99)} ms)"
             )
-            for c in channels:
-                c.close()
+            report("reference A", baseline)
+            print(f"  capture ÷ reference A = {capture.rate / baseline.rate:.2f}   (goal ≥ 0.75, capture p99 < 50 ms, event p99 < 250 ms)")
         finally:
             stack.stop()
 
 
-def stack_api(stack: Stack, spec: ServiceSpec, amqp_uri: str):  # type: ignore[no-untyped-def]
-    import sys
-
-    from crm_common.devstack import RunningProcess
-
-    stack.run_dir.mkdir(parents=True, exist_ok=True)
-    log = stack.run_dir / f"lead-api-{spec.grpc_port}.log"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("crm-lead")), "api"],
-        env=spec.environment(amqp_uri, {}),
-        stdout=open(log, "ab"),  # noqa: SIM115 - the child owns it
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return RunningProcess("lead", "api", proc.pid, str(log))
+def start(stack: Stack, command: list[str], env: dict[str, str], name: str) -> RunningProcess:
+    """A server process of the run, in its own session, stopped with the stack."""
+    log = stack.run_dir / f"{name}.log"
+    proc = subprocess.Popen(command, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)  # noqa: SIM115 - the child owns it
+    running = RunningProcess("lead", name, proc.pid, str(log))
+    stack.processes.append(running)
+    return running
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ Starts `crm-opportunity api` on a fresh PostgreSQL database, loads N opportuniti
 territory with COPY (spread over 50 RMs, 5 teams, every product, their pipelines' stages,
 open/won/lost, and 24 months of close dates; setup, not measured), builds the forecast rollup
 from them in one statement (as `rebuild_rollup` does after a bulk load), then times
-GetForecast for the territory over a quarter and over a year, one call at a time.
+GetForecast for the territory over a quarter (this month and the next two) and over a year,
+one call at a time.
+
+It checks its own answer and fails on a wrong one: each forecast's totals must equal a recount
+made in Python from the rows it loaded (open and won counts and amounts, weighted pipeline,
+commit and best case), and the lines by product and by stage must add up to the totals.
 
     .venv/bin/python bench/opportunity_forecast.py --opportunities 500000 --calls 500
 """
@@ -23,7 +28,8 @@ from pathlib import Path
 import grpc
 import psycopg
 
-from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
+from crm.common.v1 import common_pb2
+from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.db import make_engine
 from crm_common.devstack import ServiceSpec, Stack, free_port
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
@@ -36,7 +42,11 @@ TERRITORY = "HCM-Q1"
 COLUMNS = [c.name for c in opportunities.columns]
 
 
-def load(url: str, count: int) -> None:
+Loaded = tuple[str, str, str, int, int]  # status, forecast category, month it counts in, amount, probability
+
+
+def load(url: str, count: int) -> list[Loaded]:
+    loaded: list[Loaded] = []
     rng = random.Random(11)
     now = datetime.now(UTC)
     products = list(ProductType)
@@ -87,10 +97,51 @@ def load(url: str, count: int) -> None:
                 "probability_overridden": False,
             }
             copy.write_row([row[c] for c in COLUMNS])
+            loaded.append((status, category, close.strftime("%Y-%m"), int(row["amount_minor"]), probability))
     engine = make_engine(url, pool_size=1)
     with engine.begin() as connection:
         OpportunityRepository(connection).rebuild_rollup()
     engine.dispose()
+    return loaded
+
+
+def recount(loaded: list[Loaded], first: str, last: str) -> dict[str, int]:
+    """The forecast's figures (domain.forecast.figures), counted from the loaded rows."""
+    inside = [r for r in loaded if first <= r[2] <= last]
+    open_ = [r for r in inside if r[0] == "OPEN"]
+    won = [r for r in inside if r[0] == "WON"]
+    commit = sum(r[3] for r in won) + sum(r[3] for r in open_ if r[1] == "COMMIT")
+    return {
+        "open_count": len(open_),
+        "open_pipeline": sum(r[3] for r in open_),
+        "weighted_pipeline": sum(r[3] * r[4] // 100 for r in open_),
+        "commit": commit,
+        "best_case": commit + sum(r[3] for r in open_ if r[1] == "BEST_CASE"),
+        "won_count": len(won),
+        "won": sum(r[3] for r in won),
+    }
+
+
+def figures_of(figures: opportunity_pb2.ForecastFigures) -> dict[str, int]:
+    return {
+        name: value.amount_minor if isinstance(value, common_pb2.Money) else int(value)
+        for name, value in ((f.name, getattr(figures, f.name)) for f in figures.DESCRIPTOR.fields)
+    }
+
+
+def check(reply: opportunity_service_pb2.GetForecastResponse, expected: dict[str, int], label: str) -> None:
+    total = figures_of(reply.total)
+    assert total == expected, f"{label}: forecast {total}, recount {expected}"
+    for lines, name in ((reply.by_product, "product"), (reply.by_stage, "stage")):
+        summed = {
+            k: sum(figures_of(line.figures)[k] for line in lines) for k in ("open_count", "open_pipeline", "weighted_pipeline", "won_count", "won")
+        }
+        assert summed == {k: total[k] for k in summed}, f"{label}: lines by {name} add up to {summed}, total {total}"
+
+
+def add_months(month: str, months: int) -> str:
+    year, index = divmod(int(month[:4]) * 12 + int(month[5:]) - 1 + months, 12)
+    return f"{year:04d}-{index + 1:02d}"
 
 
 def main() -> None:
@@ -104,7 +155,7 @@ def main() -> None:
         stack = Stack([spec], amqp_uri, Path("var/bench"))
         subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
         setup = time.perf_counter()
-        load(url, args.opportunities)
+        loaded = load(url, args.opportunities)
         took = time.perf_counter() - setup
         print(f"opportunity_forecast: {args.opportunities:,} opportunities of {TERRITORY} loaded and rolled up in {took:.0f} s (setup)")
         stack.run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,10 +164,10 @@ def main() -> None:
             stack.wait_healthy(spec, 30)
             channel = grpc.insecure_channel(spec.target)
             stub = opportunity_service_pb2_grpc.OpportunityServiceStub(channel)
-            metadata = bearer("head-of-sales", ["sales_manager"])
+            metadata = bearer("head-of-sales", ["regional_head"], territories=[TERRITORY])  # a sales manager reaches only its teams
             now = datetime.now(UTC)
-            quarter_end = (now.replace(day=1) + timedelta(days=93)).strftime("%Y-%m")
-            for label, months in (("quarter", (now.strftime("%Y-%m"), quarter_end)), ("year", (f"{now.year}-01", f"{now.year}-12"))):
+            this_month = now.strftime("%Y-%m")
+            for label, months in (("quarter", (this_month, add_months(this_month, 2))), ("year", (f"{now.year}-01", f"{now.year}-12"))):
                 request = opportunity_service_pb2.GetForecastRequest(territory_id=TERRITORY, from_month=months[0], to_month=months[1])
                 for _ in range(20):  # warm-up
                     stub.GetForecast(request, metadata=metadata)
@@ -125,12 +176,13 @@ def main() -> None:
                     started = time.perf_counter()
                     reply = stub.GetForecast(request, metadata=metadata, timeout=10)
                     latencies.append(time.perf_counter() - started)
+                check(reply, recount(loaded, *months), label)
                 latencies.sort()
                 p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
                 total = reply.total
                 figures = f"{total.open_count:,} open, {total.won_count:,} won, {len(reply.by_stage)} stage lines"
                 timing = f"p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1] * 1000:.1f} ms"
-                print(f"  GetForecast {label:<7} {args.calls} calls: {timing}   ({figures})")
+                print(f"  GetForecast {label:<7} {months[0]}..{months[1]} {args.calls} calls: {timing}   ({figures}; totals match a recount)")
             channel.close()
         finally:
             stack.stop()

@@ -7,6 +7,10 @@ with COPY, runs the sweep that keeps every opportunity's suggestions (setup, not
 then times GetBookActions for the RM (the whole book ranked) and GetNextBestActions for single
 opportunities, one call at a time.
 
+It checks its own answer and fails on a wrong one: the book counts exactly the RM's open
+opportunities, returns `--limit` actions (or all there are) ranked by priority, each for one
+of the RM's opportunities; a single opportunity's actions are all for that opportunity.
+
     .venv/bin/python bench/opportunity_next_best_actions.py --book 2000 --calls 300
 """
 
@@ -27,9 +31,12 @@ import psycopg
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.db import make_engine
 from crm_common.devstack import ServiceSpec, Stack, free_port
+from crm_common.pii import DEV_PII_INDEX_KEY, DEV_PII_KEYS, PiiCodec
+from crm_common.settings import load_settings
 from crm_common.testing import bearer, postgres_database, rabbitmq_vhost
-from crm_opportunity.adapters.orm import activities, lead_first_contacts, opportunities
+from crm_opportunity.adapters.orm import ACTIVITIES_PII, activities, lead_first_contacts, opportunities
 from crm_opportunity.bootstrap import build_handlers
+from crm_opportunity.config import OpportunitySettings
 from crm_opportunity.domain.model import ProductType
 from crm_opportunity.domain.pipeline import PIPELINES
 
@@ -91,19 +98,21 @@ def load(url: str, book: int, others: int) -> list[str]:
                 if lead_id:
                     breached.append(lead_id)
         activity_columns = [c.name for c in activities.columns]
+        codec = PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY)  # activity text is stored encrypted
         with cur.copy(f"COPY activities ({', '.join(activity_columns)}) FROM STDIN") as copy:
             for opportunity_id, account_id in meetings:
+                activity_id = str(uuid.uuid4())
                 row = {
-                    "activity_id": str(uuid.uuid4()),
+                    "activity_id": activity_id,
                     "kind": "MEETING",
                     "account_id": account_id,
                     "opportunity_id": opportunity_id,
                     "owner_id": RM,
-                    "subject": "meeting",
-                    "notes": "",
+                    "subject_enc": codec.encrypt(ACTIVITIES_PII.context("subject_enc", activity_id), "meeting"),
+                    "notes_enc": "",
                     "due_at": now + timedelta(days=2),
                     "status": "OPEN",
-                    "outcome": "",
+                    "outcome_enc": "",
                     "completed_at": None,
                     "created_at": now,
                     "created_by": RM,
@@ -144,7 +153,8 @@ def main() -> None:
         setup = time.perf_counter()
         mine = load(url, args.book, args.others)
         engine = make_engine(url, pool_size=2)
-        swept = build_handlers(engine).next_best_actions.refresh_all_actions()  # as the API's sweep does
+        settings = load_settings(OpportunitySettings, database_url=url, amqp_uri=amqp_uri)
+        swept = build_handlers(settings, engine).next_best_actions.refresh_all_actions()  # as the API's sweep does
         engine.dispose()
         took = time.perf_counter() - setup
         shape = f"{args.book:,} open opportunities of {RM} among {args.others:,} others"
@@ -161,12 +171,19 @@ def main() -> None:
             for _ in range(10):
                 stub.GetBookActions(book, metadata=metadata)
             p50, p99, worst = timed(lambda: stub.GetBookActions(book, metadata=metadata, timeout=10), args.calls)
-            shape = f"{reply.open_opportunities:,} open, {len(reply.actions)} actions returned"
+            assert reply.open_opportunities == args.book, f"book counts {reply.open_opportunities} open, {args.book} loaded"
+            assert reply.actions and len(reply.actions) <= args.limit, f"{len(reply.actions)} actions for a limit of {args.limit}"
+            assert {a.opportunity_id for a in reply.actions} <= set(mine), "actions for opportunities not in the RM's book"
+            priorities = [a.priority for a in reply.actions]
+            assert priorities == sorted(priorities), "book actions not ranked by priority"
+            shape = f"{reply.open_opportunities:,} open, {len(reply.actions)} actions returned, ranked, all in the book"
             print(f"  GetBookActions      {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms   ({shape})")
             rng = random.Random(3)
 
             def one() -> None:
-                stub.GetNextBestActions(opportunity_service_pb2.GetNextBestActionsRequest(opportunity_id=rng.choice(mine)), metadata=metadata)
+                chosen = rng.choice(mine)
+                reply = stub.GetNextBestActions(opportunity_service_pb2.GetNextBestActionsRequest(opportunity_id=chosen), metadata=metadata)
+                assert all(a.opportunity_id == chosen for a in reply.actions), f"actions of {chosen} name another opportunity"
 
             p50, p99, worst = timed(one, args.calls)
             print(f"  GetNextBestActions  {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms")

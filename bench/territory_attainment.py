@@ -12,6 +12,10 @@
    reference is the relay's own delivery: when OpportunityWon reaches a bare queue bound to
    `opportunity.events` in the same run.
 
+It checks its own answer and fails on a wrong one: the region's target, actual, weighted
+pipeline and remaining quota must equal what was loaded for it (Q3: July to September), and each
+won deal must show in its RM's attainment as exactly one new card.
+
     .venv/bin/python bench/territory_attainment.py --rms 5000 --calls 500 --deals 50
 """
 
@@ -23,11 +27,12 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import psycopg
+from google.protobuf.timestamp_pb2 import Timestamp
 from kombu import Connection, Exchange, Queue
 
 from crm.common.v1 import common_pb2
@@ -51,7 +56,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def load(url: str, rms: int) -> None:
+Q3 = ("2026-07", "2026-08", "2026-09")
+
+
+def load(url: str, rms: int) -> dict[str, int]:
+    """Loads the region; returns its Q3 target, actual and weighted pipeline as loaded."""
+    expected = {"target": 0, "actual": 0, "weighted": 0}
     rng = random.Random(13)
     months = [f"2026-{m:02d}" for m in range(1, 13)]
     branches = [f"{REGION}.P{b // 10:02d}.B{b:03d}" for b in range(50)]
@@ -69,14 +79,23 @@ def load(url: str, rms: int) -> None:
         with cur.copy("COPY attainment_rollup (scope_kind, scope_id, measure, month, actual, territory_id) FROM STDIN") as copy:
             for kind, scope_id, territory in scopes:
                 for month in months:
-                    copy.write_row([kind, scope_id, MEASURE, month, rng.randrange(0, 10**10), territory])
+                    actual = rng.randrange(0, 10**10)
+                    copy.write_row([kind, scope_id, MEASURE, month, actual, territory])
+                    if (kind, scope_id) == ("TERRITORY", REGION) and month in Q3:
+                        expected["actual"] += actual
         with cur.copy("COPY pipeline_rollup (scope_kind, scope_id, measure, month, weighted) FROM STDIN") as copy:
             for kind, scope_id, _ in scopes:
                 for month in months:
-                    copy.write_row([kind, scope_id, MEASURE, month, rng.randrange(0, 10**10)])
+                    weighted = rng.randrange(0, 10**10)
+                    copy.write_row([kind, scope_id, MEASURE, month, weighted])
+                    if (kind, scope_id) == ("TERRITORY", REGION) and month in Q3:
+                        expected["weighted"] += weighted
         with cur.copy("COPY quota_targets (period, measure, scope_kind, scope_id, target, plan_id, plan_version, territory_id) FROM STDIN") as copy:
             for kind, scope_id, territory in scopes:
-                copy.write_row(["2026-Q3", MEASURE, kind, scope_id, rng.randrange(10**9, 10**11), "bench-plan", 1, territory])
+                target = rng.randrange(10**9, 10**11)
+                copy.write_row(["2026-Q3", MEASURE, kind, scope_id, target, "bench-plan", 1, territory])
+                if (kind, scope_id) == ("TERRITORY", REGION):
+                    expected["target"] = target
         columns = "source_event_id, source, object_kind, object_id, account_id, measure, amount, month, scopes, recorded_at"
         now = datetime.now(UTC)
         with cur.copy(f"COPY attainment_ledger ({columns}) FROM STDIN") as copy:
@@ -84,9 +103,10 @@ def load(url: str, rms: int) -> None:
                 rm = f"rm-{n % rms:05d}"
                 copy.write_row([str(uuid.uuid4()), "HOLDING_OPENED", "holding", f"h-{n}", f"acc-{n}", MEASURE, 1000, months[n % 12], f"RM:{rm}", now])
         cur.execute("ANALYZE")
+    return expected
 
 
-def reads(stub: TerritoryServiceStub, dsn: str, calls: int) -> None:
+def reads(stub: TerritoryServiceStub, dsn: str, calls: int, expected: dict[str, int]) -> None:
     caller = bearer("head-of-sales", ["head_of_sales"])
     region = territory_pb2.QuotaScope(kind=territory_pb2.QUOTA_SCOPE_KIND_TERRITORY, id=REGION)
     quarter = territory_pb2.Period(kind=territory_pb2.PERIOD_KIND_QUARTER, year=2026, index=3)
@@ -102,6 +122,10 @@ def reads(stub: TerritoryServiceStub, dsn: str, calls: int) -> None:
         got = stub.GetAttainment(attainment, metadata=caller, timeout=10).attainment
         covered = stub.GetCoverage(coverage, metadata=caller, timeout=10).coverage
         pairs.append(time.perf_counter() - started)
+    answer = (got.target.money.amount_minor, got.actual.money.amount_minor, covered.weighted_pipeline.money.amount_minor)
+    assert answer == (expected["target"], expected["actual"], expected["weighted"]), f"target, actual, weighted {answer}, loaded {expected}"
+    remaining = max(expected["target"] - expected["actual"], 0)
+    assert covered.remaining.money.amount_minor == remaining, f"remaining {covered.remaining.money.amount_minor}, expected {remaining}"
     selects = []
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         query = "SELECT target FROM quota_targets WHERE period = %s AND measure = %s AND scope_kind = %s AND scope_id = %s"
@@ -113,7 +137,7 @@ def reads(stub: TerritoryServiceStub, dsn: str, calls: int) -> None:
     p99, ref = percentile(pairs, 99) * 1000, percentile(selects, 99) * 1000
     print(
         f"  GetAttainment+GetCoverage of {REGION}, {calls} pairs: p50 {percentile(pairs, 50) * 1000:.1f} ms   p99 {p99:.1f} ms"
-        f"   (attainment {got.attainment_bp} bp, coverage {covered.coverage_bp} bp)"
+        f"   (attainment {got.attainment_bp} bp, coverage {covered.coverage_bp} bp; target, actual, pipeline as loaded)"
     )
     print(f"  reference: bare primary-key SELECT p99 {ref:.2f} ms   ratio {p99 / ref:.0f}×")
 
@@ -127,6 +151,8 @@ def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
         queue = Queue(f"bench-won-{uuid.uuid4().hex[:6]}", exchange, routing_key="OpportunityWon", exclusive=True)
         queue = queue.bind(conn.channel())
         queue.declare()
+        closing = Timestamp()
+        closing.FromDatetime(datetime.now(UTC) + timedelta(days=30))
         for n in range(deals):
             rm = f"rm-fresh-{n}"
             caller = bearer(rm, ["rm"])
@@ -137,6 +163,7 @@ def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
                 amount=common_pb2.Money(amount_minor=50_000_000),
                 owner_id=rm,
                 territory_id="VN.FRESH",
+                expected_close_time=closing,  # the card pipeline's approval needs it
             )
             # The card pipeline's exit criteria ask for an expected close date before approval.
             create.expected_close_time.FromDatetime(datetime.now(UTC).replace(tzinfo=None))
@@ -165,8 +192,11 @@ def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
                         and opportunity_events.OpportunityWon.FromString(message.body).opportunity.opportunity_id == opportunity_id
                     ):
                         relayed_at = time.perf_counter()
-                if seen_at is None and territory.GetAttainment(request, metadata=caller).attainment.actual.count == 1:
-                    seen_at = time.perf_counter()
+                if seen_at is None:
+                    count = territory.GetAttainment(request, metadata=caller).attainment.actual.count
+                    assert count <= 1, f"deal {n} counted {count} times"
+                    if count == 1:
+                        seen_at = time.perf_counter()
                 if time.perf_counter() - committed > 30:
                     raise SystemExit(f"deal {n} not visible after 30 s")
                 time.sleep(0.002)
@@ -191,13 +221,15 @@ def main() -> None:
         for spec in (quota, opp):
             subprocess.run([str(bin_dir / f"crm-{spec.name}"), "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
         setup = time.perf_counter()
-        load(url, args.rms)
+        expected = load(url, args.rms)
         print(f"territory_attainment: a region of {args.rms:,} RMs loaded in {time.perf_counter() - setup:.0f} s (setup)")
         stack = Stack([quota, opp], amqp_uri, Path("var/bench"))
         stack.run_dir.mkdir(parents=True, exist_ok=True)
         stack.start()
         try:
-            reads(TerritoryServiceStub(grpc.insecure_channel(quota.target)), url.replace("postgresql+psycopg://", "postgresql://"), args.calls)
+            reads(
+                TerritoryServiceStub(grpc.insecure_channel(quota.target)), url.replace("postgresql+psycopg://", "postgresql://"), args.calls, expected
+            )
             freshness(stack, amqp_uri, args.deals)
         finally:
             stack.stop()

@@ -14,6 +14,10 @@ apply of a million accounts is one long request, and what is measured is the ser
 4. reference, same run: a bare `INSERT ... SELECT` of as many history rows as the apply moved,
    and a COPY of as many rows, so the figures can be read against what the database alone costs.
 
+It checks its own answer and fails on a wrong one: v1 assigns every account, the preview
+evaluates every account, the apply moves what the preview said, and afterwards every account has
+exactly one assignment in force, v2's for exactly the accounts it moved.
+
     .venv/bin/python bench/territory_realignment.py --accounts 1000000
 """
 
@@ -141,6 +145,7 @@ def main() -> None:
             print(f"setup: {args.accounts:,} accounts copied in {time.perf_counter() - t0:.1f} s")
             t0 = time.perf_counter()
             first = uc.models.apply(key(), v1)[1]
+            assert first.accounts_moved == args.accounts, f"v1 assigned {first.accounts_moved:,} of {args.accounts:,} accounts"
             print(f"setup: v1 applied (every account assigned from nothing): {first.accounts_moved:,} in {time.perf_counter() - t0:.1f} s")
             # Setup only: v1 took effect yesterday, so v2 may be planned for today.
             with engine.begin() as conn:
@@ -161,6 +166,16 @@ def main() -> None:
             apply_s = time.perf_counter() - t0
             print(f"apply v2: {applied.accounts_moved:,} moved (history, outbox events): {apply_s:.1f} s")
             assert applied.accounts_moved == preview.accounts_moved
+            assert preview.accounts_evaluated == args.accounts, f"preview evaluated {preview.accounts_evaluated:,} of {args.accounts:,}"
+            with engine.connect() as conn:
+                in_force = conn.execute(
+                    text(
+                        "SELECT count(*), count(DISTINCT account_id), count(*) FILTER (WHERE model_version = :v2)"
+                        " FROM account_assignments WHERE ended_at IS NULL"
+                    ),
+                    {"v2": v2},
+                ).one()
+            assert tuple(in_force) == (args.accounts, args.accounts, applied.accounts_moved), f"in force (rows, accounts, v2's): {tuple(in_force)}"
 
         moved = max(applied.accounts_moved, 1)
         with engine.begin() as conn:

@@ -10,12 +10,14 @@ from typing import Any
 import grpc
 import pytest
 from nameko.testing.services import worker_factory
+from sqlalchemy import text
 
 from crm.account.v1 import account_pb2, account_service_pb2, events_pb2
 from crm.account.v1.account_service_pb2_grpc import AccountServiceStub
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import events_pb2 as opportunity_events
 from crm.opportunity.v1 import opportunity_pb2
+from crm_account.adapters.holding_repository import ANALYZE_MIN_ROWS, HoldingRepository
 from crm_account.entrypoints.worker import AccountWorker
 from crm_account.service_layer.use_cases import AccountUseCases
 from crm_common.auth import Principal, use_principal
@@ -164,6 +166,27 @@ class TestImport:
     def test_an_rm_may_not_import(self, stub: AccountServiceStub, account_id: str) -> None:
         request = R.ImportHoldingsRequest(request_id=new_id(), rows=[row(account_id, "TD-1")])
         assert rpc_error(stub.ImportHoldings, request, metadata=RM).code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+class TestPlanStability:
+    def test_a_snapshot_past_the_threshold_is_analysed_in_its_transaction(self, api: LiveService, stub: AccountServiceStub) -> None:
+        accounts = [new_account(stub, f"091234{n:04d}") for n in range(3)]
+        count = ANALYZE_MIN_ROWS + 200
+        reply = load(stub, *[row(accounts[n % 3], f"BIG-{n}", balance=n) for n in range(count)])
+        assert (reply.applied, reply.rejected) == (count, 0) and set(outcomes(reply)) == {R.HOLDING_ROW_OUTCOME_OPENED}
+        assert [holdings(stub, a).totals.open_holdings for a in accounts] == [400, 400, 400]
+        assert holdings(stub, accounts[0]).totals.deposits.amount_minor == sum(range(0, count, 3))
+        if api.backend == "postgresql":  # the planner now knows the table's size
+            with api.engine.connect() as conn:
+                assert conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'holdings'::regclass")) >= count
+
+    def test_statistics_are_refreshed_only_when_off_from_the_size(self, api: LiveService) -> None:
+        with api.engine.begin() as conn:
+            repository = HoldingRepository(conn)
+            first = repository.refresh_statistics({"holdings": 10 * ANALYZE_MIN_ROWS})
+            again = repository.refresh_statistics({"holdings": 0})
+        assert first == (["holdings"] if api.backend == "postgresql" else [])  # SQLite plans without them
+        assert again == []
 
 
 class TestWonOpportunity:

@@ -149,13 +149,16 @@ class HoldingsUseCases:
             return ordered
         uow.holdings.insert_many(inserts)
         uow.holdings.update_many(updates)
+        touched = sorted({h.account_id for h in inserts + updates})
+        # Before the totals: a snapshot into a fresh table must not run on a plan made for an empty one.
+        uow.holdings.refresh_statistics({"holdings": len(inserts), "accounts": 0})
         announced = {r.holding_id: r.outcome for r in ordered.results}
         for holding in inserts + updates:
             if announced.get(holding.holding_id) is RowOutcome.CLOSED:
                 uow.publish(self.events.holding_closed(holding, ""))  # reason CORE_BANKING (apply_record)
             elif announced.get(holding.holding_id) is RowOutcome.OPENED:
                 uow.publish(self.events.holding_opened(holding, ""))
-        resummarise(uow, self.events, self.tiers, sorted({h.account_id for h in inserts + updates}), actor, now)
+        resummarise(uow, self.events, self.tiers, touched, actor, now)
         return ordered
 
     def open_won_holding(self, cmd: commands.OpenWonHolding) -> str:
