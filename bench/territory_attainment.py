@@ -165,8 +165,6 @@ def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
                 territory_id="VN.FRESH",
                 expected_close_time=closing,  # the card pipeline's approval needs it
             )
-            # The card pipeline's exit criteria ask for an expected close date before approval.
-            create.expected_close_time.FromDatetime(datetime.now(UTC).replace(tzinfo=None))
             opportunity_id = opportunity.CreateOpportunity(create, metadata=caller).opportunity.opportunity_id
             for stage in CARD_STAGES:
                 move = opp_svc.MoveStageRequest(
