@@ -116,7 +116,11 @@ def place(rule: Rule, subject: Subject, current: Assignment | None, selector: Ow
         named_active = rule.strategy is OwnerStrategy.NAMED_RM and selector.can_own(rule.owner_id, "")
         keep = current.owner_id == rule.owner_id if named_active else selector.can_own(current.owner_id, rule.team_id)
         if keep:
-            return replace(current, rule_id=rule.rule_id, override=False), f"kept {current.owner_id}: still in the territory and team"
+            # Assignments are immutable: the one in force is reused when the rule is the same.
+            kept = current
+            if current.rule_id != rule.rule_id or current.override:
+                kept = Assignment(current.territory_id, current.owner_id, current.team_id, rule.rule_id)
+            return kept, f"kept {current.owner_id}: still in the territory and team"
     choice = selector.select(rule, subject)
     if current is not None and current.owner_id and current.owner_id != choice.owner_id:
         selector.loads[current.owner_id] = max(selector.loads.get(current.owner_id, 0) - 1, 0)

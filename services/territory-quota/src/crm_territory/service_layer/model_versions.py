@@ -233,13 +233,19 @@ def write_moves(
     moves = [Move(m.account_id, m.after.territory_id, m.after.owner_id, m.after.team_id, m.after.rule_id) for m in result.moves]
     uow.territories.apply_moves(new_id(), moves, version, source, reasons, now, actor)  # type: ignore[arg-type]
     for m in result.moves:
+        after, before = m.after, m.before
+        reason = reasons.get(after.rule_id, "")
         entry = AssignmentEntry(
-            0, m.account_id, m.after.territory_id, m.after.owner_id, m.after.team_id, m.after.rule_id, version, source, False,
-            now, None, reasons.get(m.after.rule_id, ""), actor,  # type: ignore[arg-type]
+            0, m.account_id, after.territory_id, after.owner_id, after.team_id, after.rule_id, version, source, False,
+            now, None, reason, actor,  # type: ignore[arg-type]
         )  # fmt: skip
         previous = None
-        if m.before is not None:
-            previous = replace(entry, territory_id=m.before.territory_id, owner_id=m.before.owner_id)
+        if before is not None:
+            # Built directly: dataclasses.replace costs several times a constructor, per move.
+            previous = AssignmentEntry(
+                0, m.account_id, before.territory_id, before.owner_id, after.team_id, after.rule_id, version, source, False,
+                now, None, reason, actor,  # type: ignore[arg-type]
+            )  # fmt: skip
         uow.publish(events.account_assigned(entry, previous, correlation_id))
 
 
