@@ -17,13 +17,14 @@ to arrival; from the event's occur time (stamped just before the commit) it is s
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,8 +160,26 @@ class Load:
     def rate(self) -> float:
         return len(self.latencies) / self.elapsed
 
+    def add(self, other: Load) -> None:
+        """Another round of the same side."""
+        self.latencies += other.latencies
+        for code, count in other.errors.items():
+            self.errors[code] = self.errors.get(code, 0) + count
+        self.accepted.update(other.accepted)
+        self.elapsed += other.elapsed
+        for name, seconds in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
 
-def drive(targets: list[str], args: argparse.Namespace, run: str, processes: Callable[[], dict[str, list[int]]]) -> Load:
+
+def drive(
+    targets: list[str],
+    args: argparse.Namespace,
+    run: str,
+    numbers: Iterator[int],
+    processes: Callable[[], dict[str, list[int]]],
+    warmup: float,
+    seconds: float,
+) -> Load:
     """N client threads calling CreateLead for warm-up + measured seconds; CPU of `processes`
     (read at the start of the measured window) over that window."""
     metadata = bearer("bench", ["marketing"])
@@ -169,7 +188,6 @@ def drive(targets: list[str], args: argparse.Namespace, run: str, processes: Cal
         for i in range(max(args.channels, len(targets)))
     ]
     stubs = [lead_service_pb2_grpc.LeadServiceStub(c) for c in channels]
-    counter = iter(range(10**9))
     lock = threading.Lock()
     load = Load()
     measuring = threading.Event()
@@ -179,7 +197,7 @@ def drive(targets: list[str], args: argparse.Namespace, run: str, processes: Cal
         stub = stubs[i % len(stubs)]
         while not finished.is_set():
             with lock:
-                n = next(counter)
+                n = next(numbers)
             started = time.perf_counter()
             try:
                 reply = stub.CreateLead(lead_request(n, run), metadata=metadata, timeout=10)
@@ -195,12 +213,12 @@ def drive(targets: list[str], args: argparse.Namespace, run: str, processes: Cal
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
     for t in threads:
         t.start()
-    time.sleep(args.warmup)
+    time.sleep(warmup)
     pids = processes()
     cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
     measuring.set()
     start = time.perf_counter()
-    time.sleep(args.seconds)
+    time.sleep(seconds)
     measuring.clear()
     load.elapsed = time.perf_counter() - start
     load.cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
@@ -249,8 +267,9 @@ def report(label: str, load: Load) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds of each side, over all rounds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before the first round (1 s before each later one)")
+    parser.add_argument("--rounds", type=int, default=4, help="capture and reference in alternating rounds: drift on a shared box hits both")
     parser.add_argument("--channels", type=int, default=4, help="gRPC connections the clients spread over")
     parser.add_argument("--replicas", type=int, default=1, help="API processes over one database, as pods of one Deployment")
     args = parser.parse_args()
@@ -268,9 +287,17 @@ def main() -> None:
             start(stack, [str(Path(sys.executable).with_name("crm-lead")), "api"], replica.environment(amqp_uri, {}), f"lead-api-{replica.grpc_port}")
             for replica in specs
         ]
+        port = free_port()
+        reference = start(
+            stack,
+            [sys.executable, str(Path(__file__).with_name("reference_capture.py")), "--port", str(port), "--database-url", conninfo],
+            dict(os.environ),
+            "reference-capture",
+        )
         try:
             for replica in specs:
                 stack.wait_healthy(replica, 30)
+            grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{port}")).result(timeout=30)
             probe = DeliveryProbe(amqp_uri)
             probe.start()
             probe.ready.wait(10)
@@ -283,28 +310,22 @@ def main() -> None:
                     "RabbitMQ (shared)": rabbitmq_pids(),
                 }
 
-            capture = drive([s.target for s in specs], args, run, capture_processes)
-            from_reply, from_occur = reconcile(capture, probe, deadline=30)
-            probe.stop.set()
-            stack.stop()
-
-            port = free_port()
-            reference = start(
-                stack,
-                [sys.executable, str(Path(__file__).with_name("reference_capture.py")), "--port", str(port), "--database-url", conninfo],
-                dict(os.environ),
-                "reference-capture",
-            )
-            grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{port}")).result(timeout=30)
-
             def reference_processes() -> dict[str, list[int]]:
                 return {"reference": [reference.pid], "client": [os.getpid()], "PostgreSQL": database_pids(conninfo)}
 
-            baseline = drive([f"127.0.0.1:{port}"], args, uuid.uuid4().hex, reference_processes)
+            capture, baseline = Load(), Load()
+            numbers = itertools.count()  # lead numbers (phones, emails, request ids) unique over all rounds
+            slice_seconds = args.seconds / args.rounds
+            for round_no in range(args.rounds):
+                warmup = args.warmup if round_no == 0 else 1.0
+                capture.add(drive([s.target for s in specs], args, run, numbers, capture_processes, warmup, slice_seconds))
+                baseline.add(drive([f"127.0.0.1:{port}"], args, run, numbers, reference_processes, warmup, slice_seconds))
+            from_reply, from_occur = reconcile(capture, probe, deadline=30)
+            probe.stop.set()
             assert not baseline.errors, f"reference failed calls: {baseline.errors}"
             print(
                 f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {max(args.channels, len(specs))} channels,"
-                f" {args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, each"
+                f" {args.seconds:.0f} s measured each, in {args.rounds} alternating rounds after {args.warmup:.0f} s warm-up"
             )
             report("capture", capture)
             print(

@@ -146,6 +146,27 @@ def test_domain_errors_map_to_status_and_metrics_count_codes(running) -> None:
     assert metrics.grpc_handling_seconds.labels(SERVICE, "Fail")._sum.get() > 0
 
 
+def test_the_edge_is_composed_once_per_method_while_each_call_keeps_its_own_caller_and_deadline(running) -> None:
+    server, probe, channel = running
+    (edge,) = server.server._state.interceptor_pipeline.interceptors
+    call(channel, "Deadline", timeout=2.0)
+    composed = edge._handlers[f"/{SERVICE}/Deadline"]
+    call(channel, "Deadline", timeout=8.0)
+    assert edge._handlers[f"/{SERVICE}/Deadline"] is composed
+    assert probe.seen_deadline is not None and 6.0 < probe.seen_deadline <= 8.1
+    # Per call, not per method: a bad token after a good one is still refused.
+    stub = channel.unary_unary(f"/{SERVICE}/Deadline", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as err:
+        stub(b"", metadata=[("authorization", "Bearer not-a-token")], timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Unknown methods are answered UNIMPLEMENTED and never cached (the cache is bounded by the contract).
+    unknown = channel.unary_unary(f"/{SERVICE}/Nope", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as err:
+        unknown(b"", metadata=bearer("probe", ["admin"]), timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert f"/{SERVICE}/Nope" not in edge._handlers
+
+
 def test_unexpected_errors_are_internal_without_leaking_details(running) -> None:
     _server, _probe, channel = running
     with pytest.raises(grpc.RpcError) as err:

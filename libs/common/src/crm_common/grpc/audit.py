@@ -26,6 +26,7 @@ from crm_common.audit.trail import AuditQuery, AuditTrail
 from crm_common.auth.roles import AUDIT_READ
 from crm_common.auth.scopes import Access, Scope
 from crm_common.db import utcnow
+from crm_common.grpc.interceptors import PLATFORM_METHODS, Layer, call_metadata
 from crm_common.grpc.mapping import page_response
 from crm_common.grpc.requests import optional_time
 from crm_common.pagination import parse_page
@@ -36,8 +37,6 @@ NOT_OBJECT_IDS = frozenset({"request_id", "correlation_id", "event_id", "nationa
 # A purpose is a short code the bank defines (kyc-review, complaint:CASE-123), never free text
 # that could carry personal data.
 PURPOSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#+-]{0,99}")
-
-Behaviour = Any
 
 
 def _id_field(field: FieldDescriptor) -> bool:
@@ -100,34 +99,27 @@ def _outcome(exc: BaseException, context: grpc.ServicerContext) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else "INTERNAL"
 
 
-class AuditInterceptor(grpc.ServerInterceptor):
+def auditing(trail: AuditTrail) -> Layer:
     """Opens the call's audit record, and appends it after the call unless the call committed it
     with its change. Sits inside error mapping (it sees domain errors) and outside authentication
     (a refused call is recorded; authentication names the caller on the record)."""
 
-    def __init__(self, trail: AuditTrail) -> None:
-        self.trail = trail
-
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
-        full_method = handler_call_details.method
-        if full_method.startswith(("/grpc.health.v1.", "/grpc.reflection.")):
-            return continuation(handler_call_details)
-        purpose = dict(handler_call_details.invocation_metadata or ()).get(PURPOSE_HEADER, "")
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+    def layer(full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if full_method.startswith(PLATFORM_METHODS) or handler.unary_unary is None:
             return handler
         behaviour = handler.unary_unary
         # The log's own entries name other calls' objects: a query is recorded by what it asked.
         response_ids = not full_method.startswith("/crm.audit.")
 
         def audited(request: Any, context: grpc.ServicerContext) -> Any:
+            purpose = call_metadata(context).get(PURPOSE_HEADER, "")
             if purpose and not (isinstance(purpose, str) and PURPOSE.fullmatch(purpose)):
                 raise errors.InvalidArgument(
                     errors.FieldViolation(
                         PURPOSE_HEADER, "a purpose code: up to 100 letters, digits and . _ : / # + -, starting with a letter or digit"
                     )
                 )
-            record = AuditRecord(self.trail.service, full_method, utcnow(), _trace_id(), purpose, object_ids(request))
+            record = AuditRecord(trail.service, full_method, utcnow(), _trace_id(), purpose, object_ids(request))
             outcome, response = "OK", None
             with recording(record):
                 try:
@@ -140,11 +132,13 @@ class AuditInterceptor(grpc.ServerInterceptor):
                     # Unauthenticated calls have no subject and are not recorded. A call that
                     # committed its row and then failed gets a second row with its outcome.
                     if record.subject and (not record.written or outcome != "OK"):
-                        self.trail.append(record.row(outcome, object_ids(response) if response_ids else ()))
+                        trail.append(record.row(outcome, object_ids(response) if response_ids else ()))
 
         return grpc.unary_unary_rpc_method_handler(
             audited, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
         )
+
+    return layer
 
 
 def _timestamp(value: Any) -> Timestamp:

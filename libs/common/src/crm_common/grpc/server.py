@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha import reflection
 
 from crm_common.app import Application
 from crm_common.auth import Access, Scope, TokenVerifier
-from crm_common.grpc.interceptors import AuthInterceptor, ErrorInterceptor, ObservabilityInterceptor, ValidationInterceptor
+from crm_common.grpc.interceptors import EdgePipeline, Layer, authentication, error_mapping, observability, validation_layer
 from crm_common.lifecycle import Background
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
@@ -110,14 +110,14 @@ class GrpcServer:
             branches_claim=settings.jwt_branches_claim,
             territories_claim=settings.jwt_territories_claim,
         )
-        auditing: list[grpc.ServerInterceptor] = []
+        audit_layer: list[Layer] = []
         if audit_trail is not None:
-            from crm_common.grpc.audit import AuditInterceptor
+            from crm_common.grpc.audit import auditing
 
-            auditing.append(AuditInterceptor(audit_trail))
+            audit_layer.append(auditing(audit_trail))
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-            interceptors=[ObservabilityInterceptor(), ErrorInterceptor(), *auditing, AuthInterceptor(verifier, permissions), ValidationInterceptor()],
+            interceptors=[EdgePipeline([observability, error_mapping, *audit_layer, authentication(verifier, permissions), validation_layer])],
             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
