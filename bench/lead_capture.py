@@ -179,9 +179,10 @@ def drive(
     processes: Callable[[], dict[str, list[int]]],
     warmup: float,
     seconds: float,
+    statements: StatementTimes | None = None,
 ) -> Load:
     """N client threads calling CreateLead for warm-up + measured seconds; CPU of `processes`
-    (read at the start of the measured window) over that window."""
+    (read at the start of the measured window) and PostgreSQL's statement times over that window."""
     metadata = bearer("bench", ["marketing"])
     channels = [
         grpc.insecure_channel(targets[i % len(targets)], options=[("grpc.use_local_subchannel_pool", 1)])
@@ -216,12 +217,15 @@ def drive(
     time.sleep(warmup)
     pids = processes()
     cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+    statements_before = statements.snapshot() if statements else {}
     measuring.set()
     start = time.perf_counter()
     time.sleep(seconds)
     measuring.clear()
     load.elapsed = time.perf_counter() - start
     load.cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
+    if statements:
+        statements.add(statements_before, statements.snapshot())
     finished.set()
     for t in threads:
         t.join(timeout=15)
@@ -249,6 +253,49 @@ def reconcile(load: Load, probe: DeliveryProbe, deadline: float) -> tuple[list[f
 def database_pids(conninfo: str) -> list[int]:
     with psycopg.connect(conninfo) as conn:
         return [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+
+class StatementTimes:
+    """PostgreSQL's own time per statement (pg_stat_statements) over the capture rounds, when the
+    server loads the module (shared_preload_libraries); the run says so when it does not."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.totals: dict[str, list[float]] = {}  # query: [calls, exec ms]
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            loaded = "pg_stat_statements" in str(conn.execute("SHOW shared_preload_libraries").fetchone()[0])  # type: ignore[index]
+            if loaded:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        self.available = loaded
+
+    def snapshot(self) -> dict[str, tuple[float, float]]:
+        if not self.available:
+            return {}
+        with psycopg.connect(self.conninfo) as conn:
+            rows = conn.execute(
+                "SELECT query, calls, total_exec_time FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+                " WHERE d.datname = current_database()"
+            ).fetchall()
+        return {query: (calls, total) for query, calls, total in rows if "pg_stat_statements" not in query}
+
+    def add(self, before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> None:
+        for query, (calls, total) in after.items():
+            then = before.get(query, (0, 0.0))
+            if calls > then[0]:
+                entry = self.totals.setdefault(query, [0, 0.0])
+                entry[0] += calls - then[0]
+                entry[1] += total - then[1]
+
+    def report(self, creates: int, top: int = 5) -> None:
+        if not self.available:
+            print("              PostgreSQL statements: pg_stat_statements is not loaded (shared_preload_libraries), not shown")
+            return
+        first = sorted(self.totals.items(), key=lambda item: -item[1][1])[:top]
+        spent = sum(total for _calls, total in self.totals.values())
+        print(f"              PostgreSQL execution {spent / creates:.3f} ms per create (pg_stat_statements), by statement:")
+        for query, (calls, total) in first:
+            text = " ".join(query.split())[:90]
+            print(f"                {total / creates:.3f} ms/create  {calls / creates:5.2f} calls/create  {total / calls:.3f} ms/call  {text}")
 
 
 def ms(values: list[float], pct: float) -> str:
@@ -314,12 +361,13 @@ def main() -> None:
                 return {"reference": [reference.pid], "client": [os.getpid()], "PostgreSQL": database_pids(conninfo)}
 
             capture, baseline = Load(), Load()
+            statements, reference_statements = StatementTimes(conninfo), StatementTimes(conninfo)
             numbers = itertools.count()  # lead numbers (phones, emails, request ids) unique over all rounds
             slice_seconds = args.seconds / args.rounds
             for round_no in range(args.rounds):
                 warmup = args.warmup if round_no == 0 else 1.0
-                capture.add(drive([s.target for s in specs], args, run, numbers, capture_processes, warmup, slice_seconds))
-                baseline.add(drive([f"127.0.0.1:{port}"], args, run, numbers, reference_processes, warmup, slice_seconds))
+                capture.add(drive([s.target for s in specs], args, run, numbers, capture_processes, warmup, slice_seconds, statements))
+                baseline.add(drive([f"127.0.0.1:{port}"], args, run, numbers, reference_processes, warmup, slice_seconds, reference_statements))
             from_reply, from_occur = reconcile(capture, probe, deadline=30)
             probe.stop.set()
             assert not baseline.errors, f"reference failed calls: {baseline.errors}"
@@ -333,7 +381,9 @@ def main() -> None:
                 f" reply→consumed p50 {ms(from_reply, 50)} / p99 {ms(from_reply, 99)} ms"
                 f" (occur→consumed p99 {ms(from_occur, 99)} ms)"
             )
+            statements.report(len(capture.latencies))
             report("reference A", baseline)
+            reference_statements.report(len(baseline.latencies), top=1)
             print(f"  capture ÷ reference A = {capture.rate / baseline.rate:.2f}   (goal ≥ 0.75, capture p99 < 50 ms, event p99 < 250 ms)")
         finally:
             stack.stop()

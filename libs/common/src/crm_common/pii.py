@@ -182,6 +182,8 @@ class BlindIndex:
         if len(key) != _KEY_BYTES:
             raise PiiKeyError(f"the PII index key must be {_KEY_BYTES} bytes, got {len(key)}")
         self._key = key
+        # Keyed once; each value hashes on a copy (half the cost of keying HMAC per value).
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     @classmethod
     def from_base64(cls, spec: str) -> BlindIndex:
@@ -195,8 +197,13 @@ class BlindIndex:
         if not kind or "\x00" in kind:
             # A NUL inside the kind would let two (kind, value) pairs hash the same bytes.
             raise PiiError("blind index kind must be non-empty and contain no NUL")
-        message = kind.encode("utf-8") + b"\x00" + normalised_value.encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return self.digest(kind.encode("utf-8") + b"\x00" + normalised_value.encode("utf-8"))[:32]
+
+    def digest(self, message: bytes) -> str:
+        """HMAC-SHA256 of `message` in hex, from the pre-keyed state."""
+        keyed = self._keyed.copy()
+        keyed.update(message)
+        return keyed.hexdigest()
 
 
 def load_pii(keys_spec: str, index_key_spec: str) -> tuple[FieldCipher, BlindIndex]:
@@ -241,13 +248,16 @@ class PiiCodec:
     def search_tokens(self, kind: str, folded: str) -> str:
         """Space-separated blind tokens of every word-prefix of `folded` (see search_token)."""
         starts = [0, *[i + 1 for i, ch in enumerate(folded) if ch == " "][: _SEARCH_STARTS - 1]]
-        tokens: dict[str, None] = {}
+        # Each distinct prefix once (a name's words share prefixes); a token per prefix is what
+        # _token gives, with the kind's bytes built once for the whole name.
+        prefixes: dict[str, None] = {}
         for start in starts:
             rest = folded[start : start + _SEARCH_PREFIX]
             for end in range(1, len(rest) + 1):
                 if rest[end - 1] != " ":
-                    tokens[self._token(kind, rest[:end])] = None
-        return " ".join(tokens)
+                    prefixes[rest[:end]] = None
+        head, digest = self._token_kind(kind), self.index.digest
+        return " ".join(dict.fromkeys(digest(head + p.encode("utf-8"))[:_SEARCH_TOKEN_HEX] for p in prefixes))
 
     def search_token(self, kind: str, folded_prefix: str) -> str:
         """The token a stored text has when some word of it starts with `folded_prefix`; a
@@ -256,3 +266,10 @@ class PiiCodec:
 
     def _token(self, kind: str, text: str) -> str:
         return self.index(f"{kind}.prefix", text)[:_SEARCH_TOKEN_HEX]
+
+    @staticmethod
+    def _token_kind(kind: str) -> bytes:
+        """The bytes _token's blind index puts before the text (BlindIndex: kind, NUL, value)."""
+        if not kind or "\x00" in kind:
+            raise PiiError("blind index kind must be non-empty and contain no NUL")
+        return f"{kind}.prefix".encode() + b"\x00"

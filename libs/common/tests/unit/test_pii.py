@@ -227,3 +227,22 @@ def test_word_prefix_tokens_are_bounded_for_long_names() -> None:
     # A query longer than the indexed prefix looks up its first 24 characters (callers re-check).
     assert codec.search_token("name", long_name[:40]) == codec.search_token("name", long_name[:24])
     assert codec.search_token("name", long_name[:24]) in tokens
+
+
+def test_indexes_and_tokens_are_hmac_sha256_as_stored_before_the_speed_up() -> None:
+    # Rows indexed before issue 14's faster hashing must still be found: same bytes, same digests.
+    import hmac
+
+    key = base64.b64decode(DEV_PII_INDEX_KEY)
+    codec = PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY)
+    assert codec.index("phone", "+84912345678") == hmac.new(key, b"phone\x00+84912345678", hashlib.sha256).hexdigest()[:32]
+    name = "tran thi  thu ha nguyen van an le dang van duc"
+    expected: dict[str, None] = {}
+    for start in [0, *[i + 1 for i, ch in enumerate(name) if ch == " "][:7]]:
+        rest = name[start : start + 24]
+        for end in range(1, len(rest) + 1):
+            if rest[end - 1] != " ":
+                expected[hmac.new(key, b"name.prefix\x00" + rest[:end].encode(), hashlib.sha256).hexdigest()[:12]] = None
+    assert codec.search_tokens("name", name) == " ".join(expected)
+    with pytest.raises(PiiError):
+        codec.search_tokens("", name)

@@ -3,7 +3,7 @@ timestamps, money, audit stamps and list pages. Enums: crm_common.grpc.enums."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -27,13 +27,18 @@ class Stamped(Protocol):
     def updated_by(self) -> str: ...
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
 def timestamp(value: datetime | None) -> Timestamp | None:
-    """The Timestamp of an aware datetime; None (the field left unset) for None."""
+    """The Timestamp of a datetime (a naive one is UTC, as Timestamp.FromDatetime takes it); None
+    (the field left unset) for None. Computed directly: FromDatetime is pure Python and was three
+    times the cost, on every message of every reply and event."""
     if value is None:
         return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    delta = value - (_NAIVE_EPOCH if value.tzinfo is None else _EPOCH)
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def money(amount_minor: int, currency: str = "") -> common_pb2.Money:
