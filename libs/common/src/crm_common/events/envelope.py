@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from crm.common.v1 import common_pb2
 from crm_common.auth import current_principal
 from crm_common.db import new_id, utcnow
+from crm_common.grpc.mapping import timestamp
 
 M = TypeVar("M", bound=Message)
 
@@ -20,8 +21,8 @@ def new_event(message_cls: type[M], producer: str, correlation_id: str = "", occ
         producer=producer,
         actor=current_principal().subject,
         correlation_id=correlation_id,
+        occur_time=timestamp(occurred_at or utcnow()),
     )
-    metadata.occur_time.FromDatetime(occurred_at or utcnow())
     return message_cls(metadata=metadata, **fields)
 
 
