@@ -3,7 +3,7 @@ timestamps, money, audit stamps and list pages. Enums: crm_common.grpc.enums."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -27,7 +27,7 @@ class Stamped(Protocol):
     def updated_by(self) -> str: ...
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
