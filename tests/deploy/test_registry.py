@@ -87,10 +87,14 @@ def test_the_service_code_agrees_with_its_entry(definition: ServiceDefinition):
     settings_cls = load(definition.settings)
     defaults = settings_cls.model_fields
     assert defaults["service_name"].default == definition.name
-    assert (defaults["grpc_port"].default, defaults["metrics_port"].default, defaults["worker_metrics_port"].default) == definition.ports
+    ports = ("grpc_port", "metrics_port", "worker_metrics_port", "relay_metrics_port")
+    assert tuple(defaults[port].default for port in ports) == definition.ports
     for variable in definition.config_files:
         assert variable.lower() in defaults, f"{definition.name}: {variable} is not a setting"
     assert callable(load(definition.bootstrap))
+    if definition.database:
+        # The relay process (crm_common.relay_process) publishes on the exchange of the registry name.
+        assert load(f"{definition.package}.adapters.events:PRODUCER") == definition.name
     assert stub_class(definition).__name__ == definition.grpc_service.rpartition(".")[2] + "Stub"
     if definition.worker:
         from nameko.containers import get_container_cls
