@@ -107,7 +107,7 @@ fuzz: setup
 migrate: setup
 	@for s in $$($(PY) -m crm_common.registry --with database $(SELECTED)); do $(BIN)/crm-$$s migrate || exit 1; done
 
-# Start every service (API + worker) on loopback with SQLite and the local RabbitMQ.
+# Start every service (API, relay process, worker) on loopback with SQLite and the local RabbitMQ (RELAY_IN_API=true: no relay process).
 up: setup infra
 	@$(PY) scripts/suite.py up $(SELECTED)
 

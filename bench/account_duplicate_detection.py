@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     exe = str(Path(sys.executable).with_name("crm-account"))
     with postgres_database("bench_dedupe") as url, rabbitmq_vhost("bench") as amqp_uri:
-        spec = ServiceSpec("account", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
+        spec = ServiceSpec("account", free_port(), free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING", "RELAY_IN_API": "true"})
         stack = Stack([spec], amqp_uri, Path("var/bench"))
         subprocess.run([exe, "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
         setup = time.perf_counter()

@@ -1,6 +1,7 @@
 """Sustained CreateLead through gRPC into PostgreSQL, against a bare reference in the same run.
 
-Starts the lead service (`crm-lead api`, its own process, with its outbox relay) on a fresh
+Starts the lead service (`crm-lead api`, its own process, with its outbox relay on its threads;
+with --separate-relay, `crm-lead relay` beside each API, RELAY_IN_API=false) on a fresh
 PostgreSQL database and a fresh RabbitMQ vhost, runs N concurrent clients for a fixed time,
 and consumes LeadCaptured from the broker. Then runs the same load against reference A
 (`reference_capture.py`: sync gRPC server, JWT check, one INSERT through a pool; same database)
@@ -11,7 +12,7 @@ consumed (none missing; an event for a lead the client did not see accepted only
 failed), and event latency is timed from the reply (the commit is done before the reply is sent)
 to arrival; from the event's occur time (stamped just before the commit) it is shown as well.
 
-    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2]
+    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--separate-relay]
 """
 
 from __future__ import annotations
@@ -319,20 +320,37 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="capture and reference in alternating rounds: drift on a shared box hits both")
     parser.add_argument("--channels", type=int, default=4, help="gRPC connections the clients spread over")
     parser.add_argument("--replicas", type=int, default=1, help="API processes over one database, as pods of one Deployment")
+    parser.add_argument(
+        "--separate-relay", action="store_true", help="a `crm-lead relay` process beside each API (RELAY_IN_API=false), as the chart's sidecar"
+    )
     args = parser.parse_args()
     run = uuid.uuid4().hex
     with postgres_database("bench_lead") as url, rabbitmq_vhost("bench") as amqp_uri:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        specs = [ServiceSpec("lead", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"}) for _ in range(args.replicas)]
+        relay_env = {"RELAY_IN_API": "false" if args.separate_relay else "true"}
+        specs = [
+            ServiceSpec("lead", free_port(), free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING", **relay_env})
+            for _ in range(args.replicas)
+        ]
         stack = Stack(specs, amqp_uri, Path("var/bench"))
         stack.run_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [str(Path(sys.executable).with_name("crm-lead")), "migrate"], env=specs[0].environment(amqp_uri, {}), check=True, capture_output=True
         )
-        # The API only (each replica with its own relay): the bench is the consumer.
+        # The API only (each replica with its own relay, on its threads or beside it): the bench is the consumer.
         apis = [
             start(stack, [str(Path(sys.executable).with_name("crm-lead")), "api"], replica.environment(amqp_uri, {}), f"lead-api-{replica.grpc_port}")
             for replica in specs
+        ]
+        relays = [
+            start(
+                stack,
+                [str(Path(sys.executable).with_name("crm-lead")), "relay"],
+                replica.environment(amqp_uri, {}),
+                f"lead-relay-{replica.grpc_port}",
+            )
+            for replica in specs
+            if args.separate_relay
         ]
         port = free_port()
         reference = start(
@@ -352,6 +370,7 @@ def main() -> None:
             def capture_processes() -> dict[str, list[int]]:
                 return {
                     "API" if len(apis) == 1 else f"API ×{len(apis)}": [p.pid for p in apis],
+                    **({"relay" if len(relays) == 1 else f"relay ×{len(relays)}": [p.pid for p in relays]} if relays else {}),
                     "client": [os.getpid()],
                     "PostgreSQL": database_pids(conninfo),
                     "RabbitMQ (shared)": rabbitmq_pids(),

@@ -214,8 +214,12 @@ def main() -> None:
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
     with postgres_database("bench_quota") as url, postgres_database("bench_quota_opp") as opp_url, rabbitmq_vhost("bench") as amqp_uri:
-        quota = ServiceSpec("territory-quota", free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING"})
-        opp = ServiceSpec("opportunity", free_port(), free_port(), free_port(), opp_url, env={"LOG_LEVEL": "WARNING"})
+        quota = ServiceSpec(
+            "territory-quota", free_port(), free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING", "RELAY_IN_API": "true"}
+        )
+        opp = ServiceSpec(
+            "opportunity", free_port(), free_port(), free_port(), free_port(), opp_url, env={"LOG_LEVEL": "WARNING", "RELAY_IN_API": "true"}
+        )
         for spec in (quota, opp):
             subprocess.run([str(bin_dir / f"crm-{spec.name}"), "migrate"], env=spec.environment(amqp_uri, {}), check=True, capture_output=True)
         setup = time.perf_counter()

@@ -26,12 +26,12 @@ TILTFILE = Path("Tiltfile")
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
 
 
-def next_ports() -> tuple[int, int, int]:
-    """One past the highest local gRPC, metrics and worker-metrics ports the registry holds."""
+def next_ports() -> tuple[int, int, int, int]:
+    """One past the highest local gRPC, metrics, worker-metrics and relay-metrics ports the registry holds."""
     taken = [definition.ports for definition in services()]
     if not taken:
-        return (50051, 9471, 9481)
-    return (max(p[0] for p in taken) + 1, max(p[1] for p in taken) + 1, max(p[2] for p in taken) + 1)
+        return (50051, 9471, 9481, 9491)
+    return (max(p[0] for p in taken) + 1, max(p[1] for p in taken) + 1, max(p[2] for p in taken) + 1, max(p[3] for p in taken) + 1)
 
 
 def add_values_block(root: Path, name: str, description: str, grpc_service: str) -> None:
@@ -57,8 +57,9 @@ def add_values_block(root: Path, name: str, description: str, grpc_service: str)
     path.write_text("".join(lines[:end] + block + lines[end:]))
 
 
-def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int], package: str) -> None:
-    """Adds `'<name>': {...}` to the Tiltfile's SERVICES map (no worker_metrics: no worker)."""
+def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int, int], package: str) -> None:
+    """Adds `'<name>': {...}` to the Tiltfile's SERVICES map (no worker_metrics: no worker; its
+    relay_metrics: the chart runs the relay container beside its API)."""
     path = root / TILTFILE
     text = path.read_text()
     if f"'{name}':" in text:
@@ -66,7 +67,7 @@ def add_tilt_line(root: Path, name: str, ports: tuple[int, int, int], package: s
     start = text.index("SERVICES = {")
     end = text.index("\n}", start)
     extra = "" if package == "crm_" + name.replace("-", "_") else f", 'package': '{package}'"
-    line = f"\n    '{name}': {{'grpc': {ports[0]}, 'metrics': {ports[1]}{extra}}},"
+    line = f"\n    '{name}': {{'grpc': {ports[0]}, 'metrics': {ports[1]}, 'relay_metrics': {ports[3]}{extra}}},"
     path.write_text(text[:end] + line + text[end:])
 
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "grpc_port": ports[0],
             "metrics_port": ports[1],
             "worker_metrics_port": ports[2],
+            "relay_metrics_port": ports[3],
         },
     )
     add_values_block(root, args.name, description, f"crm.{proto}.v1.{title}Service")

@@ -41,8 +41,9 @@ def up(services: list[str]) -> int:
     print("CRM suite is up (JWT: the dev key; get a token with `.venv/bin/crmctl token --role admin`):")
     for spec in specs:
         worker = f" :{spec.worker_metrics_port} (worker)" if service(spec.name).worker else ""
+        relay = f" :{spec.relay_metrics_port} (relay)" if service(spec.name).database and spec.relay_separate else ""
         db = f"   db {spec.database_url}" if spec.database_url else ""
-        print(f"  {spec.name:<12} gRPC {spec.target}   metrics :{spec.metrics_port} (api){worker}{db}")
+        print(f"  {spec.name:<12} gRPC {spec.target}   metrics :{spec.metrics_port} (api){relay}{worker}{db}")
     print(f"  logs in {RUN_DIR}/*.log; stop with `make down`")
     if os.environ.get("JWT_KEY", DEV_JWT_KEY) == DEV_JWT_KEY:
         print("  (dev signing key in use: never expose this setup beyond loopback)")

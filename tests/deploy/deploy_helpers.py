@@ -108,6 +108,12 @@ def containers(doc: dict) -> list[dict]:
     return spec.get("initContainers", []) + spec["containers"]
 
 
+def container(doc: dict, name: str) -> dict:
+    """The container called `name` of a pod-owning object (api, relay, worker, migrate...)."""
+    (found,) = [c for c in containers(doc) if c["name"] == name]
+    return found
+
+
 def pod_labels(doc: dict) -> dict:
     if doc["kind"] == "Pod":
         return doc["metadata"].get("labels", {})

@@ -19,7 +19,7 @@ BUILD_TOOLS = re.compile(
     r"\b(gcc|g\+\+|cc|clang|make|build-essential|[\w.+-]+-dev|pip\s+install|apt-get\s+install|"
     r"--mount=type=cache)\b"
 )
-SUBCOMMANDS = {"api", "worker", "migrate", "health"}
+SUBCOMMANDS = {"api", "relay", "worker", "migrate", "health"}
 
 
 @dataclasses.dataclass

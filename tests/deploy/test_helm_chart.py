@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from deploy_helpers import CHART, RELEASE, containers, pod_labels, pod_spec, selector_matches
+from deploy_helpers import CHART, RELEASE, container, containers, pod_labels, pod_spec, selector_matches
 from deploy_helpers import SCENARIOS as SCENARIO_VALUES
 
 from crm_common.registry import service as registered
@@ -29,10 +29,11 @@ def env_of(container):
 
 
 def service_workloads(r, service):
-    """(where, container) of the API, the worker and the migration Job of a service."""
+    """(where, container) of every container of the API (its relay container too), the worker
+    and the migration Job of a service."""
     for kind, suffix in (("Deployment", "api"), ("Deployment", "worker"), ("Job", "migrate")):
-        (c,) = containers(r.get(kind, f"{RELEASE}-{service}-{suffix}"))
-        yield f"{kind}/{RELEASE}-{service}-{suffix}", c
+        for c in containers(r.get(kind, f"{RELEASE}-{service}-{suffix}")):
+            yield f"{kind}/{RELEASE}-{service}-{suffix}/{c['name']}", c
 
 
 def is_hook(doc, hook):
@@ -101,7 +102,7 @@ def test_long_running_containers_have_probes(rendered, scenario):
 def test_api_uses_native_grpc_health_probes(rendered, services, scenario):
     for service in services:
         api = rendered[scenario].get("Deployment", f"{RELEASE}-{service}-api")
-        (c,) = containers(api)
+        c = container(api, "api")
         assert c["livenessProbe"]["grpc"] == {"port": 50051}
         assert c["startupProbe"]["grpc"] == {"port": 50051}
         health_name = registered(service).grpc_service
@@ -116,9 +117,14 @@ def test_workloads_run_the_service_console_script(rendered, services, scenario):
     for service in services:
         r = rendered[scenario]
         for component in ("api", "worker"):
-            (c,) = containers(r.get("Deployment", f"{RELEASE}-{service}-{component}"))
+            c = container(r.get("Deployment", f"{RELEASE}-{service}-{component}"), component)
             assert c["command"] == [*prefix, f"crm-{service}", component]
             assert c["image"].startswith(f"crm-{service}:") or c["image"].startswith(f"crm-{service}@")
+        # The relay process beside the API, from the same image (tests/deploy/test_helm_relay.py).
+        api = r.get("Deployment", f"{RELEASE}-{service}-api")
+        relay = container(api, "relay")
+        assert relay["command"] == [*prefix, f"crm-{service}", "relay"]
+        assert relay["image"] == container(api, "api")["image"]
         (c,) = containers(r.get("Job", f"{RELEASE}-{service}-migrate"))
         assert c["command"] == [f"crm-{service}", "migrate"]
 
@@ -351,8 +357,8 @@ def test_account_settings_go_through_the_shared_configmap(render):
     data = r.get("ConfigMap", f"{RELEASE}-account")["data"]
     assert {k: data[k] for k in sets} == sets
     for suffix in ("api", "worker"):
-        (c,) = containers(r.get("Deployment", f"{RELEASE}-account-{suffix}"))
-        assert {"configMapRef": {"name": f"{RELEASE}-account"}} in c["envFrom"]
+        for c in containers(r.get("Deployment", f"{RELEASE}-account-{suffix}")):
+            assert {"configMapRef": {"name": f"{RELEASE}-account"}} in c["envFrom"]
     (job,) = containers(r.get("Job", f"{RELEASE}-account-migrate"))
     assert {e["name"]: e.get("value") for e in job["env"]}["TIER_PRIVATE_AUM_VND"] == "50000000000"
     assert "TIER_AFFLUENT_AUM_VND" not in r.get("ConfigMap", f"{RELEASE}-lead")["data"]
@@ -387,7 +393,7 @@ def test_termination_grace_covers_the_grpc_drain(rendered, services, scenario, c
             total = pod_spec(deployment)["terminationGracePeriodSeconds"]
             assert total == shutdown["preStopSleepSeconds"] + drain + grace + shutdown["marginSeconds"]
             assert total > drain + grace
-            (c,) = containers(deployment)
+            c = container(deployment, component)
             assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(shutdown["preStopSleepSeconds"])]
 
 
@@ -420,7 +426,8 @@ def test_monitors_only_when_enabled_and_they_match(rendered, services):
         assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         svc = r.get("Service", f"{RELEASE}-{service}")
         assert selector_matches(sm["spec"]["selector"], svc["metadata"]["labels"])
-        assert [e["port"] for e in sm["spec"]["endpoints"]] == ["metrics"]
+        # The relay container's metrics come through the same Service (tests/deploy/test_helm_relay.py).
+        assert [e["port"] for e in sm["spec"]["endpoints"]] == ["metrics", "relay-metrics"]
         pm = r.get("PodMonitor", f"{RELEASE}-{service}-worker")
         worker = r.get("Deployment", f"{RELEASE}-{service}-worker")
         assert selector_matches(pm["spec"]["selector"], pod_labels(worker))
@@ -488,8 +495,8 @@ def test_helm_test_checks_every_service_health(rendered, services, scenario):
 def test_image_digest_pins_the_image(render):
     digest = "sha256:" + "a" * 64
     r = render(sets=[f"services.lead.image.digest={digest}", "image.registry=localhost:5001/crm"])
-    (c,) = containers(r.get("Deployment", f"{RELEASE}-lead-api"))
-    assert c["image"] == f"localhost:5001/crm/crm-lead@{digest}"
+    for c in containers(r.get("Deployment", f"{RELEASE}-lead-api")):
+        assert c["image"] == f"localhost:5001/crm/crm-lead@{digest}", c["name"]
     annotations = r.get("Deployment", f"{RELEASE}-lead-api")["metadata"]["annotations"]
     assert not any(v.startswith("CKV_K8S_43") for v in annotations.values()), "no digest suppression once pinned"
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 import yaml
-from deploy_helpers import CHART, RELEASE, containers, helm_template, parse, pod_spec
+from deploy_helpers import CHART, RELEASE, container, containers, helm_template, parse, pod_spec
 
 ACCOUNT_API = f"{RELEASE}-account-api"
 WATCHLIST_DIR = "/etc/crm/watchlist"
@@ -85,14 +85,14 @@ def test_watchlist_is_mounted_into_the_account_api(render, sets, source):
     assert volume[kind]["defaultMode"] == 0o444
     assert "optional" not in volume[kind], "a missing list keeps the pod from starting"
 
-    (container,) = containers(api)
+    api_container = container(api, "api")
     (mount,) = file_mounts(api)
     assert mount == {"name": "config-watchlist", "mountPath": WATCHLIST_DIR, "readOnly": True}
     assert "subPath" not in mount, "a subPath mount never sees an updated ConfigMap"
-    assert env_of(container)["ACCOUNT_WATCHLIST_FILE"] == {"name": "ACCOUNT_WATCHLIST_FILE", "value": f"{WATCHLIST_DIR}/{key}"}
+    assert env_of(api_container)["ACCOUNT_WATCHLIST_FILE"] == {"name": "ACCOUNT_WATCHLIST_FILE", "value": f"{WATCHLIST_DIR}/{key}"}
     # The hardening stays as it is: the mount is read-only, the root filesystem too.
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", WATCHLIST_DIR}
+    assert api_container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {m["mountPath"] for m in api_container["volumeMounts"]} == {"/tmp", WATCHLIST_DIR}
     assert re.fullmatch(r"[0-9a-f]{64}", annotations(api)[CHECKSUM])
 
 
@@ -159,7 +159,7 @@ def test_config_files_scenario_mounts_files_of_two_services_into_api_and_worker(
             doc = r.get("Deployment", f"{RELEASE}-{service}-{process}")
             volumes = {v["name"]: v for v in file_volumes(doc)}
             mounts = {m["name"]: m for m in file_mounts(doc)}
-            (c,) = containers(doc)
+            c = container(doc, process)
             env = env_of(c)
             assert set(volumes) == set(mounts) == {volume for volume, _, _ in files.values()}, doc["metadata"]["name"]
             for variable, (volume, source, key) in files.items():

@@ -54,6 +54,12 @@ BAD_VALUES = [
     # Services without a database or a worker: plain booleans.
     (["services.lead.database=no"], "services.lead.database"),
     (["serviceDefaults.worker.enabled=maybe"], "serviceDefaults.worker.enabled"),
+    # The relay process: a boolean switch and a resources block; RELAY_IN_API follows it, never env.
+    (["services.lead.relay.separate=maybe"], "services.lead.relay.separate"),
+    (["services.lead.relay.replicas=2"], "services.lead.relay: Additional property replicas is not allowed"),
+    (["services.lead.relay.resources.limits.cpu=lots"], "services.lead.relay.resources.limits.cpu"),
+    (["services.lead.env.RELAY_IN_API=true"], "services.lead.env.RELAY_IN_API"),
+    (["metrics.relayPort=70000"], "metrics.relayPort"),
     # Checks the schema cannot express, done by the templates:
     (["services.lead.peers={account,billing}"], 'services.lead.peers: "billing" is not a service of this chart'),
     (["services.account.enabled=false"], 'services.lead.peers: "account" is disabled'),
@@ -89,6 +95,9 @@ def test_good_overrides_are_accepted(tools):
         "services.account.env.KYC_EXPIRY_SWEEP_SECONDS=300",
         "services.account.env.TIER_AFFLUENT_AUM_VND=2000000000",
         "services.account.env.ACCOUNT_ERASURE_SERVICES=lead\\,opportunity",
+        "services.lead.relay.separate=false",
+        "serviceDefaults.relay.resources.limits.cpu=250m",
+        "metrics.relayPort=9476",
     ]
     assert helm_template(tools, sets=sets, check=False).returncode == 0
 
@@ -113,5 +122,5 @@ def test_every_service_object_is_closed():
                 walk(child, f"{path}/{i}")
 
     walk(schema["definitions"]["service"], "service")
-    for name in ("api", "worker", "migrations", "resources", "configFile"):
+    for name in ("api", "relay", "worker", "migrations", "resources", "configFile"):
         walk(schema["definitions"][name], name)

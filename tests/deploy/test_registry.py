@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 import yaml
-from deploy_helpers import CHART, RELEASE, ROOT, SERVICES, containers
+from deploy_helpers import CHART, RELEASE, ROOT, SERVICES, container
 from test_tiltfile import run_tiltfile
 
 from crm_common.registry import ServiceDefinition, consumed_events, load, services
@@ -48,7 +48,8 @@ def test_every_service_lives_where_its_name_says():
 def test_tiltfile_ports_are_the_registry_ports(tilt):
     for name, definition in DEFINITIONS.items():
         forwards = {r["name"]: {pf["name"]: pf["local"] for pf in r["port_forwards"]} for r in tilt.resources}
-        assert forwards[f"{name}-api"] == {"grpc": definition.grpc_port, "metrics": definition.metrics_port}
+        relay = {"relay-metrics": definition.relay_metrics_port} if definition.database else {}
+        assert forwards[f"{name}-api"] == {"grpc": definition.grpc_port, "metrics": definition.metrics_port, **relay}
         if definition.worker:
             assert forwards[f"{name}-worker"] == {"metrics": definition.worker_metrics_port}
         else:
@@ -66,7 +67,7 @@ def test_chart_health_service_and_flags_match_the_registry(rendered, chart_value
         assert values["database"] == definition.database, name
         assert {**defaults["worker"], **values["worker"]}["enabled"] == definition.worker, name
         for scenario in rendered.values():
-            (api,) = containers(scenario.get("Deployment", f"{RELEASE}-{name}-api"))
+            api = container(scenario.get("Deployment", f"{RELEASE}-{name}-api"), "api")
             assert api["readinessProbe"]["grpc"]["service"] == definition.grpc_service
             data = scenario.get("ConfigMap", f"{RELEASE}-{name}")["data"]
             assert data["CRM_PII_SERVICES"] == pii
@@ -87,10 +88,14 @@ def test_the_service_code_agrees_with_its_entry(definition: ServiceDefinition):
     settings_cls = load(definition.settings)
     defaults = settings_cls.model_fields
     assert defaults["service_name"].default == definition.name
-    assert (defaults["grpc_port"].default, defaults["metrics_port"].default, defaults["worker_metrics_port"].default) == definition.ports
+    ports = ("grpc_port", "metrics_port", "worker_metrics_port", "relay_metrics_port")
+    assert tuple(defaults[port].default for port in ports) == definition.ports
     for variable in definition.config_files:
         assert variable.lower() in defaults, f"{definition.name}: {variable} is not a setting"
     assert callable(load(definition.bootstrap))
+    if definition.database:
+        # The relay process (crm_common.relay_process) publishes on the exchange of the registry name.
+        assert load(f"{definition.package}.adapters.events:PRODUCER") == definition.name
     assert stub_class(definition).__name__ == definition.grpc_service.rpartition(".")[2] + "Stub"
     if definition.worker:
         from nameko.containers import get_container_cls

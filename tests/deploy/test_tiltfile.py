@@ -262,7 +262,8 @@ def test_port_forwards_are_unique_and_reach_real_ports(tilt, services):
             assert pf["container"] in ports, f"{res['name']}: container port {pf['container']} not exposed"
     for service in services:
         api = next(r for r in tilt.resources if r["name"] == f"{service}-api")
-        assert {pf["name"] for pf in api["port_forwards"]} == {"grpc", "metrics"}
+        relay = {"relay-metrics"} if registered(service).database else set()
+        assert {pf["name"] for pf in api["port_forwards"]} == {"grpc", "metrics", *relay}
 
 
 def test_images_are_the_ones_the_chart_runs(tilt):
@@ -328,9 +329,9 @@ def tilt_shapes(tools) -> TiltRun:
     line = "SERVICES = {\n"
     assert source.count(line) == 1
     fakes = (
-        "    'edge': {'grpc': 50061, 'metrics': 9491},\n"
-        "    'quota': {'grpc': 50062, 'metrics': 9492},\n"
-        "    'relay': {'grpc': 50063, 'metrics': 9493, 'worker_metrics': 9503},\n"
+        "    'edge': {'grpc': 50061, 'metrics': 9571},\n"
+        "    'quota': {'grpc': 50062, 'metrics': 9572, 'relay_metrics': 9592},\n"
+        "    'relay': {'grpc': 50063, 'metrics': 9573, 'worker_metrics': 9583},\n"
     )
     return run_tiltfile(tools, source=source.replace(line, line + fakes), extra_values=SHAPES)
 
@@ -362,9 +363,17 @@ def test_every_object_of_every_shape_belongs_to_a_resource(tilt_shapes):
     assert workload_names == {r["workload"] for r in workload_resources(tilt_shapes)}
 
 
+def test_a_rendered_relay_container_needs_its_metrics_port(tools):
+    source = (ROOT / "Tiltfile").read_text()
+    line = "    'lead': {'grpc': 50051, 'metrics': 9471, 'worker_metrics': 9481, 'relay_metrics': 9491},\n"
+    assert source.count(line) == 1
+    with pytest.raises(Exception, match="relay_metrics"):
+        run_tiltfile(tools, source=source.replace(line, "    'lead': {'grpc': 50051, 'metrics': 9471, 'worker_metrics': 9481},\n"))
+
+
 def test_a_rendered_worker_needs_its_metrics_port(tools):
     source = (ROOT / "Tiltfile").read_text()
-    line = "    'lead': {'grpc': 50051, 'metrics': 9471, 'worker_metrics': 9481},\n"
+    line = "    'lead': {'grpc': 50051, 'metrics': 9471, 'worker_metrics': 9481, 'relay_metrics': 9491},\n"
     assert source.count(line) == 1
     with pytest.raises(Exception, match="worker_metrics"):
-        run_tiltfile(tools, source=source.replace(line, "    'lead': {'grpc': 50051, 'metrics': 9471},\n"))
+        run_tiltfile(tools, source=source.replace(line, "    'lead': {'grpc': 50051, 'metrics': 9471, 'relay_metrics': 9491},\n"))

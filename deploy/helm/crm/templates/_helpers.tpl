@@ -210,6 +210,23 @@ at the next `helm upgrade`; the processes read their files at start only.
 {{- $parts | join "\n" | sha256sum }}
 {{- end }}
 
+{{/*
+"true" when the service's API pods carry a relay container (services.<name>.relay.separate, and a
+database: without one there is no outbox, audit log or janitor work), else empty.
+*/}}
+{{- define "crm.relaySeparate" -}}
+{{- if and .svc.database .svc.relay.separate }}true{{ end }}
+{{- end }}
+
+{{/*
+Pre-stop sleep of the relay container: it keeps relaying while the API container sleeps, drains
+and finishes its calls (their events are this pod's last), then gets SIGTERM with marginSeconds
+left to finish its batch in flight.
+*/}}
+{{- define "crm.relayPreStopSeconds" -}}
+{{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.drainSeconds .Values.grpc.graceSeconds }}
+{{- end }}
+
 {{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain window + in-flight grace + margin. */}}
 {{- define "crm.terminationGracePeriodSeconds" -}}
 {{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.drainSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
@@ -251,6 +268,14 @@ into the migration hook, which runs before the ConfigMap exists).
 }}
 {{- if .svc.worker.enabled }}
 {{- $_ := set $settings "WORKER_METRICS_PORT" (toString $v.metrics.workerPort) }}
+{{- end }}
+{{- /* Where the outbox relay, audit sealer and janitor run (crm_common.relay_process). */}}
+{{- if .svc.database }}
+{{- $separate := include "crm.relaySeparate" . }}
+{{- $_ := set $settings "RELAY_IN_API" (ternary "false" "true" (eq $separate "true")) }}
+{{- if $separate }}
+{{- $_ := set $settings "RELAY_METRICS_PORT" (toString $v.metrics.relayPort) }}
+{{- end }}
 {{- end }}
 {{- with $v.config.otel.endpoint }}
 {{- $_ := set $settings "OTEL_EXPORTER_OTLP_ENDPOINT" . }}

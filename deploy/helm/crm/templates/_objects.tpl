@@ -29,7 +29,7 @@ data:
   {{- include "crm.settings" . | trim | nindent 2 }}
 {{- end }}
 
-{{/* Service in front of the API pods: gRPC (h2c) and metrics. */}}
+{{/* Service in front of the API pods: gRPC (h2c), metrics, and the relay container's metrics. */}}
 {{- define "crm.objects.service" -}}
 {{- $v := .root.Values }}
 apiVersion: v1
@@ -58,6 +58,13 @@ spec:
       targetPort: metrics
       protocol: TCP
       appProtocol: http
+    {{- if include "crm.relaySeparate" . }}
+    - name: relay-metrics
+      port: {{ $v.metrics.relayPort }}
+      targetPort: relay-metrics
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
 {{- end }}
 
 {{/* Container security context, shared by every container of the chart. */}}
@@ -103,7 +110,7 @@ volumes:
 {{- end }}
 {{- end }}
 
-{{/* API or worker Deployment: (list $c "api"|"worker"). */}}
+{{/* API or worker Deployment: (list $c "api"|"worker"); the API pod carries the relay container when crm.relaySeparate. */}}
 {{- define "crm.objects.deployment" -}}
 {{- $c := index . 0 }}
 {{- $component := index . 1 }}
@@ -242,6 +249,54 @@ spec:
               mountPath: {{ include "crm.configFiles.dir" .name }}
               readOnly: true
             {{- end }}
+        {{- if and $isApi (include "crm.relaySeparate" $c) }}
+        {{- /* The relay process beside the API (crm_common.relay_process): same image, settings and Secret; its own metrics. */}}
+        - name: relay
+          image: {{ include "crm.image" $c | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          command:
+            {{- range $v.commandPrefix }}
+            - {{ . | quote }}
+            {{- end }}
+            - crm-{{ $c.name }}
+            - relay
+          ports:
+            - name: relay-metrics
+              containerPort: {{ $v.metrics.relayPort }}
+              protocol: TCP
+          envFrom:
+            - configMapRef:
+                name: {{ include "crm.objectName" (list $c "") }}
+          env:
+            {{- include "crm.secretEnv" $c | trim | nindent 12 }}
+            {{- include "crm.containerEnv" (list $c "relay") | trim | nindent 12 }}
+          {{- /* /metrics answers while the process runs (a daemon thread of its own). */}}
+          startupProbe:
+            httpGet:
+              path: /metrics
+              port: relay-metrics
+            {{- toYaml $v.probes.startup | nindent 12 }}
+          livenessProbe:
+            httpGet:
+              path: /metrics
+              port: relay-metrics
+            {{- toYaml $v.probes.liveness | nindent 12 }}
+          readinessProbe:
+            httpGet:
+              path: /metrics
+              port: relay-metrics
+            {{- toYaml $v.probes.readiness | nindent 12 }}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", "{{ include "crm.relayPreStopSeconds" $c.root }}"]
+          resources:
+            {{- toYaml $c.svc.relay.resources | nindent 12 }}
+          {{- include "crm.containerSecurityContext" $c.root | trim | nindent 10 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+        {{- end }}
 {{- end }}
 
 {{/* HorizontalPodAutoscaler of a workload: (list $c "api"|"worker"). */}}
@@ -388,7 +443,8 @@ spec:
 
 {{/*
 NetworkPolicy of one workload: (list $c "api"|"worker"|"migrate").
-API: gRPC from the release (from anywhere allowed by exposedFrom when exposed), metrics from monitoring.
+API: gRPC from the release (from anywhere allowed by exposedFrom when exposed), metrics (and the
+relay container's) from monitoring.
 Worker: metrics only. Migration: no ingress; egress to DNS and PostgreSQL only. A service without
 a database (database: false) gets no PostgreSQL egress.
 */}}
@@ -439,6 +495,9 @@ spec:
               {{- include "crm.selectorLabels" $c.root | trim | nindent 14 }}
       {{- end }}
     {{- include "crm.ingress.metrics" (list $c $v.metrics.apiPort) | trim | nindent 4 }}
+    {{- if include "crm.relaySeparate" $c }}
+    {{- include "crm.ingress.metrics" (list $c $v.metrics.relayPort) | trim | nindent 4 }}
+    {{- end }}
     {{- else }}
     {{- include "crm.ingress.metrics" (list $c $v.metrics.workerPort) | trim | nindent 4 }}
     {{- end }}
@@ -534,7 +593,7 @@ spec:
               mountPath: /tmp
 {{- end }}
 
-{{/* ServiceMonitor scraping the API pods through the Service's metrics port. */}}
+{{/* ServiceMonitor scraping the API pods through the Service's metrics ports (the API's, the relay container's). */}}
 {{- define "crm.objects.serviceMonitor" -}}
 {{- $sm := .root.Values.serviceMonitor }}
 apiVersion: monitoring.coreos.com/v1
@@ -560,6 +619,12 @@ spec:
       path: /metrics
       interval: {{ $sm.interval }}
       scrapeTimeout: {{ $sm.scrapeTimeout }}
+    {{- if include "crm.relaySeparate" . }}
+    - port: relay-metrics
+      path: /metrics
+      interval: {{ $sm.interval }}
+      scrapeTimeout: {{ $sm.scrapeTimeout }}
+    {{- end }}
 {{- end }}
 
 {{/* PodMonitor scraping the worker pods (they have no Service). */}}

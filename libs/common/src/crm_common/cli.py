@@ -1,8 +1,8 @@
-"""`crm-<service>`: the one command of every service image (api, worker, migrate, health, dlq,
-pii, audit).
+"""`crm-<service>`: the one command of every service image (api, relay, worker, migrate, health,
+dlq, pii, audit).
 
 Built from the service's registry entry (crm_common.registry), so the command offers what the
-service has: no `migrate` or `audit` without a database, no `worker` and `dlq` without a
+service has: no `migrate`, `relay` or `audit` without a database, no `worker` and `dlq` without a
 worker, `pii` only where PII is stored encrypted. A subcommand a service does not have is not offered at all
 (argparse says it is an invalid choice, exit 2), rather than a no-op that could hide a
 misconfigured deployment.
@@ -38,7 +38,9 @@ class ServiceCommand:
         d = self.definition
         parser = argparse.ArgumentParser(prog=d.command, description=f"The {d.name} service of the CRM suite.")
         sub = parser.add_subparsers(dest="command", required=True)
-        sub.add_parser("api", help="run the gRPC API" + (" (and its outbox relay)" if d.database else ""))
+        sub.add_parser("api", help="run the gRPC API" + (" (and its relay, sealer, janitor unless RELAY_IN_API=false)" if d.database else ""))
+        if d.database:
+            sub.add_parser("relay", help="run the outbox relay, the audit sealer and the platform janitor (the API with RELAY_IN_API=false)")
         if d.worker:
             sub.add_parser("worker", help="run the nameko event worker")
         if d.database:
@@ -75,6 +77,11 @@ class ServiceCommand:
             from crm_common.grpc import server
 
             server.run(settings, load(d.bootstrap))
+        elif args.command == "relay":
+            from crm_common import relay_process
+
+            # The service publishes on the exchange of its registry name (`<name>.events`).
+            relay_process.run(settings, d.name)
         elif args.command == "worker":
             from crm_common.events.worker import run_worker
 

@@ -1,8 +1,11 @@
 """Runs services of the suite as local processes: `make up` and the end-to-end tests.
 
 Each service runs from its one command, as in Kubernetes: `crm-<svc> migrate` when it has a
-database, then `crm-<svc> api` and, when it consumes events, `crm-<svc> worker` (its registry
-entry says which). Ports and databases come from the caller.
+database, then `crm-<svc> api`, `crm-<svc> relay` beside it when it has a database (the outbox
+relay, audit sealer and janitor, as the chart's sidecar; the API gets RELAY_IN_API=false) and,
+when it consumes events, `crm-<svc> worker` (its registry entry says which). RELAY_IN_API=true in
+the environment keeps them in the API process instead, with no relay process. Ports and
+databases come from the caller.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from pathlib import Path
 from crm_common.registry import service, services
 
 
-def default_ports() -> dict[str, tuple[int, int, int]]:
-    """Each service's local gRPC, API metrics and worker metrics ports (its registry entry); in
-    Kubernetes every pod uses 50051/9464/9465 instead."""
+def default_ports() -> dict[str, tuple[int, int, int, int]]:
+    """Each service's local gRPC, API metrics, worker metrics and relay metrics ports (its registry
+    entry); in Kubernetes every pod uses 50051/9464/9465/9466 instead."""
     return {definition.name: definition.ports for definition in services()}
 
 
@@ -86,6 +89,7 @@ class ServiceSpec:
     grpc_port: int
     metrics_port: int
     worker_metrics_port: int
+    relay_metrics_port: int
     database_url: str
     env: dict[str, str] = field(default_factory=dict)
 
@@ -93,8 +97,15 @@ class ServiceSpec:
     def target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
+    @property
+    def relay_separate(self) -> bool:
+        """Whether the relay process runs beside the API (RELAY_IN_API=false, the default here)."""
+        return self.environment("", {})["RELAY_IN_API"].strip().lower() in ("false", "0", "no", "off")
+
     def environment(self, amqp_uri: str, peers: dict[str, str]) -> dict[str, str]:
         env = dict(os.environ)
+        # As in the chart: the relay process relays, seals and cleans up; the caller may say otherwise.
+        env.setdefault("RELAY_IN_API", "false")
         env.update(
             {
                 "DATABASE_URL": self.database_url,
@@ -103,6 +114,7 @@ class ServiceSpec:
                 "GRPC_PORT": str(self.grpc_port),
                 "METRICS_PORT": str(self.metrics_port),
                 "WORKER_METRICS_PORT": str(self.worker_metrics_port),
+                "RELAY_METRICS_PORT": str(self.relay_metrics_port),
                 "GRPC_GRACE_SECONDS": "5",
                 # Nothing routes to local processes: a short drain keeps `make down` quick.
                 "GRPC_DRAIN_SECONDS": "1",
@@ -117,7 +129,7 @@ class ServiceSpec:
 @dataclass
 class RunningProcess:
     service: str
-    role: str  # api | worker
+    role: str  # api | relay | worker
     pid: int
     log: str
 
@@ -147,14 +159,15 @@ class Stack:
                 migrate = subprocess.run(_command(spec.name, "migrate"), env=env, capture_output=True, text=True)
                 if migrate.returncode != 0:
                     raise RuntimeError(f"crm-{spec.name} migrate failed:\n{migrate.stderr[-2000:]}")
-            for role in definition.roles:
-                self.start_process(spec, role)
+            for role in definition.processes:
+                if role != "relay" or spec.relay_separate:
+                    self.start_process(spec, role)
         self.save()
         for spec in self.specs:
             self.wait_healthy(spec, wait_seconds)
 
     def start_process(self, spec: ServiceSpec, role: str) -> RunningProcess:
-        """Starts `crm-<svc> <role>` (api or worker), logging to the run directory."""
+        """Starts `crm-<svc> <role>` (api, relay or worker), logging to the run directory."""
         log_path = self.run_dir / f"{spec.name}-{role}.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(

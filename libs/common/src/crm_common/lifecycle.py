@@ -25,6 +25,20 @@ class Background(Protocol):
     def stop(self) -> None: ...
 
 
+class RunsElsewhere:
+    """Stands in for a helper that this process does not run (RELAY_IN_API=false: the relay
+    process runs the outbox relay, the audit sealer and the janitor); starting it only says so."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def start(self) -> None:
+        log.info("%s runs in the relay process (RELAY_IN_API=false), not here", self.name)
+
+    def stop(self) -> None:
+        pass
+
+
 class PeriodicTask:
     """Runs `work` every `every_seconds` on a daemon thread of its own until stopped.
 

@@ -55,10 +55,12 @@ class ServiceDefinition:
 
     name: str  # short name: lead, account, ... (command crm-<name>, exchange <name>.events)
     package: str  # import name: crm_<name>
-    # Local defaults (`make up`, crmctl); in Kubernetes every pod uses 50051/9464/9465.
+    # Local defaults (`make up`, crmctl); in Kubernetes every pod uses 50051/9464/9465/9466.
     grpc_port: int
     metrics_port: int
     worker_metrics_port: int
+    # /metrics of `crm-<name> relay` (the outbox relay, audit sealer and janitor off the API process).
+    relay_metrics_port: int
     grpc_service: str  # full name of the gRPC service, its readiness name: crm.lead.v1.LeadService
     settings: str  # "crm_lead.config:LeadSettings"
     bootstrap: str  # "crm_lead.bootstrap:bootstrap", settings in, crm_common.app.Application out
@@ -115,9 +117,9 @@ class ServiceDefinition:
             raise RegistryError(f"service {self.name!r}: " + "; ".join(problems))
 
     @property
-    def ports(self) -> tuple[int, int, int]:
-        """gRPC, API metrics and worker metrics ports on loopback."""
-        return (self.grpc_port, self.metrics_port, self.worker_metrics_port)
+    def ports(self) -> tuple[int, int, int, int]:
+        """gRPC, API metrics, worker metrics and relay metrics ports on loopback."""
+        return (self.grpc_port, self.metrics_port, self.worker_metrics_port, self.relay_metrics_port)
 
     @property
     def command(self) -> str:
@@ -125,8 +127,15 @@ class ServiceDefinition:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """The processes the service runs: api, and worker when it consumes events."""
+        """The workloads (Deployments) the service runs: api, and worker when it consumes events."""
         return ("api", "worker") if self.worker else ("api",)
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """Its commands that run as long-lived processes: api, relay when it has a database (the
+        outbox relay, audit sealer and janitor; a sidecar of the API pod), worker when it
+        consumes events."""
+        return ("api", *(("relay",) if self.database else ()), *(("worker",) if self.worker else ()))
 
 
 def load(path: str) -> Any:

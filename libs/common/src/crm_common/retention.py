@@ -3,7 +3,7 @@
 An idempotency key only needs to outlive the caller's retries (hours); an inbox mark only needs
 to outlive redeliveries and dead-letter replays (days). Both tables would otherwise grow by one
 row per request and per event. The janitor deletes expired rows in small batches, so it never
-holds long locks, from a thread of the API process.
+holds long locks, from a thread of the API process, or of the relay process (RELAY_IN_API=false).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, MetaData, Table, delete, select, tuple_
 
 from crm_common.db import utcnow
-from crm_common.lifecycle import PeriodicTask
+from crm_common.lifecycle import Background, PeriodicTask, RunsElsewhere
 from crm_common.settings import ServiceSettings
 
 log = logging.getLogger("crm.retention")
@@ -65,8 +65,16 @@ class PlatformJanitor:
         return removed
 
 
-def platform_janitor(settings: ServiceSettings, engine: Engine, metadata: MetaData) -> PlatformJanitor:
-    """The janitor of a service's API process, from its settings."""
+def platform_janitor(settings: ServiceSettings, engine: Engine, metadata: MetaData) -> Background:
+    """The janitor of a service's API process; a stand-in when RELAY_IN_API=false, where the
+    relay process runs it (`janitor`)."""
+    if not settings.relay_in_api:
+        return RunsElsewhere("platform janitor")
+    return janitor(settings, engine, metadata)
+
+
+def janitor(settings: ServiceSettings, engine: Engine, metadata: MetaData) -> PlatformJanitor:
+    """The janitor from a service's settings, wherever it runs."""
     return PlatformJanitor(
         engine,
         metadata,

@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     grpc_max_message_mb: int = 16
     metrics_port: int = 9464
     worker_metrics_port: int = 9465
+    # /metrics of the relay process (`crm-<service> relay`).
+    relay_metrics_port: int = 9466
 
     jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
     jwt_key: str = DEV_JWT_KEY
@@ -70,11 +72,19 @@ class ServiceSettings(BaseSettings):
     otel_service_name: str = ""
     otel_exporter_otlp_endpoint: str = ""
 
-    # Outbox relay: rows per publish batch, and the fallback poll when nothing wakes it.
+    # Where the outbox relay, the audit sealer and the platform janitor run: true, on threads
+    # of the API process; false, in the separate relay process (`crm-<service> relay`, the
+    # chart's sidecar), which keeps them off the API's GIL (docs/operations.md).
+    relay_in_api: bool = True
+    # Outbox relay: rows per publish batch, and the fallback poll when nothing wakes it (in the
+    # API process, whose commits wake the relay at once).
     relay_batch_size: int = 500
     relay_poll_seconds: float = 0.5
     # How long a wake-up waits for more commits before publishing them together.
     relay_coalesce_ms: int = 20
+    # The relay process has no wake-up from the commits: it looks at the outbox (one indexed
+    # row at most) this often, and publishes when it finds rows.
+    relay_idle_poll_ms: int = 20
     # Event consumers: attempts before a message is parked in its dead-letter queue.
     event_max_attempts: int = 5
     event_retry_base_ms: int = 500

@@ -2,8 +2,9 @@
 loaded by the root pyproject's addopts so `tests/e2e` and every `services/<name>/tests/e2e`
 share one running suite).
 
-Every service of the registry (crm_common.registry) runs as separate processes (API, and a
-worker when it consumes events), each with its own PostgreSQL database when it has one, talking
+Every service of the registry (crm_common.registry) runs as separate processes (API, the relay
+process beside it when it has a database, as the chart's sidecar, and a worker when it consumes
+events), each with its own PostgreSQL database when it has one, talking
 over gRPC and a real RabbitMQ (a vhost of its own, deleted afterwards). `suite.<service>` is the
 stub of that service's API. `E2E_SERVICES=a,b` starts only those services (the scaffold's check
 runs a new service alone). `suite.tap` holds a copy of every message published on the
@@ -133,6 +134,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         specs = [
             ServiceSpec(
                 definition.name,
+                free_port(),
                 free_port(),
                 free_port(),
                 free_port(),

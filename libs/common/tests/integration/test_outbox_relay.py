@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pika
@@ -109,3 +111,66 @@ def test_a_copied_batch_rolls_back_with_its_transaction(engine) -> None:
         writer.add(conn, *events)
         raise RuntimeError("the change failed after its events were written")
     assert outbox_count(engine) == 0
+
+
+class SlowPublisher:
+    """Stands in for the broker: records each batch, and calls `during` inside the first publish."""
+
+    def __init__(self, during=None) -> None:  # type: ignore[no-untyped-def]
+        self.batches: list[int] = []
+        self.during = during
+        self.closed = False
+
+    def publish(self, events) -> None:  # type: ignore[no-untyped-def]
+        self.batches.append(len(events))
+        if self.during is not None and len(self.batches) == 1:
+            self.during()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_relay_process_polls_the_outbox_and_relays_what_it_finds(engine) -> None:
+    """No wake-up (RELAY_IN_API=false): an idle check every poll, batches only when rows are there."""
+    publisher = SlowPublisher()
+    relay = OutboxRelay(engine, metadata, publisher, batch_size=10, poll_seconds=0.02, coalesce_seconds=0.0, idle_check=True, drain_on_stop=False)  # type: ignore[arg-type]
+    assert relay.pending() is False
+    relay.start()
+    try:
+        write_events(engine, 25)
+        deadline = time.monotonic() + 10
+        while outbox_count(engine) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert outbox_count(engine) == 0 and sum(publisher.batches) == 25
+        assert relay.pending() is False
+    finally:
+        relay.stop()
+    assert publisher.closed
+
+
+def test_stopping_the_relay_process_finishes_the_batch_in_flight_and_takes_no_other(engine) -> None:
+    write_events(engine, 30)
+    relay: OutboxRelay
+
+    def stop_meanwhile() -> None:
+        threading.Thread(target=relay.stop).start()
+        time.sleep(0.2)  # stop() is waiting for this batch
+
+    publisher = SlowPublisher(during=stop_meanwhile)
+    relay = OutboxRelay(engine, metadata, publisher, batch_size=10, poll_seconds=0.02, coalesce_seconds=0.0, idle_check=True, drain_on_stop=False)  # type: ignore[arg-type]
+    relay.start()
+    assert relay._thread is not None
+    relay._thread.join(timeout=15)
+    assert publisher.batches == [10] and publisher.closed
+    assert outbox_count(engine) == 20, "the rest waits in the outbox for the next relay"
+
+
+def test_stopping_the_api_relay_drains_what_is_committed(engine) -> None:
+    write_events(engine, 30)
+    publisher = SlowPublisher()
+    relay = OutboxRelay(engine, metadata, publisher, batch_size=10, poll_seconds=60)  # type: ignore[arg-type]
+    relay.stop()  # before it ever ran: the first cycle is the last, and drains
+    relay.start()
+    assert relay._thread is not None
+    relay._thread.join(timeout=15)
+    assert sum(publisher.batches) == 30 and outbox_count(engine) == 0

@@ -22,6 +22,7 @@ def definition(name: str = "order", port: int = 50061, **fields: object) -> Serv
         grpc_port=port,
         metrics_port=port + 1000,
         worker_metrics_port=port + 2000,
+        relay_metrics_port=port + 3000,
         grpc_service=f"crm.{name}.v1.{name.title()}Service",
         settings=f"crm_{name}.config:Settings",
         bootstrap=f"crm_{name}.bootstrap:bootstrap",
@@ -46,6 +47,9 @@ def test_a_definition_is_consistent_with_itself() -> None:
         definition(permissions=(Permission("orders.read", "read orders"),), grants={"clerk": frozenset({"orders.read", "orders.delete"})})
     gateway = definition("gateway", database=False, migrations="", worker=False, worker_class="")
     assert gateway.roles == ("api",) and definition().roles == ("api", "worker")
+    # The relay process runs where there is an outbox (a database); it is a container of the API pod, not a workload.
+    assert gateway.processes == ("api",) and definition().processes == ("api", "relay", "worker")
+    assert definition(worker=False, worker_class="").processes == ("api", "relay")
 
 
 def test_names_and_ports_are_unique_and_the_registry_is_sorted() -> None:
@@ -56,6 +60,8 @@ def test_names_and_ports_are_unique_and_the_registry_is_sorted() -> None:
         validate([definition("order"), definition("billing", 50062, grpc_port=50061)])
     with pytest.raises(RegistryError, match="uses one port twice"):
         validate([definition(metrics_port=50061)])
+    with pytest.raises(RegistryError, match="port 53061 is used by order and billing"):
+        validate([definition("order"), definition("billing", 50062, relay_metrics_port=53061)])
 
 
 def test_the_role_table_is_the_platform_grants_and_each_services() -> None:
@@ -79,7 +85,7 @@ def test_the_role_table_is_the_platform_grants_and_each_services() -> None:
 
 def test_the_command_offers_only_what_the_service_has(capsys: pytest.CaptureFixture[str]) -> None:
     gateway = ServiceCommand.from_definition(definition("gateway", database=False, migrations="", worker=False, worker_class=""))
-    for missing in ("migrate", "worker", "dlq", "pii"):
+    for missing in ("migrate", "relay", "worker", "dlq", "pii"):
         with pytest.raises(SystemExit) as exited:
             gateway.parser().parse_args([missing] + (["list"] if missing in ("dlq", "pii") else []))
         assert exited.value.code == 2
@@ -87,6 +93,7 @@ def test_the_command_offers_only_what_the_service_has(capsys: pytest.CaptureFixt
     full = ServiceCommand.from_definition(definition(pii=True, pii_maintenance="crm_order.adapters.pii_maintenance"))
     assert full.parser().parse_args(["pii", "reindex"]).action == "reindex"
     assert full.parser().parse_args(["migrate"]).command == "migrate"
+    assert full.parser().parse_args(["relay"]).command == "relay"
 
 
 def test_make_up_gives_each_service_its_own_database(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ class AccountSettings(ServiceSettings):
     grpc_port: int = SERVICE.grpc_port
     metrics_port: int = SERVICE.metrics_port
     worker_metrics_port: int = SERVICE.worker_metrics_port
+    relay_metrics_port: int = SERVICE.relay_metrics_port
     # How often the API marks verifications whose periodic review is due EXPIRED.
     kyc_expiry_sweep_seconds: float = 60.0
     # Assets under management (VND) from which the derived value tier is AFFLUENT, PRIVATE.

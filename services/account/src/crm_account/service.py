@@ -35,6 +35,7 @@ SERVICE = ServiceDefinition(
     grpc_port=50052,
     metrics_port=9472,
     worker_metrics_port=9482,
+    relay_metrics_port=9492,
     grpc_service="crm.account.v1.AccountService",
     settings="crm_account.config:AccountSettings",
     bootstrap="crm_account.bootstrap:bootstrap",

@@ -11,6 +11,7 @@ class LeadSettings(ServiceSettings):
     grpc_port: int = SERVICE.grpc_port
     metrics_port: int = SERVICE.metrics_port
     worker_metrics_port: int = SERVICE.worker_metrics_port
+    relay_metrics_port: int = SERVICE.relay_metrics_port
 
     account_grpc_target: str = "127.0.0.1:50052"
     opportunity_grpc_target: str = "127.0.0.1:50053"

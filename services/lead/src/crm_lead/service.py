@@ -29,6 +29,7 @@ SERVICE = ServiceDefinition(
     grpc_port=50051,
     metrics_port=9471,
     worker_metrics_port=9481,
+    relay_metrics_port=9491,
     grpc_service="crm.lead.v1.LeadService",
     settings="crm_lead.config:LeadSettings",
     bootstrap="crm_lead.bootstrap:bootstrap",

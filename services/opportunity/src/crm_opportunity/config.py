@@ -11,6 +11,7 @@ class OpportunitySettings(ServiceSettings):
     grpc_port: int = SERVICE.grpc_port
     metrics_port: int = SERVICE.metrics_port
     worker_metrics_port: int = SERVICE.worker_metrics_port
+    relay_metrics_port: int = SERVICE.relay_metrics_port
     # The bank's pipelines (JSON, the shape of crm_opportunity/data/pipelines.json); empty:
     # the seeded defaults. Checked at start.
     opportunity_pipelines_file: str = ""

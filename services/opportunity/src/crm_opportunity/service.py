@@ -21,6 +21,7 @@ SERVICE = ServiceDefinition(
     grpc_port=50053,
     metrics_port=9473,
     worker_metrics_port=9483,
+    relay_metrics_port=9493,
     grpc_service="crm.opportunity.v1.OpportunityService",
     settings="crm_opportunity.config:OpportunitySettings",
     bootstrap="crm_opportunity.bootstrap:bootstrap",

@@ -10,3 +10,4 @@ class TerritorySettings(ServiceSettings):
     grpc_port: int = 50054
     metrics_port: int = 9474
     worker_metrics_port: int = 9484
+    relay_metrics_port: int = 9494

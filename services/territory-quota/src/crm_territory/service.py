@@ -25,6 +25,7 @@ SERVICE = ServiceDefinition(
     grpc_port=50054,
     metrics_port=9474,
     worker_metrics_port=9484,
+    relay_metrics_port=9494,
     grpc_service="crm.territory.v1.TerritoryService",
     settings="crm_territory.config:TerritorySettings",
     bootstrap="crm_territory.bootstrap:bootstrap",

@@ -14,7 +14,7 @@ def test_the_registry_finds_the_service_by_its_entry_point() -> None:
 
 def test_local_ports_default_to_the_registry_entry() -> None:
     settings = load_settings(TerritorySettings)
-    assert (settings.grpc_port, settings.metrics_port, settings.worker_metrics_port) == SERVICE.ports
+    assert (settings.grpc_port, settings.metrics_port, settings.worker_metrics_port, settings.relay_metrics_port) == SERVICE.ports
 
 
 def test_the_servicer_checks_only_declared_permissions() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -111,13 +111,14 @@ def seal_batch(engine: Engine, batch_size: int = SEAL_BATCH) -> int:
         return len(rows)
 
 
-def seal(engine: Engine, batch_size: int = SEAL_BATCH) -> int:
-    """Seals every committed row (batch by batch); returns how many.
+def seal(engine: Engine, batch_size: int = SEAL_BATCH, keep_going: Callable[[], bool] | None = None) -> int:
+    """Seals every committed row (batch by batch, while `keep_going()` when given); returns how many.
 
-    Two sealers on SQLite (an API and `audit verify`) may race: the loser's batch hits the
-    unique seal_seq or a busy database, rolls back, and is taken again on its next run."""
+    Sealers take turns: on PostgreSQL one holds the advisory lock and the others find nothing to
+    do (0) until their next run; two on SQLite (an API and `audit verify`) may race: the loser's
+    batch hits the unique seal_seq or a busy database, rolls back, and is taken again on its next run."""
     total = 0
-    while True:
+    while keep_going is None or keep_going():
         try:
             done = seal_batch(engine, batch_size)
         except _LOST_RACE as exc:
@@ -128,6 +129,7 @@ def seal(engine: Engine, batch_size: int = SEAL_BATCH) -> int:
         total += done
         if done < batch_size:
             return total
+    return total
 
 
 @dataclass(frozen=True)

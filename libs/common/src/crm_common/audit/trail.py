@@ -3,13 +3,16 @@
 
 Both run on threads of their own beside the gRPC server (crm_common.lifecycle): the writer
 inserts what calls appended every `flush_seconds` (one multi-row INSERT), the sealer chains
-committed rows every `seal_seconds`. Stopping flushes and seals what is left.
+committed rows every `seal_seconds`. Stopping flushes and seals what is left. With
+RELAY_IN_API=false the API keeps its writer and the relay process (crm_common.relay_process)
+runs the sealer (`AuditSealer`); any number of sealers may run on one database.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +22,8 @@ from sqlalchemy import Engine, and_, exists, func, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DataError
 
-from crm_common.audit.chain import AUDIT_LOG, seal
+from crm_common.audit.chain import AUDIT_LOG
+from crm_common.audit.chain import seal as seal_chain
 from crm_common.db import bulk_insert
 from crm_common.lifecycle import PeriodicTask
 from crm_common.observability import metrics
@@ -41,16 +45,45 @@ class AuditQuery:
     to_time: datetime | None = None
 
 
+class AuditSealer:
+    """Hash-chains committed audit rows every `every_seconds`, on a thread of its own: in the API
+    process (inside its AuditTrail) or in the relay process. Sealers on one database take turns
+    (chain.seal: an advisory lock on PostgreSQL; on SQLite the loser's batch rolls back), so
+    replicas may each run one. A run in progress when stop() comes ends after its batch."""
+
+    def __init__(self, engine: Engine, every_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self._task = PeriodicTask("audit-sealer", every_seconds, self._periodic)
+
+    def _periodic(self) -> int:
+        return self.seal(keep_going=lambda: not self._task.stopping)
+
+    def seal(self, keep_going: Callable[[], bool] | None = None) -> int:
+        """Seals every committed row (while `keep_going()`, checked between batches)."""
+        sealed = seal_chain(self.engine, keep_going=keep_going)
+        if sealed:
+            metrics.audit_sealed.inc(sealed)
+        return sealed
+
+    def start(self) -> None:
+        self._task.start()
+
+    def stop(self) -> None:
+        self._task.stop()
+
+
 class AuditTrail:
-    def __init__(self, engine: Engine, service: str, flush_seconds: float = 0.2, seal_seconds: float = 1.0) -> None:
+    def __init__(self, engine: Engine, service: str, flush_seconds: float = 0.2, seal_seconds: float = 1.0, *, sealing: bool = True) -> None:
+        """`sealing=False` (RELAY_IN_API=false): rows are written here and sealed by the relay process."""
         self.engine = engine
         self.service = service
+        self.sealing = sealing
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         # One flush at a time: the periodic one and an explicit one (tests, shutdown).
         self._flushing = threading.Lock()
         self._writer = PeriodicTask("audit-writer", flush_seconds, self.flush)
-        self._sealer = PeriodicTask("audit-sealer", seal_seconds, self.seal)
+        self._sealer = AuditSealer(engine, seal_seconds)
 
     def append(self, row: dict[str, Any]) -> None:
         """Queues a row of a call that committed nothing; written within flush_seconds."""
@@ -94,22 +127,23 @@ class AuditTrail:
         return written
 
     def seal(self) -> int:
-        sealed = seal(self.engine)
-        if sealed:
-            metrics.audit_sealed.inc(sealed)
-        return sealed
+        """Seals every committed row now (whichever process runs the periodic sealer)."""
+        return self._sealer.seal()
 
     def start(self) -> None:
         self._writer.start()
-        self._sealer.start()
+        if self.sealing:
+            self._sealer.start()
 
     def stop(self) -> None:
-        """After the server drained: the last rows are written and sealed."""
+        """After the server drained: the last rows are written (and sealed, when sealing here)."""
         self._writer.stop()
-        self._sealer.stop()
+        if self.sealing:
+            self._sealer.stop()
         try:
             self.flush()
-            self.seal()
+            if self.sealing:
+                self.seal()
         except Exception:
             log.exception("audit rows could not be written at shutdown")
 

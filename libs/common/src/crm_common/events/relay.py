@@ -1,4 +1,6 @@
-"""The outbox relay: a thread beside the gRPC server that moves committed events to RabbitMQ.
+"""The outbox relay: a thread that moves committed events to RabbitMQ, beside the gRPC server
+(RELAY_IN_API=true: commits wake it at once) or in the relay process (`crm-<service> relay`,
+crm_common.relay_process: it looks at the outbox every RELAY_IDLE_POLL_MS).
 
 Each cycle locks a batch of the oldest rows (FOR UPDATE SKIP LOCKED, so several replicas can
 relay side by side), publishes them with confirms, and deletes them in the same transaction:
@@ -18,7 +20,7 @@ from sqlalchemy import Engine, MetaData, bindparam, delete, func, select
 from crm_common.db import utcnow
 from crm_common.events.outbox import RelayWakeup
 from crm_common.events.publisher import BatchPublisher, OutgoingEvent
-from crm_common.lifecycle import Background
+from crm_common.lifecycle import Background, RunsElsewhere
 from crm_common.observability import metrics
 from crm_common.settings import ServiceSettings
 
@@ -38,6 +40,13 @@ class OutboxRelay(Background):
         # the API process's GIL to the RPCs (FACTS.md: 25 ms of coalescing paid; 20 ms here).
         coalesce_seconds: float = 0.02,
         stats_every_seconds: float = 1.0,
+        # Without a wake-up (the relay process): each poll first asks whether the outbox holds a
+        # row at all (the oldest seq, one index probe), and takes a batch only then.
+        idle_check: bool = False,
+        # stop(): True drains what is committed (the API's relay, whose process stops writing);
+        # False finishes the batch in flight and takes no new one (the relay process: the rest
+        # waits in the outbox for the next relay, another replica's or the next pod's).
+        drain_on_stop: bool = True,
     ) -> None:
         self.engine = engine
         self.table = metadata.tables["outbox"]
@@ -46,6 +55,8 @@ class OutboxRelay(Background):
         self.poll_seconds = poll_seconds
         self.coalesce_seconds = coalesce_seconds
         self.stats_every_seconds = stats_every_seconds
+        self.idle_check = idle_check
+        self.drain_on_stop = drain_on_stop
         self._next_stats = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -56,6 +67,8 @@ class OutboxRelay(Background):
         if engine.dialect.name == "postgresql":
             oldest = oldest.with_for_update(skip_locked=True)
         t = self.table.c
+        # Ordered by the primary key: an index probe that skips the dead tuples deletes leave.
+        self._peek = select(t.seq).order_by(t.seq).limit(1)
         self._take_batch = (
             delete(self.table).where(t.seq.in_(oldest.scalar_subquery())).returning(t.seq, t.event_id, t.event_type, t.payload, t.headers)
         )
@@ -65,7 +78,8 @@ class OutboxRelay(Background):
         self._thread.start()
 
     def stop(self) -> None:
-        """Drains what is committed (bounded), then closes the broker connection."""
+        """Drains what is committed (bounded; or only the batch in flight, without
+        drain_on_stop), then closes the broker connection."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -75,9 +89,15 @@ class OutboxRelay(Background):
         backoff = 0.5
         while True:
             stopping = self._stop.is_set()
+            if stopping and not self.drain_on_stop:
+                break
             try:
-                while self.relay_once() == self.batch_size:
-                    pass
+                if not self.idle_check or self.pending():
+                    while self.relay_once() == self.batch_size:
+                        if self._stop.is_set() and not self.drain_on_stop:
+                            break
+                else:
+                    self._maybe_update_stats()
                 backoff = 0.5
             except Exception:
                 metrics.relay_errors.inc()
@@ -90,8 +110,14 @@ class OutboxRelay(Background):
                 break
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
-            time.sleep(self.coalesce_seconds)
+            if self.coalesce_seconds > 0:
+                time.sleep(self.coalesce_seconds)
         self.publisher.close()
+
+    def pending(self) -> bool:
+        """Whether the outbox holds a row (committed, maybe locked by another relay)."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._peek).first() is not None
 
     def relay_once(self) -> int:
         """Publishes one batch; returns how many events it moved.
@@ -106,10 +132,13 @@ class OutboxRelay(Background):
                 self.publisher.publish([OutgoingEvent(r.event_id, r.event_type, r.payload, dict(r.headers or {})) for r in rows])
                 for r in rows:
                     metrics.events_published.labels(r.event_type).inc()
+        self._maybe_update_stats()
+        return len(rows)
+
+    def _maybe_update_stats(self) -> None:
         if time.monotonic() >= self._next_stats:
             self._next_stats = time.monotonic() + self.stats_every_seconds
             self.update_stats()
-        return len(rows)
 
     def update_stats(self) -> None:
         """Outbox depth and lag for Prometheus; at most once a second, off the hot path."""
@@ -121,9 +150,13 @@ class OutboxRelay(Background):
         metrics.outbox_lag_seconds.set((utcnow() - oldest).total_seconds() if oldest else 0.0)
 
 
-def outbox_relay(settings: ServiceSettings, engine: Engine, metadata: MetaData, producer: str) -> tuple[OutboxRelay, RelayWakeup]:
-    """The relay of a service's API process, and the wake-up its units of work signal on commit."""
+def outbox_relay(settings: ServiceSettings, engine: Engine, metadata: MetaData, producer: str) -> tuple[Background, RelayWakeup]:
+    """The relay of a service's API process, and the wake-up its units of work signal on commit.
+    With RELAY_IN_API=false the relay process relays instead: a stand-in, and a wake-up nobody
+    listens to."""
     wakeup = RelayWakeup()
+    if not settings.relay_in_api:
+        return RunsElsewhere("outbox relay"), wakeup
     relay = OutboxRelay(
         engine,
         metadata,
@@ -134,3 +167,19 @@ def outbox_relay(settings: ServiceSettings, engine: Engine, metadata: MetaData, 
         coalesce_seconds=settings.relay_coalesce_ms / 1000,
     )
     return relay, wakeup
+
+
+def separate_outbox_relay(settings: ServiceSettings, engine: Engine, metadata: MetaData, producer: str) -> OutboxRelay:
+    """The relay of the relay process (`crm-<service> relay`): no commit wakes it, so it looks at
+    the outbox every RELAY_IDLE_POLL_MS; on stop it finishes the batch in flight only. Replicas
+    relay side by side (SKIP LOCKED)."""
+    return OutboxRelay(
+        engine,
+        metadata,
+        BatchPublisher(settings.amqp_uri, producer),
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_idle_poll_ms / 1000,
+        coalesce_seconds=0.0,
+        idle_check=True,
+        drain_on_stop=False,
+    )

@@ -216,7 +216,8 @@ def service_audit_trail(settings: ServiceSettings, engine: Engine | None) -> Aud
         return None
     from crm_common.audit.trail import AuditTrail
 
-    return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds)
+    # RELAY_IN_API=false: the relay process seals; this process still writes its rows.
+    return AuditTrail(engine, settings.service_name, settings.audit_flush_seconds, settings.audit_seal_seconds, sealing=settings.relay_in_api)
 
 
 def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -> None:
