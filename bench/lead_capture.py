@@ -1,18 +1,19 @@
 """Sustained CreateLead through gRPC into PostgreSQL, against a bare reference in the same run.
 
-Starts the lead service (`crm-lead api`, its own process, with its outbox relay on its threads;
-with --separate-relay, `crm-lead relay` beside each API, RELAY_IN_API=false) on a fresh
-PostgreSQL database and a fresh RabbitMQ vhost, runs N concurrent clients for a fixed time,
-and consumes LeadCaptured from the broker. Then runs the same load against reference A
-(`reference_capture.py`: sync gRPC server, JWT check, one INSERT through a pool; same database)
-and prints capture rate ÷ reference rate, both p99s, and CPU per create by process (from /proc).
+Starts the lead service (`crm-lead api`, its own process, and its outbox relay: `crm-lead relay`
+beside each API as the chart runs it, or with --relay api on the API's own threads) on a fresh
+PostgreSQL database and a fresh RabbitMQ vhost, and reference A (`reference_capture.py`: sync
+gRPC server, JWT check, one INSERT through a pool; same database). Runs N concurrent clients
+against each in alternating rounds, consumes LeadCaptured from the broker, and prints capture
+rate ÷ reference rate, both p99s, CPU per create by process (from /proc) and PostgreSQL's time
+per statement (pg_stat_statements, when the server loads it).
 
 It checks its own answer and fails on a wrong one: every accepted lead's LeadCaptured must be
 consumed (none missing; an event for a lead the client did not see accepted only where a call
 failed), and event latency is timed from the reply (the commit is done before the reply is sent)
 to arrival; from the event's occur time (stamped just before the commit) it is shown as well.
 
-    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--separate-relay]
+    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--relay api]
 """
 
 from __future__ import annotations
@@ -321,13 +322,17 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=4, help="gRPC connections the clients spread over")
     parser.add_argument("--replicas", type=int, default=1, help="API processes over one database, as pods of one Deployment")
     parser.add_argument(
-        "--separate-relay", action="store_true", help="a `crm-lead relay` process beside each API (RELAY_IN_API=false), as the chart's sidecar"
+        "--relay",
+        choices=("separate", "api"),
+        default="separate",
+        help="the outbox relay, sealer and janitor as `crm-lead relay` beside each API (the chart's default) or on the API's threads",
     )
     args = parser.parse_args()
     run = uuid.uuid4().hex
     with postgres_database("bench_lead") as url, rabbitmq_vhost("bench") as amqp_uri:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        relay_env = {"RELAY_IN_API": "false" if args.separate_relay else "true"}
+        separate = args.relay == "separate"
+        relay_env = {"RELAY_IN_API": "false" if separate else "true"}
         specs = [
             ServiceSpec("lead", free_port(), free_port(), free_port(), free_port(), url, env={"LOG_LEVEL": "WARNING", **relay_env})
             for _ in range(args.replicas)
@@ -350,7 +355,7 @@ def main() -> None:
                 f"lead-relay-{replica.grpc_port}",
             )
             for replica in specs
-            if args.separate_relay
+            if separate
         ]
         port = free_port()
         reference = start(
@@ -391,7 +396,8 @@ def main() -> None:
             probe.stop.set()
             assert not baseline.errors, f"reference failed calls: {baseline.errors}"
             print(
-                f"lead_capture: {args.replicas} API process(es), {args.clients} clients over {max(args.channels, len(specs))} channels,"
+                f"lead_capture: {args.replicas} API process(es), relay {'in a process beside each' if separate else 'on its threads'},"
+                f" {args.clients} clients over {max(args.channels, len(specs))} channels,"
                 f" {args.seconds:.0f} s measured each, in {args.rounds} alternating rounds after {args.warmup:.0f} s warm-up"
             )
             report("capture", capture)
