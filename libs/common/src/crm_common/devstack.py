@@ -207,7 +207,8 @@ class Stack:
         if not path.exists():
             return None
         state = json.loads(path.read_text())
-        stack = cls([ServiceSpec(**s) for s in state["specs"]], state["amqp_uri"], run_dir)
+        # A stack started before the relay process existed has no relay port: 0 (none to probe).
+        stack = cls([ServiceSpec(**{"relay_metrics_port": 0, **s}) for s in state["specs"]], state["amqp_uri"], run_dir)
         stack.processes = [RunningProcess(**p) for p in state["processes"]]
         return stack
 
