@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -109,3 +110,21 @@ class DatabaseHealth:
         self.ready = ready
         metrics.dependency_up.labels("database").set(1 if ready else 0)
         return ready
+
+
+def stop_on_signals(first: str, second: str, on_second: Callable[[], None]) -> threading.Event:
+    """SIGTERM/SIGINT handling of a long-running process (the API, the relay): the first signal
+    sets the returned event (the process then drains), a second one calls `on_second` (hurry)."""
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if done.is_set():
+            log.info(second, extra={"fields": {"signal": signum}})
+            on_second()
+            return
+        log.info(first, extra={"fields": {"signal": signum}})
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return done

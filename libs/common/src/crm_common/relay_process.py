@@ -21,10 +21,9 @@ leaves at once: an unconfirmed batch rolls back into the outbox with the connect
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
-from crm_common.lifecycle import Background
+from crm_common.lifecycle import Background, stop_on_signals
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
@@ -74,19 +73,10 @@ def run(settings: ServiceSettings, producer: str) -> None:
         # Harmless (replicas take turns), but the API's threads then still cost its GIL.
         log.warning("RELAY_IN_API is true: the API process relays and seals too; set RELAY_IN_API=false on the API")
     process = RelayProcess(settings, producer)
-    done = threading.Event()
     hurry = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if done.is_set():
-            log.info("second signal: leaving now, a batch in flight goes back to the outbox", extra={"fields": {"signal": signum}})
-            hurry.set()
-            return
-        log.info("signal received: finishing the batch in flight", extra={"fields": {"signal": signum}})
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    done = stop_on_signals(
+        "signal received: finishing the batch in flight", "second signal: leaving now, a batch in flight goes back to the outbox", hurry.set
+    )
     process.start()
     done.wait()
     stopping = threading.Thread(target=process.stop, name="relay-stop", daemon=True)

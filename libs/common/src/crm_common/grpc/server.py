@@ -12,7 +12,6 @@ No eventlet anywhere here: nameko runs in the separate worker process (FACTS.md)
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable, Mapping
 from concurrent import futures
@@ -26,7 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from crm_common.app import Application
 from crm_common.auth import Access, Scope, TokenVerifier
 from crm_common.grpc.interceptors import EdgePipeline, Layer, authentication, error_mapping, observability, validation_layer
-from crm_common.lifecycle import Background
+from crm_common.lifecycle import Background, stop_on_signals
 from crm_common.observability import configure_logging, configure_tracing
 from crm_common.observability.metrics import serve_metrics
 from crm_common.settings import ServiceSettings
@@ -229,18 +228,7 @@ def run(settings: ServiceSettings, bootstrap: Callable[..., Application[Any]]) -
     serve_metrics(settings.metrics_port)
     app = bootstrap(settings, serve=True)
     server = GrpcServer(settings, app.bindings, app.background, service_audit_trail(settings, app.engine))
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if done.is_set():
-            log.info("second signal: ending the drain now", extra={"fields": {"signal": signum}})
-            server.hurry()
-            return
-        log.info("signal received, draining", extra={"fields": {"signal": signum}})
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    done = stop_on_signals("signal received, draining", "second signal: ending the drain now", server.hurry)
     server.start()
     done.wait()
     server.shutdown()
