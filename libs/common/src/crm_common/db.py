@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 
+from crm_common.group_commit import GroupCommit
 from crm_common.settings import ServiceSettings
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
@@ -195,6 +196,14 @@ def upsert_insert(conn: Connection) -> Any:
     """The connection's dialect's insert(), whose statements have on_conflict_do_nothing/_update
     (PostgreSQL's and SQLite's share the form): writers that may race settle it in one statement."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def group_commit(settings: ServiceSettings, engine: Engine, writer: str) -> GroupCommit | None:
+    """The process's group commit for `writer`'s single-statement writes on PostgreSQL (None on
+    SQLite, or when DATABASE_GROUP_COMMIT_MAX is 0 or 1)."""
+    if not is_postgres(engine) or settings.database_group_commit_max <= 1:
+        return None
+    return GroupCommit(engine, writer, settings.database_group_commit_max)
 
 
 def service_engine(settings: ServiceSettings) -> Engine:

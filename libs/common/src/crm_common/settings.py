@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     # SQLite file by default; PostgreSQL with postgresql+psycopg://...
     database_url: str = ""
     database_pool_size: int = 16
+    # Hot single-statement writes (lead capture) arriving together share one transaction, at
+    # most this many (crm_common.group_commit); 0 or 1: each commits alone (the default). It
+    # trades the API's CPU for the database's: turn it on where the primary's CPU binds.
+    database_group_commit_max: int = 0
     amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
     grpc_host: str = "127.0.0.1"

@@ -18,6 +18,7 @@ from crm_common.audit.record import current_record, generated_ids
 from crm_common.db import WRITE_CONFLICTS, is_postgres, upsert_insert, utcnow
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.events.outbox import OutboxWriter, RelayWakeup
+from crm_common.group_commit import GroupCommit
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,18 @@ class Idempotent:
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, metadata: MetaData, wakeup: RelayWakeup | None = None, single_statement: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metadata: MetaData,
+        wakeup: RelayWakeup | None = None,
+        single_statement: bool = False,
+        group_commit: GroupCommit | None = None,
+    ) -> None:
         """`single_statement`: the caller writes everything in ONE statement; on PostgreSQL the
         connection then runs in autocommit (that statement is its own transaction, one round
-        trip instead of BEGIN + statement + COMMIT). Elsewhere it changes nothing."""
+        trip instead of BEGIN + statement + COMMIT), and that statement may go through
+        `group_commit` (committed together with concurrent ones). Elsewhere it changes nothing."""
         self.engine = engine
         self.metadata = metadata
         self.wakeup = wakeup
@@ -56,6 +65,7 @@ class SqlUnitOfWork:
         self._idempotency = metadata.tables["idempotency_keys"]
         self._audit_log = metadata.tables["audit_log"]
         self.single_statement = single_statement and is_postgres(engine)
+        self.group_commit = group_commit if self.single_statement else None
         self.conn: Connection
 
     def __enter__(self) -> Self:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from crm_common.app import Application
 from crm_common.auth import Principal, issue_token, use_principal
+from crm_common.db import group_commit
 from crm_common.errors import Unavailable
 from crm_common.events.outbox import RelayWakeup
 from crm_common.lifecycle import Background, DatabaseHealth, PeriodicTask
@@ -44,8 +45,9 @@ def build_handlers(
     opportunities: OpportunityBook | None = None,
 ) -> LeadUseCases:
     pii = PiiCodec.from_settings(settings.pii_keys, settings.pii_index_key)
+    captures = group_commit(settings, engine, "lead-capture")
     return LeadUseCases.wire(
-        uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, **options),
+        uow=lambda **options: LeadUnitOfWork(engine, metadata, pii, wakeup, group_commit=captures, **options),
         events=ProtoLeadEvents(),
         accounts=accounts or _NoPeers(),
         opportunities=opportunities or _NoPeers(),

@@ -151,3 +151,14 @@ def _lead_input(phone: str = "0912 345 678", email: str = "An.Nguyen@Example.com
 def lead_input():
     """Builds a valid LeadInput (a Vietnamese credit-card prospect); keyword arguments override fields."""
     return _lead_input
+
+
+@pytest.fixture
+def grouped_app(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeadApp]:
+    """The lead API with group commit on, on a fresh PostgreSQL database (SQLite has no group commit)."""
+    monkeypatch.setenv("DATABASE_GROUP_COMMIT_MAX", "32")
+    with migrated_database("postgresql", "crm_lead:migrations", tmp_path_factory.mktemp("db"), "lead_group") as url:
+        running = LeadApp(url)
+        running.lead_input = _lead_input  # type: ignore[attr-defined]
+        yield running
+        running.close()

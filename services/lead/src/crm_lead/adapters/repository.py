@@ -22,6 +22,7 @@ from crm_common.contact import fold
 from crm_common.db import upsert_insert
 from crm_common.errors import Aborted, NotFound
 from crm_common.events.erasure import ERASED_NAME
+from crm_common.group_commit import GroupCommit
 from crm_common.pagination import Page, newest_first
 from crm_common.pii import PiiCodec
 from crm_common.privacy import PersonIdentifiers
@@ -119,6 +120,12 @@ def _capture_sql(event_count: int, audited: bool = False) -> str:
     Data-modifying CTEs: look up the idempotency key and an open duplicate; insert the lead only
     when neither exists; insert its events, its idempotency key and the call's audit row only
     when the lead was inserted. One round trip, and nothing compiled per call.
+
+    Plan-stable: the statement is prepared once per connection and its generic plan kept, maybe
+    from a first call on an empty table with no statistics. Phone and email are probed as two
+    single-equality scans, each of which takes its index even then; one OR of both was planned
+    as a sequential scan of an empty table and stayed one as the table grew (2.7 ms per capture
+    at 20,000 leads, bench/README.md).
     """
     open_statuses = ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES))
     events = ",\n    ".join(
@@ -138,8 +145,9 @@ def _capture_sql(event_count: int, audited: bool = False) -> str:
 WITH prior AS (
   SELECT request_hash, result_ref FROM idempotency_keys WHERE method = %(method)s AND request_id = %(request_id)s
 ), duplicate AS (
-  SELECT lead_id, phone_bidx FROM leads
-  WHERE (phone_bidx = %(match_phone)s OR email_bidx = %(match_email)s) AND status IN ({open_statuses})
+  (SELECT lead_id, phone_bidx FROM leads WHERE phone_bidx = %(match_phone)s AND status IN ({open_statuses}) LIMIT 1)
+  UNION ALL
+  (SELECT lead_id, phone_bidx FROM leads WHERE email_bidx = %(match_email)s AND status IN ({open_statuses}) LIMIT 1)
   LIMIT 1
 ), new_lead AS (
   INSERT INTO leads SELECT * FROM jsonb_populate_record(NULL::leads, %(lead)s)
@@ -163,9 +171,10 @@ SELECT (SELECT request_hash FROM prior) AS previous_hash, (SELECT result_ref FRO
 
 
 class LeadRepository:
-    def __init__(self, conn: Connection, pii: PiiCodec) -> None:
+    def __init__(self, conn: Connection, pii: PiiCodec, group_commit: GroupCommit | None = None) -> None:
         self.conn = conn
         self.pii = pii
+        self.group_commit = group_commit
 
     # -- leads
     def add(self, lead: Lead) -> None:
@@ -231,11 +240,16 @@ class LeadRepository:
             params.update({f"e{i}_{k}": Jsonb(v) if k == "headers" else v for k, v in event.items()})
         if audit_row is not None:
             params.update({f"a_{k}": Jsonb(v) if k in ("roles", "object_ids") else v for k, v in audit_row.items()})
-        # Straight on the driver's connection: SQLAlchemy's execution context and result objects
-        # were a fifth of the API's CPU on this path (bench/README.md).
-        with self.conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(_capture_sql(len(outbox_rows), audit_row is not None), params)
-            previous_hash, previous_ref, duplicate_of, duplicate_phone, _events, _keys = cursor.fetchone()
+        sql = _capture_sql(len(outbox_rows), audit_row is not None)
+        if self.group_commit is not None:
+            # Committed together with the captures that arrive meanwhile (crm_common.group_commit).
+            previous_hash, previous_ref, duplicate_of, duplicate_phone, _events, _keys = self.group_commit.execute(sql, params)  # type: ignore[misc]
+        else:
+            # Straight on the driver's connection: SQLAlchemy's execution context and result
+            # objects were a fifth of the API's CPU on this path (bench/README.md).
+            with self.conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(sql, params)
+                previous_hash, previous_ref, duplicate_of, duplicate_phone, _events, _keys = cursor.fetchone()
         if previous_ref is not None:
             return CaptureOutcome(False, previous_hash=previous_hash, previous_ref=previous_ref)
         if duplicate_of is not None:

@@ -24,6 +24,6 @@ class LeadUnitOfWork(SqlUnitOfWork):
 
     def __enter__(self) -> Self:
         super().__enter__()
-        self.leads = LeadRepository(self.conn, self.pii)
+        self.leads = LeadRepository(self.conn, self.pii, self.group_commit)
         self.account_links = AccountLinks(self.conn, self.metadata)
         return self
