@@ -16,7 +16,11 @@ every statement of the batch runs again alone, so each caller gets its own outco
 error and no caller's write depends on another's.
 
 One batch is in flight per process: the statements of a batch run one after another on one
-backend anyway, and the next batch forms while it runs.
+backend anyway, and the next batch forms while it runs (two in flight measured worse).
+
+The trade (bench/README.md, lead capture at 16 clients on 2 cores): PostgreSQL's CPU per capture
+0.59 -> 0.39 ms, the API's 1.29 -> 1.47-1.54 ms and the latency up. So it is off by default
+(DATABASE_GROUP_COMMIT_MAX): it pays where the primary's CPU binds and API pods are cheap to add.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ group_commit_retries = Counter(
 
 
 class _Pending:
-    __slots__ = ("done", "error", "leads", "params", "queued_at", "row", "sql")
+    __slots__ = ("batch", "done", "error", "params", "queued_at", "row", "sql")
 
     def __init__(self, sql: str, params: Mapping[str, Any]) -> None:
         self.sql = sql
@@ -57,8 +61,8 @@ class _Pending:
         self.row: tuple[Any, ...] | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
-        # Set by the leader that finishes while this statement still waits: run the next batch.
-        self.leads = False
+        # Handed over by a leader that finished while this statement waited: run this batch.
+        self.batch: list[_Pending] | None = None
 
     def result(self) -> tuple[Any, ...] | None:
         if self.error is not None:
@@ -78,8 +82,10 @@ class GroupCommit:
         self.max_batch = max_batch
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._busy = False
-        self._raw: PoolProxiedConnection | None = None
+        self._leaders = 0
+        # The engine's pooled connection the batches run on, held between them: its prepared
+        # statements stay warm. (A list: a broken one is dropped and the next batch takes a new one.)
+        self._idle: list[PoolProxiedConnection] = []
         self._batch_size = group_commit_batch_size.labels(writer)
         self._waited = group_commit_wait_seconds.labels(writer)
         self._retries = group_commit_retries.labels(writer)
@@ -88,16 +94,31 @@ class GroupCommit:
         mine = _Pending(sql, params)
         with self._lock:
             self._queue.append(mine)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
+            batch = self._take() if self._leaders == 0 else None
+            if batch is not None:
+                self._leaders += 1
+        if batch is None:
             mine.done.wait()
-            if not mine.leads:
+            if mine.batch is None:
                 return mine.result()
-        # This thread leads: its statement is first in the queue (a free writer has an empty
-        # queue; a handover goes to the oldest waiter).
+            batch = mine.batch
+        self._lead(batch, mine)
+        return mine.result()
+
+    def close(self) -> None:
         with self._lock:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            idle, self._idle = self._idle, []
+        for raw in idle:
+            raw.close()
+
+    def _take(self) -> list[_Pending]:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        return batch
+
+    def _lead(self, batch: list[_Pending], mine: _Pending) -> None:
+        """Runs `batch` (`mine` among it), then hands the next batch to its oldest statement's
+        caller, or stops leading when nothing waits."""
+        successor: _Pending | None = None
         try:
             self._run(batch)
         except BaseException as error:  # never leave a waiting caller without an outcome
@@ -108,21 +129,16 @@ class GroupCommit:
         finally:
             with self._lock:
                 if self._queue:
-                    successor = self._queue[0]
-                    successor.leads = True
-                    successor.done.set()
+                    successor_batch = self._take()
+                    successor = successor_batch[0]
+                    successor.batch = successor_batch
                 else:
-                    self._busy = False
+                    self._leaders -= 1
             for pending in batch:
                 if pending is not mine:
                     pending.done.set()
-        return mine.result()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._raw is not None:
-                self._raw.close()
-                self._raw = None
+            if successor is not None:
+                successor.done.set()
 
     # -- the leader's side
 
@@ -131,15 +147,24 @@ class GroupCommit:
         for pending in batch:
             self._waited.observe(started - pending.queued_at)
         self._batch_size.observe(len(batch))
-        try:
-            conn = self._connection()
-        except Exception as error:  # the database is unreachable: every caller hears it
-            for pending in batch:
-                pending.error = error
+        raw = self._checkout(batch)
+        if raw is None:
             return
         if len(batch) == 1:
-            self._alone(conn, batch[0])
-            return
+            self._alone(raw, batch[0])
+        elif not self._together(raw, batch):
+            self._retries.inc()
+            for pending in batch:  # each alone, so each caller keeps its own outcome
+                if raw is None or not self._usable(raw):
+                    raw = self._renew(raw, pending)
+                if raw is not None:
+                    self._alone(raw, pending)
+        if raw is not None:
+            self._checkin(raw)
+
+    def _together(self, raw: PoolProxiedConnection, batch: list[_Pending]) -> bool:
+        """One transaction for the batch; False (rolled back) when any statement failed."""
+        conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
         try:
             conn.autocommit = False
             with conn.pipeline():
@@ -150,16 +175,16 @@ class GroupCommit:
             for cursor, pending in zip(cursors, batch, strict=True):
                 pending.row = cursor.fetchone()
                 cursor.close()
-        except Exception:  # psycopg's error, or a parameter it could not adapt: each alone
-            self._recover(conn)
-            self._retries.inc()
+            return True
+        except Exception:  # psycopg's error, or a parameter it could not adapt
+            self._rollback(conn)
             for pending in batch:
                 pending.row = None
-                self._alone(self._connection_or_error(pending), pending)
+            return False
 
-    def _alone(self, conn: psycopg.Connection[Any] | None, pending: _Pending) -> None:
-        if conn is None:
-            return
+    def _alone(self, raw: PoolProxiedConnection, pending: _Pending) -> None:
+        """The statement as its own transaction."""
+        conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:
@@ -167,31 +192,43 @@ class GroupCommit:
                 pending.row = cursor.fetchone()
         except Exception as error:  # psycopg's error, or a parameter it could not adapt
             pending.error = error
-            self._recover(conn)
+            self._rollback(conn)
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        # One connection of the engine's pool, held: its prepared statements stay warm.
-        if self._raw is None:
-            self._raw = self.engine.raw_connection()
-        conn: psycopg.Connection[Any] = self._raw.driver_connection  # type: ignore[assignment]
-        return conn
-
-    def _connection_or_error(self, pending: _Pending) -> psycopg.Connection[Any] | None:
+    def _checkout(self, batch: list[_Pending]) -> PoolProxiedConnection | None:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
         try:
-            return self._connection()
-        except Exception as error:
-            pending.error = error
+            return self.engine.raw_connection()
+        except Exception as error:  # the database is unreachable: every caller of the batch hears it
+            for pending in batch:
+                if pending.error is None:
+                    pending.error = error
             return None
 
-    def _recover(self, conn: psycopg.Connection[Any]) -> None:
-        """After an error: a live connection is rolled back and kept; a broken one is dropped from
-        the pool and replaced at the next batch."""
-        if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.UNKNOWN:
-            try:
-                conn.rollback()
-                return
-            except psycopg.Error:
-                pass
-        if self._raw is not None:
-            self._raw.invalidate()
-            self._raw = None
+    def _checkin(self, raw: PoolProxiedConnection) -> None:
+        if not self._usable(raw):
+            raw.invalidate()
+            return
+        with self._lock:
+            self._idle.append(raw)
+
+    def _renew(self, raw: PoolProxiedConnection | None, pending: _Pending) -> PoolProxiedConnection | None:
+        if raw is not None:
+            raw.invalidate()
+        return self._checkout([pending])
+
+    @staticmethod
+    def _usable(raw: PoolProxiedConnection) -> bool:
+        conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+        return not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+    @staticmethod
+    def _rollback(conn: psycopg.Connection[Any]) -> None:
+        """Rolls back after an error; a broken connection is left for _usable to find."""
+        if conn.closed:
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            pass
