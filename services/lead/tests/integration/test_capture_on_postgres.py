@@ -54,7 +54,7 @@ def test_the_capture_statement_probes_duplicates_by_index_even_when_prepared_on_
     """psycopg prepares the statement after 5 runs; after 5 more PostgreSQL keeps one generic plan for
     the connection's life. Planned on an empty, never-analysed table, a single OR probe became a
     sequential scan that stayed one as the table grew: 11 ms per capture at 20,000 leads."""
-    plans = _plans_of_captures(grouped_app, 14)
+    plans = _plans_of_captures(grouped_app, 14)  # the fixture's fresh database; the captures bypass group commit
     assert len(plans) == 14
     # The last runs use the cached generic plan (parameters, not values, in its conditions).
     assert "(phone_bidx)::text = $" in plans[-1], plans[-1]

@@ -124,7 +124,7 @@ def _capture_sql(event_count: int, audited: bool = False) -> str:
     Plan-stable: the statement is prepared once per connection and its generic plan kept, maybe
     from a first call on an empty table with no statistics. Phone and email are probed as two
     single-equality scans, each of which takes its index even then; one OR of both was planned
-    as a sequential scan of an empty table and stayed one as the table grew (2.7 ms per capture
+    as a sequential scan of an empty table and stayed one as the table grew (11 ms per capture
     at 20,000 leads, bench/README.md).
     """
     open_statuses = ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES))
