@@ -24,17 +24,22 @@ from crm_lead.domain.scoring import ScoringRules
 from crm_lead.service_layer.common import new_lead
 
 
+def _explain_to(conn: Any, plans: list[str]) -> None:
+    """Every plan this connection executes from now on is appended to `plans` (auto_explain, its
+    log sent to the session)."""
+    conn.connection.driver_connection.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+    conn.execute(text("LOAD 'auto_explain'"))
+    conn.execute(text("SET auto_explain.log_min_duration = 0"))
+    conn.execute(text("SET client_min_messages = log"))
+
+
 def _plans_of_captures(app: Any, count: int) -> list[str]:
     """Captures `count` leads on one connection, as a pooled API connection does, and returns the
     plan PostgreSQL executed for each (auto_explain, sent to this session)."""
     plans: list[str] = []
     with app.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        driver = conn.connection.driver_connection
-        driver.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
-        conn.execute(text("LOAD 'auto_explain'"))
-        conn.execute(text("SET auto_explain.log_min_duration = 0"))
-        conn.execute(text("SET client_min_messages = log"))
+        _explain_to(conn, plans)
         repository = LeadRepository(conn, app.pii)
         rules = ScoringRules.load("")
         outbox = OutboxWriter(metadata)
@@ -61,6 +66,19 @@ def test_the_capture_statement_probes_duplicates_by_index_even_when_prepared_on_
     for plan in plans:
         assert "Seq Scan on leads" not in plan, plan
         assert "_phone_bidx on leads" in plan and "_email_bidx on leads" in plan, plan
+
+
+def test_the_web_form_and_import_duplicate_lookup_uses_the_indexes_when_prepared_on_an_empty_table(grouped_app) -> None:
+    plans: list[str] = []
+    with grouped_app.engine.connect() as conn:
+        _explain_to(conn, plans)
+        repository = LeadRepository(conn, grouped_app.pii)
+        for n in range(14):
+            assert repository.find_open_duplicates([f"+8490{n:07d}"], [f"w{n}@example.vn"]) == {}
+    plans = [p for p in plans if "FROM leads" in p]
+    assert len(plans) == 14 and "(phone_bidx)::text = ($1)::text" in plans[-1], plans[-1]  # the generic plan
+    for plan in plans:
+        assert "Seq Scan on leads" not in plan, plan
 
 
 def test_captures_committed_together_keep_their_own_outcomes(grouped_app, admin) -> None:

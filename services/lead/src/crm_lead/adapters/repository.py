@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, Connection, Text, and_, cast, false, func, literal, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, false, func, literal, literal_column, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql
 
 from crm_common.auth.scopes import DataScope
@@ -286,16 +286,17 @@ class LeadRepository:
         """Open leads having any of these phones or emails: {("phone"|"email", value): lead_id}."""
         by_phone = {self.pii.index("phone", p): p for p in phones}
         by_email = {self.pii.index("email", e): e for e in emails}
-        conditions = []
-        if by_phone:
-            conditions.append(leads.c.phone_bidx.in_(list(by_phone)))
-        if by_email:
-            conditions.append(leads.c.email_bidx.in_(list(by_email)))
-        if not conditions:
+        # One lookup per index, not one OR across both columns: the statement is prepared and its
+        # generic plan kept, and an OR planned on an empty table is a sequential scan for good
+        # (the capture statement's note, _capture_sql).
+        probes = [
+            select(leads.c.lead_id, leads.c.phone_bidx, leads.c.email_bidx).where(column.in_(list(values)), leads.c.status.in_(_OPEN))
+            for column, values in ((leads.c.phone_bidx, by_phone), (leads.c.email_bidx, by_email))
+            if values
+        ]
+        if not probes:
             return {}
-        rows = self.conn.execute(
-            select(leads.c.lead_id, leads.c.phone_bidx, leads.c.email_bidx).where(or_(*conditions), leads.c.status.in_(_OPEN))
-        ).all()
+        rows = self.conn.execute(probes[0] if len(probes) == 1 else union_all(*probes)).all()
         found: dict[tuple[str, str], str] = {}
         for row in rows:
             if row.phone_bidx in by_phone:
