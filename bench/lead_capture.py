@@ -13,7 +13,7 @@ consumed (none missing; an event for a lead the client did not see accepted only
 failed), and event latency is timed from the reply (the commit is done before the reply is sent)
 to arrival; from the event's occur time (stamped just before the commit) it is shown as well.
 
-    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--relay api]
+    .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--relay api] [--profile]
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def drive(
     warmup: float,
     seconds: float,
     statements: StatementTimes | None = None,
+    profile: Callable[[float], None] | None = None,
 ) -> Load:
     """N client threads calling CreateLead for warm-up + measured seconds; CPU of `processes`
     (read at the start of the measured window) and PostgreSQL's statement times over that window."""
@@ -222,6 +223,8 @@ def drive(
     statements_before = statements.snapshot() if statements else {}
     measuring.set()
     start = time.perf_counter()
+    if profile is not None:
+        profile(seconds)
     time.sleep(seconds)
     measuring.clear()
     load.elapsed = time.perf_counter() - start
@@ -300,6 +303,58 @@ class StatementTimes:
             print(f"                {total / creates:.3f} ms/create  {calls / creates:5.2f} calls/create  {total / calls:.3f} ms/call  {text}")
 
 
+class GilProfile:
+    """With --profile: py-spy samples the (first) API process over the capture rounds, only the
+    thread holding the GIL (`--gil`), and the run prints how much of the wall time the GIL was
+    held and where that Python time goes per create. Shows whether the API is bound by its GIL
+    and which code to cut (bench/README.md, "Is the API bound by its GIL?")."""
+
+    RATE_HZ = 100
+    # Frames every stack has: the thread machinery and grpcio's pool wrapper.
+    GENERIC = ("threading.py", "thread.py")
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.spy = str(Path(sys.executable).with_name("py-spy"))
+        self.files: list[Path] = []
+        self.seconds = 0.0
+        self.running: subprocess.Popen[bytes] | None = None
+
+    def start(self, pid: int, seconds: float) -> None:
+        out = self.directory / f"gil-{len(self.files)}.txt"
+        self.files.append(out)
+        self.seconds += seconds
+        command = [self.spy, "record", "--gil", "--nonblocking", "--format", "raw", "-r", str(self.RATE_HZ), "-d", f"{seconds:.0f}"]
+        self.running = subprocess.Popen([*command, "-o", str(out), "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.wait(timeout=60)
+            self.running = None
+
+    def report(self, creates: int, top: int = 14) -> None:
+        inclusive: dict[str, int] = {}
+        samples = 0
+        for file in self.files:
+            if not file.exists():
+                print("              GIL profile: py-spy wrote nothing (it needs ptrace: root or CAP_SYS_PTRACE)")
+                return
+            for line in file.read_text().splitlines():
+                stack, _, hits = line.rpartition(" ")
+                if not stack:
+                    continue
+                samples += int(hits)
+                frames = {frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1].split(":")[0] for frame in stack.split(";") if " (" in frame}
+                for frame in frames:
+                    if not frame.endswith(self.GENERIC):
+                        inclusive[frame] = inclusive.get(frame, 0) + int(hits)
+        held = samples / (self.RATE_HZ * self.seconds)
+        per_create = samples / self.RATE_HZ / creates * 1000
+        print(f"              GIL held {held:.0%} of the wall time (py-spy --gil): {per_create:.2f} ms of Python per create; by frame (inclusive):")
+        for frame, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+            print(f"                {count / samples:5.1%}  {count / self.RATE_HZ / creates * 1000:.3f} ms  {frame})")
+
+
 def ms(values: list[float], pct: float) -> str:
     return f"{percentile(values, pct) * 1000:.1f}"
 
@@ -327,6 +382,7 @@ def main() -> None:
         default="separate",
         help="the outbox relay, sealer and janitor as `crm-lead relay` beside each API (the chart's default) or on the API's threads",
     )
+    parser.add_argument("--profile", action="store_true", help="sample the API's GIL-holding thread with py-spy over the capture rounds")
     args = parser.parse_args()
     run = uuid.uuid4().hex
     with postgres_database("bench_lead") as url, rabbitmq_vhost("bench") as amqp_uri:
@@ -388,9 +444,13 @@ def main() -> None:
             statements, reference_statements = StatementTimes(conninfo), StatementTimes(conninfo)
             numbers = itertools.count()  # lead numbers (phones, emails, request ids) unique over all rounds
             slice_seconds = args.seconds / args.rounds
+            gil = GilProfile(stack.run_dir) if args.profile else None
             for round_no in range(args.rounds):
                 warmup = args.warmup if round_no == 0 else 1.0
-                capture.add(drive([s.target for s in specs], args, run, numbers, capture_processes, warmup, slice_seconds, statements))
+                profile = (lambda seconds: gil.start(apis[0].pid, seconds)) if gil else None
+                capture.add(drive([s.target for s in specs], args, run, numbers, capture_processes, warmup, slice_seconds, statements, profile))
+                if gil:
+                    gil.stop()
                 baseline.add(drive([f"127.0.0.1:{port}"], args, run, numbers, reference_processes, warmup, slice_seconds, reference_statements))
             from_reply, from_occur = reconcile(capture, probe, deadline=30)
             probe.stop.set()
@@ -407,6 +467,8 @@ def main() -> None:
                 f" (occur→consumed p99 {ms(from_occur, 99)} ms)"
             )
             statements.report(len(capture.latencies))
+            if gil:
+                gil.report(len(capture.latencies))
             report("reference A", baseline)
             reference_statements.report(len(baseline.latencies), top=1)
             print(f"  capture ÷ reference A = {capture.rate / baseline.rate:.2f}   (goal ≥ 0.75, capture p99 < 50 ms, event p99 < 250 ms)")
