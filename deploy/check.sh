@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of the Helm chart (called by `make helm-check`):
-#   helm lint + helm template with the default, dev and production values,
-#   Kubernetes JSON-schema validation (strict, oldest and newest supported API),
+#   helm lint + helm template with the default, dev, production and config-files values, each for
+#   two Kubernetes versions (the relay container regular, then a native sidecar),
+#   Kubernetes JSON-schema validation (strict, the version rendered for and the newest API),
 #   checkov's Kubernetes policies (suppressions live in the chart, with reasons).
 # Installs its own tools into .tools/ (git-ignored) on first use; later runs reuse them.
 #
@@ -24,6 +25,10 @@ TOOL_PACKAGES=(checkov kubernetes-validate dockerfile-parse starlark-pyo3 pyyaml
 CONSTRAINTS="$ROOT/deploy/tools-constraints.txt"
 # Values scenarios: name -> values file (empty: chart defaults).
 SCENARIOS=(default dev production config-files)
+# Kubernetes versions each scenario is rendered for (--kube-version, not Helm's built-in default):
+# the oldest the chart supports (Chart.yaml kubeVersion), where nativeSidecars=auto keeps the relay a
+# regular container with a pre-stop sleep, and the first with native sidecars on by default.
+KUBE_VERSIONS=(1.25.0 1.29.0)
 RELEASE=crm
 NAMESPACE=crm
 
@@ -102,28 +107,36 @@ main() {
         return
     fi
 
-    local start=$SECONDS scenario args
+    local start=$SECONDS scenario kube args
     rm -rf "$RENDERED"
     mkdir -p "$RENDERED"
     log "helm: $("$HELM" version --short)"
-    for scenario in "${SCENARIOS[@]}"; do
-        mapfile -t args < <(values_args "$scenario")
-        log "helm lint --strict ($scenario values)"
-        "$HELM" lint "$CHART" --strict "${args[@]}" --namespace "$NAMESPACE" >/dev/null \
-            || "$HELM" lint "$CHART" --strict "${args[@]}" --namespace "$NAMESPACE"
-        log "helm template ($scenario values)"
-        "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "${args[@]}" \
-            > "$RENDERED/$scenario.yaml"
+    for kube in "${KUBE_VERSIONS[@]}"; do
+        for scenario in "${SCENARIOS[@]}"; do
+            mapfile -t args < <(values_args "$scenario")
+            args+=(--namespace "$NAMESPACE" --kube-version "$kube")
+            log "helm lint --strict ($scenario values, Kubernetes $kube)"
+            "$HELM" lint "$CHART" --strict "${args[@]}" >/dev/null || "$HELM" lint "$CHART" --strict "${args[@]}"
+            log "helm template ($scenario values, Kubernetes $kube)"
+            "$HELM" template "$RELEASE" "$CHART" "${args[@]}" > "$RENDERED/$scenario-k8s$kube.yaml"
+        done
     done
 
     log "Kubernetes schemas (kubernetes-validate, offline)"
-    "$VENV/bin/python" "$ROOT/deploy/validate_manifests.py" "$RENDERED"/*.yaml
+    # Each rendering against the version it was rendered for and the newest: a native sidecar's
+    # restartPolicy is no field of a container before 1.28, so the 1.29 renderings skip 1.25.
+    for kube in "${KUBE_VERSIONS[@]}"; do
+        "$VENV/bin/python" "$ROOT/deploy/validate_manifests.py" --kube-version "$kube" --kube-version latest \
+            "$RENDERED"/*-k8s"$kube".yaml
+    done
 
     log "checkov (Kubernetes policies)"
     # Relative file names on purpose: checkov silently skips anything under a dot-folder
     # (.tools/) when given absolute paths. --skip-download: no platform calls offline.
     local report="$TOOLS/checkov.txt" files=()
-    for scenario in "${SCENARIOS[@]}"; do files+=(--file "$scenario.yaml"); done
+    for kube in "${KUBE_VERSIONS[@]}"; do
+        for scenario in "${SCENARIOS[@]}"; do files+=(--file "$scenario-k8s$kube.yaml"); done
+    done
     if ! (cd "$RENDERED" && BC_SKIP_MAPPING=TRUE "$VENV/bin/checkov" "${files[@]}" \
             --framework kubernetes --compact --skip-download) > "$report" 2>&1; then
         grep -B1 -A3 'FAILED for resource' "$report" || tail -n 40 "$report"

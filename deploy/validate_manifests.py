@@ -2,12 +2,13 @@
 
 Run by deploy/check.sh with the tools venv (kubernetes-validate ships the
 schemas of every Kubernetes minor it knows). Every object is checked in strict
-mode (unknown fields rejected) against the oldest Kubernetes the chart supports
-(Chart.yaml kubeVersion) and the newest the package knows. Prometheus Operator
-objects have no schema there; they get a structural check of the fields the
-chart relies on instead.
+mode (unknown fields rejected) against the given Kubernetes versions (`latest`:
+the newest the package knows), by default the oldest the chart supports
+(Chart.yaml kubeVersion) and the newest. Prometheus Operator objects have no
+schema there; they get a structural check of the fields the chart relies on
+instead.
 
-Usage: python deploy/validate_manifests.py [--kube-version X.Y ...] FILE...
+Usage: python deploy/validate_manifests.py [--kube-version X.Y.Z|latest ...] FILE...
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kube-version", action="append", dest="versions")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    versions = args.versions or ["1.25.0", kv.latest_version()]
+    versions = [kv.latest_version() if v == "latest" else v for v in args.versions or ["1.25.0", "latest"]]
     total, failures = 0, []
     for path in args.files:
         count, errors = validate_file(path, versions)

@@ -10,7 +10,18 @@ import subprocess
 
 import pytest
 import yaml
-from deploy_helpers import CHART, ROOT, SCENARIOS, Rendered, Tools, helm_template, parse
+from deploy_helpers import (
+    CHART,
+    KUBE_BEFORE_SIDECARS,
+    KUBE_NATIVE_SIDECARS,
+    KUBE_VERSION,
+    ROOT,
+    SCENARIOS,
+    Rendered,
+    Tools,
+    helm_template,
+    parse,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +40,25 @@ def tools() -> Tools:
 
 @pytest.fixture(scope="session")
 def render(tools):
-    """Renders the chart with extra values files / --set arguments."""
+    """Renders the chart with extra values files / --set arguments, for KUBE_VERSION unless told."""
 
-    def _render(values=(), sets=(), extra=()) -> Rendered:
-        return parse(helm_template(tools, values, sets, extra=extra).stdout)
+    def _render(values=(), sets=(), extra=(), kube_version: str = KUBE_VERSION) -> Rendered:
+        return parse(helm_template(tools, values, sets, extra=extra, kube_version=kube_version).stdout)
 
     return _render
 
 
 @pytest.fixture(scope="session")
-def rendered(render) -> dict[str, Rendered]:
-    """The chart rendered with the default, dev and production values."""
-    return {name: render(values) for name, values in SCENARIOS.items()}
+def rendered_by_kube(render) -> dict[str, dict[str, Rendered]]:
+    """Every values scenario rendered for Kubernetes 1.28 and 1.29 (the relay container regular, then native)."""
+    kubes = (KUBE_BEFORE_SIDECARS, KUBE_NATIVE_SIDECARS)
+    return {kube: {name: render(values, kube_version=kube) for name, values in SCENARIOS.items()} for kube in kubes}
+
+
+@pytest.fixture(scope="session")
+def rendered(rendered_by_kube) -> dict[str, Rendered]:
+    """The chart rendered with the default, dev, production and config-files values, for KUBE_VERSION."""
+    return rendered_by_kube[KUBE_VERSION]
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,15 @@ SCENARIOS = {
     "config-files": [CHART / "ci" / "config-files-values.yaml"],
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+# Kubernetes versions the chart is rendered for (helm template --kube-version), so that no test depends on
+# the helm binary's built-in default: native sidecars are on by default from 1.29 (nativeSidecars: auto
+# then makes the relay an init container), and 1.28 is the last version without.
+KUBE_NATIVE_SIDECARS = "1.29.0"
+KUBE_BEFORE_SIDECARS = "1.28.0"
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion), as deploy/check.sh validates.
+KUBE_OLDEST = "1.25.0"
+# The version of the `rendered` and `render` fixtures unless a test asks for another.
+KUBE_VERSION = KUBE_NATIVE_SIDECARS
 
 
 def registered_services() -> list[str]:
@@ -77,8 +86,13 @@ class Rendered:
         return [d for d in self.docs if d["kind"] in WORKLOAD_KINDS]
 
 
-def helm_template(tools: Tools, values=(), sets=(), check: bool = True, extra=()) -> subprocess.CompletedProcess:
+def helm_template(
+    tools: Tools, values=(), sets=(), check: bool = True, extra=(), kube_version: str | None = KUBE_VERSION
+) -> subprocess.CompletedProcess:
+    """`helm template` of the chart for `kube_version` (None: helm's built-in default, as Tilt renders)."""
     cmd = [tools.helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    if kube_version:
+        cmd += ["--kube-version", kube_version]
     for path in values:
         cmd += ["--values", str(path)]
     for item in sets:

@@ -139,7 +139,7 @@ def test_every_service_has_its_migration_hook(rendered, services, scenario):
         assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
         (c,) = containers(job)
         secret_ref = env_of(c)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-        api = containers(r.get("Deployment", f"{RELEASE}-{service}-api"))[0]
+        api = container(r.get("Deployment", f"{RELEASE}-{service}-api"), "api")
         assert secret_ref == env_of(api)["DATABASE_URL"]["valueFrom"]["secretKeyRef"], "same database as the API"
         # A pre-install hook runs before ordinary objects exist: everything it uses is a hook
         # with a lower weight, or external (the Secret).
@@ -228,7 +228,7 @@ def test_pii_secret_keys_are_renamable(render):
 @pytest.mark.parametrize("scenario", ["default", "production"])
 def test_secret_name_defaults_and_overrides(rendered, chart_values, services, scenario):
     for service in services:
-        api = containers(rendered[scenario].get("Deployment", f"{RELEASE}-{service}-api"))[0]
+        api = container(rendered[scenario].get("Deployment", f"{RELEASE}-{service}-api"), "api")
         name = env_of(api)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
         expected = f"{RELEASE}-{service}" if scenario == "default" else f"crm-{service}-credentials"
         assert name == expected
@@ -293,7 +293,7 @@ def test_adding_a_service_is_one_values_block(render, tools):
     policy = r.get("NetworkPolicy", f"{RELEASE}-gateway-api")
     grpc_rule = next(i for i in policy["spec"]["ingress"] if {"protocol": "TCP", "port": 50051} in i["ports"])
     assert "from" not in grpc_rule, "exposed: reachable from outside the release"
-    c = containers(r.get("Deployment", f"{RELEASE}-gateway-api"))[0]
+    c = container(r.get("Deployment", f"{RELEASE}-gateway-api"), "api")
     assert c["readinessProbe"]["grpc"]["service"] == "crm.gateway.v1.GatewayService"
 
 

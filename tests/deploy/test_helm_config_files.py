@@ -49,7 +49,7 @@ def without_files(doc, variables):
     if doc["kind"] in ("Deployment", "Job", "Pod"):
         spec = pod_spec(doc)
         spec["volumes"] = [v for v in spec.get("volumes", []) if not v["name"].startswith("config-")]
-        for c in spec["containers"]:
+        for c in containers(doc):
             if "env" in c:
                 c["env"] = [e for e in c["env"] if e["name"] not in variables]
             if "volumeMounts" in c:
@@ -196,7 +196,7 @@ def test_any_service_may_add_a_file_of_its_own(render):
     }
     assert env_of(containers(worker)[0])["LEAD_ROUTING_RULES_FILE"]["value"] == "/etc/crm/routing/routing.yaml"
     api = r.get("Deployment", f"{RELEASE}-lead-api")
-    assert not file_volumes(api) and "LEAD_ROUTING_RULES_FILE" not in env_of(containers(api)[0])
+    assert not file_volumes(api) and "LEAD_ROUTING_RULES_FILE" not in env_of(container(api, "api"))
 
 
 def test_a_changed_source_rolls_the_pods(render):

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_helpers import RELEASE, ROOT, containers, pod_labels, selector_matches
+from deploy_helpers import KUBE_NATIVE_SIDECARS, KUBE_OLDEST, RELEASE, ROOT, container, containers, pod_labels, selector_matches
 
 from crm_common.registry import services
 
@@ -90,7 +90,7 @@ def test_no_worker_means_no_worker_settings_or_monitor(shapes):
         api = shapes.get("Deployment", f"{RELEASE}-{service}-api")
         svc = shapes.get("Service", f"{RELEASE}-{service}")
         assert selector_matches({"matchLabels": svc["spec"]["selector"]}, pod_labels(api))
-        assert containers(api)[0]["readinessProbe"]["grpc"]["port"] == 50051
+        assert container(api, "api")["readinessProbe"]["grpc"]["port"] == 50051
     assert shapes.get("ConfigMap", f"{RELEASE}-edge")["data"]["LEAD_GRPC_TARGET"] == f"{RELEASE}-lead:50051"
 
 
@@ -105,11 +105,14 @@ def test_dev_creates_databases_and_database_urls_only_for_services_with_a_databa
         assert {"AMQP_URI", "JWT_KEY", "PII_KEYS", "PII_INDEX_KEY"} <= set(data), service
 
 
-def test_the_shapes_are_valid_kubernetes_objects(tools, tmp_path):
-    """Strict Kubernetes schemas (as deploy/check.sh runs them on the ci scenarios) for the shapes too."""
+@pytest.mark.parametrize("kube", [KUBE_OLDEST, KUBE_NATIVE_SIDECARS])
+def test_the_shapes_are_valid_kubernetes_objects(tools, tmp_path, kube):
+    """Strict Kubernetes schemas (as deploy/check.sh runs them on the ci scenarios) for the shapes too,
+    rendered for a version and checked against it and the newest."""
     out = tmp_path / "shapes.yaml"
-    cmd = [tools.helm, "template", RELEASE, str(ROOT / "deploy" / "helm" / "crm"), "-n", "crm", "--values", str(SHAPES)]
+    cmd = [tools.helm, "template", RELEASE, str(ROOT / "deploy" / "helm" / "crm"), "-n", "crm", "--values", str(SHAPES), "--kube-version", kube]
     cmd += [arg for item in EVERYTHING_ON for arg in ("--set", item)]
     out.write_text(subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout)
-    result = subprocess.run([tools.python, str(ROOT / "deploy" / "validate_manifests.py"), str(out)], capture_output=True, text=True, timeout=300)
+    validate = [tools.python, str(ROOT / "deploy" / "validate_manifests.py"), "--kube-version", kube, "--kube-version", "latest", str(out)]
+    result = subprocess.run(validate, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -60,6 +60,9 @@ BAD_VALUES = [
     (["services.lead.relay.resources.limits.cpu=lots"], "services.lead.relay.resources.limits.cpu"),
     (["services.lead.env.RELAY_IN_API=true"], "services.lead.env.RELAY_IN_API"),
     (["metrics.relayPort=70000"], "metrics.relayPort"),
+    # Native sidecars: auto, true or false, nothing else (a string "true" is not the boolean).
+    (["nativeSidecars=maybe"], "nativeSidecars"),
+    (["nativeSidecars=1.29"], "nativeSidecars"),
     # Checks the schema cannot express, done by the templates:
     (["services.lead.peers={account,billing}"], 'services.lead.peers: "billing" is not a service of this chart'),
     (["services.account.enabled=false"], 'services.lead.peers: "account" is disabled'),
@@ -98,6 +101,7 @@ def test_good_overrides_are_accepted(tools):
         "services.lead.relay.separate=false",
         "serviceDefaults.relay.resources.limits.cpu=250m",
         "metrics.relayPort=9476",
+        "nativeSidecars=false",
     ]
     assert helm_template(tools, sets=sets, check=False).returncode == 0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_helpers import ROOT, WORKLOAD_KINDS, import_tool, parse, pod_labels, selector_matches
+from deploy_helpers import ROOT, WORKLOAD_KINDS, containers, import_tool, parse, pod_labels, selector_matches
 
 from crm_common.registry import service as registered
 
@@ -258,7 +258,7 @@ def test_port_forwards_are_unique_and_reach_real_ports(tilt, services):
             assert pf["local"] not in locals_seen, f"local port {pf['local']} forwarded twice"
             locals_seen.add(pf["local"])
             workload = groups[res["name"]][0]
-            ports = {p["containerPort"] for c in (workload["spec"]["template"]["spec"]["containers"]) for p in c["ports"]}
+            ports = {p["containerPort"] for c in containers(workload) for p in c["ports"]}
             assert pf["container"] in ports, f"{res['name']}: container port {pf['container']} not exposed"
     for service in services:
         api = next(r for r in tilt.resources if r["name"] == f"{service}-api")
@@ -301,6 +301,15 @@ def test_live_update_syncs_the_service_and_common_then_restarts(tilt):
         assert f'"{site}/${{PACKAGE:-crm_$(echo "${{SERVICE}}" | tr - _)}}"' in dockerfile and f"{site}/crm_common" in dockerfile
         # The build context holds exactly what the Dockerfile copies.
         assert sorted(image["only"]) == sorted(["constraints.txt", "libs", f"services/{service}", "deploy/docker"])
+
+
+def test_live_update_reaches_the_relay_container(tilt, services):
+    """Tilt syncs only into a pod's regular containers, and its helm() renders for the local helm's
+    default Kubernetes (1.29+ today): the dev values keep the relay out of initContainers."""
+    for service in services:
+        spec = next(d for d in tilt.yaml_docs if d["kind"] == "Deployment" and d["metadata"]["name"] == f"crm-{service}-api")["spec"]
+        assert not spec["template"]["spec"].get("initContainers")
+        assert [c["name"] for c in spec["template"]["spec"]["containers"]] == ["api", "relay"]
 
 
 def test_protos_are_regenerated_by_a_local_resource(tilt):

@@ -219,15 +219,31 @@ database: without one there is no outbox, audit log or janitor work), else empty
 {{- end }}
 
 {{/*
-Pre-stop sleep of the relay container: it keeps relaying while the API container sleeps, drains
-and finishes its calls (their events are this pod's last), then gets SIGTERM with marginSeconds
-left to finish its batch in flight.
+"true" when the relay container is a native sidecar (an init container with restartPolicy: Always),
+else empty: nativeSidecars true, or auto and the Kubernetes version the chart is rendered for is 1.29
+or later (SidecarContainers on by default). That version is the cluster's under `helm install`, but
+Helm's built-in default under `helm template` unless --kube-version says otherwise.
+*/}}
+{{- define "crm.nativeSidecars" -}}
+{{- $mode := .Values.nativeSidecars }}
+{{- if kindIs "bool" $mode }}
+{{- if $mode }}true{{ end }}
+{{- else if semverCompare ">=1.29-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{/*
+Pre-stop sleep of the relay container when it is a regular container (not a native sidecar): it
+keeps relaying while the API container sleeps, drains and finishes its calls (their events are this
+pod's last), then gets SIGTERM with marginSeconds left to finish its batch in flight.
 */}}
 {{- define "crm.relayPreStopSeconds" -}}
 {{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.drainSeconds .Values.grpc.graceSeconds }}
 {{- end }}
 
-{{/* terminationGracePeriodSeconds: pre-stop sleep + gRPC drain window + in-flight grace + margin. */}}
+{{/*
+terminationGracePeriodSeconds: pre-stop sleep + gRPC drain window + in-flight grace + margin. Either
+way the relay gets SIGTERM when the API is done (or would be) and has the margin for its last batch.
+*/}}
 {{- define "crm.terminationGracePeriodSeconds" -}}
 {{- add .Values.shutdown.preStopSleepSeconds .Values.grpc.drainSeconds .Values.grpc.graceSeconds .Values.shutdown.marginSeconds }}
 {{- end }}

@@ -59,9 +59,11 @@ spec:
       protocol: TCP
       appProtocol: http
     {{- if include "crm.relaySeparate" . }}
+    {{- /* A number, not the port's name: Endpoints and EndpointSlices resolve the named ports of native
+    sidecars (init containers) only from Kubernetes 1.32 or so (kubernetes#127976, #128850). */}}
     - name: relay-metrics
       port: {{ $v.metrics.relayPort }}
-      targetPort: relay-metrics
+      targetPort: {{ $v.metrics.relayPort }}
       protocol: TCP
       appProtocol: http
     {{- end }}
@@ -110,7 +112,7 @@ volumes:
 {{- end }}
 {{- end }}
 
-{{/* API or worker Deployment: (list $c "api"|"worker"); the API pod carries the relay container when crm.relaySeparate. */}}
+{{/* API or worker Deployment: (list $c "api"|"worker"); the API pod carries the relay container when crm.relaySeparate (crm.relayContainer). */}}
 {{- define "crm.objects.deployment" -}}
 {{- $c := index . 0 }}
 {{- $component := index . 1 }}
@@ -119,6 +121,8 @@ volumes:
 {{- $isApi := eq $component "api" }}
 {{- $metricsPort := ternary $v.metrics.apiPort $v.metrics.workerPort $isApi }}
 {{- $files := (include "crm.configFiles.forProcess" (list $c $component) | fromYaml).files }}
+{{- $relay := and $isApi (include "crm.relaySeparate" $c) }}
+{{- $native := include "crm.nativeSidecars" $c.root }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -173,6 +177,10 @@ spec:
             matchLabels:
               {{- include "crm.workloadSelectorLabels" (list $c $component) | trim | nindent 14 }}
         {{- end }}
+      {{- end }}
+      {{- if and $relay $native }}
+      initContainers:
+        {{- include "crm.relayContainer" (list $c true) | trim | nindent 8 }}
       {{- end }}
       containers:
         - name: {{ $component }}
@@ -249,54 +257,72 @@ spec:
               mountPath: {{ include "crm.configFiles.dir" .name }}
               readOnly: true
             {{- end }}
-        {{- if and $isApi (include "crm.relaySeparate" $c) }}
-        {{- /* The relay process beside the API (crm_common.relay_process): same image, settings and Secret; its own metrics. */}}
-        - name: relay
-          image: {{ include "crm.image" $c | quote }}
-          imagePullPolicy: {{ $v.image.pullPolicy }}
-          command:
-            {{- range $v.commandPrefix }}
-            - {{ . | quote }}
-            {{- end }}
-            - crm-{{ $c.name }}
-            - relay
-          ports:
-            - name: relay-metrics
-              containerPort: {{ $v.metrics.relayPort }}
-              protocol: TCP
-          envFrom:
-            - configMapRef:
-                name: {{ include "crm.objectName" (list $c "") }}
-          env:
-            {{- include "crm.secretEnv" $c | trim | nindent 12 }}
-            {{- include "crm.containerEnv" (list $c "relay") | trim | nindent 12 }}
-          {{- /* /metrics answers while the process runs (a daemon thread of its own). */}}
-          startupProbe:
-            httpGet:
-              path: /metrics
-              port: relay-metrics
-            {{- toYaml $v.probes.startup | nindent 12 }}
-          livenessProbe:
-            httpGet:
-              path: /metrics
-              port: relay-metrics
-            {{- toYaml $v.probes.liveness | nindent 12 }}
-          readinessProbe:
-            httpGet:
-              path: /metrics
-              port: relay-metrics
-            {{- toYaml $v.probes.readiness | nindent 12 }}
-          lifecycle:
-            preStop:
-              exec:
-                command: ["sleep", "{{ include "crm.relayPreStopSeconds" $c.root }}"]
-          resources:
-            {{- toYaml $c.svc.relay.resources | nindent 12 }}
-          {{- include "crm.containerSecurityContext" $c.root | trim | nindent 10 }}
-          volumeMounts:
-            - name: tmp
-              mountPath: /tmp
+        {{- if and $relay (not $native) }}
+        {{- include "crm.relayContainer" (list $c false) | trim | nindent 8 }}
         {{- end }}
+{{- end }}
+
+{{/*
+The relay container of an API pod ((list $c native)): the relay process beside the API
+(crm_common.relay_process), same image, settings and Secret, its own metrics. Native (a sidecar in
+initContainers, restartPolicy Always): the kubelet starts it before the API, starts the API once its
+startup probe passes, and sends it SIGTERM only after the API has exited, so it needs no pre-stop
+sleep. Otherwise a regular container that sleeps through the API's drain (crm.relayPreStopSeconds).
+*/}}
+{{- define "crm.relayContainer" -}}
+{{- $c := index . 0 }}
+{{- $native := index . 1 }}
+{{- $v := $c.root.Values }}
+- name: relay
+  {{- if $native }}
+  restartPolicy: Always
+  {{- end }}
+  image: {{ include "crm.image" $c | quote }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  command:
+    {{- range $v.commandPrefix }}
+    - {{ . | quote }}
+    {{- end }}
+    - crm-{{ $c.name }}
+    - relay
+  ports:
+    - name: relay-metrics
+      containerPort: {{ $v.metrics.relayPort }}
+      protocol: TCP
+  envFrom:
+    - configMapRef:
+        name: {{ include "crm.objectName" (list $c "") }}
+  env:
+    {{- include "crm.secretEnv" $c | trim | nindent 4 }}
+    {{- include "crm.containerEnv" (list $c "relay") | trim | nindent 4 }}
+  {{- /* /metrics answers while the process runs (a daemon thread of its own). */}}
+  startupProbe:
+    httpGet:
+      path: /metrics
+      port: relay-metrics
+    {{- toYaml $v.probes.startup | nindent 4 }}
+  livenessProbe:
+    httpGet:
+      path: /metrics
+      port: relay-metrics
+    {{- toYaml $v.probes.liveness | nindent 4 }}
+  readinessProbe:
+    httpGet:
+      path: /metrics
+      port: relay-metrics
+    {{- toYaml $v.probes.readiness | nindent 4 }}
+  {{- if not $native }}
+  lifecycle:
+    preStop:
+      exec:
+        command: ["sleep", "{{ include "crm.relayPreStopSeconds" $c.root }}"]
+  {{- end }}
+  resources:
+    {{- toYaml $c.svc.relay.resources | nindent 4 }}
+  {{- include "crm.containerSecurityContext" $c.root | trim | nindent 2 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
 {{- end }}
 
 {{/* HorizontalPodAutoscaler of a workload: (list $c "api"|"worker"). */}}
