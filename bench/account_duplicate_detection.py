@@ -4,7 +4,10 @@ Starts `crm-account api` on a fresh PostgreSQL database, loads N existing person
 (each with a phone, an email, a date of birth, and for a third a CCCD; PII encrypted with the
 dev keys, blind indexes computed) with COPY (setup, not measured), then times FindDuplicates
 for new customers, one call at a time: a third share a phone with an existing customer, a
-third share name and date of birth, a third match nobody.
+third share name and date of birth, a third match nobody. Each call is followed by the reference
+measured in the same run (`reference_read.py`: a bare gRPC server verifying the JWT and running
+the one statement that reads the candidates by the same blind indexes), and the ratio of their
+p99s is printed.
 
 It checks its own answer and fails on a wrong one: the planted customer must come back as THE
 top candidate (by phone: that account; by name and birthday: that account or a true namesake
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import grpc
 import psycopg
+import reference_read  # bench/, beside this script
 from sqlalchemy import String
 
 from crm.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
@@ -44,6 +48,14 @@ FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "V
 MIDDLE = ["Văn", "Thị", "Minh", "Hữu", "Đức", "Thanh", "Ngọc", "Quốc", "Thu", "Hoàng", "Gia", "Bảo"]
 GIVEN = ["An", "Anh", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Huy", "Khánh", "Lan", "Linh", "Long"]
 GIVEN += ["Mai", "Minh", "Nam", "Nga", "Ngọc", "Phong", "Phúc", "Quân", "Quang", "Sơn", "Tâm", "Thảo", "Trang", "Tú", "Tuấn", "Vy", "Yến"]
+# The reference's statement: the live accounts sharing a contact point's or the name + birthday's
+# blind index, with their contact points (AccountRepository.candidates_for and its load).
+CANDIDATES_SQL = """SELECT a.account_id, a.full_name_enc, a.date_of_birth, a.national_id_enc,
+  (SELECT array_agg(p.value_enc) FROM account_contact_points p WHERE p.account_id = a.account_id) AS points
+FROM accounts a WHERE a.merged_into = '' AND a.account_id IN (
+  (SELECT account_id FROM account_contact_points WHERE value_bidx = ANY(%(contacts)s) LIMIT 50)
+  UNION (SELECT account_id FROM accounts WHERE name_dob_bidx = %(name_dob)s LIMIT 50)
+) LIMIT 50"""
 PREFIXES = ["090", "091", "093", "094", "096", "097", "098", "086", "088", "032", "033", "034", "035", "036", "037", "038", "039", "070"]
 
 
@@ -114,13 +126,18 @@ def load_accounts(url: str, count: int) -> list[Person]:
     return people
 
 
-def probes(people: list[Person], queries: int) -> list[tuple[account_pb2.AccountInput, set[str]]]:
-    """New customers, each with the accounts that may rightly come back as its top candidate."""
+Probe = tuple[account_pb2.AccountInput, set[str], dict[str, object]]
+
+
+def probes(people: list[Person], queries: int) -> list[Probe]:
+    """New customers, each with the accounts that may rightly come back as its top candidate and
+    the reference's parameters (the blind indexes of its contact points and name + birthday)."""
+    codec = PiiCodec.from_settings(DEV_PII_KEYS, DEV_PII_INDEX_KEY)
     rng = random.Random(7)
     namesakes: dict[tuple[str, date], set[str]] = {}
     for name, born, *_, account_id in people:
         namesakes.setdefault((name, born), set()).add(account_id)
-    made = []
+    made: list[tuple[account_pb2.AccountInput, set[str]]] = []
     for q in range(queries):
         name, born, phone, _email, _cccd, account_id = people[rng.randrange(len(people))]
         dob = common_pb2.Date(year=born.year, month=born.month, day=born.day)
@@ -130,7 +147,16 @@ def probes(people: list[Person], queries: int) -> list[tuple[account_pb2.Account
             made.append((account_pb2.AccountInput(full_name=name, phones=[f"+8470{q:07d}"], date_of_birth=dob), namesakes[(name, born)]))
         else:  # nobody
             made.append((account_pb2.AccountInput(full_name="Khách Mới Tinh", phones=[f"+8479{q:07d}"], emails=[f"moi{q}@example.vn"]), set()))
-    return made
+    return [(probe, rightful, reference_params(codec, probe)) for probe, rightful in made]
+
+
+def reference_params(codec: PiiCodec, probe: account_pb2.AccountInput) -> dict[str, object]:
+    contacts = [codec.index("phone", phone) for phone in probe.phones] + [codec.index("email", email) for email in probe.emails]
+    name_dob = None
+    if probe.HasField("date_of_birth"):
+        born = date(probe.date_of_birth.year, probe.date_of_birth.month, probe.date_of_birth.day)
+        name_dob = codec.index("name_dob", name_dob_key(probe.full_name, born))
+    return {"contacts": contacts, "name_dob": name_dob}
 
 
 def main() -> None:
@@ -154,23 +180,30 @@ def main() -> None:
             stub = account_service_pb2_grpc.AccountServiceStub(channel)
             metadata = bearer("steward-bench", ["data_steward"])  # bank-wide: an RM sees only the accounts it owns
             made = probes(people, args.queries)
-            for probe, _ in made[:20]:  # warm-up: connections, plans, caches
-                stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata)
-            latencies, found = [], [0, 0, 0]
-            for q, (probe, rightful) in enumerate(made):
-                started = time.perf_counter()
-                reply = stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata, timeout=10)
-                latencies.append(time.perf_counter() - started)
-                top = reply.candidates[0].other_id if reply.candidates else None
-                if rightful:
-                    assert top in rightful, f"probe {q}: top candidate {top}, expected one of {sorted(rightful)} ({len(reply.candidates)} candidates)"
-                else:
-                    assert top is None, f"probe {q}: a new customer matched {top}"
-                found[q % 3] += top is not None
-            latencies.sort()
-            p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
-            calls = f"{len(latencies)} calls, one at a time"
-            print(f"  FindDuplicates  {calls}: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1] * 1000:.1f} ms")
+            with reference_read.started(url, CANDIDATES_SQL) as reference:
+                for probe, _, params in made[:20]:  # warm-up: connections, plans, caches
+                    stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata)
+                    reference(params)
+                found = [0, 0, 0]
+
+                def find(q: int) -> None:
+                    probe, rightful, _ = made[q]
+                    reply = stub.FindDuplicates(account_service_pb2.FindDuplicatesRequest(account=probe), metadata=metadata, timeout=10)
+                    top = reply.candidates[0].other_id if reply.candidates else None
+                    if rightful:
+                        expected = f"expected one of {sorted(rightful)} ({len(reply.candidates)} candidates)"
+                        assert top in rightful, f"probe {q}: top candidate {top}, {expected}"
+                    else:
+                        assert top is None, f"probe {q}: a new customer matched {top}"
+                    found[q % 3] += top is not None
+
+                def read(q: int) -> None:
+                    _, rightful, params = made[q]
+                    ids = {row[0] for row in reference(params)}
+                    assert bool(ids & rightful) == bool(rightful), f"probe {q}: the reference read {sorted(ids)}, expected {sorted(rightful)}"
+
+                timings = reference_read.alternate(len(made), find, read)
+            print(f"  FindDuplicates  {len(made)} calls, one at a time: {reference_read.summary(*timings)}")
             asked = [len(range(k, len(made), 3)) for k in range(3)]
             print(
                 f"  planted customer THE top candidate: same phone {found[0]}/{asked[0]}, same name+birthday {found[1]}/{asked[1]};"

@@ -5,7 +5,9 @@ territory with COPY (spread over 50 RMs, 5 teams, every product, their pipelines
 open/won/lost, and 24 months of close dates; setup, not measured), builds the forecast rollup
 from them in one statement (as `rebuild_rollup` does after a bulk load), then times
 GetForecast for the territory over a quarter (this month and the next two) and over a year,
-one call at a time.
+one call at a time, in turn with a reference measured in the same run (`reference_read.py`: a
+bare gRPC server verifying the JWT and running the one statement that sums the territory's
+rollup rows for the months), and prints the ratio of their p99s.
 
 It checks its own answer and fails on a wrong one: each forecast's totals must equal a recount
 made in Python from the rows it loaded (open and won counts and amounts, weighted pipeline,
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import grpc
 import psycopg
+import reference_read  # bench/, beside this script
 
 from crm.common.v1 import common_pb2
 from crm.opportunity.v1 import opportunity_pb2, opportunity_service_pb2, opportunity_service_pb2_grpc
@@ -40,6 +43,11 @@ from crm_opportunity.domain.pipeline import PIPELINES
 
 TERRITORY = "HCM-Q1"
 COLUMNS = [c.name for c in opportunities.columns]
+# The reference's statement: the territory's rollup rows for the months, summed (what
+# OpportunityRepository.rollup reads).
+ROLLUP_SQL = """SELECT product, stage, forecast_category, status, sum(opportunity_count), sum(amount_sum), sum(weighted_sum)
+FROM forecast_rollup WHERE scope_kind = 'territory_id' AND scope_id = %s AND period_month BETWEEN %s AND %s AND currency = 'VND'
+GROUP BY product, stage, forecast_category, status"""
 
 
 Loaded = tuple[str, str, str, int, int]  # status, forecast category, month it counts in, amount, probability
@@ -169,22 +177,26 @@ def main() -> None:
             metadata = bearer("head-of-sales", ["regional_head"], territories=[TERRITORY])  # a sales manager reaches only its teams
             now = datetime.now(UTC)
             this_month = now.strftime("%Y-%m")
-            for label, months in (("quarter", (this_month, add_months(this_month, 2))), ("year", (f"{now.year}-01", f"{now.year}-12"))):
-                request = opportunity_service_pb2.GetForecastRequest(territory_id=TERRITORY, from_month=months[0], to_month=months[1])
-                for _ in range(20):  # warm-up
-                    stub.GetForecast(request, metadata=metadata)
-                latencies = []
-                for _ in range(args.calls):
-                    started = time.perf_counter()
-                    reply = stub.GetForecast(request, metadata=metadata, timeout=10)
-                    latencies.append(time.perf_counter() - started)
-                check(reply, recount(loaded, *months), label)
-                latencies.sort()
-                p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
-                total = reply.total
-                figures = f"{total.open_count:,} open, {total.won_count:,} won, {len(reply.by_stage)} stage lines"
-                timing = f"p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1] * 1000:.1f} ms"
-                print(f"  GetForecast {label:<7} {months[0]}..{months[1]} {args.calls} calls: {timing}   ({figures}; totals match a recount)")
+            with reference_read.started(url, ROLLUP_SQL) as reference:
+                for label, months in (("quarter", (this_month, add_months(this_month, 2))), ("year", (f"{now.year}-01", f"{now.year}-12"))):
+                    request = opportunity_service_pb2.GetForecastRequest(territory_id=TERRITORY, from_month=months[0], to_month=months[1])
+                    for _ in range(20):  # warm-up
+                        stub.GetForecast(request, metadata=metadata)
+                        reference([TERRITORY, *months])
+                    replies: list[opportunity_service_pb2.GetForecastResponse] = []
+                    timings = reference_read.alternate(
+                        args.calls,
+                        lambda _: replies.append(stub.GetForecast(request, metadata=metadata, timeout=10)),  # noqa: B023 (called in this iteration)
+                        lambda _: reference([TERRITORY, *months]),  # noqa: B023
+                    )
+                    for reply in (replies[0], replies[-1]):
+                        check(reply, recount(loaded, *months), label)
+                    total = replies[-1].total
+                    read = sum(int(row[4]) for row in reference([TERRITORY, *months]) if row[3] == "OPEN")
+                    assert read == total.open_count, f"the reference read {read} open opportunities, the forecast {total.open_count}"
+                    figures = f"{total.open_count:,} open, {total.won_count:,} won, {len(replies[-1].by_stage)} stage lines"
+                    print(f"  GetForecast {label:<7} {months[0]}..{months[1]} {args.calls} calls: {reference_read.summary(*timings)}")
+                    print(f"    ({figures}; totals match a recount)")
             channel.close()
         finally:
             stack.stop()

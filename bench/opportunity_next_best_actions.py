@@ -5,7 +5,9 @@ opportunities (every product and stage, close dates around today, a third with a
 tenth from leads whose first contact broke the SLA) plus 100,000 opportunities of other RMs,
 with COPY, runs the sweep that keeps every opportunity's suggestions (setup, not measured),
 then times GetBookActions for the RM (the whole book ranked) and GetNextBestActions for single
-opportunities, one call at a time.
+opportunities, one call at a time, each in turn with a reference measured in the same run
+(`reference_read.py`: a bare gRPC server verifying the JWT and running the one statement that
+reads the same rows), and prints the ratio of their p99s.
 
 It checks its own answer and fails on a wrong one: the book counts exactly the RM's open
 opportunities, returns `--limit` actions (or all there are) ranked by priority, each for one
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import grpc
 import psycopg
+import reference_read  # bench/, beside this script
 
 from crm.opportunity.v1 import opportunity_service_pb2, opportunity_service_pb2_grpc
 from crm_common.db import make_engine
@@ -41,6 +44,14 @@ from crm_opportunity.domain.model import ProductType
 from crm_opportunity.domain.pipeline import PIPELINES
 
 RM = "rm-bench"
+# The references' statements: the RM's kept suggestions in the book's order with the count of
+# its open opportunities (OpportunityRepository.book and count_open_of_owner), and one
+# opportunity's suggestions.
+BOOK_SQL = """SELECT opportunity_id, action, priority, reason, rule,
+  (SELECT count(*) FROM opportunities WHERE owner_id = %(owner)s AND status = 'OPEN') AS open_count
+FROM next_actions WHERE owner_id = %(owner)s
+ORDER BY priority, amount_minor DESC, close_at IS NULL, close_at, opportunity_id, position LIMIT %(limit)s"""
+ONE_SQL = "SELECT action, priority, reason, rule FROM next_actions WHERE opportunity_id = %s ORDER BY position"
 
 
 def load(url: str, book: int, others: int) -> list[str]:
@@ -127,17 +138,6 @@ def load(url: str, book: int, others: int) -> list[str]:
     return mine
 
 
-def timed(call, calls: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    latencies = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - started)
-    latencies.sort()
-    p50, p99 = (latencies[min(len(latencies) - 1, round(pct / 100 * (len(latencies) - 1)))] * 1000 for pct in (50, 99))
-    return p50, p99, latencies[-1] * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--book", type=int, default=2000)
@@ -169,26 +169,37 @@ def main() -> None:
             stub = opportunity_service_pb2_grpc.OpportunityServiceStub(channel)
             metadata = bearer(RM, ["rm"])
             book = opportunity_service_pb2.GetBookActionsRequest(limit=args.limit)
-            reply = stub.GetBookActions(book, metadata=metadata)
-            for _ in range(10):
-                stub.GetBookActions(book, metadata=metadata)
-            p50, p99, worst = timed(lambda: stub.GetBookActions(book, metadata=metadata, timeout=10), args.calls)
-            assert reply.open_opportunities == args.book, f"book counts {reply.open_opportunities} open, {args.book} loaded"
-            assert reply.actions and len(reply.actions) <= args.limit, f"{len(reply.actions)} actions for a limit of {args.limit}"
-            assert {a.opportunity_id for a in reply.actions} <= set(mine), "actions for opportunities not in the RM's book"
-            priorities = [a.priority for a in reply.actions]
-            assert priorities == sorted(priorities), "book actions not ranked by priority"
-            shape = f"{reply.open_opportunities:,} open, {len(reply.actions)} actions returned, ranked, all in the book"
-            print(f"  GetBookActions      {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms   ({shape})")
             rng = random.Random(3)
+            chosen = [rng.choice(mine) for _ in range(args.calls)]
+            with reference_read.started(url, BOOK_SQL) as book_reference, reference_read.started(url, ONE_SQL) as one_reference:
+                for _ in range(10):  # warm-up
+                    stub.GetBookActions(book, metadata=metadata)
+                    book_reference({"owner": RM, "limit": args.limit})
+                    one_reference([chosen[0]])
+                replies: list[opportunity_service_pb2.GetBookActionsResponse] = []
+                timings = reference_read.alternate(
+                    args.calls,
+                    lambda _: replies.append(stub.GetBookActions(book, metadata=metadata, timeout=10)),
+                    lambda _: book_reference({"owner": RM, "limit": args.limit}),
+                )
+                for reply in (replies[0], replies[-1]):
+                    assert reply.open_opportunities == args.book, f"book counts {reply.open_opportunities} open, {args.book} loaded"
+                    assert reply.actions and len(reply.actions) <= args.limit, f"{len(reply.actions)} actions for a limit of {args.limit}"
+                    assert {a.opportunity_id for a in reply.actions} <= set(mine), "actions for opportunities not in the RM's book"
+                    priorities = [a.priority for a in reply.actions]
+                    assert priorities == sorted(priorities), "book actions not ranked by priority"
+                rows = book_reference({"owner": RM, "limit": args.limit})
+                assert len(rows) == len(replies[-1].actions) and rows[0][-1] == args.book, "the reference read another book"
+                shape = f"{args.book:,} open, {len(replies[-1].actions)} actions returned, ranked, all in the book"
+                print(f"  GetBookActions      {args.calls} calls: {reference_read.summary(*timings)}")
+                print(f"    ({shape})")
 
-            def one() -> None:
-                chosen = rng.choice(mine)
-                reply = stub.GetNextBestActions(opportunity_service_pb2.GetNextBestActionsRequest(opportunity_id=chosen), metadata=metadata)
-                assert all(a.opportunity_id == chosen for a in reply.actions), f"actions of {chosen} name another opportunity"
+                def one(i: int) -> None:
+                    reply = stub.GetNextBestActions(opportunity_service_pb2.GetNextBestActionsRequest(opportunity_id=chosen[i]), metadata=metadata)
+                    assert all(a.opportunity_id == chosen[i] for a in reply.actions), f"actions of {chosen[i]} name another opportunity"
 
-            p50, p99, worst = timed(one, args.calls)
-            print(f"  GetNextBestActions  {args.calls} calls: p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {worst:.1f} ms")
+                timings = reference_read.alternate(args.calls, one, lambda i: one_reference([chosen[i]]))
+                print(f"  GetNextBestActions  {args.calls} calls: {reference_read.summary(*timings)}")
             channel.close()
         finally:
             stack.stop()

@@ -4,8 +4,10 @@
    not measured) a region of 50 branches, 100 teams and 5,000 RMs: a year of attainment and
    pipeline rollup rows for every scope, Q3 targets for every scope, and a ledger of 200,000
    credits (which reads never touch). Times GetAttainment + GetCoverage of the region, one call
-   pair at a time, against a reference measured in the same run: a bare primary-key SELECT on
-   the same database (psycopg, no gRPC).
+   pair at a time, in turn with a reference measured in the same run (`reference_read.py`: a
+   bare gRPC server verifying the JWT and running, for each of the two calls, the one statement
+   that reads the region's target and its actual or its weighted pipeline from the rollups);
+   prints the ratio of their p99s.
 2. Freshness. Starts the opportunity and territory-quota APIs and workers on RabbitMQ, then for
    each deal creates an opportunity, moves it through the card pipeline, wins it, and times from
    WinOpportunity's reply (the opportunity's commit) until GetAttainment of its RM shows it. The
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import grpc
 import psycopg
+import reference_read  # bench/, beside this script
 from google.protobuf.timestamp_pb2 import Timestamp
 from kombu import Connection, Exchange, Queue
 
@@ -106,40 +109,51 @@ def load(url: str, rms: int) -> dict[str, int]:
     return expected
 
 
-def reads(stub: TerritoryServiceStub, dsn: str, calls: int, expected: dict[str, int]) -> None:
+# The references' statements: the region's quarter target with its actual, and with its weighted
+# pipeline, from the rollups (what GetAttainment and GetCoverage read).
+TARGET_SQL = (
+    "(SELECT target FROM quota_targets WHERE period = %(period)s AND measure = %(measure)s AND scope_kind = 'TERRITORY' AND scope_id = %(region)s)"
+)
+ROLLUP_SUM_SQL = (
+    "(SELECT sum({column}) FROM {table}"
+    " WHERE scope_kind = 'TERRITORY' AND scope_id = %(region)s AND measure = %(measure)s AND month = ANY(%(months)s))"
+)
+ATTAINMENT_SQL = f"SELECT {TARGET_SQL}, {ROLLUP_SUM_SQL.format(column='actual', table='attainment_rollup')}"
+COVERAGE_SQL = f"SELECT {TARGET_SQL}, {ROLLUP_SUM_SQL.format(column='weighted', table='pipeline_rollup')}"
+
+
+def reads(stub: TerritoryServiceStub, url: str, calls: int, expected: dict[str, int]) -> None:
     caller = bearer("head-of-sales", ["head_of_sales"])
     region = territory_pb2.QuotaScope(kind=territory_pb2.QUOTA_SCOPE_KIND_TERRITORY, id=REGION)
     quarter = territory_pb2.Period(kind=territory_pb2.PERIOD_KIND_QUARTER, year=2026, index=3)
     measure = territory_pb2.QUOTA_MEASURE_LOAN_DISBURSED
     attainment = svc.GetAttainmentRequest(scope=region, measure=measure, period=quarter)
     coverage = svc.GetCoverageRequest(scope=region, measure=measure, period=quarter)
-    for _ in range(20):  # warm-up
-        stub.GetAttainment(attainment, metadata=caller)
-        stub.GetCoverage(coverage, metadata=caller)
-    pairs = []
-    for _ in range(calls):
-        started = time.perf_counter()
+    params = {"period": "2026-Q3", "measure": MEASURE, "region": REGION, "months": list(Q3)}
+    answers = []
+
+    def pair(_: int) -> None:
         got = stub.GetAttainment(attainment, metadata=caller, timeout=10).attainment
-        covered = stub.GetCoverage(coverage, metadata=caller, timeout=10).coverage
-        pairs.append(time.perf_counter() - started)
+        answers.append((got, stub.GetCoverage(coverage, metadata=caller, timeout=10).coverage))
+
+    with reference_read.started(url, ATTAINMENT_SQL) as attainment_reference, reference_read.started(url, COVERAGE_SQL) as coverage_reference:
+
+        def reference_pair(_: int) -> list[object]:
+            return [*attainment_reference(params)[0], *coverage_reference(params)[0]]
+
+        for _ in range(20):  # warm-up
+            pair(0)
+            reference_pair(0)
+        timings = reference_read.alternate(calls, pair, reference_pair)
+        read = [int(value) for value in reference_pair(0)]
+    assert read == [expected["target"], expected["actual"], expected["target"], expected["weighted"]], f"the reference read {read}, loaded {expected}"
+    got, covered = answers[-1]
     answer = (got.target.money.amount_minor, got.actual.money.amount_minor, covered.weighted_pipeline.money.amount_minor)
     assert answer == (expected["target"], expected["actual"], expected["weighted"]), f"target, actual, weighted {answer}, loaded {expected}"
     remaining = max(expected["target"] - expected["actual"], 0)
     assert covered.remaining.money.amount_minor == remaining, f"remaining {covered.remaining.money.amount_minor}, expected {remaining}"
-    selects = []
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        query = "SELECT target FROM quota_targets WHERE period = %s AND measure = %s AND scope_kind = %s AND scope_id = %s"
-        for _ in range(calls):
-            started = time.perf_counter()
-            cur.execute(query, ("2026-Q3", MEASURE, "TERRITORY", REGION))
-            cur.fetchone()
-            selects.append(time.perf_counter() - started)
-    p99, ref = percentile(pairs, 99) * 1000, percentile(selects, 99) * 1000
-    print(
-        f"  GetAttainment+GetCoverage of {REGION}, {calls} pairs: p50 {percentile(pairs, 50) * 1000:.1f} ms   p99 {p99:.1f} ms"
-        f"   (attainment {got.attainment_bp} bp, coverage {covered.coverage_bp} bp; target, actual, pipeline as loaded)"
-    )
-    print(f"  reference: bare primary-key SELECT p99 {ref:.2f} ms   ratio {p99 / ref:.0f}×")
+    print(f"  GetAttainment+GetCoverage of {REGION}, {calls} pairs: {reference_read.summary(*timings)}")
+    print(f"    (attainment {got.attainment_bp} bp, coverage {covered.coverage_bp} bp; target, actual, pipeline as loaded)")
 
 
 def freshness(suite_stack: Stack, amqp_uri: str, deals: int) -> None:
@@ -229,9 +243,7 @@ def main() -> None:
         stack.run_dir.mkdir(parents=True, exist_ok=True)
         stack.start()
         try:
-            reads(
-                TerritoryServiceStub(grpc.insecure_channel(quota.target)), url.replace("postgresql+psycopg://", "postgresql://"), args.calls, expected
-            )
+            reads(TerritoryServiceStub(grpc.insecure_channel(quota.target)), url, args.calls, expected)
             freshness(stack, amqp_uri, args.deals)
         finally:
             stack.stop()
