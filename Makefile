@@ -1,5 +1,5 @@
 # The CRM suite's commands. `make up` and `make test` work as the first command on a fresh machine.
-.PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-property test-e2e test-deploy helm-check infra up down status bench fuzz migrate clean new-service scaffold-check
+.PHONY: setup protos protos-check buf-lint buf-breaking lint typecheck test test-unit test-integration test-property test-e2e test-bench test-deploy helm-check infra up down status bench fuzz migrate clean new-service scaffold-check
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -60,7 +60,7 @@ infra:
 	@bash scripts/ensure-infra.sh
 
 # Everything: generated code fresh, protos linted, lint, unit, integration, e2e and deploy checks.
-test: setup infra protos-check buf-lint buf-breaking lint test-unit test-integration test-property test-e2e helm-check scaffold-check
+test: setup infra protos-check buf-lint buf-breaking lint test-unit test-integration test-property test-e2e test-bench helm-check scaffold-check
 
 # Domain rules only; no I/O.
 test-unit: setup
@@ -73,6 +73,10 @@ test-integration: setup infra
 # Every RPC of every service fed generated requests on SQLite and PostgreSQL: never INTERNAL, an error writes nothing (~40 s).
 test-property: setup infra
 	$(PYTEST) -q tests/property
+
+# Every benchmark at small sizes: it runs, measures its reference and its answer holds (~60 s; not a measurement).
+test-bench: setup infra
+	$(PYTEST) -q tests/bench
 
 # The suite as separate processes with real PostgreSQL and RabbitMQ.
 test-e2e: setup infra
