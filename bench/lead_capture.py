@@ -3,15 +3,18 @@
 Starts the lead service (`crm-lead api`, its own process, and its outbox relay: `crm-lead relay`
 beside each API as the chart runs it, or with --relay api on the API's own threads) on a fresh
 PostgreSQL database and a fresh RabbitMQ vhost, and reference A (`reference_capture.py`: sync
-gRPC server, JWT check, one INSERT through a pool; same database). Runs N concurrent clients
-against each in alternating rounds, consumes LeadCaptured from the broker, and prints capture
-rate ÷ reference rate, both p99s, CPU per create by process (from /proc) and PostgreSQL's time
-per statement (pg_stat_statements, when the server loads it).
+gRPC server, JWT check, one INSERT through a pool; same database) and reference E (the same with
+an outbox row in the INSERT's transaction, published by the lead service's relay and consumed by
+the bench: A plus the event path and nothing else). Runs N concurrent clients against each in
+alternating rounds, consumes LeadCaptured (and E's events) from the broker, and prints capture
+rate ÷ reference A's rate (the goal), E ÷ A and capture ÷ E, the p99s, CPU per create by process
+(from /proc) and PostgreSQL's time per statement (pg_stat_statements, when the server loads it).
 
-It checks its own answer and fails on a wrong one: every accepted lead's LeadCaptured must be
-consumed (none missing; an event for a lead the client did not see accepted only where a call
-failed), and event latency is timed from the reply (the commit is done before the reply is sent)
-to arrival; from the event's occur time (stamped just before the commit) it is shown as well.
+It checks its own answer and fails on a wrong one: every accepted lead's LeadCaptured (and every
+reference E lead's event) must be consumed (none missing; an event for a lead the client did not
+see accepted only where a call failed), and event latency is timed from the reply (the commit is
+done before the reply is sent) to arrival; from the event's occur time (stamped just before the
+commit) it is shown as well.
 
     .venv/bin/python bench/lead_capture.py --clients 16 --seconds 20 [--replicas 2] [--relay api] [--profile]
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 import grpc
 import pika
 import psycopg
+from reference_capture import EVENT_TYPE as REFERENCE_EVENT_TYPE  # bench/, beside this script
 from sqlalchemy import make_url
 
 from crm.common.v1 import common_pb2
@@ -95,12 +99,14 @@ def lead_request(n: int, run: str) -> lead_service_pb2.CreateLeadRequest:
 
 
 class DeliveryProbe(threading.Thread):
-    """Consumes LeadCaptured; records each lead's arrival time and the event's occur time."""
+    """Consumes LeadCaptured, and reference E's events apart; records each lead's arrival time
+    and the event's occur time."""
 
     def __init__(self, amqp_uri: str) -> None:
         super().__init__(daemon=True)
         self.amqp_uri = amqp_uri
         self.arrived: dict[str, tuple[float, float]] = {}  # lead_id: (arrival, occur time)
+        self.reference_arrived: dict[str, tuple[float, float]] = {}  # reference E's
         self.duplicates = 0
         self.ready = threading.Event()
         self.stop = threading.Event()
@@ -111,15 +117,17 @@ class DeliveryProbe(threading.Thread):
         channel.exchange_declare("lead.events", "topic", durable=True)
         queue = channel.queue_declare("", exclusive=True).method.queue
         channel.queue_bind(queue, "lead.events", "LeadCaptured")
+        channel.queue_bind(queue, "lead.events", REFERENCE_EVENT_TYPE)
         channel.basic_qos(prefetch_count=500)
         self.ready.set()
         for method, _props, body in channel.consume(queue, inactivity_timeout=0.2):
             if method is not None:
                 event = events_pb2.LeadCaptured.FromString(body)
-                if event.lead.lead_id in self.arrived:
+                arrived = self.reference_arrived if method.routing_key == REFERENCE_EVENT_TYPE else self.arrived
+                if event.lead.lead_id in arrived:
                     self.duplicates += 1
                 else:
-                    self.arrived[event.lead.lead_id] = (time.time(), event.metadata.occur_time.ToMicroseconds() / 1e6)
+                    arrived[event.lead.lead_id] = (time.time(), event.metadata.occur_time.ToMicroseconds() / 1e6)
                 channel.basic_ack(method.delivery_tag)
             if self.stop.is_set():
                 break
@@ -239,19 +247,19 @@ def drive(
     return load
 
 
-def reconcile(load: Load, probe: DeliveryProbe, deadline: float) -> tuple[list[float], list[float]]:
-    """Waits for every accepted lead's LeadCaptured and fails on a missing or unexplained one;
-    returns the measured leads' delays from the reply and from the event's occur time."""
+def reconcile(load: Load, arrived: dict[str, tuple[float, float]], deadline: float) -> tuple[list[float], list[float]]:
+    """Waits for every accepted lead's event and fails on a missing or unexplained one; returns
+    the measured leads' delays from the reply and from the event's occur time."""
     until = time.monotonic() + deadline
-    while set(load.accepted) - set(probe.arrived) and time.monotonic() < until:
+    while set(load.accepted) - set(arrived) and time.monotonic() < until:
         time.sleep(0.1)
     time.sleep(0.5)  # anything late or doubled
-    missing = set(load.accepted) - set(probe.arrived)
-    unknown = set(probe.arrived) - set(load.accepted)
-    assert not missing, f"{len(missing)} accepted leads' LeadCaptured never consumed (of {len(load.accepted)})"
-    assert len(unknown) <= sum(load.errors.values()), f"{len(unknown)} LeadCaptured for leads never created"
-    from_reply = [probe.arrived[i][0] - replied for i, (replied, measured) in load.accepted.items() if measured]
-    from_occur = [probe.arrived[i][0] - probe.arrived[i][1] for i, (_, measured) in load.accepted.items() if measured]
+    missing = set(load.accepted) - set(arrived)
+    unknown = set(arrived) - set(load.accepted)
+    assert not missing, f"{len(missing)} accepted leads' events never consumed (of {len(load.accepted)})"
+    assert len(unknown) <= sum(load.errors.values()), f"{len(unknown)} events for leads never created"
+    from_reply = [arrived[i][0] - replied for i, (replied, measured) in load.accepted.items() if measured]
+    from_occur = [arrived[i][0] - arrived[i][1] for i, (_, measured) in load.accepted.items() if measured]
     return from_reply, from_occur
 
 
@@ -413,17 +421,16 @@ def main() -> None:
             for replica in specs
             if separate
         ]
-        port = free_port()
-        reference = start(
-            stack,
-            [sys.executable, str(Path(__file__).with_name("reference_capture.py")), "--port", str(port), "--database-url", conninfo],
-            dict(os.environ),
-            "reference-capture",
-        )
+        port, events_port = free_port(), free_port()
+        command = [sys.executable, str(Path(__file__).with_name("reference_capture.py")), "--database-url", conninfo]
+        reference = start(stack, [*command, "--port", str(port)], dict(os.environ), "reference-capture")
         try:
             for replica in specs:
                 stack.wait_healthy(replica, 30)
             grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{port}")).result(timeout=30)
+            # After A, which creates their table.
+            reference_e = start(stack, [*command, "--port", str(events_port), "--events"], dict(os.environ), "reference-capture-events")
+            grpc.channel_ready_future(grpc.insecure_channel(f"127.0.0.1:{events_port}")).result(timeout=30)
             probe = DeliveryProbe(amqp_uri)
             probe.start()
             probe.ready.wait(10)
@@ -440,7 +447,17 @@ def main() -> None:
             def reference_processes() -> dict[str, list[int]]:
                 return {"reference": [reference.pid], "client": [os.getpid()], "PostgreSQL": database_pids(conninfo)}
 
-            capture, baseline = Load(), Load()
+            def reference_e_processes() -> dict[str, list[int]]:
+                return {
+                    "reference E": [reference_e.pid],
+                    # The relay that publishes its events (on the API's threads with --relay api).
+                    "relay": [p.pid for p in relays or apis],
+                    "client": [os.getpid()],
+                    "PostgreSQL": database_pids(conninfo),
+                    "RabbitMQ (shared)": rabbitmq_pids(),
+                }
+
+            capture, baseline, with_events = Load(), Load(), Load()
             statements, reference_statements = StatementTimes(conninfo), StatementTimes(conninfo)
             numbers = itertools.count()  # lead numbers (phones, emails, request ids) unique over all rounds
             slice_seconds = args.seconds / args.rounds
@@ -452,9 +469,12 @@ def main() -> None:
                 if gil:
                     gil.stop()
                 baseline.add(drive([f"127.0.0.1:{port}"], args, run, numbers, reference_processes, warmup, slice_seconds, reference_statements))
-            from_reply, from_occur = reconcile(capture, probe, deadline=30)
+                with_events.add(drive([f"127.0.0.1:{events_port}"], args, run, numbers, reference_e_processes, warmup, slice_seconds))
+            from_reply, from_occur = reconcile(capture, probe.arrived, deadline=30)
+            reference_from_reply, _ = reconcile(with_events, probe.reference_arrived, deadline=30)
             probe.stop.set()
             assert not baseline.errors, f"reference failed calls: {baseline.errors}"
+            assert not with_events.errors, f"reference E failed calls: {with_events.errors}"
             print(
                 f"lead_capture: {args.replicas} API process(es), relay {'in a process beside each' if separate else 'on its threads'},"
                 f" {args.clients} clients over {max(args.channels, len(specs))} channels,"
@@ -471,7 +491,16 @@ def main() -> None:
                 gil.report(len(capture.latencies))
             report("reference A", baseline)
             reference_statements.report(len(baseline.latencies), top=1)
+            report("reference E", with_events)
+            print(
+                f"              events: all {len(with_events.accepted):,} consumed; reply→consumed p50 {ms(reference_from_reply, 50)}"
+                f" / p99 {ms(reference_from_reply, 99)} ms"
+            )
             print(f"  capture ÷ reference A = {capture.rate / baseline.rate:.2f}   (goal ≥ 0.75, capture p99 < 50 ms, event p99 < 250 ms)")
+            print(
+                f"  reference E ÷ reference A = {with_events.rate / baseline.rate:.2f} (the event path alone);"
+                f" capture ÷ reference E = {capture.rate / with_events.rate:.2f}"
+            )
         finally:
             stack.stop()
 
