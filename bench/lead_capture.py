@@ -146,6 +146,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def box_jiffies() -> tuple[int, int]:
+    """The whole machine's busy and total CPU time so far (/proc/stat; idle and iowait count as idle)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
 def rabbitmq_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -165,6 +172,7 @@ class Load:
     accepted: dict[str, tuple[float, bool]] = field(default_factory=dict)  # lead_id: (reply time, measured)
     elapsed: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    box: tuple[int, int] = (0, 0)  # the machine's busy and total jiffies over the measured windows
 
     @property
     def rate(self) -> float:
@@ -179,6 +187,7 @@ class Load:
         self.elapsed += other.elapsed
         for name, seconds in other.cpu.items():
             self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+        self.box = (self.box[0] + other.box[0], self.box[1] + other.box[1])
 
 
 def drive(
@@ -228,6 +237,7 @@ def drive(
     time.sleep(warmup)
     pids = processes()
     cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+    box_before = box_jiffies()
     statements_before = statements.snapshot() if statements else {}
     measuring.set()
     start = time.perf_counter()
@@ -237,6 +247,7 @@ def drive(
     measuring.clear()
     load.elapsed = time.perf_counter() - start
     load.cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
+    load.box = tuple(after - before for after, before in zip(box_jiffies(), box_before, strict=True))  # type: ignore[assignment]
     if statements:
         statements.add(statements_before, statements.snapshot())
     finished.set()
@@ -373,7 +384,8 @@ def report(label: str, load: Load) -> None:
     )
     print(f", errors {load.errors}" if load.errors else "")
     per_create = {name: seconds / len(load.latencies) * 1000 for name, seconds in load.cpu.items()}
-    print("              CPU ms per create: " + ", ".join(f"{name} {value:.2f}" for name, value in per_create.items()))
+    print("              CPU ms per create: " + ", ".join(f"{name} {value:.2f}" for name, value in per_create.items()), end="")
+    print(f"; the machine {load.box[0] / max(load.box[1], 1):.0%} busy ({os.cpu_count()} cores)")
 
 
 def main() -> None:
